@@ -1,0 +1,70 @@
+// RFC 9457 problem details: every error the API returns has this shape and media type.
+import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+
+export const PROBLEM_TYPE = "application/problem+json";
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  /** For validation errors: the offending field, as a JSON pointer-ish path ("budget", "sizeLimit.maxBytes"). */
+  field?: string;
+  requestId?: string;
+}
+
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail?: string,
+    readonly field?: string,
+  ) {
+    super(detail ?? title);
+    this.name = "HttpProblem";
+  }
+}
+
+export function sendProblem(res: Response, problem: Omit<ProblemBody, "type"> & { type?: string }): void {
+  const requestId = res.getHeader("x-request-id");
+  const body: ProblemBody = {
+    type: problem.type ?? "about:blank",
+    ...problem,
+    ...(typeof requestId === "string" ? { requestId } : {}),
+  };
+  res.status(problem.status).type(PROBLEM_TYPE).send(JSON.stringify(body));
+}
+
+export const notFound: RequestHandler = (req, res) => {
+  sendProblem(res, { status: 404, title: "Not Found", detail: `no route for ${req.method} ${req.path}`, instance: req.originalUrl });
+};
+
+/** Known errors keep their status; body-parser errors (bad JSON, too large) are client errors; the rest is 500. */
+export const problemHandler: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+  if (err instanceof HttpProblem) {
+    sendProblem(res, { status: err.status, title: err.title, detail: err.detail, field: err.field, instance: req.originalUrl });
+    return;
+  }
+  const status = statusOf(err);
+  if (status !== undefined && status >= 400 && status < 500) {
+    const detail = err instanceof Error ? err.message : undefined;
+    sendProblem(res, { status, title: titleFor(status), detail, instance: req.originalUrl });
+    return;
+  }
+  req.log?.error({ err }, "unhandled error");
+  sendProblem(res, { status: 500, title: "Internal Server Error", instance: req.originalUrl });
+};
+
+function statusOf(err: unknown): number | undefined {
+  if (err && typeof err === "object") {
+    const s = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+    if (typeof s === "number") return s;
+  }
+  return undefined;
+}
+
+function titleFor(status: number): string {
+  const titles: Record<number, string> = { 400: "Bad Request", 404: "Not Found", 413: "Content Too Large", 415: "Unsupported Media Type" };
+  return titles[status] ?? "Client Error";
+}

@@ -1,0 +1,51 @@
+// Starts the HTTP service: open and migrate the database, listen, and shut down cleanly.
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { ServeConfig } from "../config.js";
+import { createLogger, type Logger } from "../logger.js";
+import { Database } from "../matrix/sqlite.js";
+import { migrate } from "../matrix/migrations.js";
+import { migrationsDir, openapiPath, packageVersion } from "../paths.js";
+import { createApp } from "./app.js";
+
+export class ListenError extends Error {
+  override name = "ListenError";
+}
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  const logger = createLogger(config.logLevel);
+  const db = await Database.open(config.db);
+  try {
+    const applied = await migrate(db, migrationsDir);
+    if (applied.length > 0) logger.info({ applied, db: config.db }, "database migrated");
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  const app = createApp({ db, logger, migrationsDir, openapiPath, version: packageVersion() });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host);
+    s.once("listening", () => resolve(s));
+    s.once("error", (err: NodeJS.ErrnoException) => {
+      const why = err.code === "EADDRINUSE" ? "address already in use" : err.code === "EACCES" ? "permission denied" : err.message;
+      reject(new ListenError(`cannot listen on ${config.host}:${config.port}: ${why}`));
+    });
+  }).catch(async (err: unknown) => {
+    await db.close().catch(() => undefined);
+    throw err;
+  });
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ host: config.host, port, db: config.db, version: packageVersion() }, "listening");
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= new Promise<void>((resolve) => server.close(() => resolve())).then(() => db.close()));
+  return { server, port, logger, close };
+}

@@ -1,0 +1,20 @@
+import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+// src/paths.ts and dist/paths.js sit one level below the package root, so the same
+// relative step finds it whether we run from sources (tsx) or from the build.
+export const packageRoot: string = fileURLToPath(new URL("..", import.meta.url));
+
+export const migrationsDir: string = path.join(packageRoot, "db", "migrations");
+export const openapiPath: string = path.join(packageRoot, "openapi.yaml");
+export const defaultDbPath: string = path.join(packageRoot, "data", "advisor.sqlite");
+
+let cachedVersion: string | undefined;
+export function packageVersion(): string {
+  if (cachedVersion === undefined) {
+    const pkg = JSON.parse(readFileSync(path.join(packageRoot, "package.json"), "utf8")) as { version: string };
+    cachedVersion = pkg.version;
+  }
+  return cachedVersion;
+}
