@@ -1,0 +1,22 @@
+// Pruning masks: for each prunable layer (by layer name), 0/1 values in the kernel's own layout.
+import { tf, type LayersModel } from "./tf.js";
+import { prunableWeights } from "./models.js";
+
+export type Masks = Map<string, Float32Array>;
+
+/** The layer a prunable kernel belongs to ("conv1/kernel_3" → "conv1"). */
+export function layerOf(variable: tf.LayerVariable): string {
+  return variable.originalName.split("/")[0] ?? variable.originalName;
+}
+
+/** Multiplies every masked kernel by its mask, so pruned weights become exactly zero. */
+export function applyMasks(model: LayersModel, masks: Masks): void {
+  for (const v of prunableWeights(model)) {
+    const mask = masks.get(layerOf(v));
+    if (!mask) continue;
+    tf.tidy(() => {
+      const value = v.read();
+      v.write(tf.mul(value, tf.tensor(mask, value.shape)));
+    });
+  }
+}
