@@ -16,7 +16,9 @@ export function applyMasks(model: LayersModel, masks: Masks): void {
     if (!mask) continue;
     tf.tidy(() => {
       const value = v.read();
-      v.write(tf.mul(value, tf.tensor(mask, value.shape)));
+      // where() rather than multiplying: w * 0 is -0 for negative w, and stored bytes (hence the
+      // weight hash) should not depend on the sign of a pruned weight.
+      v.write(tf.where(tf.tensor(mask, value.shape, "bool"), value, tf.zerosLike(value)));
     });
   }
 }

@@ -1,0 +1,172 @@
+// Data sets in MNIST's IDX format (Fashion-MNIST, MNIST, KMNIST, EMNIST): four files in one
+// directory, gzip-compressed or raw. Pixels are scaled to [0, 1]; every check fails with a message
+// naming the file and what is wrong.
+import { readFile, stat } from "node:fs/promises";
+import { gunzipSync } from "node:zlib";
+import path from "node:path";
+import { tf } from "./tf.js";
+import { mulberry32, permutation } from "./random.js";
+
+export const DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist";
+
+/** Images are stored flat, row-major, one channel: image i is images[i*H*W, (i+1)*H*W). */
+export interface Dataset {
+  name: string;
+  images: Float32Array;
+  labels: Uint8Array;
+  count: number;
+  height: number;
+  width: number;
+  numClasses: number;
+}
+
+export interface DataSplits {
+  train: Dataset;
+  test: Dataset;
+}
+
+export class DataError extends Error {
+  override name = "DataError";
+}
+
+const IMAGES_MAGIC = 0x00000803; // unsigned byte, 3 dimensions
+const LABELS_MAGIC = 0x00000801; // unsigned byte, 1 dimension
+const FILES = {
+  trainImages: "train-images-idx3-ubyte",
+  trainLabels: "train-labels-idx1-ubyte",
+  testImages: "t10k-images-idx3-ubyte",
+  testLabels: "t10k-labels-idx1-ubyte",
+} as const;
+
+async function readMaybeGzip(dir: string, base: string): Promise<{ file: string; bytes: Buffer }> {
+  for (const name of [`${base}.gz`, base]) {
+    const file = path.join(dir, name);
+    let raw: Buffer;
+    try {
+      raw = await readFile(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw new DataError(`cannot read ${file}: ${(err as Error).message}`);
+    }
+    if (raw[0] === 0x1f && raw[1] === 0x8b) {
+      try {
+        return { file, bytes: gunzipSync(raw) };
+      } catch {
+        throw new DataError(`${file}: corrupt gzip data`);
+      }
+    }
+    return { file, bytes: raw };
+  }
+  throw new DataError(`${path.join(dir, base)}[.gz] not found (a data directory holds the four MNIST-format IDX files)`);
+}
+
+function parseImages(file: string, b: Buffer): { count: number; height: number; width: number; pixels: Float32Array } {
+  if (b.length < 16) throw new DataError(`${file}: too short for an IDX image header`);
+  const magic = b.readUInt32BE(0);
+  if (magic !== IMAGES_MAGIC) {
+    throw new DataError(`${file}: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000803 (3-D unsigned bytes)`);
+  }
+  const count = b.readUInt32BE(4);
+  const height = b.readUInt32BE(8);
+  const width = b.readUInt32BE(12);
+  if (count === 0 || height === 0 || width === 0) throw new DataError(`${file}: empty dimensions ${count}x${height}x${width}`);
+  const expected = 16 + count * height * width;
+  if (b.length !== expected) throw new DataError(`${file}: ${b.length} bytes, expected ${expected} for ${count}x${height}x${width}`);
+  const pixels = new Float32Array(count * height * width);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = b[16 + i]! / 255;
+  return { count, height, width, pixels };
+}
+
+function parseLabels(file: string, b: Buffer): Uint8Array {
+  if (b.length < 8) throw new DataError(`${file}: too short for an IDX label header`);
+  const magic = b.readUInt32BE(0);
+  if (magic !== LABELS_MAGIC) {
+    throw new DataError(`${file}: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000801 (1-D unsigned bytes)`);
+  }
+  const count = b.readUInt32BE(4);
+  if (b.length !== 8 + count) throw new DataError(`${file}: ${b.length} bytes, expected ${8 + count} for ${count} labels`);
+  return new Uint8Array(b.subarray(8));
+}
+
+async function loadPart(dir: string, images: string, labels: string, name: string): Promise<Omit<Dataset, "numClasses">> {
+  const im = await readMaybeGzip(dir, images);
+  const lb = await readMaybeGzip(dir, labels);
+  const parsed = parseImages(im.file, im.bytes);
+  const lab = parseLabels(lb.file, lb.bytes);
+  if (lab.length !== parsed.count) {
+    throw new DataError(`${lb.file}: ${lab.length} labels for ${parsed.count} images in ${im.file}`);
+  }
+  return { name, images: parsed.pixels, labels: lab, count: parsed.count, height: parsed.height, width: parsed.width };
+}
+
+/**
+ * Loads a directory of the four IDX files. The class count is the largest training label + 1;
+ * every class must occur in training and no test label may exceed it.
+ */
+export async function loadIdxDirectory(dir: string, name = path.basename(path.resolve(dir))): Promise<DataSplits> {
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new DataError(`${dir} is not a directory`);
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    throw new DataError(`data directory ${dir} not found`);
+  }
+  const train = await loadPart(dir, FILES.trainImages, FILES.trainLabels, name);
+  const test = await loadPart(dir, FILES.testImages, FILES.testLabels, name);
+  if (train.height !== test.height || train.width !== test.width) {
+    throw new DataError(`${dir}: training images are ${train.height}x${train.width} but test images ${test.height}x${test.width}`);
+  }
+  let max = 0;
+  const seen = new Set<number>();
+  for (const l of train.labels) {
+    seen.add(l);
+    if (l > max) max = l;
+  }
+  const numClasses = max + 1;
+  if (numClasses < 2) throw new DataError(`${dir}: training labels name fewer than two classes`);
+  if (seen.size !== numClasses) {
+    const missing = [...Array(numClasses).keys()].filter((c) => !seen.has(c));
+    throw new DataError(`${dir}: labels range 0..${max} but class(es) ${missing.join(", ")} never occur in training`);
+  }
+  for (const l of test.labels) {
+    if (l >= numClasses) throw new DataError(`${dir}: test label ${l} outside the training classes 0..${max}`);
+  }
+  return { train: { ...train, numClasses }, test: { ...test, numClasses } };
+}
+
+/** The rows of `ds` at `indices`, as a new data set. */
+export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name): Dataset {
+  const size = ds.height * ds.width;
+  const images = new Float32Array(indices.length * size);
+  const labels = new Uint8Array(indices.length);
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k]!;
+    if (!(i >= 0 && i < ds.count)) throw new DataError(`sample index ${i} outside 0..${ds.count - 1}`);
+    images.set(ds.images.subarray(i * size, (i + 1) * size), k * size);
+    labels[k] = ds.labels[i]!;
+  }
+  return { ...ds, name, images, labels, count: indices.length };
+}
+
+/** First `n` rows (or all when n is undefined or larger). */
+export function head(ds: Dataset, n: number | undefined): Dataset {
+  if (n === undefined || n >= ds.count) return ds;
+  return subset(ds, Array.from({ length: n }, (_, i) => i));
+}
+
+/** A deterministic train/validation split: the same seed gives the same split. */
+export function splitValidation(ds: Dataset, fraction: number, seed: number): { train: Dataset; validation: Dataset } {
+  if (!(fraction > 0 && fraction < 1)) throw new DataError(`validation fraction must be in (0, 1), got ${fraction}`);
+  const order = permutation(ds.count, mulberry32(seed ^ 0x5eed));
+  const nVal = Math.max(1, Math.round(ds.count * fraction));
+  return { validation: subset(ds, order.subarray(0, nVal)), train: subset(ds, order.subarray(nVal)) };
+}
+
+/** Images [n, H, W, 1] and integer labels [n] for rows start..start+n of `ds`. */
+export function batchTensors(ds: Dataset, start: number, n: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const size = ds.height * ds.width;
+  const end = Math.min(ds.count, start + n);
+  return {
+    x: tf.tensor4d(ds.images.subarray(start * size, end * size), [end - start, ds.height, ds.width, 1]),
+    y: tf.tensor1d(ds.labels.subarray(start, end), "int32"),
+  };
+}

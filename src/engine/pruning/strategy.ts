@@ -1,0 +1,83 @@
+// Pruning strategies, in the style of ShrinkBench: a strategy is a small object whose one job is to
+// return masks (0/1 per prunable weight, keyed by layer name). Applying them and measuring the
+// result is someone else's job (prune.ts, accounting.ts).
+//
+// Everything here is synchronous: scores are read back with dataSync, which every backend the
+// engine uses (cpu, wasm, tfjs-node) supports.
+import type { tf, LayersModel } from "../tf.js";
+import type { Masks } from "../masks.js";
+import { globalMagnitudeMasks, layerMagnitudeMasks } from "./magnitude.js";
+import { globalGradientMasks, layerGradientMasks } from "./gradient.js";
+import { randomMasks } from "./random.js";
+import { structuredL1Masks } from "./structured.js";
+import { onesMasks } from "./select.js";
+import { InvalidRateError, UnknownStrategyError } from "./errors.js";
+
+export { InvalidRateError, PruningError, UnknownStrategyError } from "./errors.js";
+
+export const STRATEGIES = ["global-magnitude", "layer-magnitude", "global-gradient", "layer-gradient", "random", "structured-l1"] as const;
+export type StrategyName = (typeof STRATEGIES)[number];
+
+export interface PruneContext {
+  /** Seeds every random choice (only `random` makes any). */
+  seed: number;
+  /** Data for the gradient strategies: inputs in [0,1] and integer class labels. */
+  gradientBatches?: { x: tf.Tensor4D; y: tf.Tensor1D }[];
+}
+
+export interface PruningStrategy {
+  name: StrategyName;
+  /** True when whole filters / neurons go (real compute savings), false for single weights. */
+  structured: boolean;
+  /** Masks for every prunable layer. Does not modify the model. `rate` is the compression rate c >= 1. */
+  masks(model: LayersModel, rate: number, ctx: PruneContext): Masks;
+}
+
+export function parseStrategy(name: string): StrategyName {
+  if ((STRATEGIES as readonly string[]).includes(name)) return name as StrategyName;
+  throw new UnknownStrategyError(`unknown pruning strategy "${String(name)}" (known: ${STRATEGIES.join(", ")})`);
+}
+
+/** The compression rate c = prunable params before ÷ non-zero prunable params after: a finite number >= 1. */
+export function validateRate(rate: unknown): number {
+  if (typeof rate !== "number" || Number.isNaN(rate)) {
+    throw new InvalidRateError(`compression rate must be a number >= 1, got ${JSON.stringify(rate) ?? String(rate)}`);
+  }
+  if (!Number.isFinite(rate)) throw new InvalidRateError(`compression rate must be finite, got ${rate}`);
+  if (rate < 1) throw new InvalidRateError(`compression rate must be >= 1 (1 = dense, 2 = keep half), got ${rate}`);
+  return rate;
+}
+
+/** Parses a rate given as text (CLI, query string): "4", "2.5", "1e1". */
+export function parseRate(text: string): number {
+  const trimmed = text.trim();
+  const n = trimmed === "" ? Number.NaN : Number(trimmed);
+  if (Number.isNaN(n)) throw new InvalidRateError(`compression rate must be a number >= 1, got "${text}"`);
+  return validateRate(n);
+}
+
+type MaskFn = (model: LayersModel, rate: number, ctx: PruneContext) => Masks;
+
+const IMPLEMENTATIONS: Record<StrategyName, { structured: boolean; fn: MaskFn }> = {
+  "global-magnitude": { structured: false, fn: globalMagnitudeMasks },
+  "layer-magnitude": { structured: false, fn: layerMagnitudeMasks },
+  "global-gradient": { structured: false, fn: globalGradientMasks },
+  "layer-gradient": { structured: false, fn: layerGradientMasks },
+  random: { structured: false, fn: randomMasks },
+  "structured-l1": { structured: true, fn: structuredL1Masks },
+};
+
+/** The strategy of that name. Its `masks` validates the rate; rate 1 always gives all-ones masks. */
+export function strategyFor(name: StrategyName | string): PruningStrategy {
+  const strategyName = parseStrategy(name);
+  const impl = IMPLEMENTATIONS[strategyName];
+  return {
+    name: strategyName,
+    structured: impl.structured,
+    masks(model, rate, ctx) {
+      const c = validateRate(rate);
+      if (c === 1) return onesMasks(model);
+      return impl.fn(model, c, ctx);
+    },
+  };
+}
