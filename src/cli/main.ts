@@ -4,6 +4,8 @@
 import { Command, CommanderError } from "commander";
 import { packageVersion } from "../paths.js";
 import { registerServe } from "./serve.js";
+import { registerDoctor } from "./doctor.js";
+import { registerPrune, registerTrain } from "./engine-commands.js";
 import { reportAndExit } from "./errors.js";
 
 const program = new Command("advisor")
@@ -13,6 +15,9 @@ const program = new Command("advisor")
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 registerServe(program);
+registerDoctor(program);
+registerTrain(program);
+registerPrune(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -93,6 +93,42 @@ export function evaluate(model: LayersModel, ds: Dataset, batchSize = 500): Eval
   return { correct, count: ds.count, accuracy: ds.count ? correct / ds.count : 0, loss: ds.count ? lossSum / ds.count : 0 };
 }
 
+/**
+ * One optimiser step on one batch; returns the batch loss and the number of correct predictions.
+ * `gradMasks` (variable name → 0/1 tensor) zeroes the gradients of pruned weights.
+ */
+export function trainStep(
+  model: LayersModel,
+  optimizer: tf.Optimizer,
+  vars: tf.Variable[],
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  numClasses: number,
+  gradMasks: ReadonlyMap<string, tf.Tensor> = new Map(),
+): [number, number] {
+  return tf.tidy(() => {
+    let logitsOut: tf.Tensor | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+      logitsOut = tf.keep(logits);
+      return crossEntropy(logits, y, numClasses);
+    }, vars);
+    for (const [name, mask] of gradMasks) {
+      const g = grads[name];
+      if (g) grads[name] = tf.mul(g, mask);
+    }
+    optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+    const h = tf.equal(tf.argMax(logitsOut!, 1), y).sum();
+    logitsOut!.dispose();
+    return [value.dataSync()[0] ?? NaN, h.dataSync()[0] ?? 0];
+  });
+}
+
+/** The variables an optimiser updates, in model order. */
+export function trainableVariables(model: LayersModel): tf.Variable[] {
+  return model.trainableWeights.map((w) => w.read() as tf.Variable);
+}
+
 export async function train(model: LayersModel, trainSet: Dataset, validation: Dataset, opts: TrainOptions): Promise<TrainResult> {
   const batchSize = opts.batchSize ?? 128;
   const patience = opts.patience ?? 3;
@@ -101,7 +137,7 @@ export async function train(model: LayersModel, trainSet: Dataset, validation: D
   if (trainSet.count === 0) throw new TrainingError("the training set is empty");
 
   const optimizer = tf.train.adam(opts.learningRate ?? 1e-3);
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const vars = trainableVariables(model);
   // Gradient masks, keyed by the variable's name as tf.variableGrads reports it.
   const gradMasks = new Map<string, tf.Tensor>();
   if (opts.masks) {
@@ -125,22 +161,7 @@ export async function train(model: LayersModel, trainSet: Dataset, validation: D
       let correct = 0;
       for (let b = 0; b < batches; b++) {
         const { x, y } = gatherBatch(trainSet, order, b * batchSize, batchSize);
-        const [loss, hits] = tf.tidy(() => {
-          let logitsOut: tf.Tensor | undefined;
-          const { value, grads } = tf.variableGrads(() => {
-            const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-            logitsOut = tf.keep(logits);
-            return crossEntropy(logits, y, trainSet.numClasses);
-          }, vars);
-          for (const [name, mask] of gradMasks) {
-            const g = grads[name];
-            if (g) grads[name] = tf.mul(g, mask);
-          }
-          optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-          const h = tf.equal(tf.argMax(logitsOut!, 1), y).sum();
-          logitsOut!.dispose();
-          return [value.dataSync()[0] ?? NaN, h.dataSync()[0] ?? 0];
-        });
+        const [loss, hits] = trainStep(model, optimizer, vars, x, y, trainSet.numClasses, gradMasks);
         x.dispose();
         y.dispose();
         if (opts.masks) applyMasks(model, opts.masks);

@@ -60,7 +60,7 @@ export function globalGradientMasks(model: LayersModel, rate: number, ctx: Prune
   return globalMasks(kernels, gradientScores(model, kernels, ctx), rate);
 }
 
-/** Every layer keeps its round(n_l / rate) largest |w · ∂L/∂w|. */
+/** Every layer keeps its share (floor or ceil of n_l / rate, see layerKeepCounts) of largest |w · ∂L/∂w|. */
 export function layerGradientMasks(model: LayersModel, rate: number, ctx: PruneContext): Masks {
   const kernels = readKernels(model);
   return layerMasks(kernels, gradientScores(model, kernels, ctx), rate);

@@ -15,7 +15,7 @@ export function globalMagnitudeMasks(model: LayersModel, rate: number, _ctx: Pru
   return globalMasks(kernels, magnitudeScores(kernels), rate);
 }
 
-/** Every layer keeps its round(n_l / rate) largest |w|. */
+/** Every layer keeps its share (floor or ceil of n_l / rate, see layerKeepCounts) of largest |w|. */
 export function layerMagnitudeMasks(model: LayersModel, rate: number, _ctx: PruneContext): Masks {
   const kernels = readKernels(model);
   return layerMasks(kernels, magnitudeScores(kernels), rate);

@@ -87,13 +87,33 @@ export function globalMasks(kernels: Kernel[], scores: Float32Array[], rate: num
   return masks;
 }
 
-/** Layer-wise selection: every layer keeps exactly round(n_l / rate) of its own weights. */
+/**
+ * How many weights each layer keeps under layer-wise pruning: every layer keeps floor(n_l / c) or
+ * ceil(n_l / c) — the same fraction up to one weight — and the total is exactly round(total / c).
+ * The extra weights go to the layers with the largest remainders (largest-remainder apportionment),
+ * ties to the earlier layer.
+ */
+export function layerKeepCounts(sizes: number[], rate: number): number[] {
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const quotas = sizes.map((n) => n / rate);
+  const counts = quotas.map((q) => Math.floor(q));
+  let missing = keepCount(total, rate) - counts.reduce((a, b) => a + b, 0);
+  const byRemainder = quotas.map((q, i) => ({ i, r: q - Math.floor(q) })).sort((a, b) => b.r - a.r || a.i - b.i);
+  for (const { i } of byRemainder) {
+    if (missing <= 0) break;
+    counts[i] = (counts[i] as number) + 1;
+    missing--;
+  }
+  return counts;
+}
+
+/** Layer-wise selection: every layer keeps its share (layerKeepCounts) of its own weights. */
 export function layerMasks(kernels: Kernel[], scores: Float32Array[], rate: number): Masks {
   const masks: Masks = new Map();
+  const counts = layerKeepCounts(kernels.map((k) => k.values.length), rate);
   kernels.forEach((k, i) => {
-    const n = k.values.length;
-    const keep = keepCount(n, rate);
-    if (keep < 1) throw new PruningError(`compression rate ${rate} would remove every weight of layer "${k.layer}" (${n} weights) in layer-wise pruning`);
+    const keep = counts[i] as number;
+    if (keep < 1) throw new PruningError(`compression rate ${rate} would remove every weight of layer "${k.layer}" (${k.values.length} weights) in layer-wise pruning`);
     masks.set(k.layer, keepTop(scores[i] as Float32Array, keep));
   });
   return masks;

@@ -1,0 +1,342 @@
+// Gradients for the wasm backend, written as forward convolutions.
+//
+// The wasm backend has no `Conv2DBackpropFilter` kernel (so conv nets cannot train on it out of
+// the box), its `Conv2DBackpropInput` runs at about a quarter of the speed of its forward
+// `Conv2D`, and its `MaxPoolGrad` is slow and drops the gradient of windows whose maximum is
+// negative (see maxPoolInputGradient). All three gradients can be expressed with kernels
+// wasm does well (XNNPACK's Conv2D, transpose, pad, argMax), so `registerWasmGradients()`
+// overrides the gradient configs of `Conv2D` and `MaxPool` in tfjs's (global) gradient registry.
+// It also overrides `BatchMatMul`'s: wasm's BatchMatMul is 7-10x slower with a transposed
+// operand than without (dense layers' backward pass), so the transposes are materialised first.
+//
+// The registry is global, so the registered functions only take the new route while the active
+// backend is "wasm" and the attributes are ones handled here (NHWC, dilation 1); otherwise they
+// call the stock gradient captured at registration time, so cpu and tfjs-node results are
+// exactly those of tfjs itself.
+//
+// Not covered (tfjs does not route them through the registry or we do not need them):
+// `fused.conv2d` with a *linear* activation computes its gradient in a closure that calls
+// `conv2DBackpropFilter` directly, so a conv layer without activation still cannot train on
+// wasm (likewise `fused.matMul` with a linear activation keeps tfjs's transposed matMuls, which
+// is only slow, not wrong); depthwise convolutions have no backprop kernels on wasm either.
+import { tf } from "./tf.js";
+
+type Tensor = tf.Tensor;
+type Tensor4D = tf.Tensor4D;
+
+/** The backend for which the registered gradients take the convolution route. */
+const TARGET_BACKEND = "wasm";
+
+let stockConv2D: tf.GradConfig | undefined;
+let stockMaxPool: tf.GradConfig | undefined;
+let stockBatchMatMul: tf.GradConfig | undefined;
+
+function pair(v: number | [number, number]): [number, number] {
+  return typeof v === "number" ? [v, v] : v;
+}
+
+function isOnes(v: number | [number, number] | undefined): boolean {
+  if (v === undefined) return true;
+  const [a, b] = pair(v);
+  return a === 1 && b === 1;
+}
+
+/**
+ * Pads (positive amounts) or crops (negative amounts) the two spatial axes of an NHWC tensor.
+ * `h` and `w` are [before, after].
+ */
+export function padOrCrop(x: Tensor4D, h: [number, number], w: [number, number], value = 0): Tensor4D {
+  const [n, height, width, c] = x.shape;
+  let y = x;
+  const pads: Array<[number, number]> = [
+    [0, 0],
+    [Math.max(0, h[0]), Math.max(0, h[1])],
+    [Math.max(0, w[0]), Math.max(0, w[1])],
+    [0, 0],
+  ];
+  if (pads.some(([a, b]) => a > 0 || b > 0)) y = tf.pad(y, pads, value);
+  const cropTop = Math.max(0, -h[0]);
+  const cropLeft = Math.max(0, -w[0]);
+  const outH = height + h[0] + h[1];
+  const outW = width + w[0] + w[1];
+  if (outH <= 0 || outW <= 0) throw new Error(`padOrCrop: empty result (${outH}x${outW})`);
+  if (cropTop > 0 || cropLeft > 0 || h[1] < 0 || w[1] < 0) {
+    y = tf.slice(y, [0, cropTop, cropLeft, 0], [n, outH, outW, c]);
+  }
+  return y;
+}
+
+type Explicit = [[number, number], [number, number], [number, number], [number, number]];
+
+/**
+ * A stride-1 "valid" conv2d of x padded (positive amounts) or cropped (negative amounts) on its
+ * spatial axes by h = [before, after] and w = [before, after]. The padding is passed to the conv
+ * kernel as explicit padding rather than materialised with tf.pad, which is slow on wasm.
+ */
+function convPadded(x: Tensor4D, filter: Tensor4D, h: [number, number], w: [number, number], dilations: [number, number]): Tensor4D {
+  const cropped = padOrCrop(x, [Math.min(0, h[0]), Math.min(0, h[1])], [Math.min(0, w[0]), Math.min(0, w[1])]);
+  const pad: Explicit = [
+    [0, 0],
+    [Math.max(0, h[0]), Math.max(0, h[1])],
+    [Math.max(0, w[0]), Math.max(0, w[1])],
+    [0, 0],
+  ];
+  const anyPad = pad.some(([a, b]) => a > 0 || b > 0);
+  return tf.conv2d(cropped, filter, 1, anyPad ? pad : "valid", "NHWC", dilations);
+}
+
+/** Inserts `sh - 1` zero rows after every row and `sw - 1` zero columns after every column. */
+function dilate(x: Tensor4D, sh: number, sw: number): Tensor4D {
+  const [n, h, w, c] = x.shape;
+  let y: Tensor4D = x;
+  if (sh > 1) {
+    const t = tf.pad(tf.reshape(y, [n, h, 1, w * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]);
+    y = tf.reshape(t, [n, h * sh, w, c]);
+  }
+  if (sw > 1) {
+    const t = tf.pad(tf.reshape(y, [n * h * sh, w, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
+    y = tf.reshape(t, [n, h * sh, w * sw, c]);
+  }
+  return y;
+}
+
+interface ConvGeometry {
+  /** Input height/width. */
+  inH: number;
+  inW: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  /** Output height/width (that of dy). */
+  outH: number;
+  outW: number;
+  /** Padding the forward pass applied before the first row / column. */
+  top: number;
+  left: number;
+}
+
+function geometry(xShape: number[], filterShape: number[], attrs: tf.Conv2DAttrs): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  return {
+    inH: info.inHeight,
+    inW: info.inWidth,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+  };
+}
+
+/**
+ * dL/dW of y = conv2d(x, W) as one forward convolution: the padded input, batch and channel axes
+ * swapped ([Cin, H, W, N]), convolved (valid, dilation = forward stride) with the output gradient
+ * laid out as a kernel ([Ho, Wo, N, Cout]) gives [Cin, KH, KW, Cout].
+ */
+export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, filterShape: number[], attrs: tf.Conv2DAttrs): Tensor4D {
+  const g = geometry(x.shape, filterShape, attrs);
+  // Exactly the rows/columns the forward pass read: padding at the start, and at the end either
+  // padding ("same") or dropping the rows a strided "valid" conv never reached.
+  const needH = (g.outH - 1) * g.sh + g.kh;
+  const needW = (g.outW - 1) * g.sw + g.kw;
+  const xt = tf.transpose(x, [3, 1, 2, 0]);
+  const dyt = tf.transpose(dy, [1, 2, 0, 3]);
+  const h: [number, number] = [g.top, needH - g.inH - g.top];
+  const w: [number, number] = [g.left, needW - g.inW - g.left];
+  const out = convPadded(xt, dyt, h, w, [g.sh, g.sw]); // [Cin, KH, KW, Cout]
+  return tf.transpose(out, [1, 2, 0, 3]);
+}
+
+/**
+ * dL/dx of y = conv2d(x, W) as one forward convolution: the output gradient, dilated by the
+ * stride and padded by (kernel - 1 - forward padding), convolved (valid, stride 1) with the
+ * kernel flipped spatially and its in/out channel axes swapped.
+ */
+export function conv2dInputGradient(xShape: number[], dy: Tensor4D, filter: Tensor4D, attrs: tf.Conv2DAttrs): Tensor4D {
+  const g = geometry(xShape, filter.shape, attrs);
+  const d = dilate(dy, g.sh, g.sw); // [N, Ho*sh, Wo*sw, Cout]; trailing zeros cropped below
+  const beforeH = g.kh - 1 - g.top;
+  const beforeW = g.kw - 1 - g.left;
+  // The padded gradient must be exactly inH + kh - 1 rows so the valid conv yields inH rows.
+  const afterH = g.inH + g.kh - 1 - beforeH - d.shape[1];
+  const afterW = g.inW + g.kw - 1 - beforeW - d.shape[2];
+  const wf = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
+  return convPadded(d, wf, [beforeH, afterH], [beforeW, afterW], [1, 1]);
+}
+
+/**
+ * dL/dx of y = maxPool(x): the gradient of each window goes to its first maximum in row-major
+ * order, as on the cpu backend and in TensorFlow. Padding is -Infinity, so it never wins.
+ *
+ * wasm's own MaxPoolGrad is not used at all: besides being slow, it gives ties to the *last*
+ * maximum and drops the gradient of every window whose maximum is negative (tfjs 4.22; it looks
+ * like a FLT_MIN-initialised maximum), which also breaks "same" padding at the borders.
+ */
+export function maxPoolInputGradient(x: Tensor4D, dy: Tensor4D, attrs: tf.MaxPoolAttrs): Tensor4D {
+  const info = tf.backend_util.computePool2DInfo(x.shape, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const [n, h, w, c] = x.shape;
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const [, oh, ow] = dy.shape;
+  const { top, left } = info.padInfo;
+  const k = fh * fw;
+  // The rows/columns the windows cover, padding included, and nothing more.
+  const needH = (oh - 1) * sh + fh;
+  const needW = (ow - 1) * sw + fw;
+  const xp = padOrCrop(x, [top, needH - h - top], [left, needW - w - left], -Infinity);
+  const tiled = fh === sh && fw === sw;
+
+  // All windows as [n, oh, ow, c, fh*fw], window elements in row-major order.
+  let windows: Tensor;
+  if (tiled) {
+    windows = tf.reshape(tf.transpose(tf.reshape(xp, [n, oh, fh, ow, fw, c]), [0, 1, 3, 5, 2, 4]), [n, oh, ow, c, k]);
+  } else {
+    const taps: Tensor4D[] = [];
+    for (let a = 0; a < fh; a++) {
+      for (let b = 0; b < fw; b++) {
+        taps.push(tf.stridedSlice(xp, [0, a, b, 0], [n, a + (oh - 1) * sh + 1, b + (ow - 1) * sw + 1, c], [1, sh, sw, 1]) as Tensor4D);
+      }
+    }
+    windows = tf.stack(taps, 4);
+  }
+  const first = tf.argMax(windows, 4);
+  // wasm's OneHot kernel writes int32 data whatever dtype is asked for: cast explicitly.
+  const mask = tf.cast(tf.oneHot(first, k), "float32");
+  const g = tf.mul(mask, tf.reshape(dy, [n, oh, ow, c, 1])); // [n, oh, ow, c, k]
+
+  let dxp: Tensor4D;
+  if (tiled) {
+    const back = tf.transpose(tf.reshape(g, [n, oh, ow, c, fh, fw]), [0, 1, 4, 2, 5, 3]); // [n,oh,fh,ow,fw,c]
+    dxp = tf.reshape(back, [n, needH, needW, c]);
+  } else {
+    // Overlapping windows: put each tap's gradient back at its offset, strided, and add up.
+    const parts = tf.unstack(g, 4).map((gk, i) => {
+      const a = Math.floor(i / fw);
+      const b = i % fw;
+      const d = dilate(gk as Tensor4D, sh, sw); // [n, oh*sh, ow*sw, c]
+      return padOrCrop(d, [a, needH - a - oh * sh], [b, needW - b - ow * sw]);
+    });
+    dxp = tf.addN(parts);
+  }
+  return padOrCrop(dxp, [-top, h + top - needH], [-left, w + left - needW]);
+}
+
+function convHandled(attrs: tf.Conv2DAttrs, x: Tensor, dy: Tensor): boolean {
+  return (
+    tf.getBackend() === TARGET_BACKEND &&
+    (attrs.dataFormat ?? "NHWC") === "NHWC" &&
+    isOnes(attrs.dilations) &&
+    x.rank === 4 &&
+    dy.rank === 4
+  );
+}
+
+function poolHandled(x: Tensor): boolean {
+  return tf.getBackend() === TARGET_BACKEND && x.rank === 4;
+}
+
+/** Swaps the last two axes. */
+function swapLast(x: Tensor): Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const r = perm.length;
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return tf.transpose(x, perm);
+}
+
+/** matMul with the transposes done by a Transpose kernel, not inside wasm's BatchMatMul. */
+export function matMulPlain(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor {
+  return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
+}
+
+function single(dy: Tensor | Tensor[]): Tensor {
+  if (Array.isArray(dy)) throw new Error("expected one output gradient");
+  return dy;
+}
+
+/**
+ * Overrides the `Conv2D`, `MaxPool` and `BatchMatMul` gradients (see the file comment). Idempotent. Call it when
+ * the wasm backend is selected; the overrides are inert on other backends.
+ */
+export function registerWasmGradients(): void {
+  if (stockConv2D !== undefined) return;
+  const conv = tf.getGradient(tf.Conv2D);
+  const pool = tf.getGradient(tf.MaxPool);
+  const matMul = tf.getGradient(tf.BatchMatMul);
+  if (conv === undefined || pool === undefined || matMul === undefined) {
+    throw new Error("tfjs gradient registry has no Conv2D/MaxPool/BatchMatMul gradient");
+  }
+  stockConv2D = conv;
+  stockMaxPool = pool;
+  stockBatchMatMul = matMul;
+
+  tf.registerGradient({
+    kernelName: tf.Conv2D,
+    inputsToSave: ["x", "filter"],
+    gradFunc: (dy, saved, rawAttrs) => {
+      const attrs = rawAttrs as unknown as tf.Conv2DAttrs;
+      const [x, filter] = saved as [Tensor4D, Tensor4D];
+      const g = single(dy);
+      if (!convHandled(attrs, x, g)) return conv.gradFunc(dy, saved, rawAttrs);
+      const dy4 = g as Tensor4D;
+      return {
+        x: () => conv2dInputGradient(x.shape, dy4, filter, attrs),
+        filter: () => conv2dFilterGradient(x, dy4, filter.shape, attrs),
+      };
+    },
+  });
+
+  tf.registerGradient({
+    kernelName: tf.MaxPool,
+    inputsToSave: ["x"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, rawAttrs) => {
+      const attrs = rawAttrs as unknown as tf.MaxPoolAttrs;
+      const [x] = saved as [Tensor4D];
+      if (!poolHandled(x)) return pool.gradFunc(dy, saved, rawAttrs);
+      const g = single(dy) as Tensor4D;
+      return { x: () => maxPoolInputGradient(x, g, attrs) };
+    },
+  });
+
+  tf.registerGradient({
+    kernelName: tf.BatchMatMul,
+    inputsToSave: ["a", "b"],
+    gradFunc: (dy, saved, rawAttrs) => {
+      if (tf.getBackend() !== TARGET_BACKEND) return matMul.gradFunc(dy, saved, rawAttrs);
+      const { transposeA, transposeB } = rawAttrs as unknown as tf.BatchMatMulAttrs;
+      const [a, b] = saved as [Tensor, Tensor];
+      const g = single(dy);
+      // The same four cases as tfjs's own gradient, with plain matMuls.
+      if (!transposeA && !transposeB) return { a: () => matMulPlain(g, b, false, true), b: () => matMulPlain(a, g, true, false) };
+      if (!transposeA && transposeB) return { a: () => matMulPlain(g, b, false, false), b: () => matMulPlain(g, a, true, false) };
+      if (transposeA && !transposeB) return { a: () => matMulPlain(b, g, false, true), b: () => matMulPlain(a, g, false, false) };
+      return { a: () => matMulPlain(b, g, true, true), b: () => matMulPlain(g, a, true, true) };
+    },
+  });
+}
+
+/** Puts tfjs's own gradients back (for benchmarks comparing the two). */
+export function unregisterWasmGradients(): void {
+  if (stockConv2D === undefined || stockMaxPool === undefined || stockBatchMatMul === undefined) return;
+  tf.registerGradient(stockConv2D);
+  tf.registerGradient(stockMaxPool);
+  tf.registerGradient(stockBatchMatMul);
+  stockConv2D = undefined;
+  stockMaxPool = undefined;
+  stockBatchMatMul = undefined;
+}
+
+export function wasmGradientsRegistered(): boolean {
+  return stockConv2D !== undefined;
+}
