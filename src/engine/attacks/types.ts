@@ -1,0 +1,62 @@
+// The attack interface, in the spirit of Foolbox: fixed-budget attacks (is this sample beaten
+// within budget ε?) and minimization attacks (the smallest adversarial distance found).
+// Attacks only *propose* adversarial examples; the shared code (verify.ts) measures every
+// proposal's distance and box membership and asks the target model for the label, once, before
+// any success counts. An attack's own claims are never trusted.
+import type { tf, LayersModel } from "../tf.js";
+
+export const NORMS = ["l0", "l2", "linf"] as const;
+export type Norm = (typeof NORMS)[number];
+
+/** The attacker-knowledge lattice, strongest first. Each level may also run every attack of the levels after it. */
+export const KNOWLEDGE_LEVELS = ["white-box", "transfer", "black-box"] as const;
+export type Knowledge = (typeof KNOWLEDGE_LEVELS)[number];
+
+/** Inputs [n, H, W, C] in [0, 1] → logits [n, classes]. The only thing a black-box attack is given. */
+export type PredictFn = (x: tf.Tensor4D) => tf.Tensor2D;
+
+/** What an attack may use, by knowledge: white-box and transfer attacks get a model (the target's or the surrogate's) with gradients; black-box attacks get queries only. */
+export interface GradientAccess {
+  kind: "gradient";
+  model: LayersModel;
+}
+export interface QueryAccess {
+  kind: "query";
+  predict: PredictFn;
+  /** Maximum number of forward queries per sample. */
+  queryBudget: number;
+}
+
+export interface AttackBatch {
+  /** Clean inputs [n, H, W, 1] in [0, 1]. */
+  x: tf.Tensor4D;
+  /** True labels [n] (int32). */
+  y: tf.Tensor1D;
+  /** Per-run seed, so attacks with randomness repeat exactly. */
+  seed: number;
+}
+
+/** Proposes, per sample, an input that is misclassified with a perturbation of norm <= budget. */
+export interface FixedBudgetAttack<A extends GradientAccess | QueryAccess = GradientAccess | QueryAccess> {
+  kind: "fixed-budget";
+  name: string;
+  norm: Norm;
+  access: A["kind"];
+  /** Parameters that define the attack (steps, restarts, step size, queries…), recorded as provenance. */
+  params: Record<string, number | string | boolean>;
+  /** Returns candidate adversarial inputs [n, H, W, 1]; the caller disposes them. */
+  run(access: A, batch: AttackBatch, budget: number): Promise<tf.Tensor4D>;
+}
+
+/** Proposes, per sample, an adversarial input as close as it can find (any distance). */
+export interface MinimizationAttack<A extends GradientAccess | QueryAccess = GradientAccess | QueryAccess> {
+  kind: "minimization";
+  name: string;
+  norm: Norm;
+  access: A["kind"];
+  params: Record<string, number | string | boolean>;
+  /** Returns candidate adversarial inputs [n, H, W, 1]; samples it failed on may be returned unchanged. */
+  run(access: A, batch: AttackBatch): Promise<tf.Tensor4D>;
+}
+
+export type Attack = FixedBudgetAttack | MinimizationAttack;
