@@ -21,5 +21,6 @@ export function wilson(successes: number, n: number, z = Z95): Interval {
   const z2 = z * z;
   const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
   const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
-  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+  // At 0 and n the bounds are exactly 0 and 1; computing them would leave round-off.
+  return { low: successes === 0 ? 0 : centre - half, high: successes === n ? 1 : centre + half };
 }
