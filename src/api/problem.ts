@@ -1,18 +1,11 @@
 // RFC 9457 problem details: every error the API returns has this shape and media type.
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import type { components } from "./schema.gen.js";
 
 export const PROBLEM_TYPE = "application/problem+json";
 
-export interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  instance?: string;
-  /** For validation errors: the offending field, as a JSON pointer-ish path ("budget", "sizeLimit.maxBytes"). */
-  field?: string;
-  requestId?: string;
-}
+/** The Problem schema of openapi.yaml (type, title, status, detail, instance, field, requestId). */
+export type ProblemBody = components["schemas"]["Problem"];
 
 export class HttpProblem extends Error {
   constructor(

@@ -6,13 +6,13 @@ import type { Command } from "commander";
 import { initBackend } from "../engine/backend.js";
 import { DEFAULT_DATA_DIR, loadIdxDirectory, head, splitValidation, type DataSplits, type Dataset } from "../engine/data.js";
 import { createModel, parseArchitecture } from "../engine/models.js";
-import { loadModel, saveModel } from "../engine/model-io.js";
-import { evaluate, train, type TrainResult } from "../engine/train.js";
+import { loadModel, saveModel, type ModelMetadata } from "../engine/model-io.js";
+import { evaluate, train, type Evaluation, type TrainResult } from "../engine/train.js";
 import { parseRate, parseStrategy, pruneModel, measureSparsity } from "../engine/pruning/index.js";
 import { tf, type LayersModel } from "../engine/tf.js";
 import { packageVersion } from "../paths.js";
 import { UsageError } from "./errors.js";
-import { intOption, numberOption } from "./options.js";
+import { asUsage, intOption, numberOption } from "./options.js";
 import { progressBar } from "./progress.js";
 
 interface DataFlags {
@@ -28,17 +28,6 @@ interface TrainLoopFlags {
   validation: number;
   seed: number;
   json?: boolean;
-}
-
-/** Turns a parse failure of the engine (unknown name, bad rate) into a usage error (exit 2). */
-function asUsage<T>(parse: (v: string) => T): (v: string) => T {
-  return (v) => {
-    try {
-      return parse(v);
-    } catch (err) {
-      throw new UsageError(err instanceof Error ? err.message : String(err));
-    }
-  };
 }
 
 function addDataOptions(cmd: Command): Command {
@@ -91,6 +80,19 @@ async function trainWithProgress(model: LayersModel, data: Dataset, flags: Train
   }
 }
 
+/** The metadata fields every trained or fine-tuned model records about the run that made it. */
+function runProvenance(flags: TrainLoopFlags, backend: string, test: Evaluation, result: TrainResult): Pick<ModelMetadata, "seed" | "cleanAccuracy" | "testCount" | "backend" | "codeVersion" | "createdAt" | "training"> {
+  return {
+    seed: flags.seed,
+    cleanAccuracy: test.accuracy,
+    testCount: test.count,
+    backend,
+    codeVersion: packageVersion(),
+    createdAt: new Date().toISOString(),
+    training: { epochs: result.history.length, bestEpoch: result.bestEpoch, batchSize: flags.batchSize, learningRate: flags.lr, validationAccuracy: result.validationAccuracy },
+  };
+}
+
 function report(json: boolean | undefined, summary: Record<string, unknown>, lines: string[]): void {
   if (json) process.stdout.write(JSON.stringify(summary) + "\n");
   else process.stdout.write(lines.join("\n") + "\n");
@@ -117,13 +119,7 @@ export function registerTrain(program: Command): void {
       dataset: data.train.name,
       inputShape: [data.train.height, data.train.width, 1],
       numClasses: data.train.numClasses,
-      seed: flags.seed,
-      cleanAccuracy: test.accuracy,
-      testCount: test.count,
-      backend: backend.name,
-      codeVersion: packageVersion(),
-      createdAt: new Date().toISOString(),
-      training: { epochs: result.history.length, bestEpoch: result.bestEpoch, batchSize: flags.batchSize, learningRate: flags.lr, validationAccuracy: result.validationAccuracy },
+      ...runProvenance(flags, backend.name, test, result),
     });
     const seconds = (performance.now() - t0) / 1000;
     report(flags.json, { ...meta, out: path.resolve(flags.out), seconds }, [
@@ -191,13 +187,7 @@ export function registerPrune(program: Command): void {
       dataset: metadata.dataset,
       inputShape: metadata.inputShape,
       numClasses: metadata.numClasses,
-      seed: flags.seed,
-      cleanAccuracy: test.accuracy,
-      testCount: test.count,
-      backend: backend.name,
-      codeVersion: packageVersion(),
-      createdAt: new Date().toISOString(),
-      training: { epochs: result.history.length, bestEpoch: result.bestEpoch, batchSize: flags.batchSize, learningRate: flags.lr, validationAccuracy: result.validationAccuracy },
+      ...runProvenance(flags, backend.name, test, result),
       pruning: {
         strategy: flags.strategy,
         requestedRate: flags.rate,

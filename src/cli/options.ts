@@ -17,3 +17,14 @@ export function numberOption(flag: string, check: (n: number) => boolean, expect
     return n;
   };
 }
+
+/** Turns a parse failure of the engine (unknown name, bad rate) into a usage error (exit 2). */
+export function asUsage<T>(parse: (v: string) => T): (v: string) => T {
+  return (v) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      throw new UsageError(err instanceof Error ? err.message : String(err));
+    }
+  };
+}
