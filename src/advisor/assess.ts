@@ -1,0 +1,194 @@
+// One candidate under one scenario: admissible evidence (lattice), the conservative budget
+// (curve), robust accuracy with its Wilson interval, the score (lower bound) and the warnings
+// about the evidence used. Shared by recommend and gate.
+import { wilson } from "../engine/stats.js";
+import { AdvisorDataError } from "./errors.js";
+import { conservativeBudget, estimateAt, pointsAround, robustIndicators, type BudgetChoice, type Estimate } from "./curve.js";
+import { resolveEvidence, type ResolvedEvidence } from "./lattice.js";
+import { refOf, smallerFirst } from "./limits.js";
+import type { ComparableSide } from "./paired.js";
+import { budgetText, candidateLabel, fmtBudget, fmtInt } from "./format.js";
+import { PRUNING_STRATEGIES, type Candidate, type CandidateRef, type CandidateSummary, type CurveSeries, type EvidenceRow, type Scenario, type Warning } from "./types.js";
+
+/** Below this many evaluated samples a warning says the interval is wide. */
+export const FEW_SAMPLES = 100;
+/** Scores closer than this are a tie (then the smaller model wins). */
+export const SCORE_TIE = 1e-12;
+
+export interface Assessment {
+  candidate: Candidate;
+  ref: CandidateRef;
+  label: string;
+  evidence: ResolvedEvidence | null;
+  noEvidenceReason: string | null;
+  choice: BudgetChoice | null;
+  estimate: Estimate | null;
+  /** Per-sample robust indicators at the budget used, aligned with evidence.primary.sampleIndices. */
+  indicators: Uint8Array | null;
+  /** Lower Wilson 95 % bound of the robust accuracy; null without evidence. */
+  score: number | null;
+  summary: CandidateSummary;
+  warnings: Warning[];
+}
+
+function checkCandidate(c: Candidate, label: string): void {
+  const { correct, n } = c.clean ?? { correct: NaN, n: NaN };
+  if (!(Number.isInteger(correct) && Number.isInteger(n) && correct >= 0 && correct <= n)) {
+    throw new AdvisorDataError(`${label} of ${c.modelId}: clean accuracy ${correct}/${n} is not a valid count`);
+  }
+  for (const [name, v] of [["nonZeroParams", c.nonZeroParams], ["sparseBytes", c.sparseBytes], ["achievedRate", c.achievedRate], ["rate", c.rate]] as const) {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new AdvisorDataError(`${label} of ${c.modelId}: ${name} = ${String(v)} is not a valid number`);
+  }
+  if (c.strategy !== "dense" && !(PRUNING_STRATEGIES as readonly string[]).includes(c.strategy)) {
+    throw new AdvisorDataError(`${c.modelId}: unknown strategy "${String(c.strategy)}" in the matrix`);
+  }
+  if (!Array.isArray(c.evaluations)) throw new AdvisorDataError(`${label} of ${c.modelId}: evaluations must be an array`);
+}
+
+export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean): Assessment {
+  const ref = refOf(c);
+  const label = candidateLabel(ref, withModel);
+  checkCandidate(c, label);
+  const res = resolveEvidence(c, s.norm, s.knowledge, s.budget, ref, label);
+  const clean = { value: c.clean.n > 0 ? c.clean.correct / c.clean.n : 0, interval: wilson(c.clean.correct, c.clean.n), correct: c.clean.correct, n: c.clean.n };
+  const summaryBase = {
+    ...ref,
+    achievedRate: c.achievedRate,
+    nonZeroParams: c.nonZeroParams,
+    sparseBytes: c.sparseBytes,
+    structured: c.structured,
+    cleanAccuracy: clean,
+  };
+  if (!res.evidence) {
+    return {
+      candidate: c,
+      ref,
+      label,
+      evidence: null,
+      noEvidenceReason: res.reason,
+      choice: null,
+      estimate: null,
+      indicators: null,
+      score: null,
+      summary: { ...summaryBase, robustAccuracy: null, score: null },
+      warnings: [],
+    };
+  }
+  const ev = res.evidence;
+  const warnings = [...ev.warnings];
+  const choice = conservativeBudget(ev.grid, s.budget);
+  const est = estimateAt(ev.distances, choice.budgetUsed);
+  const ids = [ev.primary.id, ...ev.merged.map((e) => e.id)];
+  if (choice.rule === "beyond-range") {
+    const largest = ev.grid.at(-1);
+    warnings.push({
+      code: "budget-beyond-range",
+      message:
+        (largest === undefined
+          ? `${label}'s evaluation (row ${String(ev.primary.id)}) has no fixed-budget grid; `
+          : `${budgetText(s.norm, s.budget)} is beyond the largest measured budget ${fmtBudget(largest)} for ${label} (row ${String(ev.primary.id)}); `) +
+        `the value computed from the per-sample minimal distances at ε is used (never more than at the largest measured budget), ` +
+        `but no fixed-budget attack ran there, so it may overstate robustness.`,
+      candidate: ref,
+      evaluationIds: ids,
+    });
+  }
+  if (est.n < FEW_SAMPLES) {
+    warnings.push({
+      code: "few-samples",
+      message: `${label}'s robust accuracy rests on only ${fmtInt(est.n)} samples (fewer than ${FEW_SAMPLES}); its interval is wide.`,
+      candidate: ref,
+      evaluationIds: ids,
+    });
+  }
+  const masked = [ev.primary, ...ev.merged].filter((e) => e.maskingSuspected);
+  if (masked.length > 0) {
+    warnings.push({
+      code: "gradient-masking",
+      message:
+        `Gradient masking is suspected in the evidence for ${label} (row ${masked.map((e) => String(e.id)).join(", ")}): ` +
+        `weaker-knowledge attacks beat samples the white-box attacks did not, so the white-box attacks may be weak and the robust accuracy overstated.`,
+      candidate: ref,
+      evaluationIds: masked.map((e) => e.id),
+    });
+  }
+  return {
+    candidate: c,
+    ref,
+    label,
+    evidence: ev,
+    noEvidenceReason: null,
+    choice,
+    estimate: est,
+    indicators: robustIndicators(ev.distances, choice.budgetUsed),
+    score: est.interval.low,
+    summary: {
+      ...summaryBase,
+      robustAccuracy: {
+        value: est.value,
+        interval: est.interval,
+        robust: est.robust,
+        n: est.n,
+        norm: s.norm,
+        budget: s.budget,
+        budgetUsed: choice.budgetUsed,
+        budgetRule: choice.rule,
+        knowledgeRequested: ev.knowledgeRequested,
+        knowledgeUsed: ev.knowledgeUsed,
+        evaluationIds: ids,
+      },
+      score: est.interval.low,
+    },
+    warnings,
+  };
+}
+
+const STRATEGY_ORDER = ["dense", ...PRUNING_STRATEGIES] as readonly string[];
+
+/** Best first: higher score; ties (within SCORE_TIE) to the smaller model, then deterministic (strategy, rate, model). */
+export function rankCompare(a: Assessment, b: Assessment): number {
+  const sa = a.score ?? Number.NEGATIVE_INFINITY;
+  const sb = b.score ?? Number.NEGATIVE_INFINITY;
+  if (Math.abs(sa - sb) > SCORE_TIE) return sb - sa;
+  return (
+    smallerFirst(a.candidate, b.candidate) ||
+    STRATEGY_ORDER.indexOf(a.ref.strategy) - STRATEGY_ORDER.indexOf(b.ref.strategy) ||
+    a.ref.rate - b.ref.rate ||
+    (a.ref.modelId < b.ref.modelId ? -1 : a.ref.modelId > b.ref.modelId ? 1 : 0)
+  );
+}
+
+/** The side of a paired/unpaired comparison (needs evidence). */
+export function comparable(a: Assessment): ComparableSide {
+  if (!a.evidence || !a.indicators || !a.estimate) throw new Error(`internal: ${a.label} has no evidence to compare`);
+  return { ref: a.ref, label: a.label, indicators: a.indicators, sampleIndices: a.evidence.primary.sampleIndices, robust: a.estimate.robust, n: a.estimate.n };
+}
+
+export function evidenceRows(a: Assessment): EvidenceRow[] {
+  const ev = a.evidence;
+  if (!ev) return [];
+  return [ev.primary, ...ev.merged].map((e, i) => ({
+    evaluationId: e.id,
+    candidate: a.ref,
+    norm: e.norm,
+    knowledgeRequested: ev.knowledgeRequested,
+    knowledgeUsed: e.knowledge,
+    role: i === 0 ? "primary" : "weaker-level",
+    attacks: e.attacks,
+    budgets: [...e.budgets],
+    n: e.distances.length,
+    maskingSuspected: e.maskingSuspected,
+  }));
+}
+
+export function curveSeries(a: Assessment, role: CurveSeries["role"]): CurveSeries | null {
+  const ev = a.evidence;
+  if (!ev || !a.choice) return null;
+  return {
+    role,
+    candidate: a.ref,
+    knowledgeUsed: ev.knowledgeUsed,
+    evaluationIds: [ev.primary.id, ...ev.merged.map((e) => e.id)],
+    points: pointsAround(ev.grid, ev.distances, a.choice),
+  };
+}

@@ -1,0 +1,99 @@
+// Robust accuracy from per-sample minimal adversarial distances, and the CONSERVATIVE mapping of
+// a budget ε onto the measured grid. Fixed-budget attacks only ran at the grid budgets, so
+// between two grid budgets b_k < ε <= b_{k+1} the advisor uses the value at b_{k+1} (robust
+// accuracy never rises with the budget, so that is a lower bound of what the attacks would have
+// found at ε); beyond the grid it uses the distances at ε themselves (minimization attacks give
+// them) and says so. Never more robustness than the neighbouring measurements support.
+import { wilson, type Interval } from "../engine/stats.js";
+import type { BudgetRule, CurvePointOut } from "./types.js";
+
+/**
+ * Sample robust at ε: d > fround(ε). Distances are stored as float32, so the budget is compared in
+ * the same precision (a sample recorded as beaten at exactly ε counts as beaten at ε). A NaN
+ * distance counts as beaten (conservative).
+ */
+export function isRobustAt(distance: number, budget: number): boolean {
+  return distance > Math.fround(budget);
+}
+
+export function robustCount(distances: ArrayLike<number>, budget: number): number {
+  let robust = 0;
+  for (let i = 0; i < distances.length; i++) if (isRobustAt(distances[i]!, budget)) robust++;
+  return robust;
+}
+
+/** Per-sample robust indicators (1 = robust) at ε, aligned with the distances. */
+export function robustIndicators(distances: ArrayLike<number>, budget: number): Uint8Array {
+  const out = new Uint8Array(distances.length);
+  for (let i = 0; i < distances.length; i++) out[i] = isRobustAt(distances[i]!, budget) ? 1 : 0;
+  return out;
+}
+
+export interface Estimate {
+  robust: number;
+  n: number;
+  /** robust / n (0 when n = 0). */
+  value: number;
+  /** Wilson 95 %. */
+  interval: Interval;
+}
+
+export function estimate(successes: number, n: number): Estimate {
+  return { robust: successes, n, value: n > 0 ? successes / n : 0, interval: wilson(successes, n) };
+}
+
+export function estimateAt(distances: ArrayLike<number>, budget: number): Estimate {
+  return estimate(robustCount(distances, budget), distances.length);
+}
+
+/** Grid budgets sorted ascending, duplicates and non-finite or negative values dropped. */
+export function measuredGrid(budgets: readonly number[]): number[] {
+  return [...new Set(budgets.filter((b) => Number.isFinite(b) && b >= 0))].sort((a, b) => a - b);
+}
+
+/** Relative tolerance under which a grid budget and ε are the same budget (float round-off of stored values). */
+export const BUDGET_EQUALITY_TOLERANCE = 1e-9;
+
+function sameBudget(a: number, b: number): boolean {
+  return Math.abs(a - b) <= BUDGET_EQUALITY_TOLERANCE * Math.max(1, Math.abs(a), Math.abs(b));
+}
+
+export interface BudgetChoice {
+  budget: number;
+  budgetUsed: number;
+  rule: BudgetRule;
+}
+
+/** Which budget's measurement stands for ε (see BudgetRule). `grid` must come from measuredGrid. */
+export function conservativeBudget(grid: readonly number[], budget: number): BudgetChoice {
+  const at = grid.find((b) => sameBudget(b, budget));
+  if (at !== undefined) return { budget, budgetUsed: at, rule: "measured" };
+  if (budget === 0) return { budget, budgetUsed: 0, rule: "clean" };
+  const up = grid.findIndex((b) => b > budget);
+  if (up < 0) return { budget, budgetUsed: budget, rule: "beyond-range" };
+  return { budget, budgetUsed: grid[up]!, rule: up === 0 ? "below-grid" : "next-up" };
+}
+
+/**
+ * Curve points around ε: up to `around` grid budgets below ε, the grid budget at ε if any, up to
+ * `around` above; plus the point actually used when it is not a grid budget (ε = 0, or ε beyond
+ * the grid). Ascending by budget.
+ */
+export function pointsAround(grid: readonly number[], distances: ArrayLike<number>, choice: BudgetChoice, around = 2): CurvePointOut[] {
+  const eps = choice.budget;
+  const below = grid.filter((b) => b < eps && !sameBudget(b, eps)).slice(-around);
+  const at = grid.filter((b) => sameBudget(b, eps));
+  const above = grid.filter((b) => b > eps && !sameBudget(b, eps)).slice(0, around);
+  const point = (budget: number, position: CurvePointOut["position"], kind: CurvePointOut["kind"]): CurvePointOut => {
+    const e = estimateAt(distances, budget);
+    return { budget, robust: e.robust, n: e.n, accuracy: e.value, interval: e.interval, position, kind };
+  };
+  const points = [
+    ...below.map((b) => point(b, "below", "grid")),
+    ...at.map((b) => point(b, "at", "grid")),
+    ...above.map((b) => point(b, "above", "grid")),
+  ];
+  if (choice.rule === "clean") points.unshift(point(0, "at", "clean"));
+  if (choice.rule === "beyond-range") points.push(point(eps, "at", "extrapolated"));
+  return points;
+}

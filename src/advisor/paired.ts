@@ -1,0 +1,136 @@
+// Significance of a difference in robust accuracy between two candidates at the budget.
+// - Same test images (paired by sample index): McNemar's EXACT test — two-sided binomial test
+//   (p = 1/2) on the discordant pairs; p = min(1, 2·P(X <= min(b, c))), X ~ Bin(b + c, 1/2).
+// - Different test images: Fisher's exact test on the 2×2 table (robust / not, per candidate),
+//   two-sided (sum of the tables no more likely than the observed one). It treats the two sample
+//   sets as independent, which overlapping sets are not; the output says "unpaired".
+import type { CandidateRef, Comparison } from "./types.js";
+import { fmtP, fmtPct } from "./format.js";
+
+/** Significance level of every test of the advisor. */
+export const ALPHA = 0.05;
+
+/** ln(k!) for k = 0..n. */
+export function logFactorials(n: number): Float64Array {
+  const t = new Float64Array(n + 1);
+  for (let k = 2; k <= n; k++) t[k] = t[k - 1]! + Math.log(k);
+  return t;
+}
+
+function checkCount(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`${name} = ${v}: need a non-negative integer`);
+}
+
+/** Exact two-sided McNemar p-value from the discordant counts b and c. b = c = 0 gives 1. */
+export function mcnemarExact(b: number, c: number): number {
+  checkCount("b", b);
+  checkCount("c", c);
+  const n = b + c;
+  if (n === 0) return 1;
+  const k = Math.min(b, c);
+  const lf = logFactorials(n);
+  const ln2n = n * Math.LN2;
+  let tail = 0;
+  for (let i = 0; i <= k; i++) tail += Math.exp(lf[n]! - lf[i]! - lf[n - i]! - ln2n);
+  return Math.min(1, 2 * tail);
+}
+
+/** Two-sided Fisher exact p-value for robust counts r1 of n1 and r2 of n2. */
+export function fisherExact(r1: number, n1: number, r2: number, n2: number): number {
+  for (const [name, v] of [["r1", r1], ["n1", n1], ["r2", r2], ["n2", n2]] as const) checkCount(name, v);
+  if (r1 > n1 || r2 > n2) throw new RangeError(`fisherExact: counts exceed totals (${r1}/${n1}, ${r2}/${n2})`);
+  const total = n1 + n2;
+  const col = r1 + r2;
+  const lf = logFactorials(total);
+  const lchoose = (n: number, k: number): number => lf[n]! - lf[k]! - lf[n - k]!;
+  const denom = lchoose(total, col);
+  const prob = (x: number): number => Math.exp(lchoose(n1, x) + lchoose(n2, col - x) - denom);
+  const observed = prob(r1);
+  let p = 0;
+  for (let x = Math.max(0, col - n2); x <= Math.min(n1, col); x++) {
+    const px = prob(x);
+    if (px <= observed * (1 + 1e-7)) p += px;
+  }
+  return Math.min(1, p);
+}
+
+/**
+ * Position in `b` of each sample of `a` when both cover exactly the same test images (in any
+ * order); null otherwise (different sets, or duplicated indices that do not line up).
+ */
+export function alignSamples(a: readonly number[], b: readonly number[]): Int32Array | null {
+  if (a.length !== b.length) return null;
+  const pos = new Map<number, number>();
+  b.forEach((idx, i) => pos.set(idx, i));
+  const out = new Int32Array(a.length);
+  if (pos.size !== b.length) {
+    // Duplicated indices: pair positionally, and only if the lists are identical.
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] !== b[i]) return null;
+      out[i] = i;
+    }
+    return out;
+  }
+  for (let i = 0; i < a.length; i++) {
+    const j = pos.get(a[i]!);
+    if (j === undefined) return null;
+    out[i] = j;
+  }
+  return out;
+}
+
+/** What a comparison needs of one side: its robust indicators at the budget used, on its samples. */
+export interface ComparableSide {
+  ref: CandidateRef;
+  label: string;
+  indicators: Uint8Array;
+  sampleIndices: readonly number[];
+  robust: number;
+  n: number;
+}
+
+/** Tests a against b: McNemar exact when paired on the same samples, Fisher exact otherwise. */
+export function compare(a: ComparableSide, b: ComparableSide): Comparison {
+  const aValue = a.n > 0 ? a.robust / a.n : 0;
+  const bValue = b.n > 0 ? b.robust / b.n : 0;
+  const difference = aValue - bValue;
+  const align = alignSamples(a.sampleIndices, b.sampleIndices);
+  const base = { a: a.ref, b: b.ref, aRobust: a.robust, aN: a.n, bRobust: b.robust, bN: b.n, difference };
+  const direction = `${a.label} ${fmtPct(aValue)} vs ${b.label} ${fmtPct(bValue)}`;
+  if (align) {
+    let aOnly = 0;
+    let bOnly = 0;
+    for (let i = 0; i < a.indicators.length; i++) {
+      const x = a.indicators[i]!;
+      const y = b.indicators[align[i]!]!;
+      if (x && !y) aOnly++;
+      else if (!x && y) bOnly++;
+    }
+    const pValue = mcnemarExact(aOnly, bOnly);
+    const significant = pValue < ALPHA;
+    return {
+      ...base,
+      paired: true,
+      method: "mcnemar-exact",
+      discordant: { aOnly, bOnly },
+      pValue,
+      significant,
+      text:
+        `${direction}, paired on the same ${a.n} samples: ${aOnly} robust only for the first, ${bOnly} only for the second; ` +
+        `McNemar exact ${fmtP(pValue)}, ${significant ? "significant" : "not significant"} at ${ALPHA}.`,
+    };
+  }
+  const pValue = fisherExact(a.robust, a.n, b.robust, b.n);
+  const significant = pValue < ALPHA;
+  return {
+    ...base,
+    paired: false,
+    method: "fisher-exact",
+    discordant: null,
+    pValue,
+    significant,
+    text:
+      `${direction}, evaluated on different samples (unpaired, ${a.n} and ${b.n}); ` +
+      `Fisher exact ${fmtP(pValue)}, ${significant ? "significant" : "not significant"} at ${ALPHA}.`,
+  };
+}

@@ -1,0 +1,103 @@
+// The advisor's answer (DESIGN.md, "The advisor"): among all (strategy, rate) variants of the
+// selected model that meet every limit, dense included, the one with the highest LOWER Wilson
+// 95 % bound of robust accuracy at the budget (risk-averse), ties to the smaller model; ranked
+// alternatives with their margin and significance, the evidence rows, the curve around the
+// budget, the matrix version, a plain-language rationale and warnings. No feasible candidate is
+// an answer too (status "infeasible", with the binding limit and the nearest candidate's need).
+// Pure: plain data in, plain data out.
+import { assessCandidate, comparable, curveSeries, evidenceRows, rankCompare, type Assessment } from "./assess.js";
+import { marginWarning, noEvidenceWarning, rationaleNoEvidence, rationaleOk } from "./explain.js";
+import { activeLimits, analyseInfeasibility, failedLimits } from "./limits.js";
+import { compare } from "./paired.js";
+import { modelsOf, selectCandidates } from "./select.js";
+import { validateScenario } from "./validate.js";
+import type { Alternative, CurveSeries, MatrixSnapshot, Recommendation, Scenario, Warning } from "./types.js";
+
+export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario): Recommendation {
+  const scenario = validateScenario(scenarioInput);
+  const pool = selectCandidates(matrix, scenario, false);
+  const withModel = new Set(modelsOf(pool).map((m) => m.modelId)).size > 1;
+  const limits = activeLimits(scenario);
+  const feasible = pool.filter((c) => failedLimits(c, limits).length === 0);
+  const base = {
+    matrixVersion: matrix.version,
+    scenario,
+    recommendation: null,
+    alternatives: [],
+    unscored: [],
+    comparison: null,
+    evidence: [],
+    curve: [],
+    infeasible: null,
+  };
+
+  if (feasible.length === 0) {
+    const infeasible = analyseInfeasibility(pool, limits, withModel);
+    return {
+      ...base,
+      status: "infeasible",
+      infeasible,
+      counts: { considered: pool.length, feasible: 0, ranked: 0 },
+      rationale: infeasible.text,
+      warnings: [],
+    };
+  }
+
+  const assessed = feasible.map((c) => assessCandidate(c, scenario, withModel));
+  const ranked = assessed.filter((a) => a.score !== null).sort(rankCompare);
+  const unscoredA = assessed.filter((a) => a.score === null);
+  const unscored = unscoredA.map((a) => ({ candidate: a.summary, reason: a.noEvidenceReason ?? "no admissible evidence" }));
+  const counts = { considered: pool.length, feasible: feasible.length, ranked: ranked.length };
+
+  if (ranked.length === 0) {
+    const w = noEvidenceWarning(unscoredA, withModel);
+    return {
+      ...base,
+      status: "no-evidence",
+      unscored,
+      counts,
+      rationale: rationaleNoEvidence(scenario, unscoredA, pool.length),
+      warnings: w ? [w] : [],
+    };
+  }
+
+  const winner = ranked[0]!;
+  const runnerUp: Assessment | null = ranked[1] ?? null;
+  const winnerSide = comparable(winner);
+  const alternatives: Alternative[] = ranked.map((a, i) => {
+    const comparison = i === 0 ? null : compare(winnerSide, comparable(a));
+    return {
+      rank: i + 1,
+      candidate: a.summary,
+      score: a.score!,
+      margin: Math.max(0, winner.score! - a.score!),
+      significant: comparison ? comparison.significant : null,
+      comparison,
+      warnings: a.warnings,
+    };
+  });
+  const comparison = alternatives[1]?.comparison ?? null;
+
+  const warnings: Warning[] = [...winner.warnings, ...(runnerUp?.warnings ?? [])];
+  if (runnerUp && comparison) {
+    const w = marginWarning(winner, runnerUp, comparison, withModel);
+    if (w) warnings.push(w);
+  }
+  const ne = noEvidenceWarning(unscoredA, withModel);
+  if (ne) warnings.push(ne);
+
+  const curve = [curveSeries(winner, "recommendation"), runnerUp ? curveSeries(runnerUp, "runner-up") : null].filter((c): c is CurveSeries => c !== null);
+  return {
+    ...base,
+    status: "ok",
+    recommendation: winner.summary,
+    alternatives,
+    unscored,
+    comparison,
+    evidence: [...evidenceRows(winner), ...(runnerUp ? evidenceRows(runnerUp) : [])],
+    curve,
+    counts,
+    rationale: rationaleOk(scenario, winner, runnerUp, comparison, counts, limits, withModel, warnings.length),
+    warnings,
+  };
+}

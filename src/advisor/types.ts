@@ -1,0 +1,395 @@
+// The advisor's contract: plain data in, plain data out (DESIGN.md, "Vocabulary" and "The
+// advisor"). No Express, SQLite or TensorFlow here — the HTTP layer and the SQLite store map
+// their rows onto these input types and serialise the output types as they are.
+//
+// Units (part of the contract, as in the vocabulary):
+// - every accuracy, interval bound, margin and threshold is a FRACTION in [0, 1] (0.71 = 71 %);
+//   a "point" in plain-language text is one percentage point = 0.01;
+// - a budget ε is in the units of its norm: L∞ pixel units in [0, 1], L2 Euclidean, L0 an
+//   integer number of changed input features;
+// - a compression rate is prunable parameters before ÷ non-zero prunable parameters after.
+import type { Interval } from "../engine/stats.js";
+
+export type { Interval };
+
+export const NORMS = ["l0", "l2", "linf"] as const;
+export type Norm = (typeof NORMS)[number];
+
+/** The attacker-knowledge lattice, STRONGEST FIRST. Each level may also run every attack of the levels after it. */
+export const KNOWLEDGE_LEVELS = ["white-box", "transfer", "black-box"] as const;
+export type Knowledge = (typeof KNOWLEDGE_LEVELS)[number];
+
+export const PRUNING_STRATEGIES = [
+  "global-magnitude",
+  "layer-magnitude",
+  "global-gradient",
+  "layer-gradient",
+  "random",
+  "structured-l1",
+] as const;
+/** `dense` is the unpruned model (rate 1); the others are ShrinkBench-style pruning strategies. */
+export const STRATEGIES = ["dense", ...PRUNING_STRATEGIES] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+// ───────────────────────────────── input: the matrix ─────────────────────────────────
+
+/** Identifies an evidence row of the matrix (SQLite rowid, or a string key in JSON Lines). */
+export type EvidenceId = number | string;
+
+/** One attack that contributed to an evaluation, as recorded (provenance). */
+export interface AttackRecord {
+  name: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * One (norm, knowledge) robustness result of one candidate.
+ *
+ * `distances[i]` is, for the test image `sampleIndices[i]`, the minimal adversarial distance (in
+ * the units of `norm`) found by ANY attack allowed at `knowledge` — i.e. the per-sample worst
+ * case over every attack of this level and of the weaker levels, as the engine computes it:
+ * 0 = already misclassified without attack, Infinity = never beaten. A fixed-budget attack that
+ * succeeded at grid budget b contributes d_i <= b. Robust accuracy at ε = count(d_i > ε) / n,
+ * with n = distances.length. Distances are compared in float32 precision (d_i > fround(ε)), as
+ * the engine stores them.
+ */
+export interface Evaluation {
+  id: EvidenceId;
+  norm: Norm;
+  knowledge: Knowledge;
+  /** The grid budgets at which fixed-budget attacks ran, ascending (the advisor sorts a copy anyway). May be empty for minimization-only runs. */
+  budgets: number[];
+  /** The exact evaluated test images (indices into the data set's test split), aligned with `distances`. */
+  sampleIndices: number[];
+  /** Per-sample minimal adversarial distance; same length as `sampleIndices`. */
+  distances: Float32Array;
+  attacks: AttackRecord[];
+  /** The engine's sanity check flagged gradient masking (a weaker-knowledge attack beat the white-box ones). */
+  maskingSuspected: boolean;
+}
+
+/** Clean (no-attack) accuracy as counts: `correct` of `n` test images. */
+export interface CleanCount {
+  correct: number;
+  n: number;
+}
+
+/** One (model, strategy, rate) variant of the matrix. */
+export interface Candidate {
+  modelId: string;
+  architecture: string;
+  dataset: string;
+  strategy: Strategy;
+  /** Requested compression rate of the grid (1 for dense). */
+  rate: number;
+  /** Measured compression rate (prunable before ÷ non-zero prunable after). */
+  achievedRate: number;
+  /** Non-zero parameters of the whole model (prunable or not). */
+  nonZeroParams: number;
+  /** Size of the model stored sparse, in bytes. */
+  sparseBytes: number;
+  /** Really shrinks compute: true for structured-l1 and for dense. */
+  structured: boolean;
+  clean: CleanCount;
+  evaluations: Evaluation[];
+}
+
+/** The matrix as the advisor sees it: one version, every candidate with its evaluations. */
+export interface MatrixSnapshot {
+  version: number;
+  candidates: Candidate[];
+}
+
+// ───────────────────────────────── input: the question ─────────────────────────────────
+
+/** Any subset of the size limits; an empty object means "no size limit". */
+export interface SizeLimit {
+  /** Upper bound on non-zero parameters of the whole model (integer >= 1). */
+  maxParameters?: number;
+  /** Lower bound on the ACHIEVED compression rate (>= 1; achieved rates within 0.1 % below it still count). */
+  minCompression?: number;
+  /** Upper bound on the sparse storage size in bytes (> 0). */
+  maxBytes?: number;
+  /** Only structured candidates (structured-l1 and dense). `false` is the same as absent. */
+  structuredOnly?: boolean;
+}
+
+export interface Scenario {
+  norm: Norm;
+  /** ε in the units of `norm`: finite, >= 0; an integer for L0; at most 1 for L∞. */
+  budget: number;
+  knowledge: Knowledge;
+  sizeLimit?: SizeLimit;
+  /** Minimum clean accuracy (fraction, compared with the point estimate correct / n). */
+  minCleanAccuracy?: number;
+  /** Filters selecting the model; all given filters must match. Several models are ranked together only if they share one data set. */
+  modelId?: string;
+  architecture?: string;
+  dataset?: string;
+}
+
+// ───────────────────────────────── output ─────────────────────────────────
+
+export interface CandidateRef {
+  modelId: string;
+  architecture: string;
+  dataset: string;
+  strategy: Strategy;
+  rate: number;
+}
+
+/**
+ * How the budget ε was mapped onto the measured grid (conservative interpolation):
+ * - `clean`: ε = 0, robust accuracy is the clean accuracy of the evaluated samples (exact, no attack needed);
+ * - `measured`: ε is a grid budget;
+ * - `next-up`: ε lies between two grid budgets, the next one up is used;
+ * - `below-grid`: 0 < ε < the smallest grid budget, the smallest grid budget is used;
+ * - `beyond-range`: ε exceeds the largest grid budget (or there is no grid): the value computed
+ *   from the per-sample distances at ε is used (at most the value at the largest grid budget).
+ */
+export type BudgetRule = "clean" | "measured" | "next-up" | "below-grid" | "beyond-range";
+
+export interface AccuracyEstimate {
+  value: number;
+  /** Wilson 95 % interval. */
+  interval: Interval;
+}
+
+export interface CleanAccuracy extends AccuracyEstimate {
+  correct: number;
+  n: number;
+}
+
+export interface RobustAccuracy extends AccuracyEstimate {
+  /** Samples robust at `budgetUsed` (correct and unbeaten). */
+  robust: number;
+  n: number;
+  norm: Norm;
+  /** ε of the scenario. */
+  budget: number;
+  /** The budget whose measurement was used (see BudgetRule). */
+  budgetUsed: number;
+  budgetRule: BudgetRule;
+  knowledgeRequested: Knowledge;
+  knowledgeUsed: Knowledge;
+  /** Evidence rows behind the number: the evaluation at `knowledgeUsed` first, then any weaker-level rows merged in per sample. */
+  evaluationIds: EvidenceId[];
+}
+
+export interface CandidateSummary extends CandidateRef {
+  achievedRate: number;
+  nonZeroParams: number;
+  sparseBytes: number;
+  structured: boolean;
+  cleanAccuracy: CleanAccuracy;
+  /** null when the candidate has no admissible evidence for the scenario. */
+  robustAccuracy: RobustAccuracy | null;
+  /** The ranking score: lower Wilson 95 % bound of the robust accuracy; null without evidence. */
+  score: number | null;
+}
+
+export const WARNING_CODES = [
+  "budget-beyond-range",
+  "knowledge-fallback",
+  "few-samples",
+  "gradient-masking",
+  "lattice-inconsistent",
+  "duplicate-evidence",
+  "margin-not-significant",
+  "no-evidence",
+] as const;
+/**
+ * - budget-beyond-range: ε exceeds the largest measured budget;
+ * - knowledge-fallback: the scenario's knowledge level was not measured, a stronger level's result was used;
+ * - few-samples: the evidence used has fewer than FEW_SAMPLES samples;
+ * - gradient-masking: the evidence used carries the engine's masking flag;
+ * - lattice-inconsistent: a weaker-knowledge evaluation found the model less robust than the level used (possible masking);
+ * - duplicate-evidence: several evaluations for one (candidate, norm, knowledge); the most pessimistic was used;
+ * - margin-not-significant: the recommendation's lead over the runner-up is not statistically significant;
+ * - no-evidence: candidates met the limits but had no admissible evidence and were not ranked.
+ */
+export type WarningCode = (typeof WARNING_CODES)[number];
+
+export interface Warning {
+  code: WarningCode;
+  /** Plain-language explanation. */
+  message: string;
+  candidate?: CandidateRef;
+  evaluationIds?: EvidenceId[];
+}
+
+/** A significance test between two candidates' robust accuracies at the budget. */
+export interface Comparison {
+  a: CandidateRef;
+  b: CandidateRef;
+  /** Both evaluations cover exactly the same test images (paired by sample index). */
+  paired: boolean;
+  /** `mcnemar-exact` when paired (two-sided binomial test on the discordant pairs), else `fisher-exact` (two-sided, treats the sample sets as independent). */
+  method: "mcnemar-exact" | "fisher-exact";
+  aRobust: number;
+  aN: number;
+  bRobust: number;
+  bN: number;
+  /** Paired only: samples robust for a but not b, and for b but not a. */
+  discordant: { aOnly: number; bOnly: number } | null;
+  /** Point estimate a − b (fraction). */
+  difference: number;
+  pValue: number;
+  /** pValue < ALPHA (0.05). */
+  significant: boolean;
+  text: string;
+}
+
+export interface Alternative {
+  /** 1 = the recommendation. */
+  rank: number;
+  candidate: CandidateSummary;
+  score: number;
+  /** Winner's score − this score (>= 0, fraction). */
+  margin: number;
+  /** Whether the winner's robust accuracy differs significantly from this one; null for rank 1. */
+  significant: boolean | null;
+  comparison: Comparison | null;
+  warnings: Warning[];
+}
+
+export interface EvidenceRow {
+  evaluationId: EvidenceId;
+  candidate: CandidateRef;
+  norm: Norm;
+  knowledgeRequested: Knowledge;
+  /** The level this row was measured at. */
+  knowledgeUsed: Knowledge;
+  /** `primary`: the evaluation at the level used; `weaker-level`: a weaker level's row on the same samples, merged per sample (worst case). */
+  role: "primary" | "weaker-level";
+  attacks: AttackRecord[];
+  budgets: number[];
+  n: number;
+  maskingSuspected: boolean;
+}
+
+export interface CurvePointOut {
+  budget: number;
+  robust: number;
+  n: number;
+  accuracy: number;
+  interval: Interval;
+  /** Where the point lies relative to ε. */
+  position: "below" | "at" | "above";
+  /** `grid`: a measured budget; `clean`: ε = 0; `extrapolated`: ε beyond the grid, from the per-sample distances. */
+  kind: "grid" | "clean" | "extrapolated";
+}
+
+export interface CurveSeries {
+  role: "recommendation" | "runner-up";
+  candidate: CandidateRef;
+  knowledgeUsed: Knowledge;
+  evaluationIds: EvidenceId[];
+  /** Up to 2 grid budgets below ε, the one at ε, up to 2 above, ascending. */
+  points: CurvePointOut[];
+}
+
+export type LimitName = "maxParameters" | "minCompression" | "maxBytes" | "structuredOnly" | "minCleanAccuracy";
+
+/** What one candidate lacks to meet one limit. */
+export interface LimitShortfall {
+  limit: LimitName;
+  /** Path of the limit in the scenario, e.g. "sizeLimit.maxParameters". */
+  field: string;
+  required: number | boolean;
+  actual: number | boolean;
+  text: string;
+}
+
+export interface NearestCandidate {
+  candidate: CandidateRef;
+  needs: LimitShortfall[];
+}
+
+export interface Relaxation {
+  /** Limits removed together (a minimal set: no proper subset suffices). */
+  remove: LimitName[];
+  /** Candidates that would then be feasible. */
+  feasibleCount: number;
+  nearest: NearestCandidate;
+}
+
+export interface Infeasibility {
+  candidatesConsidered: number;
+  /** Every active limit with the number of candidates it excludes on its own. */
+  limits: { limit: LimitName; field: string; value: number | boolean; excludes: number }[];
+  /** Limits whose removal alone would make some candidate feasible; if none, the limits of the smallest relaxations. */
+  binding: LimitName[];
+  /** Minimal sets of limits whose removal makes some candidate feasible, smallest first. */
+  relaxations: Relaxation[];
+  nearest: NearestCandidate;
+  text: string;
+}
+
+export type RecommendationStatus = "ok" | "infeasible" | "no-evidence";
+
+export interface Recommendation {
+  status: RecommendationStatus;
+  matrixVersion: number;
+  /** The validated scenario the answer is for. */
+  scenario: Scenario;
+  recommendation: CandidateSummary | null;
+  /** Every feasible candidate with evidence, best first; rank 1 is the recommendation. */
+  alternatives: Alternative[];
+  /** Feasible candidates without admissible evidence (not ranked), with the reason. */
+  unscored: { candidate: CandidateSummary; reason: string }[];
+  /** Recommendation vs runner-up; null with fewer than two ranked candidates. */
+  comparison: Comparison | null;
+  /** Evidence rows behind the recommendation and the runner-up. */
+  evidence: EvidenceRow[];
+  /** Measured curve points around ε for the recommendation and the runner-up. */
+  curve: CurveSeries[];
+  infeasible: Infeasibility | null;
+  counts: { considered: number; feasible: number; ranked: number };
+  /** 2–4 plain sentences. */
+  rationale: string;
+  warnings: Warning[];
+}
+
+// ───────────────────────────────── gate ─────────────────────────────────
+
+export interface GateThresholds {
+  /** Pass only if the LOWER Wilson 95 % bound of robust accuracy is at least this (fraction). */
+  minRobustAccuracy?: number;
+  /**
+   * Pass only if dense robust accuracy − candidate robust accuracy (point estimates, fraction:
+   * 0.02 = 2 percentage points) is at most this. In [-1, 1]; negative demands a sweet spot.
+   */
+  maxDropVsDense?: number;
+}
+
+export interface GateRequest {
+  candidate: { strategy: Strategy; rate: number };
+  scenario: Scenario;
+  thresholds: GateThresholds;
+}
+
+export type GateCheckName = LimitName | "evidence" | "minRobustAccuracy" | "maxDropVsDense";
+
+export interface GateCheck {
+  check: GateCheckName;
+  /** Path in the request, e.g. "scenario.sizeLimit.maxBytes" or "thresholds.minRobustAccuracy". */
+  field: string;
+  pass: boolean;
+  text: string;
+}
+
+export interface GateResult {
+  pass: boolean;
+  /** One plain sentence per check, failures first. */
+  reasons: string[];
+  checks: GateCheck[];
+  candidate: CandidateSummary;
+  /** The same model's dense candidate (the reference of maxDropVsDense); null if the matrix has none. */
+  dense: CandidateSummary | null;
+  /** Dense − candidate robust accuracy (point estimates) with the significance test; null unless both have evidence. */
+  drop: { value: number; comparison: Comparison | null } | null;
+  evidence: EvidenceRow[];
+  warnings: Warning[];
+  matrixVersion: number;
+}
