@@ -1,10 +1,9 @@
 // Data sets in MNIST's IDX format (Fashion-MNIST, MNIST, KMNIST, EMNIST): four files in one
 // directory, gzip-compressed or raw. Pixels are scaled to [0, 1]; every check fails with a message
-// naming the file and what is wrong.
+// naming the file and what is wrong. No TensorFlow here, so the CLI can load it cheaply.
 import { readFile, stat } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
 import path from "node:path";
-import { tf } from "./tf.js";
 import { mulberry32, permutation } from "./random.js";
 
 export const DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist";
@@ -159,14 +158,4 @@ export function splitValidation(ds: Dataset, fraction: number, seed: number): { 
   const order = permutation(ds.count, mulberry32(seed ^ 0x5eed));
   const nVal = Math.max(1, Math.round(ds.count * fraction));
   return { validation: subset(ds, order.subarray(0, nVal)), train: subset(ds, order.subarray(nVal)) };
-}
-
-/** Images [n, H, W, 1] and integer labels [n] for rows start..start+n of `ds`. */
-export function batchTensors(ds: Dataset, start: number, n: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const size = ds.height * ds.width;
-  const end = Math.min(ds.count, start + n);
-  return {
-    x: tf.tensor4d(ds.images.subarray(start * size, end * size), [end - start, ds.height, ds.width, 1]),
-    y: tf.tensor1d(ds.labels.subarray(start, end), "int32"),
-  };
 }

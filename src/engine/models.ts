@@ -2,25 +2,9 @@
 // attacks and losses want logits. Initialisation is seeded layer by layer, so the same seed gives
 // the same weights on the same backend.
 import { tf, type LayersModel } from "./tf.js";
+import type { ModelSpec } from "./architectures.js";
 
-export const ARCHITECTURES = ["lenet300", "lenet5", "convnet"] as const;
-export type Architecture = (typeof ARCHITECTURES)[number];
-
-export interface ModelSpec {
-  architecture: Architecture;
-  inputShape: [number, number, number];
-  numClasses: number;
-  seed: number;
-}
-
-export class UnknownArchitectureError extends Error {
-  override name = "UnknownArchitectureError";
-}
-
-export function parseArchitecture(name: string): Architecture {
-  if ((ARCHITECTURES as readonly string[]).includes(name)) return name as Architecture;
-  throw new UnknownArchitectureError(`unknown architecture "${name}" (known: ${ARCHITECTURES.join(", ")})`);
-}
+export { ARCHITECTURES, parseArchitecture, UnknownArchitectureError, type Architecture, type ModelSpec } from "./architectures.js";
 
 /** Builds the architecture with seeded Glorot-uniform kernels and zero biases. */
 export function createModel(spec: ModelSpec): LayersModel {

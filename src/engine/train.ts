@@ -54,6 +54,16 @@ export class TrainingError extends Error {
   override name = "TrainingError";
 }
 
+/** Images [n, H, W, 1] and integer labels [n] for rows start..start+n of `ds`. */
+export function batchTensors(ds: Dataset, start: number, n: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const size = ds.height * ds.width;
+  const end = Math.min(ds.count, start + n);
+  return {
+    x: tf.tensor4d(ds.images.subarray(start * size, end * size), [end - start, ds.height, ds.width, 1]),
+    y: tf.tensor1d(ds.labels.subarray(start, end), "int32"),
+  };
+}
+
 /** Copies rows `order[start..start+n)` of `ds` into one batch. */
 function gatherBatch(ds: Dataset, order: Uint32Array, start: number, n: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const size = ds.height * ds.width;

@@ -11,12 +11,10 @@ import { globalGradientMasks, layerGradientMasks } from "./gradient.js";
 import { randomMasks } from "./random.js";
 import { structuredL1Masks } from "./structured.js";
 import { onesMasks } from "./select.js";
-import { InvalidRateError, UnknownStrategyError } from "./errors.js";
+import { parseStrategy, validateRate, type StrategyName } from "./names.js";
 
 export { InvalidRateError, PruningError, UnknownStrategyError } from "./errors.js";
-
-export const STRATEGIES = ["global-magnitude", "layer-magnitude", "global-gradient", "layer-gradient", "random", "structured-l1"] as const;
-export type StrategyName = (typeof STRATEGIES)[number];
+export { STRATEGIES, parseRate, parseStrategy, validateRate, type StrategyName } from "./names.js";
 
 export interface PruneContext {
   /** Seeds every random choice (only `random` makes any). */
@@ -31,29 +29,6 @@ export interface PruningStrategy {
   structured: boolean;
   /** Masks for every prunable layer. Does not modify the model. `rate` is the compression rate c >= 1. */
   masks(model: LayersModel, rate: number, ctx: PruneContext): Masks;
-}
-
-export function parseStrategy(name: string): StrategyName {
-  if ((STRATEGIES as readonly string[]).includes(name)) return name as StrategyName;
-  throw new UnknownStrategyError(`unknown pruning strategy "${String(name)}" (known: ${STRATEGIES.join(", ")})`);
-}
-
-/** The compression rate c = prunable params before ÷ non-zero prunable params after: a finite number >= 1. */
-export function validateRate(rate: unknown): number {
-  if (typeof rate !== "number" || Number.isNaN(rate)) {
-    throw new InvalidRateError(`compression rate must be a number >= 1, got ${JSON.stringify(rate) ?? String(rate)}`);
-  }
-  if (!Number.isFinite(rate)) throw new InvalidRateError(`compression rate must be finite, got ${rate}`);
-  if (rate < 1) throw new InvalidRateError(`compression rate must be >= 1 (1 = dense, 2 = keep half), got ${rate}`);
-  return rate;
-}
-
-/** Parses a rate given as text (CLI, query string): "4", "2.5", "1e1". */
-export function parseRate(text: string): number {
-  const trimmed = text.trim();
-  const n = trimmed === "" ? Number.NaN : Number(trimmed);
-  if (Number.isNaN(n)) throw new InvalidRateError(`compression rate must be a number >= 1, got "${text}"`);
-  return validateRate(n);
 }
 
 type MaskFn = (model: LayersModel, rate: number, ctx: PruneContext) => Masks;

@@ -1,0 +1,29 @@
+// Strategy names and compression-rate validation, without TensorFlow, so the CLI and the API can
+// check input cheaply.
+import { InvalidRateError, UnknownStrategyError } from "./errors.js";
+
+export const STRATEGIES = ["global-magnitude", "layer-magnitude", "global-gradient", "layer-gradient", "random", "structured-l1"] as const;
+export type StrategyName = (typeof STRATEGIES)[number];
+
+export function parseStrategy(name: string): StrategyName {
+  if ((STRATEGIES as readonly string[]).includes(name)) return name as StrategyName;
+  throw new UnknownStrategyError(`unknown pruning strategy "${String(name)}" (known: ${STRATEGIES.join(", ")})`);
+}
+
+/** The compression rate c = prunable params before ÷ non-zero prunable params after: a finite number >= 1. */
+export function validateRate(rate: unknown): number {
+  if (typeof rate !== "number" || Number.isNaN(rate)) {
+    throw new InvalidRateError(`compression rate must be a number >= 1, got ${JSON.stringify(rate) ?? String(rate)}`);
+  }
+  if (!Number.isFinite(rate)) throw new InvalidRateError(`compression rate must be finite, got ${rate}`);
+  if (rate < 1) throw new InvalidRateError(`compression rate must be >= 1 (1 = dense, 2 = keep half), got ${rate}`);
+  return rate;
+}
+
+/** Parses a rate given as text (CLI, query string): "4", "2.5", "1e1". */
+export function parseRate(text: string): number {
+  const trimmed = text.trim();
+  const n = trimmed === "" ? Number.NaN : Number(trimmed);
+  if (Number.isNaN(n)) throw new InvalidRateError(`compression rate must be a number >= 1, got "${text}"`);
+  return validateRate(n);
+}
