@@ -6,6 +6,7 @@ import { packageVersion } from "../paths.js";
 import { registerServe } from "./serve.js";
 import { registerDoctor } from "./doctor.js";
 import { registerPrune, registerTrain } from "./engine-commands.js";
+import { registerAttack } from "./attack.js";
 import { reportAndExit } from "./errors.js";
 
 const program = new Command("advisor")
@@ -18,6 +19,7 @@ registerServe(program);
 registerDoctor(program);
 registerTrain(program);
 registerPrune(program);
+registerAttack(program);
 
 try {
   await program.parseAsync(process.argv);

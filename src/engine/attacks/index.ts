@@ -1,0 +1,8 @@
+// The attacks, by factory. White-box (gradient access):
+export { pgdLinf, pgdL2, type PgdOptions } from "./pgd.js";
+export { pgdL0, type PgdL0Options } from "./sparse-l0.js";
+export { fmn, type FmnOptions } from "./fmn.js";
+export type { AttackLoss } from "./gradients.js";
+// Black-box (query access):
+export { squareLinf, squareL2, squareSchedule, type SquareOptions } from "./square.js";
+export { sparseRs, sparseRsSchedule, type SparseRsOptions } from "./sparse-rs.js";

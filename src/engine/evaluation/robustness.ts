@@ -1,0 +1,459 @@
+// Robustness evaluation of one target model under one norm and one attacker-knowledge level
+// (DESIGN.md, "Pipeline" and "Vocabulary"). Per sample i it finds the minimal adversarial
+// distance d_i over every attack in scope — 0 for a clean error, Infinity when never beaten —
+// from minimization attacks (their verified distance) and fixed-budget attacks at the grid
+// budgets (a success at b gives d_i <= b). Robust accuracy at ε is mean(d_i > ε): the worst case
+// over attacks per sample, monotone by construction, with a Wilson 95 % interval.
+//
+// Efficient by design: levels run strongest first (white-box, transfer, black-box); within a
+// level minimization attacks run first, then fixed-budget attacks by ascending budget; a sample
+// is never attacked at a budget it is already beaten at (minimization attacks skip samples
+// beaten at the smallest positive budget, where nothing they find could change the curve; with
+// no positive budget they do not run); clean errors are never attacked. So d_i is exact where it
+// matters — at the grid — and an upper bound of the minimal distance elsewhere. Transfer examples are crafted on the surrogate once (for the whole sample
+// set, independent of the target) and reused from a TransferCache for every target.
+//
+// Success is only ever decided by verify(): measured distance, [0, 1] box, the target's label,
+// the budget. Attacks merely propose.
+import { tf, type LayersModel } from "../tf.js";
+import { backendInfo, type BackendInfo } from "../backend.js";
+import { subset, type Dataset } from "../data.js";
+import { weightsSha256 } from "../model-io.js";
+import type { Attack, AttackBatch, Knowledge, Norm, PredictFn } from "../attacks/types.js";
+import { verify } from "../attacks/verify.js";
+import { EvaluationError, normalizeBudgets, unboundedBudget } from "./budgets.js";
+import { defaultPgd, levelsInScope, resolvePlan, type AttackPlan } from "./attack-plan.js";
+import { beatenAt, curveOf, type CurvePoint } from "./curve.js";
+import { TransferCache } from "./transfer-cache.js";
+import {
+  checkCleanAccuracy,
+  checkMasking,
+  checkMonotone,
+  sanityReport,
+  unboundedCheck,
+  uncheckedMasking,
+  uncheckedUnbounded,
+  type SanityReport,
+} from "./sanity.js";
+
+/** The evaluated samples: images flat and row-major [n, H, W, C] in [0, 1], labels, and their indices in the data set. */
+export interface SampleSet {
+  x: Float32Array;
+  labels: ArrayLike<number>;
+  /** Index of each sample in its data set (provenance, and the transfer cache's per-sample key). */
+  indices: ArrayLike<number>;
+  /** [H, W, C] */
+  shape: [number, number, number];
+}
+
+/** The rows `indices` of a data set (all rows when omitted) as a SampleSet. */
+export function samplesFromDataset(ds: Dataset, indices?: ArrayLike<number>): SampleSet {
+  const idx = indices === undefined ? Array.from({ length: ds.count }, (_, i) => i) : Array.from(indices);
+  const sub = subset(ds, idx);
+  return { x: sub.images, labels: sub.labels, indices: idx, shape: [ds.height, ds.width, 1] };
+}
+
+export interface Surrogate {
+  /** The dense original the transfer attacker crafts on. */
+  model: LayersModel;
+  /** sha256 of its weights (model-io metadata); computed from the model when omitted. */
+  weightsSha256?: string;
+}
+
+export interface EvaluationProgress {
+  /** "craft": transfer examples being crafted on the surrogate (done/total count samples crafted). */
+  phase: "start" | "craft" | "chunk" | "end";
+  /** 0-based position of the stage among `stages`. */
+  stageIndex: number;
+  stages: number;
+  knowledge: Knowledge;
+  attack: string;
+  /** Fixed budget of the stage; undefined for minimization attacks. */
+  budget?: number;
+  /** The unbounded white-box sanity run. */
+  sanity?: boolean;
+  /** Samples of this stage done / to attack. */
+  done: number;
+  total: number;
+  /** Samples the stage has beaten so far. */
+  beaten: number;
+}
+
+export interface RobustnessOptions {
+  target: LayersModel;
+  /** Required for knowledge "transfer"; with "white-box" the transfer level runs only when given. */
+  surrogate?: Surrogate;
+  samples: SampleSet;
+  norm: Norm;
+  knowledge: Knowledge;
+  /** Validated and sorted ascending (L0: integers >= 0; L2, L∞: finite >= 0; L∞ <= 1). */
+  budgets: readonly number[];
+  /** Attacks per level; a given list replaces that level's default. */
+  attacks?: Partial<AttackPlan>;
+  /** Forward queries per sample for each black-box attack run (default 1000). */
+  queryBudget?: number;
+  /** Samples per attack batch (default 100). */
+  batchSize?: number;
+  seed?: number;
+  /** Share one cache between evaluations with the same surrogate: transfer examples are crafted once. */
+  transferCache?: TransferCache;
+  /** Run the unbounded white-box sanity attack (default true; only when white-box is in scope). */
+  unboundedCheck?: boolean;
+  onProgress?: (p: EvaluationProgress) => void;
+}
+
+export interface AttackRecord {
+  name: string;
+  kind: Attack["kind"];
+  knowledge: Knowledge;
+  access: "gradient" | "query";
+  params: Record<string, number | string | boolean>;
+  /** Budgets it ran at (fixed-budget attacks); empty for minimization attacks. */
+  budgets: number[];
+  /** Per sample, the smallest verified distance this attack achieved: 0 for clean errors, Infinity where it failed or did not run. */
+  distances: Float32Array;
+  /** Sample attacks run (summed over budgets). */
+  attempted: number;
+  /** Successful proposals (summed over budgets). */
+  beaten: number;
+  /** The unbounded sanity run. */
+  sanity?: boolean;
+}
+
+export interface LevelResult {
+  knowledge: Knowledge;
+  attacks: string[];
+  /** Min over this level's attacks. Weaker levels only attack samples still unbeaten, so their own curve is an upper bound of what they would reach alone. */
+  distances: Float32Array;
+  curve: CurvePoint[];
+}
+
+export interface RobustnessResult {
+  norm: Norm;
+  knowledge: Knowledge;
+  budgets: number[];
+  sampleIndices: number[];
+  n: number;
+  cleanCorrect: number;
+  /** Per sample: 0 = clean error, Infinity = never beaten, else the minimal verified adversarial distance. */
+  distances: Float32Array;
+  curve: CurvePoint[];
+  perAttack: AttackRecord[];
+  perLevel: LevelResult[];
+  sanity: SanityReport;
+  backend: BackendInfo;
+  seconds: number;
+  /** Forward queries the black-box attacks made. */
+  queries: number;
+  seed: number;
+  queryBudget: number;
+  batchSize: number;
+  transfer?: { surrogateSha256: string; runs: number; crafted: number; reused: number };
+}
+
+interface Stage {
+  level: Knowledge;
+  attack: Attack;
+  record: AttackRecord;
+  budget?: number;
+  sanity?: boolean;
+}
+
+/** A seed for one stage: the evaluation seed mixed with the stage's name (FNV-1a). */
+function mixSeed(seed: number, label: string): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193);
+  return (h ^ (h >>> 15)) >>> 0;
+}
+
+function checkPositiveInt(name: string, v: number): void {
+  if (!(Number.isInteger(v) && v >= 1)) throw new EvaluationError(`${name} must be a positive integer, got ${v}`);
+}
+
+function inputShapeOf(model: LayersModel): number[] {
+  return (model.inputs[0]?.shape ?? []).slice(1).map((d) => d ?? -1);
+}
+
+function classesOf(model: LayersModel): number {
+  const out = model.outputs[0]?.shape ?? [];
+  return out[out.length - 1] ?? -1;
+}
+
+export async function evaluateRobustness(opts: RobustnessOptions): Promise<RobustnessResult> {
+  const t0 = performance.now();
+  const backend = backendInfo();
+  const { norm, knowledge, target, samples } = opts;
+  const budgets = normalizeBudgets(norm, opts.budgets);
+  const batchSize = opts.batchSize ?? 100;
+  const queryBudget = opts.queryBudget ?? 1000;
+  const seed = opts.seed ?? 0;
+  checkPositiveInt("batch size", batchSize);
+  checkPositiveInt("query budget", queryBudget);
+  const levels = levelsInScope(knowledge, opts.surrogate !== undefined);
+  const plan = resolvePlan(norm, opts.attacks);
+
+  const [h, w, c] = samples.shape;
+  const F = h * w * c;
+  const n = samples.labels.length;
+  if (samples.indices.length !== n || samples.x.length !== n * F) {
+    throw new EvaluationError(`sample set inconsistent: ${n} labels, ${samples.indices.length} indices, ${samples.x.length} values for ${h}x${w}x${c} images`);
+  }
+  if (inputShapeOf(target).join() !== [h, w, c].join()) {
+    throw new EvaluationError(`the target expects inputs ${inputShapeOf(target).join("x")}, the samples are ${h}x${w}x${c}`);
+  }
+  const surrogate = levels.includes("transfer") ? opts.surrogate : undefined;
+  if (surrogate) {
+    if (inputShapeOf(surrogate.model).join() !== inputShapeOf(target).join() || classesOf(surrogate.model) !== classesOf(target)) {
+      throw new EvaluationError(
+        `the surrogate (inputs ${inputShapeOf(surrogate.model).join("x")}, ${classesOf(surrogate.model)} classes) does not match the target (inputs ${inputShapeOf(target).join("x")}, ${classesOf(target)} classes)`,
+      );
+    }
+  }
+  const surrogateSha256 = surrogate ? (surrogate.weightsSha256 ?? (await weightsSha256(surrogate.model))) : undefined;
+  const cache = opts.transferCache ?? new TransferCache();
+  const cacheBefore = { ...cache.stats };
+
+  const y = Int32Array.from(samples.labels);
+  const sampleIndices = Array.from(samples.indices);
+  const row = (p: number): Float32Array => samples.x.subarray(p * F, (p + 1) * F);
+  const tensors = (positions: number[]): AttackBatch & { dispose(): void } => {
+    const xs = new Float32Array(positions.length * F);
+    positions.forEach((p, k) => xs.set(row(p), k * F));
+    const x = tf.tensor4d(xs, [positions.length, h, w, c]);
+    const yt = tf.tensor1d(Int32Array.from(positions, (p) => y[p]!), "int32");
+    return { x, y: yt, seed: 0, dispose: () => (x.dispose(), yt.dispose()) };
+  };
+  const predict: PredictFn = (x) => target.predict(x, { batchSize: Math.max(1, x.shape[0]) }) as tf.Tensor2D;
+  let queries = 0;
+  const countingPredict: PredictFn = (x) => {
+    queries += x.shape[0];
+    return predict(x);
+  };
+  const chunks = (positions: number[]): number[][] => {
+    const out: number[][] = [];
+    for (let k = 0; k < positions.length; k += batchSize) out.push(positions.slice(k, k + batchSize));
+    return out;
+  };
+
+  // Clean predictions: errors get d = 0 and are never attacked.
+  const correct = new Array<boolean>(n).fill(false);
+  for (const part of chunks(Array.from({ length: n }, (_, i) => i))) {
+    const b = tensors(part);
+    const ok = tf.tidy(() => tf.equal(tf.argMax(predict(b.x), 1), b.y).dataSync());
+    b.dispose();
+    part.forEach((p, k) => (correct[p] = ok[k] === 1));
+  }
+  const cleanCorrect = correct.filter(Boolean).length;
+  const initial = (): Float32Array => Float32Array.from(correct, (ok) => (ok ? Infinity : 0));
+  const distances = initial();
+  const levelDistances = new Map<Knowledge, Float32Array>(levels.map((l) => [l, initial()]));
+
+  // Stages, in execution order.
+  const stages: Stage[] = [];
+  const record = (level: Knowledge, attack: Attack, sanity = false): AttackRecord => ({
+    name: attack.name,
+    kind: attack.kind,
+    knowledge: level,
+    access: attack.access,
+    params: attack.access === "query" ? { ...attack.params, queryBudget } : { ...attack.params },
+    budgets: [],
+    distances: initial(),
+    attempted: 0,
+    beaten: 0,
+    ...(sanity ? { sanity } : {}),
+  });
+  const runUnbounded = levels.includes("white-box") && opts.unboundedCheck !== false;
+  const sanityAttack = plan["white-box"].find((a) => a.kind === "fixed-budget") ?? defaultPgd(norm);
+  const hugeBudget = unboundedBudget(norm, F);
+  for (const level of levels) {
+    const attacks = plan[level];
+    for (const a of attacks) if (a.kind === "minimization") stages.push({ level, attack: a, record: record(level, a) });
+    const fixed = attacks.filter((a) => a.kind === "fixed-budget").map((a) => ({ a, rec: record(level, a) }));
+    // Budget 0 cannot be beaten by a correct sample: no fixed-budget attack runs there.
+    for (const b of budgets.filter((b) => b > 0)) for (const { a, rec } of fixed) stages.push({ level, attack: a, record: rec, budget: b });
+    if (level === "white-box" && runUnbounded) {
+      stages.push({ level, attack: sanityAttack, record: record(level, sanityAttack, true), budget: hugeBudget, sanity: true });
+    }
+  }
+
+  const smallestPositive = budgets.find((b) => b > 0);
+  const perAttack: AttackRecord[] = [];
+  for (const [si, st] of stages.entries()) {
+    if (!perAttack.includes(st.record)) perAttack.push(st.record);
+    const levelD = levelDistances.get(st.level)!;
+    const fixedBudget = st.attack.kind === "fixed-budget" ? st.budget : undefined;
+    const candidates: number[] = [];
+    // Minimization attacks skip samples beaten at the smallest positive budget: nothing they could
+    // find there would change the curve at any budget of the grid.
+    const threshold = fixedBudget ?? smallestPositive;
+    for (let p = 0; p < n; p++) {
+      if (!correct[p]) continue;
+      if (st.sanity ? levelD[p] === Infinity : threshold !== undefined && !beatenAt(distances[p]!, threshold)) candidates.push(p);
+    }
+    const label = `${st.level}/${st.attack.name}/${st.sanity ? "unbounded" : (fixedBudget ?? "min")}`;
+    const stageSeed = mixSeed(seed, label);
+    let done = 0;
+    let beaten = 0;
+    const stageInfo = (): Pick<EvaluationProgress, "stageIndex" | "stages" | "knowledge" | "attack" | "budget" | "sanity"> => ({
+      stageIndex: si,
+      stages: stages.length,
+      knowledge: st.level,
+      attack: st.attack.name,
+      budget: fixedBudget,
+      sanity: st.sanity,
+    });
+    const progress = (phase: EvaluationProgress["phase"]): void => opts.onProgress?.({ ...stageInfo(), phase, done, total: candidates.length, beaten });
+    progress("start");
+    if (fixedBudget !== undefined && !st.record.budgets.includes(fixedBudget)) st.record.budgets.push(fixedBudget);
+
+    // Transfer: make sure the whole sample set has examples crafted on the surrogate for this stage.
+    let cacheKey: string | undefined;
+    const craftedNow = new Set<number>();
+    if (st.level === "transfer" && candidates.length > 0) {
+      cacheKey = TransferCache.key({
+        surrogateSha256: surrogateSha256!,
+        attack: st.attack.name,
+        norm,
+        params: st.attack.params,
+        budget: fixedBudget ?? null,
+        seed: stageSeed,
+      });
+      const missing: number[] = [];
+      for (let p = 0; p < n; p++) if (!cache.has(cacheKey, sampleIndices[p]!, row(p))) missing.push(p);
+      missing.forEach((p) => craftedNow.add(p));
+      for (const [ci, part] of chunks(missing).entries()) {
+        const b = tensors(part);
+        try {
+          const adv = await runAttack(st.attack, { kind: "gradient", model: surrogate!.model }, { x: b.x, y: b.y, seed: mixSeed(stageSeed, `craft${ci}`) }, fixedBudget);
+          const data = adv.dataSync() as Float32Array;
+          adv.dispose();
+          part.forEach((p, k) => cache.set(cacheKey!, sampleIndices[p]!, row(p), data.slice(k * F, (k + 1) * F)));
+          cache.stats.runs++;
+          cache.stats.crafted += part.length;
+        } finally {
+          b.dispose();
+        }
+        opts.onProgress?.({ ...stageInfo(), phase: "craft", done: Math.min(missing.length, (ci + 1) * batchSize), total: missing.length, beaten: 0 });
+      }
+    }
+
+    for (const [ci, part] of chunks(candidates).entries()) {
+      const b = tensors(part);
+      let adv: tf.Tensor4D | undefined;
+      try {
+        if (st.level === "transfer") {
+          const xs = new Float32Array(part.length * F);
+          part.forEach((p, k) => xs.set(cache.get(cacheKey!, sampleIndices[p]!, row(p))!, k * F));
+          cache.stats.reused += part.filter((p) => !craftedNow.has(p)).length;
+          adv = tf.tensor4d(xs, [part.length, h, w, c]);
+        } else if (st.level === "white-box") {
+          adv = await runAttack(st.attack, { kind: "gradient", model: target }, { x: b.x, y: b.y, seed: mixSeed(stageSeed, `chunk${ci}`) }, fixedBudget);
+        } else {
+          // Query attacks derive per-sample streams from the stage seed: a sample's search does not depend on its batch.
+          adv = await runAttack(st.attack, { kind: "query", predict: countingPredict, queryBudget }, { x: b.x, y: b.y, seed: stageSeed }, fixedBudget);
+        }
+        const verdict = verify(predict, b.x, b.y, adv, norm, fixedBudget);
+        part.forEach((p, k) => {
+          if (!verdict.success[k]) return;
+          const measured = verdict.distance[k]!;
+          // A fixed-budget success at b means beaten at b (verify allows float round-off above b).
+          const dist = fixedBudget === undefined ? measured : Math.min(measured, fixedBudget);
+          beaten++;
+          distances[p] = Math.min(distances[p]!, dist);
+          levelD[p] = Math.min(levelD[p]!, dist);
+          st.record.distances[p] = Math.min(st.record.distances[p]!, dist);
+        });
+      } finally {
+        adv?.dispose();
+        b.dispose();
+      }
+      done += part.length;
+      progress("chunk");
+    }
+    st.record.attempted += candidates.length;
+    st.record.beaten += beaten;
+    progress("end");
+  }
+
+  const curve = curveOf(distances, budgets);
+  const perLevel: LevelResult[] = levels.map((l) => ({
+    knowledge: l,
+    attacks: plan[l].map((a) => a.name),
+    distances: levelDistances.get(l)!,
+    curve: curveOf(levelDistances.get(l)!, budgets),
+  }));
+
+  const wb = levelDistances.get("white-box");
+  let unbounded = uncheckedUnbounded(
+    levels.includes("white-box") ? "disabled (unboundedCheck: false)" : `white-box attacks are not in scope for knowledge ${knowledge}`,
+  );
+  if (wb && runUnbounded) {
+    let beatenAny = 0;
+    for (let p = 0; p < n; p++) if (correct[p] && wb[p]! < Infinity) beatenAny++;
+    unbounded = unboundedCheck(beatenAny, cleanCorrect, sanityAttack.name, hugeBudget);
+  }
+  const masking =
+    wb === undefined
+      ? uncheckedMasking(`needs white-box attacks in scope (knowledge is ${knowledge})`)
+      : levels.length === 1
+        ? uncheckedMasking("no weaker-knowledge attacks in scope")
+        : checkMasking({
+            budgets,
+            whiteBox: wb,
+            all: distances,
+            transfer: levelDistances.get("transfer"),
+            blackBox: levelDistances.get("black-box"),
+          });
+  const sanity = sanityReport({ cleanAccuracy: checkCleanAccuracy(distances, cleanCorrect), monotone: checkMonotone(curve), unbounded, masking });
+
+  return {
+    norm,
+    knowledge,
+    budgets,
+    sampleIndices,
+    n,
+    cleanCorrect,
+    distances,
+    curve,
+    perAttack,
+    perLevel,
+    sanity,
+    backend,
+    seconds: (performance.now() - t0) / 1000,
+    queries,
+    seed,
+    queryBudget,
+    batchSize,
+    ...(surrogateSha256 === undefined
+      ? {}
+      : {
+          transfer: {
+            surrogateSha256,
+            runs: cache.stats.runs - cacheBefore.runs,
+            crafted: cache.stats.crafted - cacheBefore.crafted,
+            reused: cache.stats.reused - cacheBefore.reused,
+          },
+        }),
+  };
+}
+
+/** Runs either kind of attack; a minimization attack ignores the budget. */
+async function runAttack(
+  attack: Attack,
+  access: { kind: "gradient"; model: LayersModel } | { kind: "query"; predict: PredictFn; queryBudget: number },
+  batch: AttackBatch,
+  budget: number | undefined,
+): Promise<tf.Tensor4D> {
+  // The plan checked that each level's attacks have the access kind given here.
+  const run = attack.run as (access: unknown, batch: AttackBatch, budget?: number) => Promise<tf.Tensor4D>;
+  if (attack.kind === "fixed-budget") {
+    if (budget === undefined) throw new Error(`fixed-budget attack ${attack.name} run without a budget`);
+    return run.call(attack, access, batch, budget);
+  }
+  return run.call(attack, access, batch);
+}
+
+/** Per-sample distances as JSON-friendly numbers (Infinity → null). */
+export function distancesToJson(d: Float32Array): (number | null)[] {
+  return Array.from(d, (v) => (Number.isFinite(v) ? v : null));
+}
