@@ -1,0 +1,417 @@
+// The grid of a matrix build: which models, strategies, rates, norms, knowledge levels and budgets
+// to measure, and how (training, fine-tuning, attack settings). A YAML or JSON file, validated with
+// zod; every problem names its field path, e.g. `strategies[2]: unknown strategy "magic" (known: …)`.
+//
+// Planning. planCells(grid) turns a grid into a deterministic, dependency-ordered list of cells:
+//   train/<arch>/s<seed>                          train the dense model (also the `dense`, rate 1 variant);
+//   prune/<arch>/<strategy>/<rate>x/s<seed>       prune the dense model and fine-tune with the mask fixed;
+//   eval/<arch>/<strategy>/<rate>x/s<seed>/<norm> evaluate one variant under one norm, for EVERY knowledge
+//                                                 level of the grid (one evaluation per level).
+// Why this granularity: each cell's output is what the next needs and nothing is computed twice —
+// a dense model is trained once per (architecture, seed) and is both the rate-1 variant and the
+// transfer surrogate; a variant is pruned and fine-tuned once, whatever the norms; an evaluation
+// cell keeps the levels of one norm together so that transfer examples crafted on the dense model
+// and the clean predictions are shared within the cell, while cells stay small (minutes) so a crash
+// loses little. Dependencies are explicit: an evaluation needs its variant's cell, and with the
+// transfer level also the dense model's train cell (the surrogate).
+//
+// Sharding (`--shard k/N`): the leaves of the plan (evaluation cells) are cut into N contiguous,
+// count-balanced blocks in plan order; shard k OWNS block k plus every train/prune cell whose first
+// dependent leaf lies in block k. So owned sets are disjoint and cover every cell. A shard also
+// NEEDS the dependencies of its leaves it does not own: it rebuilds them locally (or reuses the
+// model directories if a shared volume holds them). Contiguous blocks keep this small: a shard
+// needs at most the dense models of the architectures its block touches and the one variant at
+// each block edge. Rebuilt cells give the same model only if training is deterministic (same seed,
+// backend and data): the store refuses to merge a variant whose weights differ from the one it holds.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import YAML from "yaml";
+import { z } from "zod";
+import type { Architecture } from "../engine/architectures.js";
+import { KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, type Knowledge, type Norm, type Strategy } from "../advisor/types.js";
+import { canonicalJson, sha256Hex } from "./blobs.js";
+import { budgetListProblems, formatPath } from "./row.js";
+
+/** The model zoo's architectures (src/engine/architectures.ts), repeated here so this module never loads the engine. */
+export const GRID_ARCHITECTURES = ["lenet300", "lenet5", "convnet"] as const;
+// Compile-time check that the two lists agree.
+type _SameArchitectures = [Architecture] extends [(typeof GRID_ARCHITECTURES)[number]]
+  ? [(typeof GRID_ARCHITECTURES)[number]] extends [Architecture]
+    ? true
+    : never
+  : never;
+const _architecturesAgree: _SameArchitectures = true;
+void _architecturesAgree;
+
+export type PruningStrategyName = (typeof PRUNING_STRATEGIES)[number];
+
+export class GridError extends Error {
+  override name = "GridError";
+  constructor(
+    message: string,
+    /** One line per problem, each starting with its field path. */
+    readonly issues: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export class ShardError extends Error {
+  override name = "ShardError";
+}
+
+// ───────────────────────────── schema ─────────────────────────────
+
+const oneOf = <T extends readonly [string, ...string[]]>(values: T, what: string) =>
+  z.enum(values, { error: (iss) => `unknown ${what} ${JSON.stringify(iss.input)} (known: ${values.join(", ")})` });
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.number({ error: (iss) => (iss.input === undefined ? "missing" : "must be a number") }).int("must be an integer").min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+/** An array whose entries must be unique; a duplicate is reported at its index. */
+const uniqueArray = <T extends z.ZodType>(item: T) =>
+  z.array(item).superRefine((list, ctx) => {
+    list.forEach((v, i) => {
+      if (list.indexOf(v) !== i) ctx.addIssue({ code: "custom", path: [i], message: `duplicate ${JSON.stringify(v)}` });
+    });
+  });
+
+const trainingSchema = z.strictObject({
+  epochs: int(1, 10_000).default(20),
+  batchSize: int(1, 65_536).default(128),
+  learningRate: z.number().gt(0, "learning rate must be > 0").lt(1, "learning rate must be < 1").default(1e-3),
+  /** Early stopping: epochs without a better validation accuracy. */
+  patience: int(1, 10_000).default(3),
+  /** Share of the training data held out for validation. */
+  validation: z.number().gt(0, "validation share must be > 0").lt(0.5, "validation share must be < 0.5").default(0.1),
+});
+
+const attacksSchema = z.strictObject({
+  /** Samples per attack batch. */
+  batchSize: int(1, 65_536).default(100),
+  pgd: z.strictObject({ steps: int(1, 100_000).default(40), restarts: int(1, 1000).default(1) }).prefault({}),
+  fmn: z.strictObject({ steps: int(1, 100_000).default(100) }).prefault({}),
+  /** Forward queries per sample of the black-box attacks. */
+  square: z.strictObject({ queries: int(1, 10_000_000).default(1000) }).prefault({}),
+  sparseRs: z.strictObject({ queries: int(1, 10_000_000).default(1000) }).prefault({}),
+});
+
+const budgetsSchema = z
+  .strictObject({
+    l0: z.array(z.number()).optional(),
+    l2: z.array(z.number()).optional(),
+    linf: z.array(z.number()).optional(),
+  })
+  .superRefine((budgets, ctx) => {
+    for (const norm of NORMS) {
+      for (const p of budgetListProblems(norm, budgets[norm] ?? [])) ctx.addIssue({ code: "custom", path: [norm, p.index], message: p.message });
+    }
+  });
+
+const gridSchema = z.strictObject({
+  description: z.string().optional(),
+  dataset: z.strictObject({
+    name: z.string().min(1, "must not be empty"),
+    /** A directory of the four IDX files; relative paths are resolved against the grid file's folder. */
+    dir: z.string().min(1, "must not be empty"),
+  }),
+  architectures: uniqueArray(oneOf(GRID_ARCHITECTURES, "architecture")).min(1, "name at least one architecture"),
+  strategies: uniqueArray(
+    z.string().refine((s) => s !== "dense", "dense is not a pruning strategy (rate 1 gives the dense model)").pipe(oneOf(PRUNING_STRATEGIES, "strategy")),
+  ),
+  rates: uniqueArray(z.number({ error: "a rate must be a number" }).refine((r) => Number.isFinite(r) && r >= 1, { error: (iss) => `rate ${String(iss.input)} must be a finite number >= 1 (1 = dense, 2 = keep half)` })).min(
+    1,
+    "name at least one rate",
+  ),
+  norms: uniqueArray(oneOf(NORMS, "norm")).min(1, "name at least one norm"),
+  knowledge: uniqueArray(oneOf(KNOWLEDGE_LEVELS, "attacker knowledge")).min(1, "name at least one knowledge level").default([...KNOWLEDGE_LEVELS]),
+  budgets: budgetsSchema,
+  /** Test images evaluated per cell. */
+  samples: int(1, 1_000_000),
+  seeds: uniqueArray(int(0, 2 ** 31 - 1)).min(1, "name at least one seed").default([1]),
+  training: trainingSchema.prefault({}),
+  finetune: z.strictObject({ epochs: int(0, 10_000).default(2) }).prefault({}),
+  attacks: attacksSchema.prefault({}),
+});
+
+type ParsedGrid = z.output<typeof gridSchema>;
+
+export interface Grid {
+  description?: string;
+  dataset: { name: string; dir: string };
+  architectures: Architecture[];
+  strategies: PruningStrategyName[];
+  /** Ascending; 1 = the dense model. */
+  rates: number[];
+  norms: Norm[];
+  /** Strongest first. */
+  knowledge: Knowledge[];
+  /** Ascending, for every norm of `norms` (and only those). */
+  budgets: Partial<Record<Norm, number[]>>;
+  samples: number;
+  seeds: number[];
+  training: ParsedGrid["training"];
+  finetune: ParsedGrid["finetune"];
+  attacks: ParsedGrid["attacks"];
+}
+
+/** Checks across fields (run once every field is valid on its own): budgets for every norm, something to do. */
+function crossCheck(g: ParsedGrid, ctx: z.RefinementCtx): void {
+  for (const norm of g.norms) {
+    const list = g.budgets[norm];
+    if (list === undefined || list.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["budgets", norm], message: `missing: norm ${norm} is in norms and needs at least one budget` });
+    }
+  }
+  if (g.strategies.length === 0 && !g.rates.includes(1)) {
+    ctx.addIssue({ code: "custom", path: ["rates"], message: "with no strategies only rate 1 (the dense model) can be evaluated; add 1 or a strategy" });
+  }
+}
+
+const checkedGridSchema = gridSchema.superRefine(crossCheck);
+
+function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((iss) => {
+    const where = formatPath(iss.path);
+    let message = iss.message;
+    if (iss.code === "unrecognized_keys") message = `unknown field${iss.keys.length > 1 ? "s" : ""} ${iss.keys.map((k) => JSON.stringify(k)).join(", ")}`;
+    else if (iss.code === "invalid_type" && /received undefined/.test(iss.message)) message = "missing";
+    return where ? `${where}: ${message}` : message;
+  });
+}
+
+function normalize(g: ParsedGrid): Grid {
+  const byOrder = <T extends string>(order: readonly T[], list: readonly T[]): T[] => order.filter((x) => list.includes(x));
+  const norms = byOrder(NORMS, g.norms);
+  const budgets: Partial<Record<Norm, number[]>> = {};
+  for (const n of norms) budgets[n] = [...g.budgets[n]!];
+  return {
+    ...(g.description === undefined ? {} : { description: g.description }),
+    dataset: { ...g.dataset },
+    architectures: byOrder(GRID_ARCHITECTURES, g.architectures),
+    strategies: byOrder(PRUNING_STRATEGIES, g.strategies as PruningStrategyName[]),
+    rates: [...g.rates].sort((a, b) => a - b),
+    norms,
+    knowledge: byOrder(KNOWLEDGE_LEVELS, g.knowledge),
+    budgets,
+    samples: g.samples,
+    seeds: [...g.seeds].sort((a, b) => a - b),
+    training: { ...g.training },
+    finetune: { ...g.finetune },
+    attacks: { ...g.attacks },
+  };
+}
+
+/**
+ * Validates a grid (already parsed from YAML/JSON) and returns it normalised: lists in the
+ * canonical order (architectures, strategies, norms and knowledge levels as the vocabulary lists
+ * them, rates and seeds ascending), defaults filled in. Throws GridError listing every problem.
+ */
+export function validateGrid(input: unknown, source = "grid"): Grid {
+  const parsed = checkedGridSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = issueLines(parsed.error.issues);
+    const message = lines.length === 1 ? `${source}: ${lines[0]}` : `${source}: ${lines.length} problems:\n  ${lines.join("\n  ")}`;
+    throw new GridError(message, lines);
+  }
+  return normalize(parsed.data);
+}
+
+/** Parses grid text: JSON or YAML as `format` says, else by content (JSON when it starts with "{"). */
+export function parseGrid(text: string, options: { source?: string; format?: "json" | "yaml" } = {}): Grid {
+  const source = options.source ?? "grid";
+  const format = options.format ?? (text.trimStart().startsWith("{") ? "json" : "yaml");
+  let data: unknown;
+  try {
+    data = format === "json" ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
+  } catch (err) {
+    const detail = (err as Error).message.replace(/\n\s*\n/g, "\n").trim();
+    throw new GridError(`${source}: not valid ${format === "json" ? "JSON" : "YAML"}: ${detail}`);
+  }
+  if (data === null || data === undefined) throw new GridError(`${source}: the grid is empty`);
+  return validateGrid(data, source);
+}
+
+/** Reads a grid file (.json → JSON, .yaml/.yml → YAML, otherwise by content); a relative dataset.dir is resolved against the file's folder. */
+export async function loadGrid(file: string): Promise<Grid> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new GridError(`grid file ${file} ${code === "ENOENT" ? "not found" : `cannot be read (${code ?? (err as Error).message})`}`);
+  }
+  const ext = path.extname(file).toLowerCase();
+  const format = ext === ".json" ? "json" : ext === ".yaml" || ext === ".yml" ? "yaml" : undefined;
+  const grid = parseGrid(text, { source: file, ...(format ? { format } : {}) });
+  return { ...grid, dataset: { ...grid.dataset, dir: path.resolve(path.dirname(file), grid.dataset.dir) } };
+}
+
+/**
+ * sha256 of the canonical JSON of everything in the normalised grid that affects results. Not
+ * included: `description`, and `dataset.dir` (a location, which differs between machines running
+ * shards of one build; the data set is identified by its name).
+ */
+export function gridHash(grid: Grid): string {
+  const { description: _description, dataset, ...rest } = grid;
+  return sha256Hex(canonicalJson({ ...rest, dataset: { name: dataset.name } }));
+}
+
+// ───────────────────────────── cells ─────────────────────────────
+
+interface CellBase {
+  key: string;
+  architecture: Architecture;
+  seed: number;
+  /** Keys of the cells this one needs, earlier in the plan. */
+  deps: string[];
+}
+
+export interface TrainCell extends CellBase {
+  kind: "train";
+}
+
+export interface PruneCell extends CellBase {
+  kind: "prune";
+  strategy: PruningStrategyName;
+  rate: number;
+}
+
+export interface EvaluateCell extends CellBase {
+  kind: "evaluate";
+  /** `dense` for rate 1. */
+  strategy: Strategy;
+  rate: number;
+  norm: Norm;
+  /** Every knowledge level of the grid, strongest first: one evaluation (matrix row) each. */
+  knowledge: Knowledge[];
+  budgets: number[];
+  /** The cell producing the evaluated variant (the train cell for dense). */
+  variantCell: string;
+}
+
+export type Cell = TrainCell | PruneCell | EvaluateCell;
+
+export function trainKey(architecture: string, seed: number): string {
+  return `train/${architecture}/s${seed}`;
+}
+
+export function pruneKey(architecture: string, strategy: string, rate: number, seed: number): string {
+  return `prune/${architecture}/${strategy}/${rate}x/s${seed}`;
+}
+
+export function evaluateKey(architecture: string, strategy: string, rate: number, seed: number, norm: Norm): string {
+  return `eval/${architecture}/${strategy}/${rate}x/s${seed}/${norm}`;
+}
+
+/** The cells of a (normalised) grid in a deterministic, dependency-respecting order (see the header). */
+export function planCells(grid: Grid): Cell[] {
+  const cells: Cell[] = [];
+  for (const architecture of grid.architectures) {
+    for (const seed of grid.seeds) {
+      const train = trainKey(architecture, seed);
+      cells.push({ kind: "train", key: train, architecture, seed, deps: [] });
+      const evaluations = (strategy: Strategy, rate: number, variantCell: string): void => {
+        for (const norm of grid.norms) {
+          const deps = [variantCell];
+          if (grid.knowledge.includes("transfer") && variantCell !== train) deps.push(train);
+          cells.push({
+            kind: "evaluate",
+            key: evaluateKey(architecture, strategy, rate, seed, norm),
+            architecture,
+            seed,
+            deps,
+            strategy,
+            rate,
+            norm,
+            knowledge: [...grid.knowledge],
+            budgets: [...grid.budgets[norm]!],
+            variantCell,
+          });
+        }
+      };
+      if (grid.rates.includes(1)) evaluations("dense", 1, train);
+      for (const strategy of grid.strategies) {
+        for (const rate of grid.rates) {
+          if (rate === 1) continue;
+          const prune = pruneKey(architecture, strategy, rate, seed);
+          cells.push({ kind: "prune", key: prune, architecture, seed, deps: [train], strategy, rate });
+          evaluations(strategy, rate, prune);
+        }
+      }
+    }
+  }
+  return cells;
+}
+
+// ───────────────────────────── shards ─────────────────────────────
+
+export interface ShardSpec {
+  /** 1-based. */
+  index: number;
+  count: number;
+}
+
+/** Parses "k/N" (1 <= k <= N). */
+export function parseShard(text: string): ShardSpec {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(String(text));
+  if (!m) throw new ShardError(`invalid shard "${text}": expected k/N, e.g. 2/4 for the second of four shards`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1) throw new ShardError(`invalid shard "${text}": the number of shards N must be at least 1`);
+  if (index < 1 || index > count) throw new ShardError(`invalid shard "${text}": k must be between 1 and ${count}`);
+  return { index, count };
+}
+
+export interface Shard extends ShardSpec {
+  /** Cells this shard is responsible for: disjoint across shards, together every cell. */
+  owned: Cell[];
+  /** Dependencies of owned cells that other shards own; this shard rebuilds them (or reuses their models). */
+  needed: Cell[];
+  /** owned ∪ needed, in plan order: what the shard runs. */
+  cells: Cell[];
+}
+
+/** Shard k of N (1-based) of a plan (see the header for the rule). */
+export function shardCells(cells: readonly Cell[], index: number, count: number): Shard {
+  if (!Number.isInteger(count) || count < 1) throw new ShardError(`the number of shards must be an integer >= 1, got ${count}`);
+  if (!Number.isInteger(index) || index < 1 || index > count) throw new ShardError(`shard index must be an integer from 1 to ${count}, got ${index}`);
+  const byKey = new Map<string, Cell>();
+  const position = new Map<string, number>();
+  cells.forEach((c, i) => {
+    if (byKey.has(c.key)) throw new ShardError(`cell ${c.key} appears twice in the plan`);
+    byKey.set(c.key, c);
+    position.set(c.key, i);
+  });
+  const hasDependents = new Set<string>();
+  for (const c of cells) {
+    for (const d of c.deps) {
+      if (!byKey.has(d)) throw new ShardError(`cell ${c.key} depends on ${d}, which is not in the plan`);
+      if (position.get(d)! >= position.get(c.key)!) throw new ShardError(`cell ${c.key} depends on ${d}, which comes later in the plan`);
+      hasDependents.add(d);
+    }
+  }
+  const leaves = cells.filter((c) => !hasDependents.has(c.key));
+  // Leaves in plan order, cut into N contiguous blocks whose sizes differ by at most one.
+  const shardOfLeaf = (i: number): number => Math.floor(((i + 0.5) * count) / leaves.length) + 1;
+  const owner = new Map<string, number>();
+  leaves.forEach((leaf, i) => {
+    const shard = shardOfLeaf(i);
+    const stack = [leaf.key];
+    while (stack.length > 0) {
+      const key = stack.pop()!;
+      if (owner.has(key)) continue;
+      owner.set(key, shard);
+      stack.push(...byKey.get(key)!.deps);
+    }
+  });
+  const owned = cells.filter((c) => owner.get(c.key) === index);
+  const neededKeys = new Set<string>();
+  const stack = owned.flatMap((c) => c.deps);
+  while (stack.length > 0) {
+    const key = stack.pop()!;
+    if (neededKeys.has(key) || owner.get(key) === index) continue;
+    neededKeys.add(key);
+    stack.push(...byKey.get(key)!.deps);
+  }
+  const needed = cells.filter((c) => neededKeys.has(c.key));
+  return { index, count, owned, needed, cells: cells.filter((c) => owner.get(c.key) === index || neededKeys.has(c.key)) };
+}
