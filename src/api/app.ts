@@ -7,7 +7,12 @@ import { readFile } from "node:fs/promises";
 import type { Logger } from "../logger.js";
 import type { Database } from "../matrix/sqlite.js";
 import { schemaStatus } from "../matrix/migrations.js";
+import { MatrixStore } from "../matrix/store.js";
+import { MatrixCache } from "./matrix-cache.js";
 import { notFound, problemHandler, sendProblem } from "./problem.js";
+import { advisorRoutes } from "./routes/advisor.js";
+import { domainErrors } from "./routes/errors.js";
+import { matrixRoutes } from "./routes/matrix.js";
 import type { components } from "./schema.gen.js";
 
 type Health = components["schemas"]["Health"];
@@ -19,12 +24,24 @@ export interface AppDeps {
   migrationsDir: string;
   openapiPath: string;
   version: string;
+  /** The matrix store on `db` (default: a MatrixStore over `db`). */
+  store?: MatrixStore;
+  /** Minimum time between checks for a newer published matrix version (default 1000 ms). */
+  matrixCheckIntervalMs?: number;
+}
+
+/** What createApp exposes besides the routes (app.locals.matrixCache). */
+export interface AppLocals {
+  matrixCache: MatrixCache;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
+  const store = deps.store ?? new MatrixStore(deps.db);
+  const matrixCache = new MatrixCache(store, { checkIntervalMs: deps.matrixCheckIntervalMs, logger: deps.logger });
+  app.locals.matrixCache = matrixCache;
   app.disable("x-powered-by");
   app.set("query parser", "simple");
 
@@ -76,7 +93,11 @@ export function createApp(deps: AppDeps): Express {
     res.type("application/yaml").send(await readFile(deps.openapiPath, "utf8"));
   });
 
+  app.use(advisorRoutes(matrixCache));
+  app.use(matrixRoutes(store, matrixCache));
+
   app.use(notFound);
+  app.use(domainErrors);
   app.use(problemHandler);
   return app;
 }

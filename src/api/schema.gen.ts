@@ -55,6 +55,125 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/recommendations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Which pruning strategy and rate resist this attacker best within the size limit.
+         * @description Answers from the latest published matrix version held in memory (reloaded when a newer
+         *     version is published). Candidates are every (strategy, rate) of the selected model meeting
+         *     every limit, dense included; the score is the lower bound of the Wilson 95 % interval of
+         *     robust accuracy at the budget. No feasible candidate is an answer too (`status: infeasible`).
+         */
+        post: operations["createRecommendation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pass or fail for one candidate (strategy, rate) against a scenario and thresholds, for CI pipelines. */
+        post: operations["runGate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/matrix": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Rows of a published matrix version (one evaluation each), filtered, one page at a time.
+         * @description Rows come in evaluation-id order. Pass `nextCursor` as `cursor` to get the next page; the
+         *     cursor pins the version and the filter, so paging continues on the same snapshot even if a
+         *     newer version is published meanwhile. Rows have the shape of the JSON Lines export.
+         */
+        get: operations["listMatrixRows"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/matrix/curves": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Robust accuracy against budget for chosen candidates, for plotting.
+         * @description One curve per matching row (candidate × norm × knowledge). By default the measured grid
+         *     points; with `at`, robust accuracy at those budgets from the per-sample distances (points
+         *     between or beyond grid budgets are marked `distances`: optimistic there, as fixed-budget
+         *     attacks only ran at the grid).
+         */
+        get: operations["getMatrixCurves"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The models of the matrix version the advisor answers from (the latest published). */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/matrix/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Published matrix versions in publication order, and the latest one. */
+        get: operations["listMatrixVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -80,6 +199,433 @@ export interface components {
             field?: string;
             requestId?: string;
         };
+        /**
+         * @description Threat model: L0 (changed input features), L2 (Euclidean), L∞ (pixel units of inputs in [0, 1]).
+         * @enum {string}
+         */
+        Norm: "l0" | "l2" | "linf";
+        /**
+         * @description Attacker knowledge, strongest first; each level may also run every attack of the weaker levels.
+         * @enum {string}
+         */
+        Knowledge: "white-box" | "transfer" | "black-box";
+        /** @enum {string} */
+        Strategy: "dense" | "global-magnitude" | "layer-magnitude" | "global-gradient" | "layer-gradient" | "random" | "structured-l1";
+        /** @description An evidence row of the matrix (evaluation id). */
+        EvidenceId: number | string;
+        /** @description Wilson 95 % interval (fractions). */
+        Interval: {
+            low: number;
+            high: number;
+        };
+        /** @description Any non-empty subset of the size limits (omit `sizeLimit` for no limit). */
+        SizeLimit: {
+            /** @description Upper bound on non-zero parameters of the whole model. */
+            maxParameters?: number;
+            /** @description Lower bound on the achieved compression rate (1 = dense). */
+            minCompression?: number;
+            /** @description Upper bound on the model's size stored sparse, in bytes. */
+            maxBytes?: number;
+            /** @description Only structured candidates (structured-l1 and dense). */
+            structuredOnly?: boolean;
+        };
+        /**
+         * @description The attacker and the limits. `budget` is ε in the units of `norm`: L∞ pixel units in
+         *     [0, 1], L2 Euclidean, L0 an integer number of changed input features.
+         */
+        Scenario: {
+            norm: components["schemas"]["Norm"];
+            budget: number;
+            knowledge: components["schemas"]["Knowledge"];
+            sizeLimit?: components["schemas"]["SizeLimit"];
+            /** @description Minimum clean accuracy (fraction). */
+            minCleanAccuracy?: number;
+            modelId?: string;
+            architecture?: string;
+            dataset?: string;
+        };
+        /** @description At least one threshold. */
+        GateThresholds: {
+            /** @description Pass only if the LOWER Wilson 95 % bound of robust accuracy is at least this (fraction). */
+            minRobustAccuracy?: number;
+            /** @description Pass only if dense − candidate robust accuracy (fraction, 0.02 = 2 points) is at most this; negative demands a sweet spot. */
+            maxDropVsDense?: number;
+        };
+        GateRequest: {
+            candidate: {
+                strategy: components["schemas"]["Strategy"];
+                rate: number;
+            };
+            scenario: components["schemas"]["Scenario"];
+            thresholds: components["schemas"]["GateThresholds"];
+        };
+        CandidateRef: {
+            modelId: string;
+            architecture: string;
+            dataset: string;
+            strategy: components["schemas"]["Strategy"];
+            rate: number;
+        };
+        CleanAccuracy: {
+            value: number;
+            interval: components["schemas"]["Interval"];
+            correct: number;
+            n: number;
+        };
+        RobustAccuracy: {
+            value: number;
+            interval: components["schemas"]["Interval"];
+            robust: number;
+            n: number;
+            norm: components["schemas"]["Norm"];
+            budget: number;
+            budgetUsed: number;
+            /** @enum {string} */
+            budgetRule: "clean" | "measured" | "next-up" | "below-grid" | "beyond-range";
+            knowledgeRequested: components["schemas"]["Knowledge"];
+            knowledgeUsed: components["schemas"]["Knowledge"];
+            evaluationIds: components["schemas"]["EvidenceId"][];
+        };
+        CandidateSummary: {
+            modelId: string;
+            architecture: string;
+            dataset: string;
+            strategy: components["schemas"]["Strategy"];
+            rate: number;
+            achievedRate: number;
+            nonZeroParams: number;
+            sparseBytes: number;
+            structured: boolean;
+            cleanAccuracy: components["schemas"]["CleanAccuracy"];
+            /** @description null when the candidate has no admissible evidence for the scenario. */
+            robustAccuracy: components["schemas"]["RobustAccuracy"] | null;
+            /** @description Lower Wilson 95 % bound of the robust accuracy; null without evidence. */
+            score: number | null;
+        };
+        /** @enum {string} */
+        WarningCode: "budget-beyond-range" | "knowledge-fallback" | "few-samples" | "gradient-masking" | "lattice-inconsistent" | "duplicate-evidence" | "margin-not-significant" | "no-evidence";
+        Warning: {
+            code: components["schemas"]["WarningCode"];
+            message: string;
+            candidate?: components["schemas"]["CandidateRef"];
+            evaluationIds?: components["schemas"]["EvidenceId"][];
+        };
+        Comparison: {
+            a: components["schemas"]["CandidateRef"];
+            b: components["schemas"]["CandidateRef"];
+            paired: boolean;
+            /** @enum {string} */
+            method: "mcnemar-exact" | "fisher-exact";
+            aRobust: number;
+            aN: number;
+            bRobust: number;
+            bN: number;
+            discordant: {
+                aOnly: number;
+                bOnly: number;
+            } | null;
+            difference: number;
+            pValue: number;
+            significant: boolean;
+            text: string;
+        };
+        Alternative: {
+            rank: number;
+            candidate: components["schemas"]["CandidateSummary"];
+            score: number;
+            margin: number;
+            significant: boolean | null;
+            comparison: components["schemas"]["Comparison"] | null;
+            warnings: components["schemas"]["Warning"][];
+        };
+        AttackRecord: {
+            name: string;
+            params: {
+                [key: string]: unknown;
+            };
+        };
+        EvidenceRow: {
+            evaluationId: components["schemas"]["EvidenceId"];
+            candidate: components["schemas"]["CandidateRef"];
+            norm: components["schemas"]["Norm"];
+            knowledgeRequested: components["schemas"]["Knowledge"];
+            knowledgeUsed: components["schemas"]["Knowledge"];
+            /** @enum {string} */
+            role: "primary" | "weaker-level";
+            attacks: components["schemas"]["AttackRecord"][];
+            budgets: number[];
+            n: number;
+            maskingSuspected: boolean;
+        };
+        CurvePoint: {
+            budget: number;
+            robust: number;
+            n: number;
+            accuracy: number;
+            interval: components["schemas"]["Interval"];
+            /** @enum {string} */
+            position: "below" | "at" | "above";
+            /** @enum {string} */
+            kind: "grid" | "clean" | "extrapolated";
+        };
+        CurveSeries: {
+            /** @enum {string} */
+            role: "recommendation" | "runner-up";
+            candidate: components["schemas"]["CandidateRef"];
+            knowledgeUsed: components["schemas"]["Knowledge"];
+            evaluationIds: components["schemas"]["EvidenceId"][];
+            points: components["schemas"]["CurvePoint"][];
+        };
+        /** @enum {string} */
+        LimitName: "maxParameters" | "minCompression" | "maxBytes" | "structuredOnly" | "minCleanAccuracy";
+        LimitShortfall: {
+            limit: components["schemas"]["LimitName"];
+            field: string;
+            required: number | boolean;
+            actual: number | boolean;
+            text: string;
+        };
+        NearestCandidate: {
+            candidate: components["schemas"]["CandidateRef"];
+            needs: components["schemas"]["LimitShortfall"][];
+        };
+        Relaxation: {
+            remove: components["schemas"]["LimitName"][];
+            feasibleCount: number;
+            nearest: components["schemas"]["NearestCandidate"];
+        };
+        Infeasibility: {
+            candidatesConsidered: number;
+            limits: {
+                limit: components["schemas"]["LimitName"];
+                field: string;
+                value: number | boolean;
+                excludes: number;
+            }[];
+            binding: components["schemas"]["LimitName"][];
+            relaxations: components["schemas"]["Relaxation"][];
+            nearest: components["schemas"]["NearestCandidate"];
+            text: string;
+        };
+        Recommendation: {
+            /** @enum {string} */
+            status: "ok" | "infeasible" | "no-evidence";
+            /** @description The matrix version the answer was computed from. */
+            matrixVersion: number;
+            scenario: components["schemas"]["Scenario"];
+            recommendation: components["schemas"]["CandidateSummary"] | null;
+            /** @description Every feasible candidate with evidence, best first; rank 1 is the recommendation. */
+            alternatives: components["schemas"]["Alternative"][];
+            unscored: {
+                candidate: components["schemas"]["CandidateSummary"];
+                reason: string;
+            }[];
+            comparison: components["schemas"]["Comparison"] | null;
+            evidence: components["schemas"]["EvidenceRow"][];
+            curve: components["schemas"]["CurveSeries"][];
+            infeasible: components["schemas"]["Infeasibility"] | null;
+            counts: {
+                considered: number;
+                feasible: number;
+                ranked: number;
+            };
+            rationale: string;
+            warnings: components["schemas"]["Warning"][];
+        };
+        GateCheck: {
+            /** @enum {string} */
+            check: "maxParameters" | "minCompression" | "maxBytes" | "structuredOnly" | "minCleanAccuracy" | "evidence" | "minRobustAccuracy" | "maxDropVsDense";
+            /** @description Path in the request, e.g. `thresholds.minRobustAccuracy`. */
+            field: string;
+            pass: boolean;
+            text: string;
+        };
+        GateResult: {
+            pass: boolean;
+            /** @description One plain sentence per check, failures first. */
+            reasons: string[];
+            checks: components["schemas"]["GateCheck"][];
+            candidate: components["schemas"]["CandidateSummary"];
+            dense: components["schemas"]["CandidateSummary"] | null;
+            drop: {
+                value: number;
+                comparison: components["schemas"]["Comparison"] | null;
+            } | null;
+            evidence: components["schemas"]["EvidenceRow"][];
+            warnings: components["schemas"]["Warning"][];
+            matrixVersion: number;
+        };
+        CurvePointRow: {
+            budget: number;
+            robust: number;
+            n: number;
+            accuracy: number;
+            low: number;
+            high: number;
+        };
+        StoredAttack: {
+            name: string;
+            /** @enum {string} */
+            kind: "fixed-budget" | "minimization";
+            knowledge: components["schemas"]["Knowledge"];
+            /** @enum {string} */
+            access: "gradient" | "query";
+            params: {
+                [key: string]: number | string | boolean;
+            };
+            budgets: number[];
+            attempted: number;
+            beaten: number;
+            sanity?: boolean;
+        };
+        /** @description One evaluation (a variant under one norm and knowledge level) with its variant and model fields flattened; also the JSON Lines export format. */
+        MatrixRow: {
+            id: number;
+            matrixVersion: number;
+            variantId: number;
+            modelId: string;
+            architecture: string;
+            dataset: string;
+            inputShape: number[];
+            numClasses: number;
+            modelSeed: number;
+            modelClean: {
+                correct: number;
+                n: number;
+            } | null;
+            modelDir: string | null;
+            modelBackend: string;
+            modelCodeVersion: string;
+            modelCreatedAt: string;
+            modelMetadata: {
+                [key: string]: unknown;
+            };
+            strategy: components["schemas"]["Strategy"];
+            requestedRate: number;
+            achievedRate: number;
+            prunableParams: number;
+            nonZeroPrunable: number;
+            totalParams: number;
+            nonZeroParams: number;
+            sparseBytes: number;
+            denseBytes: number;
+            structured: boolean;
+            weightsSha256: string;
+            cleanAccuracy: {
+                value: number;
+                correct: number;
+                n: number;
+                low: number;
+                high: number;
+            };
+            finetuneEpochs: number;
+            variantSeed: number;
+            variantBackend: string;
+            variantCodeVersion: string;
+            createdAt: string;
+            norm: components["schemas"]["Norm"];
+            knowledge: components["schemas"]["Knowledge"];
+            budgets: number[];
+            curve: components["schemas"]["CurvePointRow"][];
+            n: number;
+            cleanCorrect: number;
+            datasetSplit: string;
+            sampleHash: string;
+            /** @description base64 of the uint32 little-endian sample indices. */
+            sampleIndices: string;
+            /** @description base64 of the float32 little-endian per-sample minimal adversarial distances (0 = clean error, Infinity = never beaten). */
+            distances: string;
+            attacks: components["schemas"]["StoredAttack"][];
+            maskingSuspected: boolean;
+            sanity: {
+                [key: string]: unknown;
+            };
+            seed: number;
+            batchSize: number | null;
+            queryBudget: number | null;
+            queries: number | null;
+            surrogateSha256: string | null;
+            backend: string;
+            codeVersion: string;
+            startedAt: string;
+            finishedAt: string;
+            seconds: number;
+        };
+        MatrixPage: {
+            /** @description The matrix version the rows belong to. */
+            version: number;
+            rows: components["schemas"]["MatrixRow"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            nextCursor: string | null;
+        };
+        CurvePlotPoint: {
+            budget: number;
+            robust: number;
+            n: number;
+            accuracy: number;
+            low: number;
+            high: number;
+            /** @enum {string} */
+            kind: "grid" | "distances";
+        };
+        CurvePlot: {
+            evaluationId: number;
+            modelId: string;
+            architecture: string;
+            dataset: string;
+            strategy: components["schemas"]["Strategy"];
+            rate: number;
+            achievedRate: number;
+            nonZeroParams: number;
+            sparseBytes: number;
+            norm: components["schemas"]["Norm"];
+            knowledge: components["schemas"]["Knowledge"];
+            maskingSuspected: boolean;
+            cleanAccuracy: number;
+            points: components["schemas"]["CurvePlotPoint"][];
+        };
+        CurvesResponse: {
+            version: number;
+            curves: components["schemas"]["CurvePlot"][];
+        };
+        ModelSummary: {
+            modelId: string;
+            architecture: string;
+            dataset: string;
+            inputShape: number[];
+            numClasses: number;
+            seed: number;
+            clean: {
+                correct: number;
+                n: number;
+            } | null;
+            backend: string;
+            codeVersion: string;
+            createdAt: string;
+            modelDir: string | null;
+            variants: number;
+            evaluations: number;
+        };
+        ModelsResponse: {
+            /** @description The matrix version the advisor answers from. */
+            version: number;
+            models: components["schemas"]["ModelSummary"][];
+        };
+        VersionInfo: {
+            id: number;
+            description: string;
+            codeVersion: string;
+            createdAt: string;
+            publishedAt: string | null;
+            publishedSeq: number | null;
+            /** @description Evaluations written under this version (not the size of its snapshot). */
+            evaluations: number;
+        };
+        VersionsResponse: {
+            /** @description The latest published version; null while the matrix is empty. */
+            latest: number | null;
+            versions: components["schemas"]["VersionInfo"][];
+        };
     };
     responses: {
         /** @description Not ready (database unreachable or not migrated). */
@@ -99,8 +645,138 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description The request is malformed: invalid JSON, a wrong type, an unknown field, a value out of range
+         *     or inconsistent with the norm. `field` names the offending field (a dotted path such as
+         *     `sizeLimit.maxParameters`, or a query parameter).
+         */
+        BadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Bad Request",
+                 *       "status": 400,
+                 *       "detail": "an L0 budget counts changed input features and must be an integer, got 2.5",
+                 *       "field": "budget",
+                 *       "instance": "/v1/recommendations",
+                 *       "requestId": "6f1f7c1e-3b8e-4c55-9a43-0d1c4b2d9e11"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No model matches the model filters, or the gate's (strategy, rate) is not in the matrix. `field` names the filter. */
+        UnknownModel: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Not Found",
+                 *       "status": 404,
+                 *       "detail": "no model matches architecture \"resnet18\" in matrix version 3 (known architectures: lenet5)",
+                 *       "field": "architecture",
+                 *       "instance": "/v1/recommendations"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The requested matrix version does not exist or is not published. */
+        UnknownVersion: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Not Found",
+                 *       "status": 404,
+                 *       "detail": "matrix version 9 does not exist",
+                 *       "field": "version",
+                 *       "instance": "/v1/matrix?version=9"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request body exceeds 64 KiB. */
+        TooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Content Too Large",
+                 *       "status": 413,
+                 *       "detail": "request entity too large",
+                 *       "instance": "/v1/recommendations"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request body is not `application/json`. */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Unsupported Media Type",
+                 *       "status": 415,
+                 *       "detail": "send the body as application/json",
+                 *       "instance": "/v1/gate"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The matrix has no published version yet (build or import one); readiness is unaffected. */
+        MatrixEmpty: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Service Unavailable",
+                 *       "status": 503,
+                 *       "detail": "matrix is empty",
+                 *       "instance": "/v1/recommendations"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
-    parameters: never;
+    parameters: {
+        /** @description Model id (sha256 of the dense weights). */
+        Model: string;
+        /** @example fashion-mnist */
+        Dataset: string;
+        /** @example lenet5 */
+        Architecture: string;
+        Strategy: components["schemas"]["Strategy"];
+        /** @description Requested compression rate of the grid (1 = dense). */
+        Rate: number;
+        Norm: components["schemas"]["Norm"];
+        Knowledge: components["schemas"]["Knowledge"];
+        /** @description A published matrix version; default the latest published. */
+        Version: number;
+    };
     requestBodies: never;
     headers: {
         /** @description Identifies the request in the logs; a sane incoming X-Request-Id is reused. */
@@ -180,7 +856,399 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example openapi: 3.1.0
+                     *     info:
+                     *       title: Pruning Advisor
+                     */
                     "application/yaml": string;
+                };
+            };
+        };
+    };
+    createRecommendation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "norm": "linf",
+                 *       "budget": 0.1,
+                 *       "knowledge": "white-box",
+                 *       "sizeLimit": {
+                 *         "minCompression": 4
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Scenario"];
+            };
+        };
+        responses: {
+            /** @description The recommendation (or why there is none) with evidence, citing the matrix version. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recommendation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["UnknownModel"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["MatrixEmpty"];
+        };
+    };
+    runGate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "candidate": {
+                 *         "strategy": "global-magnitude",
+                 *         "rate": 4
+                 *       },
+                 *       "scenario": {
+                 *         "norm": "linf",
+                 *         "budget": 0.1,
+                 *         "knowledge": "white-box"
+                 *       },
+                 *       "thresholds": {
+                 *         "minRobustAccuracy": 0.4,
+                 *         "maxDropVsDense": 0.02
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["GateRequest"];
+            };
+        };
+        responses: {
+            /** @description The verdict with one check per limit and threshold; `pass` is false when any check fails. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "pass": false,
+                     *       "reasons": [
+                     *         "The lower 95 % bound of global-magnitude 4×'s robust accuracy is 38.0 %, below minRobustAccuracy 40.0 %.",
+                     *         "global-magnitude 4× has admissible evidence against a white-box attacker with L∞ ε = 0.1."
+                     *       ],
+                     *       "checks": [
+                     *         {
+                     *           "check": "evidence",
+                     *           "field": "scenario.knowledge",
+                     *           "pass": true,
+                     *           "text": "global-magnitude 4× has admissible evidence against a white-box attacker with L∞ ε = 0.1."
+                     *         },
+                     *         {
+                     *           "check": "minRobustAccuracy",
+                     *           "field": "thresholds.minRobustAccuracy",
+                     *           "pass": false,
+                     *           "text": "The lower 95 % bound of global-magnitude 4×'s robust accuracy is 38.0 %, below minRobustAccuracy 40.0 %."
+                     *         }
+                     *       ],
+                     *       "candidate": {
+                     *         "modelId": "5f1c0e7a9b3d4c2e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e",
+                     *         "architecture": "lenet5",
+                     *         "dataset": "fashion-mnist",
+                     *         "strategy": "global-magnitude",
+                     *         "rate": 4,
+                     *         "achievedRate": 3.9995,
+                     *         "nonZeroParams": 15603,
+                     *         "sparseBytes": 123880,
+                     *         "structured": false,
+                     *         "cleanAccuracy": {
+                     *           "value": 0.905,
+                     *           "interval": {
+                     *             "low": 0.885,
+                     *             "high": 0.922
+                     *           },
+                     *           "correct": 905,
+                     *           "n": 1000
+                     *         },
+                     *         "robustAccuracy": {
+                     *           "value": 0.4,
+                     *           "interval": {
+                     *             "low": 0.38,
+                     *             "high": 0.42
+                     *           },
+                     *           "robust": 400,
+                     *           "n": 1000,
+                     *           "norm": "linf",
+                     *           "budget": 0.1,
+                     *           "budgetUsed": 0.1,
+                     *           "budgetRule": "measured",
+                     *           "knowledgeRequested": "white-box",
+                     *           "knowledgeUsed": "white-box",
+                     *           "evaluationIds": [
+                     *             12
+                     *           ]
+                     *         },
+                     *         "score": 0.38
+                     *       },
+                     *       "dense": null,
+                     *       "drop": null,
+                     *       "evidence": [],
+                     *       "warnings": [],
+                     *       "matrixVersion": 3
+                     *     }
+                     */
+                    "application/json": components["schemas"]["GateResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["UnknownModel"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["MatrixEmpty"];
+        };
+    };
+    listMatrixRows: {
+        parameters: {
+            query?: {
+                /** @description Model id (sha256 of the dense weights). */
+                model?: components["parameters"]["Model"];
+                /** @example fashion-mnist */
+                dataset?: components["parameters"]["Dataset"];
+                /** @example lenet5 */
+                architecture?: components["parameters"]["Architecture"];
+                strategy?: components["parameters"]["Strategy"];
+                /** @description Requested compression rate of the grid (1 = dense). */
+                rate?: components["parameters"]["Rate"];
+                norm?: components["parameters"]["Norm"];
+                knowledge?: components["parameters"]["Knowledge"];
+                /** @description A published matrix version; default the latest published. */
+                version?: components["parameters"]["Version"];
+                /** @description Rows per page. */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page, unchanged. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of rows. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "version": 3,
+                     *       "rows": [],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MatrixPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["UnknownVersion"];
+            503: components["responses"]["MatrixEmpty"];
+        };
+    };
+    getMatrixCurves: {
+        parameters: {
+            query?: {
+                /** @description Model id (sha256 of the dense weights). */
+                model?: components["parameters"]["Model"];
+                /** @example fashion-mnist */
+                dataset?: components["parameters"]["Dataset"];
+                /** @example lenet5 */
+                architecture?: components["parameters"]["Architecture"];
+                norm?: components["parameters"]["Norm"];
+                knowledge?: components["parameters"]["Knowledge"];
+                /** @description A published matrix version; default the latest published. */
+                version?: components["parameters"]["Version"];
+                /**
+                 * @description Comma-separated `strategy@rate` pairs, e.g. `dense@1,global-magnitude@4`; default every candidate.
+                 * @example dense@1,global-magnitude@4
+                 */
+                candidates?: string;
+                /**
+                 * @description Comma-separated budgets (in the units of the norm) to evaluate the curves at, at most 200.
+                 * @example 0,0.05,0.1,0.2
+                 */
+                at?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The curves of the version used. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "version": 3,
+                     *       "curves": [
+                     *         {
+                     *           "evaluationId": 12,
+                     *           "modelId": "5f1c0e7a9b3d4c2e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e",
+                     *           "architecture": "lenet5",
+                     *           "dataset": "fashion-mnist",
+                     *           "strategy": "global-magnitude",
+                     *           "rate": 4,
+                     *           "achievedRate": 3.9995,
+                     *           "nonZeroParams": 15603,
+                     *           "sparseBytes": 123880,
+                     *           "norm": "linf",
+                     *           "knowledge": "white-box",
+                     *           "maskingSuspected": false,
+                     *           "cleanAccuracy": 0.905,
+                     *           "points": [
+                     *             {
+                     *               "budget": 0.05,
+                     *               "robust": 120,
+                     *               "n": 200,
+                     *               "accuracy": 0.6,
+                     *               "low": 0.531,
+                     *               "high": 0.665,
+                     *               "kind": "grid"
+                     *             },
+                     *             {
+                     *               "budget": 0.1,
+                     *               "robust": 80,
+                     *               "n": 200,
+                     *               "accuracy": 0.4,
+                     *               "low": 0.335,
+                     *               "high": 0.469,
+                     *               "kind": "grid"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CurvesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["UnknownVersion"];
+            503: components["responses"]["MatrixEmpty"];
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Models with their number of variants and evaluations. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "version": 3,
+                     *       "models": [
+                     *         {
+                     *           "modelId": "5f1c0e7a9b3d4c2e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e",
+                     *           "architecture": "lenet5",
+                     *           "dataset": "fashion-mnist",
+                     *           "inputShape": [
+                     *             28,
+                     *             28,
+                     *             1
+                     *           ],
+                     *           "numClasses": 10,
+                     *           "seed": 1,
+                     *           "clean": {
+                     *             "correct": 9100,
+                     *             "n": 10000
+                     *           },
+                     *           "backend": "wasm",
+                     *           "codeVersion": "0.1.0",
+                     *           "createdAt": "2026-11-01T12:00:00.000Z",
+                     *           "modelDir": "models/lenet5-fashion-mnist-1",
+                     *           "variants": 22,
+                     *           "evaluations": 66
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ModelsResponse"];
+                };
+            };
+            503: components["responses"]["MatrixEmpty"];
+        };
+    };
+    listMatrixVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The published versions (possibly none). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "latest": 2,
+                     *       "versions": [
+                     *         {
+                     *           "id": 1,
+                     *           "description": "initial build",
+                     *           "codeVersion": "0.1.0",
+                     *           "createdAt": "2026-11-01T10:00:00.000Z",
+                     *           "publishedAt": "2026-11-01T12:00:00.000Z",
+                     *           "publishedSeq": 1,
+                     *           "evaluations": 66
+                     *         },
+                     *         {
+                     *           "id": 2,
+                     *           "description": "refresh: structured-l1",
+                     *           "codeVersion": "0.1.0",
+                     *           "createdAt": "2026-11-02T10:00:00.000Z",
+                     *           "publishedAt": "2026-11-02T11:00:00.000Z",
+                     *           "publishedSeq": 2,
+                     *           "evaluations": 12
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VersionsResponse"];
                 };
             };
         };

@@ -6,7 +6,7 @@ import { createLogger, type Logger } from "../logger.js";
 import { Database } from "../matrix/sqlite.js";
 import { migrate } from "../matrix/migrations.js";
 import { migrationsDir, openapiPath, packageVersion } from "../paths.js";
-import { createApp } from "./app.js";
+import { createApp, type AppLocals } from "./app.js";
 
 export class ListenError extends Error {
   override name = "ListenError";
@@ -30,6 +30,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     throw err;
   }
   const app = createApp({ db, logger, migrationsDir, openapiPath, version: packageVersion() });
+  // Load the matrix before the first request; a failure here is logged and retried on demand.
+  await (app.locals as AppLocals).matrixCache.refresh().catch((err: unknown) => logger.warn({ err }, "matrix not loaded at start-up"));
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host);
     s.once("listening", () => resolve(s));

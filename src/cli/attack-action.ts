@@ -107,7 +107,12 @@ function report(r: RobustnessResult, flags: AttackFlags, metadata: ModelMetadata
       .join(" ");
     lines.push(`  ${a.knowledge.padEnd(9)} ${a.name.padEnd(12)} ${where.padEnd(28)} beaten ${a.beaten} of ${a.attempted} attacked  (${params})`);
   }
-  for (const l of r.perLevel) lines.push(`  ${l.knowledge} alone: ${l.curve.map((p) => `${num(p.budget)} → ${pct(p.accuracy)}`).join(", ")}`);
+  // Levels run strongest first and weaker ones only attack the samples still unbeaten, so only the
+  // strongest level's curve is its own; the others show what they found on the leftovers.
+  r.perLevel.forEach((l, i) => {
+    const label = i === 0 ? `${l.knowledge} attacks alone` : `${l.knowledge} attacks (on samples the stronger levels left unbeaten)`;
+    lines.push(`  ${label}: ${l.curve.map((p) => `${num(p.budget)} → ${pct(p.accuracy)}`).join(", ")}`);
+  });
   lines.push("");
   const s = r.sanity;
   const verdict = (ok: boolean | null): string => (ok === null ? "not checked" : ok ? "pass" : "FAIL");

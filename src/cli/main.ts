@@ -7,6 +7,7 @@ import { registerServe } from "./serve.js";
 import { registerDoctor } from "./doctor.js";
 import { registerPrune, registerTrain } from "./engine-commands.js";
 import { registerAttack } from "./attack.js";
+import { registerMatrix } from "./matrix.js";
 import { reportAndExit } from "./errors.js";
 
 const program = new Command("advisor")
@@ -20,6 +21,7 @@ registerDoctor(program);
 registerTrain(program);
 registerPrune(program);
 registerAttack(program);
+registerMatrix(program);
 
 try {
   await program.parseAsync(process.argv);
