@@ -129,7 +129,8 @@ export interface paths {
          * @description One curve per matching row (candidate × norm × knowledge). By default the measured grid
          *     points; with `at`, robust accuracy at those budgets from the per-sample distances (points
          *     between or beyond grid budgets are marked `distances`: optimistic there, as fixed-budget
-         *     attacks only ran at the grid).
+         *     attacks only ran at the grid). A listed candidate the matrix does not hold contributes no
+         *     curve. All curves come from one version (the latest published unless `version` is given).
          */
         get: operations["getMatrixCurves"];
         put?: never;
@@ -198,6 +199,17 @@ export interface components {
             /** @description The offending field of the request, when one is to blame. */
             field?: string;
             requestId?: string;
+            /** @description With a 404 for an unknown model or candidate, what the matrix does hold. */
+            available?: (components["schemas"]["ModelKey"] | components["schemas"]["CandidateKey"])[];
+        };
+        ModelKey: {
+            modelId: string;
+            architecture: string;
+            dataset: string;
+        };
+        CandidateKey: {
+            strategy: components["schemas"]["Strategy"];
+            rate: number;
         };
         /**
          * @description Threat model: L0 (changed input features), L2 (Euclidean), L∞ (pixel units of inputs in [0, 1]).
@@ -682,7 +694,14 @@ export interface components {
                  *       "status": 404,
                  *       "detail": "no model matches architecture \"resnet18\" in matrix version 3 (known architectures: lenet5)",
                  *       "field": "architecture",
-                 *       "instance": "/v1/recommendations"
+                 *       "instance": "/v1/recommendations",
+                 *       "available": [
+                 *         {
+                 *           "modelId": "5f1c0e7a9b3d4c2e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e",
+                 *           "architecture": "lenet5",
+                 *           "dataset": "fashion-mnist"
+                 *         }
+                 *       ]
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -738,6 +757,23 @@ export interface components {
                  *       "status": 415,
                  *       "detail": "send the body as application/json",
                  *       "instance": "/v1/gate"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The service failed (e.g. the database is unreachable or the matrix is inconsistent); never caused by the request's content. */
+        InternalError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Internal Server Error",
+                 *       "status": 500,
+                 *       "instance": "/v1/matrix/versions"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -903,6 +939,7 @@ export interface operations {
             404: components["responses"]["UnknownModel"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["MatrixEmpty"];
         };
     };
@@ -1017,6 +1054,7 @@ export interface operations {
             404: components["responses"]["UnknownModel"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["MatrixEmpty"];
         };
     };
@@ -1066,6 +1104,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["UnknownVersion"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["MatrixEmpty"];
         };
     };
@@ -1153,6 +1192,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["UnknownVersion"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["MatrixEmpty"];
         };
     };
@@ -1204,6 +1244,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelsResponse"];
                 };
             };
+            500: components["responses"]["InternalError"];
             503: components["responses"]["MatrixEmpty"];
         };
     };
@@ -1251,6 +1292,7 @@ export interface operations {
                     "application/json": components["schemas"]["VersionsResponse"];
                 };
             };
+            500: components["responses"]["InternalError"];
         };
     };
 }

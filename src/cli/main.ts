@@ -8,6 +8,7 @@ import { registerDoctor } from "./doctor.js";
 import { registerPrune, registerTrain } from "./engine-commands.js";
 import { registerAttack } from "./attack.js";
 import { registerMatrix } from "./matrix.js";
+import { registerAdvise } from "./advise.js";
 import { reportAndExit } from "./errors.js";
 
 const program = new Command("advisor")
@@ -21,6 +22,7 @@ registerDoctor(program);
 registerTrain(program);
 registerPrune(program);
 registerAttack(program);
+registerAdvise(program);
 registerMatrix(program);
 
 try {

@@ -1,0 +1,71 @@
+// POST /v1/recommendations and POST /v1/gate: answered from the in-memory matrix (matrix-cache.ts)
+// with the matrix version cited; 503 "matrix is empty" while nothing is published.
+import { Router, type Request } from "express";
+import { gate, recommend } from "../../advisor/index.js";
+import type { ModelSummary } from "../../matrix/store.js";
+import type { MatrixCache, LoadedMatrix } from "../matrix-cache.js";
+import { HttpProblem } from "../problem.js";
+import type { components } from "../schema.gen.js";
+import { gateRequestSchema, parseOr400, scenarioSchema } from "../validation.js";
+import { matrixEmpty } from "./errors.js";
+
+type Schemas = components["schemas"];
+
+const JSON_TYPES = ["application/json", "application/*+json"];
+
+/** The parsed JSON body, or a 415 (not JSON) / 400 (no body) problem. */
+export function jsonBody(req: Request): unknown {
+  if (req.body !== undefined) return req.body;
+  const length = req.headers["content-length"];
+  const empty = req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
+  if (!empty && req.is(JSON_TYPES) === false) throw new HttpProblem(415, "Unsupported Media Type", "send the body as application/json");
+  throw new HttpProblem(400, "Bad Request", "a JSON request body is required", "body");
+}
+
+async function loadedOr503(cache: MatrixCache): Promise<LoadedMatrix> {
+  const loaded = await cache.current();
+  if (!loaded) throw matrixEmpty();
+  return loaded;
+}
+
+/**
+ * A budget no input can need: more changed features than the input has (L0), or more than the
+ * diameter of [0, 1]^d (L2). Checked against the models the scenario selects (all when it names none).
+ */
+export function checkBudgetAgainstInputs(s: Schemas["Scenario"], models: readonly ModelSummary[], field: string): void {
+  if (s.norm === "linf") return;
+  const selected = models.filter(
+    (m) => (s.modelId === undefined || m.modelId === s.modelId) && (s.architecture === undefined || m.architecture === s.architecture) && (s.dataset === undefined || m.dataset === s.dataset),
+  );
+  if (selected.length === 0) return; // the advisor answers 404 for the filter
+  const features = Math.max(...selected.map((m) => m.inputShape.reduce((a, b) => a * b, 1)));
+  if (s.norm === "l0" && s.budget > features) {
+    throw new HttpProblem(400, "Bad Request", `an L0 budget of ${s.budget} changed features exceeds the ${features} input features of the model(s)`, field);
+  }
+  const diameter = Math.sqrt(features);
+  if (s.norm === "l2" && s.budget > diameter) {
+    throw new HttpProblem(400, "Bad Request", `an L2 budget of ${s.budget} exceeds ${diameter.toFixed(3)}, the largest L2 distance between inputs in [0, 1]^${features}`, field);
+  }
+}
+
+export function advisorRoutes(cache: MatrixCache): Router {
+  const r = Router();
+
+  r.post("/v1/recommendations", async (req, res) => {
+    const scenario = parseOr400(scenarioSchema, jsonBody(req));
+    const loaded = await loadedOr503(cache);
+    checkBudgetAgainstInputs(scenario, loaded.models, "budget");
+    const body: Schemas["Recommendation"] = recommend(loaded.snapshot, scenario);
+    res.json(body);
+  });
+
+  r.post("/v1/gate", async (req, res) => {
+    const request = parseOr400(gateRequestSchema, jsonBody(req));
+    const loaded = await loadedOr503(cache);
+    checkBudgetAgainstInputs(request.scenario, loaded.models, "scenario.budget");
+    const body: Schemas["GateResult"] = gate(loaded.snapshot, request);
+    res.json(body);
+  });
+
+  return r;
+}

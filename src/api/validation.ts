@@ -1,0 +1,165 @@
+// zod schemas for every request body and query of the HTTP API. Each one is checked at compile
+// time against the types openapi-typescript generates from openapi.yaml (both directions, see
+// `Same` below), so the spec and the validation cannot drift apart silently. Unknown fields are
+// rejected (a typo must not silently lift a limit). Semantic rules that depend on the norm (an
+// integer L0 budget, L∞ at most 1) are the advisor's own validation (src/advisor/validate.ts),
+// which names the field the same way.
+import { z } from "zod";
+import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../advisor/types.js";
+import { formatPath } from "../matrix/row.js";
+import { HttpProblem } from "./problem.js";
+import type { components, operations } from "./schema.gen.js";
+
+type Schemas = components["schemas"];
+
+/** true iff A and B are mutually assignable. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+const oneOf = <T extends readonly [string, ...string[]]>(values: T, what: string) =>
+  z.enum(values, { error: (iss) => `unknown ${what} ${JSON.stringify(iss.input)} (known: ${values.join(", ")})` });
+
+const finite = (what: string) =>
+  z.number({ error: (iss) => `${what} must be a finite number, got ${iss.input === undefined ? "nothing" : JSON.stringify(iss.input) ?? String(iss.input)}` });
+const text = z.string().min(1, "must not be empty");
+
+export const normSchema = oneOf(NORMS, "norm");
+export const knowledgeSchema = oneOf(KNOWLEDGE_LEVELS, "attacker knowledge");
+export const strategySchema = oneOf(STRATEGIES, "strategy");
+
+export const sizeLimitSchema = z
+  .strictObject({
+    maxParameters: finite("maxParameters").int("maxParameters counts parameters and must be an integer").min(1, "maxParameters must be at least 1").optional(),
+    minCompression: finite("minCompression").min(1, "minCompression must be at least 1 (the dense model is 1×)").optional(),
+    maxBytes: finite("maxBytes").gt(0, "maxBytes must be positive").optional(),
+    structuredOnly: z.boolean().optional(),
+  })
+  .refine((l) => Object.keys(l).length > 0, "sizeLimit names no limit; omit it for no size limit");
+
+export const scenarioSchema = z.strictObject({
+  norm: normSchema,
+  budget: finite("budget").min(0, "budget must not be negative"),
+  knowledge: knowledgeSchema,
+  sizeLimit: sizeLimitSchema.optional(),
+  minCleanAccuracy: finite("minCleanAccuracy").min(0).max(1, "minCleanAccuracy is a fraction in [0, 1]").optional(),
+  modelId: text.optional(),
+  architecture: text.optional(),
+  dataset: text.optional(),
+});
+
+export const gateThresholdsSchema = z
+  .strictObject({
+    minRobustAccuracy: finite("minRobustAccuracy").min(0).max(1, "minRobustAccuracy is a fraction in [0, 1]").optional(),
+    maxDropVsDense: finite("maxDropVsDense").min(-1).max(1, "maxDropVsDense is a fraction in [-1, 1] (0.02 = 2 points)").optional(),
+  })
+  .refine((t) => Object.keys(t).length > 0, "the gate needs at least one threshold (minRobustAccuracy, maxDropVsDense)");
+
+export const gateRequestSchema = z.strictObject({
+  candidate: z.strictObject({
+    strategy: strategySchema,
+    rate: finite("rate").min(1, "rate is a compression rate and at least 1"),
+  }),
+  scenario: scenarioSchema,
+  thresholds: gateThresholdsSchema,
+});
+
+// ── queries: text in, typed values out ──
+
+const intParam = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d{1,15}$/, `${name} must be an integer`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`);
+
+const rateParam = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, "rate must be a number >= 1")
+  .transform(Number)
+  .refine((n) => Number.isFinite(n) && n >= 1, "rate must be a number >= 1");
+
+const filterShape = {
+  model: text.optional(),
+  dataset: text.optional(),
+  architecture: text.optional(),
+  norm: normSchema.optional(),
+  knowledge: knowledgeSchema.optional(),
+  version: intParam("version", 1).optional(),
+};
+
+export const matrixQuerySchema = z.strictObject({
+  ...filterShape,
+  strategy: strategySchema.optional(),
+  rate: rateParam.optional(),
+  limit: intParam("limit", 1, 1000).optional(),
+  cursor: text.optional(),
+});
+
+export const MAX_CURVE_BUDGETS = 200;
+
+export const curvesQuerySchema = z.strictObject({
+  ...filterShape,
+  candidates: text.optional(),
+  at: text.optional(),
+});
+
+/** `dense@1,global-magnitude@4` → pairs; throws HttpProblem naming `candidates`. */
+export function parseCandidateList(s: string): { strategy: (typeof STRATEGIES)[number]; rate: number }[] {
+  return s.split(",").map((part) => {
+    const m = /^\s*([a-z0-9-]+)@(\d+(?:\.\d+)?)\s*$/.exec(part);
+    if (!m) throw new HttpProblem(400, "Bad Request", `candidates: expected strategy@rate pairs separated by commas (e.g. dense@1,global-magnitude@4), got ${JSON.stringify(part)}`, "candidates");
+    const strategy = strategySchema.safeParse(m[1]);
+    if (!strategy.success) throw new HttpProblem(400, "Bad Request", `candidates: ${strategy.error.issues[0]!.message}`, "candidates");
+    const rate = Number(m[2]);
+    if (!(rate >= 1)) throw new HttpProblem(400, "Bad Request", `candidates: rate must be at least 1, got ${m[2]}`, "candidates");
+    return { strategy: strategy.data, rate };
+  });
+}
+
+/** `0,0.05,0.1` → budgets; throws HttpProblem naming `at`. */
+export function parseBudgetList(s: string): number[] {
+  const parts = s.split(",");
+  if (parts.length > MAX_CURVE_BUDGETS) throw new HttpProblem(400, "Bad Request", `at: at most ${MAX_CURVE_BUDGETS} budgets, got ${parts.length}`, "at");
+  return parts.map((p) => {
+    const t = p.trim();
+    const n = /^\d+(\.\d+)?([eE][-+]?\d+)?$/.test(t) ? Number(t) : NaN;
+    if (!Number.isFinite(n)) throw new HttpProblem(400, "Bad Request", `at: budgets must be finite numbers >= 0, got ${JSON.stringify(p)}`, "at");
+    return n;
+  });
+}
+
+// ── compile-time agreement with the generated types (both directions) ──
+
+const _scenario: Same<z.output<typeof scenarioSchema>, Schemas["Scenario"]> = true;
+const _sizeLimit: Same<z.output<typeof sizeLimitSchema>, Schemas["SizeLimit"]> = true;
+const _thresholds: Same<z.output<typeof gateThresholdsSchema>, Schemas["GateThresholds"]> = true;
+const _gate: Same<z.output<typeof gateRequestSchema>, Schemas["GateRequest"]> = true;
+type MatrixQuery = NonNullable<operations["listMatrixRows"]["parameters"]["query"]>;
+type CurvesQuery = NonNullable<operations["getMatrixCurves"]["parameters"]["query"]>;
+const _matrixQuery: Same<z.output<typeof matrixQuerySchema>, MatrixQuery> = true;
+const _curvesQuery: Same<z.output<typeof curvesQuerySchema>, CurvesQuery> = true;
+// Request bodies arrive as JSON: the generated body types must be what the schemas accept.
+type RecommendationBody = operations["createRecommendation"]["requestBody"]["content"]["application/json"];
+type GateBody = operations["runGate"]["requestBody"]["content"]["application/json"];
+const _recBody: Same<z.input<typeof scenarioSchema>, RecommendationBody> = true;
+const _gateBody: Same<z.input<typeof gateRequestSchema>, GateBody> = true;
+void [_scenario, _sizeLimit, _thresholds, _gate, _matrixQuery, _curvesQuery, _recBody, _gateBody];
+
+/** The offending field of a zod error: its path, plus the key for an unknown field. */
+export function fieldOf(issue: z.core.$ZodIssue, prefix = ""): string {
+  let path = formatPath(issue.path);
+  if (issue.code === "unrecognized_keys" && issue.keys.length > 0) path = path ? `${path}.${issue.keys[0]}` : issue.keys[0]!;
+  if (prefix) return path ? `${prefix}.${path}` : prefix;
+  return path;
+}
+
+/** Parses `input` or throws a 400 HttpProblem naming the offending field. */
+export function parseOr400<S extends z.ZodType>(schema: S, input: unknown, whole = "body"): z.output<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = fieldOf(issue) || whole;
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys") message = `unknown field "${issue.keys[0]}"`;
+  else if (issue.code === "invalid_type" && issue.input === undefined) message = `${field} is required`;
+  throw new HttpProblem(400, "Bad Request", `${field}: ${message}`, field);
+}
