@@ -100,6 +100,14 @@ export interface RobustnessOptions {
   /** Run the unbounded white-box sanity attack (default true; only when white-box is in scope). */
   unboundedCheck?: boolean;
   onProgress?: (p: EvaluationProgress) => void;
+  /**
+   * Attack records of earlier evaluations of the SAME target on the SAME samples with the same
+   * seed, batch size and query budget (e.g. a weaker knowledge level evaluated first). A stage
+   * whose attack (knowledge, name, params, sanity flag) ran there at the stage's budget is not run
+   * again: its verified per-sample distances are taken over. Attacks are seeded per sample or per
+   * sample set, so the result equals a re-run; only time (and queries) are saved.
+   */
+  reuse?: readonly AttackRecord[];
 }
 
 export interface AttackRecord {
@@ -118,6 +126,8 @@ export interface AttackRecord {
   beaten: number;
   /** The unbounded sanity run. */
   sanity?: boolean;
+  /** Forward queries this attack made (query attacks), including those of reused runs. */
+  queries?: number;
 }
 
 export interface LevelResult {
@@ -149,6 +159,8 @@ export interface RobustnessResult {
   queryBudget: number;
   batchSize: number;
   transfer?: { surrogateSha256: string; runs: number; crafted: number; reused: number };
+  /** Stages taken over from `reuse` instead of being run. */
+  reusedStages?: number;
 }
 
 interface Stage {
@@ -278,6 +290,20 @@ export async function evaluateRobustness(opts: RobustnessOptions): Promise<Robus
 
   const smallestPositive = budgets.find((b) => b > 0);
   const perAttack: AttackRecord[] = [];
+  const canonicalParams = (p: Record<string, number | string | boolean>): string => JSON.stringify(Object.keys(p).sort().map((k) => [k, p[k]]));
+  const priorFor = (st: Stage): AttackRecord | undefined =>
+    opts.reuse?.find(
+      (r) =>
+        r.knowledge === st.level &&
+        r.name === st.attack.name &&
+        r.kind === st.attack.kind &&
+        (r.sanity ?? false) === (st.sanity ?? false) &&
+        r.distances.length === n &&
+        canonicalParams(r.params) === canonicalParams(st.record.params) &&
+        (st.attack.kind === "fixed-budget" ? st.budget !== undefined && r.budgets.includes(st.budget) : r.budgets.length === 0),
+    );
+  const reusedRecords = new Set<AttackRecord>();
+  let reusedStages = 0;
   for (const [si, st] of stages.entries()) {
     if (!perAttack.includes(st.record)) perAttack.push(st.record);
     const levelD = levelDistances.get(st.level)!;
@@ -305,6 +331,35 @@ export async function evaluateRobustness(opts: RobustnessOptions): Promise<Robus
     const progress = (phase: EvaluationProgress["phase"]): void => opts.onProgress?.({ ...stageInfo(), phase, done, total: candidates.length, beaten });
     progress("start");
     if (fixedBudget !== undefined && !st.record.budgets.includes(fixedBudget)) st.record.budgets.push(fixedBudget);
+
+    const prior = candidates.length > 0 ? priorFor(st) : undefined;
+    if (prior) {
+      // Taken over: the earlier run attacked every sample that is a candidate here (it had at most
+      // the same attacks before this stage), with the same per-sample outcome.
+      for (const p of candidates) {
+        const d = prior.distances[p]!;
+        // Distances are float32: a success at b was stored as fround(min(measured, b)).
+        if (!(d > 0 && (fixedBudget === undefined ? d < Infinity : d <= Math.fround(fixedBudget)))) continue;
+        beaten++;
+        distances[p] = Math.min(distances[p]!, d);
+        levelD[p] = Math.min(levelD[p]!, d);
+        st.record.distances[p] = Math.min(st.record.distances[p]!, d);
+      }
+      if (!reusedRecords.has(prior)) {
+        reusedRecords.add(prior);
+        if (prior.queries !== undefined) {
+          st.record.queries = (st.record.queries ?? 0) + prior.queries;
+          queries += prior.queries;
+        }
+      }
+      reusedStages++;
+      done = candidates.length;
+      st.record.attempted += candidates.length;
+      st.record.beaten += beaten;
+      progress("end");
+      continue;
+    }
+    const queriesBefore = queries;
 
     // Transfer: make sure the whole sample set has examples crafted on the surrogate for this stage.
     let cacheKey: string | undefined;
@@ -372,6 +427,7 @@ export async function evaluateRobustness(opts: RobustnessOptions): Promise<Robus
     }
     st.record.attempted += candidates.length;
     st.record.beaten += beaten;
+    if (st.attack.access === "query") st.record.queries = (st.record.queries ?? 0) + (queries - queriesBefore);
     progress("end");
   }
 
@@ -424,6 +480,7 @@ export async function evaluateRobustness(opts: RobustnessOptions): Promise<Robus
     seed,
     queryBudget,
     batchSize,
+    ...(opts.reuse === undefined ? {} : { reusedStages }),
     ...(surrogateSha256 === undefined
       ? {}
       : {

@@ -1,0 +1,193 @@
+// The actions of `advisor matrix …` (options in matrix.ts). Known failures (bad grid, locked or
+// corrupt database, bad JSONL line) surface as one line on stderr via reportAndExit in main.ts.
+import { createReadStream, createWriteStream } from "node:fs";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { buildMatrix, mergeDatabases, openStore, type BuildEvent } from "../matrix/builder.js";
+import { exportJsonl, importJsonl } from "../matrix/jsonl.js";
+import { parseShard, type ShardSpec } from "../matrix/grid.js";
+import { formatStats, matrixStats } from "../matrix/stats.js";
+import { verifyMatrix } from "../matrix/verify.js";
+import { UsageError } from "./errors.js";
+import { progressBar, type Progress } from "./progress.js";
+import { resolveDb, type MatrixBuildFlags, type MatrixExportFlags, type MatrixImportFlags, type MatrixMergeFlags, type MatrixStatsFlags, type MatrixVerifyFlags } from "./matrix.js";
+
+function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${seconds.toFixed(1)} s`;
+  if (seconds < 5400) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(2)} h`;
+}
+
+export async function buildAction(flags: MatrixBuildFlags): Promise<void> {
+  const db = resolveDb(flags);
+  let shard: ShardSpec | undefined;
+  try {
+    shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  let bar: Progress | undefined;
+  let total = 0;
+  let done = 0;
+  const t0 = performance.now();
+  let doneAtStart = 0;
+  const current = new Map<string, string>();
+  const fields = (): Record<string, string | number> => {
+    const elapsed = (performance.now() - t0) / 1000;
+    const ran = done - doneAtStart;
+    const eta = ran > 0 ? ((total - done) * elapsed) / ran : NaN;
+    const cell = [...current.entries()].map(([k, t]) => (t ? `${k} (${t})` : k)).join(" | ");
+    return { cell: cell.length > 100 ? cell.slice(0, 99) + "…" : cell, etaText: Number.isFinite(eta) ? formatDuration(eta) : "?" };
+  };
+  const onEvent = (e: BuildEvent): void => {
+    switch (e.type) {
+      case "start":
+        total = e.total;
+        done = e.done;
+        doneAtStart = e.done;
+        process.stderr.write(
+          `matrix build ${e.gridHash.slice(0, 12)}… → version ${e.matrixVersion}${e.resumed ? " (resumed)" : ""}: ${e.total} cells, ${e.done} done, ${e.pending} to run on ${e.workers} worker(s)\n`,
+        );
+        if (e.pending > 0) {
+          bar = progressBar(Math.max(1, e.total), "cells {value}/{total} |{bar}| {percentage}% | ETA {etaText} | {cell}");
+          bar.update(done, fields());
+        }
+        break;
+      case "cell-start":
+        current.set(e.key, "");
+        bar?.update(done, fields());
+        break;
+      case "cell-progress":
+        if (current.has(e.key)) current.set(e.key, e.text);
+        bar?.update(done, fields());
+        break;
+      case "cell-done":
+        current.delete(e.key);
+        done = e.done;
+        bar?.line(`[${e.done}/${e.total}] ${e.key} done in ${e.seconds.toFixed(1)} s${e.reused ? " (model reused)" : ""}`);
+        bar?.update(done, fields());
+        break;
+      case "cell-failed":
+        current.delete(e.key);
+        bar?.line(`[${e.done}/${e.total}] ${e.key} FAILED: ${e.error}`);
+        bar?.update(done, fields());
+        break;
+      case "published":
+        break;
+    }
+  };
+  let summary;
+  try {
+    summary = await buildMatrix({
+      gridFile: flags.grid,
+      db,
+      ...(flags.workers === undefined ? {} : { workers: flags.workers }),
+      ...(shard ? { shard } : {}),
+      ...(flags.modelsDir ? { modelsDir: flags.modelsDir } : {}),
+      ...(flags.variantsDir ? { variantsDir: flags.variantsDir } : {}),
+      onEvent,
+    });
+  } finally {
+    bar?.stop();
+  }
+  if (flags.json) process.stdout.write(JSON.stringify(summary) + "\n");
+  else {
+    const lines = [
+      `cells: ${summary.total} in the ${shard ? `shard ${shard.index}/${shard.count}` : "grid"}, ${summary.alreadyDone} done before, ${summary.run} run (${summary.reused} with a reused model), ${summary.failed.length} failed, ${summary.blocked.length} blocked`,
+      `wall time ${formatDuration(summary.seconds)}, ${summary.cellsPerHour.toFixed(1)} cells per hour`,
+      summary.published ? `matrix version ${summary.matrixVersion} published` : `matrix version ${summary.matrixVersion} not published (cells missing); run the same command again to finish`,
+      ...summary.failed.map((f) => `failed ${f.key}: ${f.error}`),
+    ];
+    process.stdout.write(lines.join("\n") + "\n");
+  }
+  if (summary.failed.length > 0 || summary.blocked.length > 0) process.exitCode = 1;
+}
+
+export async function mergeAction(shards: string[], flags: MatrixMergeFlags): Promise<void> {
+  const r = await mergeDatabases(shards, flags.db);
+  if (flags.json) process.stdout.write(JSON.stringify(r) + "\n");
+  else {
+    const lines = r.inputs.map((i) => `${i.file}: version ${i.version}, ${i.rows} rows, ${i.inserted} new, ${i.skipped} already present`);
+    lines.push(r.version === null ? `nothing new; ${flags.db} unchanged` : `merged into ${flags.db}: version ${r.version} published with ${r.inserted} rows`);
+    process.stdout.write(lines.join("\n") + "\n");
+  }
+}
+
+export async function exportAction(flags: MatrixExportFlags): Promise<void> {
+  if (flags.format !== "jsonl") throw new UsageError(`--format must be jsonl, got ${JSON.stringify(flags.format)}`);
+  const store = await openStore(resolveDb(flags));
+  try {
+    const out = flags.out ? createWriteStream(flags.out) : process.stdout;
+    const write = async (line: string): Promise<void> => {
+      if (!out.write(line)) await once(out, "drain");
+    };
+    const r = await exportJsonl(store, flags.matrixVersion, write);
+    if (flags.out) {
+      await new Promise<void>((resolve, reject) => (out as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
+      process.stderr.write(`exported ${r.rows} rows of version ${r.version} to ${flags.out}\n`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+export async function importAction(file: string, flags: MatrixImportFlags): Promise<void> {
+  const input = createReadStream(file);
+  await once(input, "open").catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read ${file}: ${err.code === "ENOENT" ? "not found" : err.message}`);
+  });
+  const store = await openStore(resolveDb(flags));
+  try {
+    const r = await importJsonl(store, createInterface({ input, crlfDelay: Infinity }));
+    if (flags.json) process.stdout.write(JSON.stringify(r) + "\n");
+    else
+      process.stdout.write(
+        r.version === null
+          ? `nothing new in ${file} (${r.rows} rows already present)\n`
+          : `imported ${r.inserted} rows (${r.skipped} already present, ${r.newModels} new models, ${r.newVariants} new variants) as version ${r.version}\n`,
+      );
+  } finally {
+    await store.close();
+  }
+}
+
+export async function verifyAction(flags: MatrixVerifyFlags): Promise<void> {
+  const db = resolveDb(flags);
+  const { initBackend } = await import("../engine/backend.js");
+  await initBackend();
+  const store = await openStore(db);
+  try {
+    const report = await verifyMatrix(store, db, {
+      sample: flags.sample,
+      tolerance: flags.tolerance,
+      ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+      ...(flags.variantsDir ? { variantsDir: flags.variantsDir } : {}),
+      ...(flags.data ? { dataDir: flags.data } : {}),
+      onCell: (c) => {
+        if (flags.json) return;
+        if (c.error) process.stdout.write(`${c.key}: ERROR ${c.error}\n`);
+        else
+          process.stdout.write(
+            `${c.key}: ${c.agree ? "agrees" : "DISAGREES"} (${c.seconds.toFixed(1)} s)\n` +
+              c.rows.map((r) => `  ${r.knowledge}: clean ${r.cleanNow}/${r.cleanRecorded} recorded, max |Δ robust| ${r.maxDelta} (allowed ${r.allowed}) ${r.agree ? "ok" : "MISMATCH"}\n`).join(""),
+          );
+      },
+    });
+    if (flags.json) process.stdout.write(JSON.stringify(report) + "\n");
+    else process.stdout.write(`version ${report.version}: ${report.cells.filter((c) => c.agree).length}/${report.cells.length} cells agree (tolerance ${flags.tolerance} of the samples, at least 1)\n`);
+    if (!report.agree) process.exitCode = 1;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function statsAction(flags: MatrixStatsFlags): Promise<void> {
+  const store = await openStore(resolveDb(flags));
+  try {
+    const s = await matrixStats(store, flags.matrixVersion === undefined ? {} : { version: flags.matrixVersion });
+    if (flags.json) process.stdout.write(JSON.stringify(s) + "\n");
+    else process.stdout.write(formatStats(s).join("\n") + "\n");
+  } finally {
+    await store.close();
+  }
+}

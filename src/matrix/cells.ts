@@ -1,0 +1,299 @@
+// What one cell of a matrix build computes (run inside a worker process, or in-process by
+// `matrix verify`). A cell never touches the database: it returns its output and the builder
+// commits it, together with the cell's checkpoint, in one transaction.
+//
+//   train    → the dense model under <modelsDir>/<arch>-<dataset>-s<seed> (an existing directory
+//              whose metadata matches the grid is reused, never retrained or overwritten);
+//   prune    → the pruned + fine-tuned variant in the cache <variantsDir>/<arch>-<dataset>-s<seed>/
+//              <dense sha[:12]>/<strategy>-<rate>x (recreated when missing);
+//   evaluate → one RobustnessResult per knowledge level of the grid. evaluateRobustness lets weaker
+//              levels attack only what stronger ones left, so each level is run as its own call,
+//              weakest first: black-box, transfer (surrogate = the dense model), white-box.
+//              The stronger calls take the weaker levels' attack records over (`reuse`) instead
+//              of re-running those attacks, so no attack runs twice in a cell.
+// Determinism: training, pruning and the attacks are seeded; the evaluated samples are the first
+// `samples` test images and batches are cut from them the same way in every worker.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { Knowledge } from "../advisor/types.js";
+import { backendInfo } from "../engine/backend.js";
+import { head, loadIdxDirectory, type DataSplits } from "../engine/data.js";
+import { loadModel, saveModel, type ModelMetadata } from "../engine/model-io.js";
+import { trainDense, pruneAndFinetune, type TrainLoopSettings } from "../engine/pipeline.js";
+import { measureSparsity, type SparsityReport } from "../engine/pruning/index.js";
+import { evaluate } from "../engine/train.js";
+import type { LayersModel } from "../engine/tf.js";
+import { evaluateRobustness, samplesFromDataset, type EvaluationProgress, type RobustnessResult } from "../engine/evaluation/robustness.js";
+import { TransferCache } from "../engine/evaluation/transfer-cache.js";
+import type { AttackPlan } from "../engine/evaluation/attack-plan.js";
+import { fmn } from "../engine/attacks/fmn.js";
+import { pgdL2, pgdLinf } from "../engine/attacks/pgd.js";
+import { pgdL0 } from "../engine/attacks/sparse-l0.js";
+import { sparseRs } from "../engine/attacks/sparse-rs.js";
+import { squareL2, squareLinf } from "../engine/attacks/square.js";
+import type { Norm } from "../engine/attacks/types.js";
+import type { Cell, EvaluateCell, Grid, PruneCell, TrainCell } from "./grid.js";
+
+export class CellError extends Error {
+  override name = "CellError";
+}
+
+export interface BuildPaths {
+  modelsDir: string;
+  variantsDir: string;
+}
+
+export interface CellJob {
+  cell: Cell;
+  grid: Grid;
+  paths: BuildPaths;
+  /** Weights hashes recorded by earlier cells: a recreated model must match them. */
+  expect?: { denseSha256?: string; variantSha256?: string };
+}
+
+export interface ModelOutput {
+  kind: "train" | "prune";
+  dir: string;
+  metadata: ModelMetadata;
+  sparsity: SparsityReport;
+  /** Clean accuracy on the whole test split. */
+  clean: { correct: number; n: number };
+  finetuneEpochs: number;
+  reused: boolean;
+}
+
+export interface EvaluateOutput {
+  kind: "evaluate";
+  results: { result: RobustnessResult; startedAt: string; finishedAt: string }[];
+}
+
+export type CellOutput = ModelOutput | EvaluateOutput;
+
+/** Weakest first: each level's row comes from its own call of evaluateRobustness. */
+export const EVALUATION_ORDER: readonly Knowledge[] = ["black-box", "transfer", "white-box"];
+
+export function denseDir(paths: BuildPaths, grid: Grid, architecture: string, seed: number): string {
+  return path.join(paths.modelsDir, `${architecture}-${grid.dataset.name}-s${seed}`);
+}
+
+export function variantDir(paths: BuildPaths, grid: Grid, cell: { architecture: string; seed: number; strategy: string; rate: number }, denseSha256: string): string {
+  return path.join(paths.variantsDir, `${cell.architecture}-${grid.dataset.name}-s${cell.seed}`, denseSha256.slice(0, 12), `${cell.strategy}-${cell.rate}x`);
+}
+
+/** The attacks of the grid's settings, per level (same choice of attacks as the engine's defaults). */
+export function gridAttackPlan(grid: Grid, norm: Norm): AttackPlan {
+  const { pgd, fmn: fmnSettings } = grid.attacks;
+  const pgdFor = (earlyStop: boolean) =>
+    norm === "linf" ? pgdLinf({ steps: pgd.steps, restarts: pgd.restarts, earlyStop }) : norm === "l2" ? pgdL2({ steps: pgd.steps, restarts: pgd.restarts, earlyStop }) : pgdL0({ steps: pgd.steps, restarts: pgd.restarts, earlyStop });
+  return {
+    "white-box": [pgdFor(true), fmn(norm, { steps: fmnSettings.steps })],
+    transfer: [pgdFor(false), fmn(norm, { steps: fmnSettings.steps })],
+    "black-box": [norm === "linf" ? squareLinf() : norm === "l2" ? squareL2() : sparseRs()],
+  };
+}
+
+export function queryBudgetFor(grid: Grid, norm: Norm): number {
+  return norm === "l0" ? grid.attacks.sparseRs.queries : grid.attacks.square.queries;
+}
+
+function trainSettings(grid: Grid, seed: number, epochs: number): TrainLoopSettings {
+  return { epochs, batchSize: grid.training.batchSize, learningRate: grid.training.learningRate, patience: grid.training.patience, validation: grid.training.validation, seed };
+}
+
+/** Per-process caches: data sets, loaded models, transfer examples (one cache per surrogate). */
+export class CellRunner {
+  private readonly data = new Map<string, Promise<DataSplits>>();
+  private readonly models = new Map<string, { model: LayersModel; metadata: ModelMetadata }>();
+  readonly transferCaches = new Map<string, TransferCache>();
+  /** Model outputs already measured in this process, by directory. */
+  private readonly outputs = new Map<string, ModelOutput>();
+
+  constructor(private readonly onProgress: (text: string) => void = () => undefined) {}
+
+  private dataset(grid: Grid): Promise<DataSplits> {
+    const key = `${grid.dataset.dir}|${grid.dataset.name}`;
+    let p = this.data.get(key);
+    if (!p) {
+      p = loadIdxDirectory(grid.dataset.dir, grid.dataset.name);
+      this.data.set(key, p);
+      p.catch(() => this.data.delete(key));
+    }
+    return p;
+  }
+
+  private async load(dir: string, sha?: string): Promise<{ model: LayersModel; metadata: ModelMetadata }> {
+    const cached = this.models.get(dir);
+    if (cached && (sha === undefined || cached.metadata.weightsSha256 === sha)) return cached;
+    if (cached) {
+      cached.model.dispose();
+      this.models.delete(dir);
+    }
+    const loaded = await loadModel(dir);
+    this.models.set(dir, loaded);
+    return loaded;
+  }
+
+  dispose(): void {
+    for (const m of this.models.values()) m.model.dispose();
+    this.models.clear();
+    this.transferCaches.clear();
+  }
+
+  async run(job: CellJob): Promise<CellOutput> {
+    const c = job.cell;
+    if (c.kind === "train") return this.ensureDense(job.grid, job.paths, c, job.expect?.denseSha256);
+    if (c.kind === "prune") return this.ensureVariant(job.grid, job.paths, c, job.expect);
+    return this.evaluateCell(job.grid, job.paths, c, job.expect);
+  }
+
+  /** The dense model: reused when its directory holds a model trained as the grid says, else trained and saved. */
+  async ensureDense(grid: Grid, paths: BuildPaths, c: Pick<TrainCell, "architecture" | "seed" | "key">, expectSha?: string): Promise<ModelOutput> {
+    const dir = denseDir(paths, grid, c.architecture, c.seed);
+    const known = this.outputs.get(dir);
+    if (known && existsSync(dir) && (expectSha === undefined || known.metadata.weightsSha256 === expectSha)) return { ...known, reused: true };
+    const out = await this.ensureDenseUncached(grid, dir, c, expectSha);
+    this.outputs.set(dir, out);
+    return out;
+  }
+
+  private async ensureDenseUncached(grid: Grid, dir: string, c: Pick<TrainCell, "architecture" | "seed" | "key">, expectSha?: string): Promise<ModelOutput> {
+    const data = await this.dataset(grid);
+    if (existsSync(dir)) {
+      const { model, metadata } = await this.load(dir);
+      const t = metadata.training;
+      const problems: string[] = [];
+      if (metadata.architecture !== c.architecture) problems.push(`architecture ${metadata.architecture}`);
+      if (metadata.dataset !== grid.dataset.name) problems.push(`data set ${metadata.dataset}`);
+      if (metadata.seed !== c.seed) problems.push(`seed ${metadata.seed}`);
+      if (metadata.pruning) problems.push("it is a pruned model");
+      if (!t || t.batchSize !== grid.training.batchSize || t.learningRate !== grid.training.learningRate || t.epochs > grid.training.epochs) problems.push("other training settings");
+      if (expectSha !== undefined && metadata.weightsSha256 !== expectSha) problems.push(`weights ${metadata.weightsSha256.slice(0, 12)}… instead of ${expectSha.slice(0, 12)}…`);
+      if (problems.length > 0) {
+        throw new CellError(`${c.key}: the model directory ${dir} exists but does not match the grid (${problems.join(", ")}); remove it or choose another --models-dir`);
+      }
+      const test = evaluate(model, data.test);
+      return { kind: "train", dir, metadata, sparsity: measureSparsity(model), clean: { correct: test.correct, n: test.count }, finetuneEpochs: 0, reused: true };
+    }
+    this.onProgress(`training ${c.architecture} (seed ${c.seed})`);
+    const dense = await trainDense({
+      architecture: c.architecture,
+      train: data.train,
+      test: data.test,
+      datasetName: grid.dataset.name,
+      backend: backendInfo().name,
+      settings: {
+        ...trainSettings(grid, c.seed, grid.training.epochs),
+        onEpoch: (e) => this.onProgress(`training ${c.architecture}: epoch ${e.epoch}, validation accuracy ${(100 * e.validationAccuracy).toFixed(1)}%`),
+      },
+    });
+    const metadata = await saveModel(dense.model, dir, dense.metadata);
+    if (expectSha !== undefined && metadata.weightsSha256 !== expectSha) {
+      throw new CellError(`${c.key}: retrained ${dir} but its weights differ from the recorded ones (training is not reproducible on this machine/backend)`);
+    }
+    this.models.set(dir, { model: dense.model, metadata });
+    return { kind: "train", dir, metadata, sparsity: measureSparsity(dense.model), clean: { correct: dense.test.correct, n: dense.test.count }, finetuneEpochs: 0, reused: false };
+  }
+
+  /** The pruned variant: from the cache directory, else pruned from the dense model, fine-tuned and saved. */
+  async ensureVariant(grid: Grid, paths: BuildPaths, c: Pick<PruneCell, "architecture" | "seed" | "strategy" | "rate" | "key">, expect: CellJob["expect"] = {}): Promise<ModelOutput> {
+    const denseOut = await this.ensureDense(grid, paths, { architecture: c.architecture, seed: c.seed, key: c.key }, expect.denseSha256);
+    const dense = denseOut.metadata;
+    const dir = variantDir(paths, grid, c, dense.weightsSha256);
+    const known = this.outputs.get(dir);
+    if (known && existsSync(dir) && (expect.variantSha256 === undefined || known.metadata.weightsSha256 === expect.variantSha256)) return { ...known, reused: true };
+    const out = await this.ensureVariantUncached(grid, dir, denseOut, c, expect);
+    this.outputs.set(dir, out);
+    return out;
+  }
+
+  private async ensureVariantUncached(
+    grid: Grid,
+    dir: string,
+    denseOut: ModelOutput,
+    c: Pick<PruneCell, "architecture" | "seed" | "strategy" | "rate" | "key">,
+    expect: NonNullable<CellJob["expect"]>,
+  ): Promise<ModelOutput> {
+    const dense = denseOut.metadata;
+    const data = await this.dataset(grid);
+    if (existsSync(dir)) {
+      const { model, metadata } = await this.load(dir);
+      const p = metadata.pruning;
+      const t = metadata.training;
+      const ok =
+        p !== undefined &&
+        p.parentWeightsSha256 === dense.weightsSha256 &&
+        p.strategy === c.strategy &&
+        p.requestedRate === c.rate &&
+        metadata.seed === c.seed &&
+        t !== undefined &&
+        t.batchSize === grid.training.batchSize &&
+        t.learningRate === grid.training.learningRate &&
+        p.finetuneEpochs <= grid.finetune.epochs &&
+        (expect.variantSha256 === undefined || metadata.weightsSha256 === expect.variantSha256);
+      if (ok) {
+        const test = evaluate(model, data.test);
+        return { kind: "prune", dir, metadata, sparsity: measureSparsity(model), clean: { correct: test.correct, n: test.count }, finetuneEpochs: p.finetuneEpochs, reused: true };
+      }
+      throw new CellError(`${c.key}: the variant cache ${dir} holds another model; remove it`);
+    }
+    this.onProgress(`pruning ${c.architecture} ${c.strategy} ${c.rate}x`);
+    const { model } = await loadModel(denseOut.dir);
+    try {
+      const pr = await pruneAndFinetune({
+        model,
+        parent: dense,
+        strategy: c.strategy,
+        rate: c.rate,
+        train: data.train,
+        test: data.test,
+        backend: backendInfo().name,
+        settings: trainSettings(grid, c.seed, grid.finetune.epochs),
+      });
+      const metadata = await saveModel(model, dir, pr.metadata);
+      if (expect.variantSha256 !== undefined && metadata.weightsSha256 !== expect.variantSha256) {
+        throw new CellError(`${c.key}: recreated ${dir} but its weights differ from the recorded variant (pruning/fine-tuning is not reproducible here)`);
+      }
+      return { kind: "prune", dir, metadata, sparsity: pr.sparsity, clean: { correct: pr.test.correct, n: pr.test.count }, finetuneEpochs: pr.result.history.length, reused: false };
+    } finally {
+      model.dispose();
+    }
+  }
+
+  async evaluateCell(grid: Grid, paths: BuildPaths, c: EvaluateCell, expect: CellJob["expect"] = {}): Promise<EvaluateOutput> {
+    const denseOut = await this.ensureDense(grid, paths, { architecture: c.architecture, seed: c.seed, key: c.key }, expect.denseSha256);
+    const targetOut = c.strategy === "dense" ? denseOut : await this.ensureVariant(grid, paths, { ...c, strategy: c.strategy }, expect);
+    const target = await this.load(targetOut.dir, targetOut.metadata.weightsSha256);
+    const surrogate = await this.load(denseOut.dir, denseOut.metadata.weightsSha256);
+    const data = await this.dataset(grid);
+    if (data.test.count < grid.samples) throw new CellError(`${c.key}: the grid asks for ${grid.samples} samples but the test split holds ${data.test.count}`);
+    const samples = samplesFromDataset(head(data.test, grid.samples));
+    const sha = denseOut.metadata.weightsSha256;
+    let cache = this.transferCaches.get(sha);
+    if (!cache) this.transferCaches.set(sha, (cache = new TransferCache()));
+    const plan = gridAttackPlan(grid, c.norm);
+    const results: EvaluateOutput["results"] = [];
+    for (const knowledge of EVALUATION_ORDER.filter((k) => c.knowledge.includes(k))) {
+      const startedAt = new Date().toISOString();
+      const result = await evaluateRobustness({
+        target: target.model,
+        ...(knowledge !== "black-box" && c.knowledge.includes("transfer") ? { surrogate: { model: surrogate.model, weightsSha256: sha } } : {}),
+        samples,
+        norm: c.norm,
+        knowledge,
+        budgets: c.budgets,
+        attacks: plan,
+        queryBudget: queryBudgetFor(grid, c.norm),
+        batchSize: grid.attacks.batchSize,
+        seed: c.seed,
+        transferCache: cache,
+        // Attacks the weaker levels' calls already ran on this target and these samples are taken over, not re-run.
+        reuse: results.flatMap((r) => r.result.perAttack),
+        onProgress: (p: EvaluationProgress) => {
+          if (p.phase === "start") this.onProgress(`${knowledge}: ${p.knowledge} ${p.attack}${p.budget === undefined ? "" : ` @${p.budget}`} (${p.stageIndex + 1}/${p.stages})`);
+        },
+      });
+      results.push({ result, startedAt, finishedAt: new Date().toISOString() });
+    }
+    return { kind: "evaluate", results };
+  }
+}

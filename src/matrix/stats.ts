@@ -1,0 +1,137 @@
+// `advisor matrix stats`: what a matrix database holds — rows per axis (architecture, strategy,
+// rate, norm, knowledge), samples per row, versions — and the GAPS: which rows the grid of the
+// latest build expects that are missing (plus its train/prune cells not done yet).
+//
+// The rows counted are those of one version: by default the version of the latest build (published
+// or not, so a partial build shows its progress), else the latest published version.
+import type { MatrixStore, VersionInfo } from "./store.js";
+import { BuildLedger } from "./build-state.js";
+import { planCells, validateGrid, type Grid } from "./grid.js";
+
+export interface MatrixStats {
+  version: number | null;
+  published: boolean;
+  rows: number;
+  byArchitecture: Record<string, number>;
+  byStrategy: Record<string, number>;
+  byRate: Record<string, number>;
+  byNorm: Record<string, number>;
+  byKnowledge: Record<string, number>;
+  /** Sample count → rows with that many samples. */
+  samplesPerRow: Record<string, number>;
+  versions: VersionInfo[];
+  build: { gridHash: string; description: string | null; expectedRows: number; cells: number; cellsDone: number } | null;
+  /** Expected rows missing, as `<arch>/<strategy>/<rate>x/s<seed>/<norm>/<knowledge>`. */
+  gaps: string[];
+  /** Train/prune/evaluate cells of the build not done. */
+  unfinishedCells: string[];
+}
+
+interface StatRow {
+  architecture: string;
+  dataset: string;
+  strategy: string;
+  rate: number;
+  seed: number;
+  norm: string;
+  knowledge: string;
+  samples: number;
+}
+
+function bump(map: Record<string, number>, key: string | number): void {
+  map[String(key)] = (map[String(key)] ?? 0) + 1;
+}
+
+export function rowKey(r: { architecture: string; strategy: string; rate: number; seed: number; norm: string; knowledge: string }): string {
+  return `${r.architecture}/${r.strategy}/${r.rate}x/s${r.seed}/${r.norm}/${r.knowledge}`;
+}
+
+/** Every row a grid expects (keys as in `gaps`). */
+export function expectedRows(grid: Grid): string[] {
+  const keys: string[] = [];
+  for (const c of planCells(grid)) {
+    if (c.kind !== "evaluate") continue;
+    for (const k of c.knowledge) keys.push(rowKey({ architecture: c.architecture, strategy: c.strategy, rate: c.rate, seed: c.seed, norm: c.norm, knowledge: k }));
+  }
+  return keys;
+}
+
+export async function matrixStats(store: MatrixStore, options: { version?: number } = {}): Promise<MatrixStats> {
+  const db = store.db;
+  const versions = await store.listVersions({ includeUnpublished: true });
+  const buildRow = await db.get<{ grid_hash: string; matrix_version: number | null; grid: string }>(
+    "SELECT grid_hash, matrix_version, grid FROM builds ORDER BY updated_at DESC, rowid DESC LIMIT 1",
+  );
+  let version = options.version ?? buildRow?.matrix_version ?? null;
+  if (version === null) version = (await store.latestPublishedVersion())?.id ?? null;
+  const rows =
+    version === null
+      ? []
+      : await db.all<StatRow>(
+          `SELECT m.architecture, m.dataset, v.strategy, v.requested_rate AS rate, v.seed, e.norm, e.knowledge, e.sample_count AS samples
+           FROM evaluations e JOIN variants v ON v.id = e.variant_id JOIN models m ON m.id = v.model_id
+           WHERE e.matrix_version = ? ORDER BY e.id`,
+          [version],
+        );
+  const stats: MatrixStats = {
+    version,
+    published: version !== null && versions.find((v) => v.id === version)?.publishedAt != null,
+    rows: rows.length,
+    byArchitecture: {},
+    byStrategy: {},
+    byRate: {},
+    byNorm: {},
+    byKnowledge: {},
+    samplesPerRow: {},
+    versions,
+    build: null,
+    gaps: [],
+    unfinishedCells: [],
+  };
+  for (const r of rows) {
+    bump(stats.byArchitecture, r.architecture);
+    bump(stats.byStrategy, r.strategy);
+    bump(stats.byRate, r.rate);
+    bump(stats.byNorm, r.norm);
+    bump(stats.byKnowledge, r.knowledge);
+    bump(stats.samplesPerRow, r.samples);
+  }
+  if (buildRow) {
+    const grid = validateGrid(JSON.parse(buildRow.grid) as unknown, "the build's grid");
+    const present = new Set(rows.filter((r) => r.dataset === grid.dataset.name).map((r) => rowKey(r)));
+    const expected = expectedRows(grid);
+    stats.gaps = expected.filter((k) => !present.has(k));
+    const plan = planCells(grid);
+    const pending = await new BuildLedger(db).pending(buildRow.grid_hash, plan);
+    stats.unfinishedCells = pending.map((c) => c.key);
+    stats.build = { gridHash: buildRow.grid_hash, description: grid.description ?? null, expectedRows: expected.length, cells: plan.length, cellsDone: plan.length - pending.length };
+  }
+  return stats;
+}
+
+export function formatStats(s: MatrixStats): string[] {
+  const axis = (name: string, m: Record<string, number>): string =>
+    `${name}: ${Object.keys(m).length === 0 ? "—" : Object.entries(m).map(([k, n]) => `${k} ${n}`).join(", ")}`;
+  const lines = [
+    s.version === null ? "no matrix version yet" : `version ${s.version} (${s.published ? "published" : "unpublished"}): ${s.rows} rows`,
+    axis("architecture", s.byArchitecture),
+    axis("strategy", s.byStrategy),
+    axis("rate", s.byRate),
+    axis("norm", s.byNorm),
+    axis("knowledge", s.byKnowledge),
+    axis("samples per row", s.samplesPerRow),
+    `versions: ${s.versions.length === 0 ? "none" : s.versions.map((v) => `${v.id}${v.publishedAt ? "" : " (unpublished)"} ${v.evaluations} rows`).join("; ")}`,
+  ];
+  if (s.build) {
+    lines.push(`build ${s.build.gridHash.slice(0, 12)}…: ${s.build.cellsDone}/${s.build.cells} cells done, ${s.build.expectedRows - s.gaps.length}/${s.build.expectedRows} expected rows present`);
+    if (s.gaps.length === 0) lines.push("gaps: none");
+    else {
+      lines.push(`gaps: ${s.gaps.length} missing rows`);
+      for (const g of s.gaps) lines.push(`  missing ${g}`);
+    }
+    for (const c of s.unfinishedCells) lines.push(`  unfinished cell ${c}`);
+  } else {
+    lines.push("gaps: unknown (no build recorded in this database)");
+  }
+  return lines;
+}

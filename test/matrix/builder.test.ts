@@ -1,0 +1,137 @@
+// `advisor matrix build / merge / stats / export` on a tiny grid (synthetic IDX data, lenet300,
+// 1 epoch, 20 samples, tiny attack settings): shards merged equal the unsharded build; a second
+// builder is refused; a bad grid or a corrupted database changes nothing; stats names the gaps.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile, writeFile, mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { runCli } from "../helpers/cli.js";
+import { syntheticSplits, writeIdxDirectory } from "../../src/engine/synthetic.js";
+import { MatrixStore } from "../../src/matrix/store.js";
+import { BuildLedger } from "../../src/matrix/build-state.js";
+import { gridHash, loadGrid } from "../../src/matrix/grid.js";
+import { exportJsonl } from "../../src/matrix/jsonl.js";
+
+const work = await mkdtemp(path.join(os.tmpdir(), "advisor-builder-"));
+const dataDir = path.join(work, "data");
+await writeIdxDirectory(dataDir, syntheticSplits({ trainCount: 30, testCount: 20, seed: 3 }));
+const fixture = await readFile(new URL("../fixtures/grid-tiny.yaml", import.meta.url), "utf8");
+const gridFile = path.join(work, "grid.yaml");
+await writeFile(gridFile, fixture.replace("dir: ./synthetic", `dir: ${dataDir}`).replace(/epochs: 2/, "epochs: 1"));
+
+test.after(() => rm(work, { recursive: true, force: true }));
+
+async function build(dir: string, extra: string[] = [], modelsDir = path.join(dir, "models")) {
+  return runCli(["matrix", "build", "--grid", gridFile, "--db", path.join(dir, "m.sqlite"), "--models-dir", modelsDir, "--workers", "1", ...extra], {}, 80_000);
+}
+
+/** Exported rows without local ids and timestamps, sorted. */
+async function exportedRows(db: string): Promise<string[]> {
+  const store = await MatrixStore.open(db);
+  const lines: string[] = [];
+  try {
+    await exportJsonl(store, undefined, (l) => void lines.push(l.trim()));
+  } finally {
+    await store.close();
+  }
+  return lines
+    .map((l) => {
+      const row = JSON.parse(l) as Record<string, unknown> & { modelMetadata: Record<string, unknown> };
+      for (const k of ["id", "variantId", "matrixVersion", "startedAt", "finishedAt", "seconds", "createdAt", "modelCreatedAt"]) delete row[k];
+      delete row.modelMetadata.createdAt;
+      return JSON.stringify(row);
+    })
+    .sort();
+}
+
+const full = path.join(work, "full");
+
+test("full build publishes every cell; stats shows no gaps; a rerun does nothing", async () => {
+  const r = await build(full);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /6 run/);
+  assert.match(r.stdout, /matrix version 1 published/);
+  const stats = await runCli(["matrix", "stats", "--db", path.join(full, "m.sqlite")]);
+  assert.equal(stats.code, 0, stats.stderr);
+  assert.match(stats.stdout, /9 rows/);
+  assert.match(stats.stdout, /knowledge: black-box 3, transfer 3, white-box 3/);
+  assert.match(stats.stdout, /gaps: none/);
+  const again = await build(full);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /6 done before, 0 run/);
+});
+
+test("verify re-runs cells from their provenance (recreating a deleted variant cache) and agrees", async () => {
+  await rm(path.join(full, "variants"), { recursive: true, force: true });
+  const r = await runCli(["matrix", "verify", "--sample", "3", "--seed", "1", "--db", path.join(full, "m.sqlite")], {}, 80_000);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /3\/3 cells agree/);
+  assert.ok(existsSync(path.join(full, "variants")), "the variant cache was not recreated");
+});
+
+test("two shards merged equal the unsharded build; a partial shard's stats names the gaps", async () => {
+  const s1 = path.join(work, "s1");
+  const s2 = path.join(work, "s2");
+  // Separate model directories: the shards retrain the dense model and must get the same weights.
+  const [r1, r2] = await Promise.all([build(s1, ["--shard", "1/2"]), build(s2, ["--shard", "2/2"])]);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.equal(r2.code, 0, r2.stderr);
+  const stats = await runCli(["matrix", "stats", "--db", path.join(s1, "m.sqlite")]);
+  assert.equal(stats.code, 0, stats.stderr);
+  assert.match(stats.stdout, /gaps: \d+ missing rows/);
+  assert.match(stats.stdout, /missing lenet300\/random\/4x\/s1\/linf\/white-box/);
+  const merged = path.join(work, "merged", "m.sqlite");
+  const m = await runCli(["matrix", "merge", path.join(s1, "m.sqlite"), path.join(s2, "m.sqlite"), "--db", merged]);
+  assert.equal(m.code, 0, m.stderr);
+  assert.deepEqual(await exportedRows(merged), await exportedRows(path.join(full, "m.sqlite")));
+  const mergedStats = await runCli(["matrix", "stats", "--db", merged]);
+  assert.match(mergedStats.stdout, /gaps: none/);
+});
+
+test("a second builder on the same database is refused with one line; data intact", async () => {
+  const db = path.join(full, "m.sqlite");
+  const before = await exportedRows(db);
+  const store = await MatrixStore.open(db);
+  const lock = await new BuildLedger(store.db).acquireLock({ gridHash: gridHash(await loadGrid(gridFile)) });
+  try {
+    const r = await build(full);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^advisor: another builder holds the build lock/);
+    assert.equal(r.stderr.trim().split("\n").length, 1);
+  } finally {
+    await lock.release();
+    await store.close();
+  }
+  assert.deepEqual(await exportedRows(db), before);
+});
+
+test("a grid naming an unknown strategy fails clearly and writes nothing", async () => {
+  const dir = path.join(work, "bad");
+  const bad = path.join(work, "bad-grid.yaml");
+  await writeFile(bad, (await readFile(gridFile, "utf8")).replace("random]", "magic]"));
+  const r = await runCli(["matrix", "build", "--grid", bad, "--db", path.join(dir, "m.sqlite"), "--models-dir", path.join(dir, "models")]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /strategies\[1\]: unknown strategy "magic"/);
+  assert.equal(existsSync(dir), false);
+  // Against an existing database: unchanged.
+  const db = path.join(full, "m.sqlite");
+  const bytes = await readFile(db);
+  const r2 = await runCli(["matrix", "build", "--grid", bad, "--db", db]);
+  assert.equal(r2.code, 1);
+  assert.deepEqual(await readFile(db), bytes);
+});
+
+test("a corrupted database file: one clear error, the file untouched", async () => {
+  const db = path.join(work, "corrupt.sqlite");
+  const junk = Buffer.from("this is not a database, just some bytes ".repeat(200));
+  await writeFile(db, junk);
+  for (const args of [["build", "--grid", gridFile, "--models-dir", path.join(work, "cm")], ["stats"]]) {
+    const r = await runCli(["matrix", ...args, "--db", db]);
+    assert.equal(r.code, 1, args.join(" "));
+    assert.match(r.stderr, /is not a SQLite database/);
+    assert.deepEqual(await readFile(db), junk);
+  }
+  assert.equal(existsSync(db + "-wal"), false);
+});
