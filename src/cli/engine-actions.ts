@@ -1,17 +1,14 @@
-// The actions of `advisor train` and `advisor prune` (see engine-commands.ts for the options).
+// The actions of `advisor train` and `advisor prune` (see engine-commands.ts for the options):
+// the engine's pipeline steps (src/engine/pipeline.ts) with a progress bar and a summary.
 // Output directories appear only when complete (saveModel writes to a temporary sibling first).
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { initBackend } from "../engine/backend.js";
-import { loadIdxDirectory, head, splitValidation, type DataSplits, type Dataset } from "../engine/data.js";
-import { createModel } from "../engine/models.js";
-import { loadModel, saveModel, type ModelMetadata } from "../engine/model-io.js";
-import { evaluate, train, type Evaluation, type TrainResult } from "../engine/train.js";
-import { pruneModel, measureSparsity } from "../engine/pruning/index.js";
-import { tf, type LayersModel } from "../engine/tf.js";
-import { packageVersion } from "../paths.js";
+import { loadIdxDirectory, head, type DataSplits } from "../engine/data.js";
+import { loadModel, saveModel } from "../engine/model-io.js";
+import { pruneAndFinetune, trainDense, type TrainLoopSettings } from "../engine/pipeline.js";
 import { UsageError } from "./errors.js";
-import { progressBar } from "./progress.js";
+import { progressBar, type Progress } from "./progress.js";
 import type { DataFlags, PruneFlags, TrainFlags, TrainLoopFlags } from "./engine-commands.js";
 
 async function loadData(flags: DataFlags): Promise<DataSplits> {
@@ -23,40 +20,26 @@ function refuseExisting(out: string): void {
   if (existsSync(out)) throw new UsageError(`--out ${out} already exists (choose another directory or remove it)`);
 }
 
-async function trainWithProgress(model: LayersModel, data: Dataset, flags: TrainLoopFlags, epochs: number, masks?: Map<string, Float32Array>): Promise<TrainResult> {
-  const { train: trainSet, validation } = splitValidation(data, flags.validation, flags.seed);
-  const batches = Math.ceil(trainSet.count / flags.batchSize);
-  const bar = progressBar(Math.max(1, epochs * batches), "epoch {epoch} |{bar}| {percentage}% loss {loss} acc {acc} | ETA {eta_formatted}");
-  try {
-    return await train(model, trainSet, validation, {
-      epochs,
-      seed: flags.seed,
-      batchSize: flags.batchSize,
-      learningRate: flags.lr,
-      patience: flags.patience,
-      masks,
-      onBatch: (p) => bar.update((p.epoch - 1) * batches + p.batch, { epoch: p.epoch, loss: p.loss.toFixed(3), acc: p.accuracy.toFixed(3) }),
-      onEpoch: (e) =>
-        bar.line(
-          `epoch ${e.epoch}: loss ${e.loss.toFixed(4)} acc ${(100 * e.accuracy).toFixed(2)}% | validation loss ${e.validationLoss.toFixed(4)} acc ${(100 * e.validationAccuracy).toFixed(2)}% | ${e.seconds.toFixed(1)} s`,
-        ),
-    });
-  } finally {
-    bar.stop();
-  }
-}
-
-/** The metadata fields every trained or fine-tuned model records about the run that made it. */
-function runProvenance(flags: TrainLoopFlags, backend: string, test: Evaluation, result: TrainResult): Pick<ModelMetadata, "seed" | "cleanAccuracy" | "testCount" | "backend" | "codeVersion" | "createdAt" | "training"> {
-  return {
+/** Training settings from the flags, reporting progress on a bar created at the first batch. */
+function settingsWithProgress(flags: TrainLoopFlags, epochs: number): { settings: TrainLoopSettings; stop: () => void } {
+  let bar: Progress | undefined;
+  const settings: TrainLoopSettings = {
+    epochs,
+    batchSize: flags.batchSize,
+    learningRate: flags.lr,
+    patience: flags.patience,
+    validation: flags.validation,
     seed: flags.seed,
-    cleanAccuracy: test.accuracy,
-    testCount: test.count,
-    backend,
-    codeVersion: packageVersion(),
-    createdAt: new Date().toISOString(),
-    training: { epochs: result.history.length, bestEpoch: result.bestEpoch, batchSize: flags.batchSize, learningRate: flags.lr, validationAccuracy: result.validationAccuracy },
+    onBatch: (p) => {
+      bar ??= progressBar(Math.max(1, epochs * p.batches), "epoch {epoch} |{bar}| {percentage}% loss {loss} acc {acc} | ETA {eta_formatted}");
+      bar.update((p.epoch - 1) * p.batches + p.batch, { epoch: p.epoch, loss: p.loss.toFixed(3), acc: p.accuracy.toFixed(3) });
+    },
+    onEpoch: (e) =>
+      bar?.line(
+        `epoch ${e.epoch}: loss ${e.loss.toFixed(4)} acc ${(100 * e.accuracy).toFixed(2)}% | validation loss ${e.validationLoss.toFixed(4)} acc ${(100 * e.validationAccuracy).toFixed(2)}% | ${e.seconds.toFixed(1)} s`,
+      ),
   };
+  return { settings, stop: () => bar?.stop() };
 }
 
 function report(json: boolean | undefined, summary: Record<string, unknown>, lines: string[]): void {
@@ -64,28 +47,24 @@ function report(json: boolean | undefined, summary: Record<string, unknown>, lin
   else process.stdout.write(lines.join("\n") + "\n");
 }
 
+const pct = (v: number | undefined): string => (v === undefined ? "unknown" : `${(100 * v).toFixed(2)}%`);
+
 export async function trainAction(flags: TrainFlags): Promise<void> {
   refuseExisting(flags.out);
   const backend = await initBackend();
   const data = await loadData(flags);
   const t0 = performance.now();
-  const model = createModel({ architecture: flags.arch, inputShape: [data.train.height, data.train.width, 1], numClasses: data.train.numClasses, seed: flags.seed });
-  const result = await trainWithProgress(model, data.train, flags, flags.epochs);
-  const test = evaluate(model, data.test);
-  const meta = await saveModel(model, flags.out, {
-    architecture: flags.arch,
-    dataset: data.train.name,
-    inputShape: [data.train.height, data.train.width, 1],
-    numClasses: data.train.numClasses,
-    ...runProvenance(flags, backend.name, test, result),
-  });
+  const { settings, stop } = settingsWithProgress(flags, flags.epochs);
+  const dense = await trainDense({ architecture: flags.arch, train: data.train, test: data.test, backend: backend.name, settings }).finally(stop);
+  const meta = await saveModel(dense.model, flags.out, dense.metadata);
   const seconds = (performance.now() - t0) / 1000;
+  const { result, test } = dense;
   report(flags.json, { ...meta, out: path.resolve(flags.out), seconds }, [
-    `${flags.arch} on ${data.train.name}: test accuracy ${(100 * test.accuracy).toFixed(2)}% on ${test.count} images`,
+    `${flags.arch} on ${data.train.name}: test accuracy ${pct(test.accuracy)} on ${test.count} images`,
     `epochs run ${result.history.length} (best ${result.bestEpoch}${result.stoppedEarly ? ", stopped early" : ""}), ${seconds.toFixed(1)} s on ${backend.name}`,
     `saved to ${flags.out} (weights sha256 ${meta.weightsSha256})`,
   ]);
-  model.dispose();
+  dense.model.dispose();
 }
 
 export async function pruneAction(flags: PruneFlags): Promise<void> {
@@ -100,47 +79,25 @@ export async function pruneAction(flags: PruneFlags): Promise<void> {
     );
   }
   const t0 = performance.now();
-  const gradientBatches = Array.from({ length: Math.min(flags.gradientBatches, Math.ceil(data.train.count / flags.batchSize)) }, (_, b) => {
-    const size = h * w;
-    const start = b * flags.batchSize;
-    const n = Math.min(flags.batchSize, data.train.count - start);
-    return {
-      x: tf.tensor4d(data.train.images.subarray(start * size, (start + n) * size), [n, h, w, 1]),
-      y: tf.tensor1d(data.train.labels.subarray(start, start + n), "int32"),
-    };
-  });
-  const pruned = (() => {
-    try {
-      return pruneModel(model, flags.strategy, flags.rate, { seed: flags.seed, gradientBatches });
-    } finally {
-      gradientBatches.forEach((b) => (b.x.dispose(), b.y.dispose()));
-    }
-  })();
-  const result = await trainWithProgress(model, data.train, flags, flags.finetuneEpochs, pruned.masks);
-  const after = measureSparsity(model);
-  const test = evaluate(model, data.test);
-  const meta = await saveModel(model, flags.out, {
-    architecture: metadata.architecture,
-    dataset: metadata.dataset,
-    inputShape: metadata.inputShape,
-    numClasses: metadata.numClasses,
-    ...runProvenance(flags, backend.name, test, result),
-    pruning: {
-      strategy: flags.strategy,
-      requestedRate: flags.rate,
-      achievedRate: after.compression,
-      prunableParams: after.prunableParams,
-      nonZeroPrunable: after.nonZeroPrunable,
-      sparseBytes: after.sparseBytes,
-      parentWeightsSha256: metadata.weightsSha256,
-      finetuneEpochs: result.history.length,
-    },
-  });
+  const { settings, stop } = settingsWithProgress(flags, flags.finetuneEpochs);
+  const pruned = await pruneAndFinetune({
+    model,
+    parent: metadata,
+    strategy: flags.strategy,
+    rate: flags.rate,
+    train: data.train,
+    test: data.test,
+    backend: backend.name,
+    gradientBatches: flags.gradientBatches,
+    settings,
+  }).finally(stop);
+  const meta = await saveModel(model, flags.out, pruned.metadata);
   const seconds = (performance.now() - t0) / 1000;
+  const s = pruned.sparsity;
   report(flags.json, { ...meta, out: path.resolve(flags.out), seconds, parentCleanAccuracy: metadata.cleanAccuracy }, [
-    `${flags.strategy} at ${flags.rate}x: ${after.nonZeroPrunable} of ${after.prunableParams} prunable weights left (achieved ${after.compression.toFixed(2)}x), ${after.sparseBytes} bytes sparse`,
-    `test accuracy ${(100 * test.accuracy).toFixed(2)}% on ${test.count} images (dense: ${metadata.cleanAccuracy === undefined ? "unknown" : (100 * metadata.cleanAccuracy).toFixed(2) + "%"})`,
-    `fine-tuned ${result.history.length} epoch(s) in ${seconds.toFixed(1)} s on ${backend.name}; saved to ${flags.out}`,
+    `${flags.strategy} at ${flags.rate}x: ${s.nonZeroPrunable} of ${s.prunableParams} prunable weights left (achieved ${s.compression.toFixed(2)}x), ${s.sparseBytes} bytes sparse`,
+    `test accuracy ${pct(pruned.test.accuracy)} on ${pruned.test.count} images (dense: ${pct(metadata.cleanAccuracy)})`,
+    `fine-tuned ${pruned.result.history.length} epoch(s) in ${seconds.toFixed(1)} s on ${backend.name}; saved to ${flags.out}`,
   ]);
   model.dispose();
 }
