@@ -12,21 +12,13 @@ import type { Interval } from "../engine/stats.js";
 
 export type { Interval };
 
-export const NORMS = ["l0", "l2", "linf"] as const;
-export type Norm = (typeof NORMS)[number];
+// The vocabulary's names come from the engine's TensorFlow-free modules, so the advisor, the
+// engine and the store cannot drift apart. KNOWLEDGE_LEVELS is ordered STRONGEST FIRST.
+import { KNOWLEDGE_LEVELS, NORMS, type Knowledge, type Norm } from "../engine/attacks/types.js";
+import { STRATEGIES as PRUNING_STRATEGIES } from "../engine/pruning/names.js";
 
-/** The attacker-knowledge lattice, STRONGEST FIRST. Each level may also run every attack of the levels after it. */
-export const KNOWLEDGE_LEVELS = ["white-box", "transfer", "black-box"] as const;
-export type Knowledge = (typeof KNOWLEDGE_LEVELS)[number];
+export { KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, type Knowledge, type Norm };
 
-export const PRUNING_STRATEGIES = [
-  "global-magnitude",
-  "layer-magnitude",
-  "global-gradient",
-  "layer-gradient",
-  "random",
-  "structured-l1",
-] as const;
 /** `dense` is the unpruned model (rate 1); the others are ShrinkBench-style pruning strategies. */
 export const STRATEGIES = ["dense", ...PRUNING_STRATEGIES] as const;
 export type Strategy = (typeof STRATEGIES)[number];

@@ -11,9 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import { root, runCli } from "../helpers/cli.js";
 import { syntheticSplits, writeIdxDirectory } from "../../src/engine/synthetic.js";
-import { MatrixStore } from "../../src/matrix/store.js";
 import { Database } from "../../src/matrix/sqlite.js";
-import { exportJsonl } from "../../src/matrix/jsonl.js";
+import { exportedRows } from "../helpers/exported-rows.js";
 
 const work = await mkdtemp(path.join(os.tmpdir(), "advisor-builder-crash-"));
 const dataDir = path.join(work, "data");
@@ -36,24 +35,6 @@ const buildArgs = (dir: string, workers: number): string[] => [
   "--workers",
   String(workers),
 ];
-
-async function exportedRows(db: string): Promise<string[]> {
-  const store = await MatrixStore.open(db);
-  const lines: string[] = [];
-  try {
-    await exportJsonl(store, undefined, (l) => void lines.push(l.trim()));
-  } finally {
-    await store.close();
-  }
-  return lines
-    .map((l) => {
-      const row = JSON.parse(l) as Record<string, unknown> & { modelMetadata: Record<string, unknown> };
-      for (const k of ["id", "variantId", "matrixVersion", "startedAt", "finishedAt", "seconds", "createdAt", "modelCreatedAt"]) delete row[k];
-      delete row.modelMetadata.createdAt;
-      return JSON.stringify(row);
-    })
-    .sort();
-}
 
 async function doneCells(db: string): Promise<number> {
   if (!existsSync(db)) return 0;

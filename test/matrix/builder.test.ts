@@ -12,7 +12,7 @@ import { syntheticSplits, writeIdxDirectory } from "../../src/engine/synthetic.j
 import { MatrixStore } from "../../src/matrix/store.js";
 import { BuildLedger } from "../../src/matrix/build-state.js";
 import { gridHash, loadGrid } from "../../src/matrix/grid.js";
-import { exportJsonl } from "../../src/matrix/jsonl.js";
+import { exportedRows } from "../helpers/exported-rows.js";
 
 const work = await mkdtemp(path.join(os.tmpdir(), "advisor-builder-"));
 const dataDir = path.join(work, "data");
@@ -25,25 +25,6 @@ test.after(() => rm(work, { recursive: true, force: true }));
 
 async function build(dir: string, extra: string[] = [], modelsDir = path.join(dir, "models")) {
   return runCli(["matrix", "build", "--grid", gridFile, "--db", path.join(dir, "m.sqlite"), "--models-dir", modelsDir, "--workers", "1", ...extra], {}, 80_000);
-}
-
-/** Exported rows without local ids and timestamps, sorted. */
-async function exportedRows(db: string): Promise<string[]> {
-  const store = await MatrixStore.open(db);
-  const lines: string[] = [];
-  try {
-    await exportJsonl(store, undefined, (l) => void lines.push(l.trim()));
-  } finally {
-    await store.close();
-  }
-  return lines
-    .map((l) => {
-      const row = JSON.parse(l) as Record<string, unknown> & { modelMetadata: Record<string, unknown> };
-      for (const k of ["id", "variantId", "matrixVersion", "startedAt", "finishedAt", "seconds", "createdAt", "modelCreatedAt"]) delete row[k];
-      delete row.modelMetadata.createdAt;
-      return JSON.stringify(row);
-    })
-    .sort();
 }
 
 const full = path.join(work, "full");

@@ -1,0 +1,22 @@
+// Exported matrix rows of a database, comparable across builds: local ids and timestamps removed.
+import { MatrixStore } from "../../src/matrix/store.js";
+import { exportJsonl } from "../../src/matrix/jsonl.js";
+
+/** Exported rows without local ids and timestamps, sorted. */
+export async function exportedRows(db: string): Promise<string[]> {
+  const store = await MatrixStore.open(db);
+  const lines: string[] = [];
+  try {
+    await exportJsonl(store, undefined, (l) => void lines.push(l.trim()));
+  } finally {
+    await store.close();
+  }
+  return lines
+    .map((l) => {
+      const row = JSON.parse(l) as Record<string, unknown> & { modelMetadata: Record<string, unknown> };
+      for (const k of ["id", "variantId", "matrixVersion", "startedAt", "finishedAt", "seconds", "createdAt", "modelCreatedAt"]) delete row[k];
+      delete row.modelMetadata.createdAt;
+      return JSON.stringify(row);
+    })
+    .sort();
+}
