@@ -7,6 +7,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startServer } from "../src/api/server.js";
+import { resolveServeConfig } from "../src/config.js";
 import { defaultDbPath } from "../src/paths.js";
 
 const { values } = parseArgs({
@@ -25,7 +26,7 @@ if (!(seconds > 0 && seconds <= 60 && Number.isInteger(connections) && connectio
 }
 
 const autocannon = fileURLToPath(new URL("../node_modules/autocannon/autocannon.js", import.meta.url));
-const server = await startServer({ port: 0, host: "127.0.0.1", db: values.db, logLevel: "silent" });
+const server = await startServer(resolveServeConfig({ port: "0", host: "127.0.0.1", db: values.db, logLevel: "silent" }, {}));
 const base = `http://127.0.0.1:${server.port}`;
 
 interface Result {

@@ -1,6 +1,9 @@
 // Service configuration from flags and environment, validated with zod. A bad value becomes one
 // ConfigError line naming the setting and where it came from; the CLI turns that into exit code 2.
+import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { parseKeyEntries, type KeyEntry } from "./auth/keys.js";
+import { DEFAULT_DATA_DIR } from "./engine/data.js";
 import { defaultDbPath } from "./paths.js";
 
 export class ConfigError extends Error {
@@ -17,6 +20,62 @@ const portSchema = z
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/** Key entries (src/auth/keys.ts); a bad entry is reported by number, never echoed. */
+const keyEntries = (text: string, ctx: z.RefinementCtx<string>): KeyEntry[] => {
+  try {
+    return parseKeyEntries(text);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+};
+
+const keysFileSchema = z
+  .string()
+  .min(1, "must not be empty")
+  .transform((file, ctx) => {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      ctx.addIssue({ code: "custom", message: code === "ENOENT" ? "file not found" : code === "EACCES" ? "permission denied" : "cannot read the file" });
+      return z.NEVER;
+    }
+    return keyEntries(text, ctx);
+  })
+  .optional();
+
+const booleanSchema = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const SIZE_MESSAGE = "expected a size in bytes, optionally with a K, M or G suffix (binary), from 1K to 4G";
+const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const sizeSchema = z
+  .string()
+  .regex(/^\d{1,12}[kmgKMG]?$/, SIZE_MESSAGE)
+  .transform((v) => Number(v.replace(/[kmgKMG]$/, "")) * UNITS[v.slice(-1).toLowerCase()]! || Number(v))
+  .refine((n) => n >= 1024 && n <= 4 * 1024 ** 3, SIZE_MESSAGE);
+
+/** `name=dir[,name=dir…]`: the data sets uploaded models may name, by name → IDX directory. */
+const datasetsSchema = z.string().transform((text, ctx) => {
+  const out = new Map<string, string>();
+  for (const part of text.split(",")) {
+    const m = /^\s*([A-Za-z0-9._-]{1,64})=(.+?)\s*$/.exec(part);
+    if (!m) {
+      ctx.addIssue({ code: "custom", message: `expected name=directory pairs separated by commas, got ${JSON.stringify(part)}` });
+      return z.NEVER;
+    }
+    if (out.has(m[1]!)) {
+      ctx.addIssue({ code: "custom", message: `data set ${m[1]} is named twice` });
+      return z.NEVER;
+    }
+    out.set(m[1]!, m[2]!);
+  }
+  return out;
+});
+
 export const serveSettings = {
   port: { env: "PORT", flag: "--port", schema: portSchema, fallback: "8080" },
   host: { env: "HOST", flag: "--host", schema: z.string().min(1, "must not be empty"), fallback: "127.0.0.1" },
@@ -27,9 +86,25 @@ export const serveSettings = {
     schema: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }),
     fallback: "info",
   },
+  /** Hashed API keys from a file (`name:sha256hex` per line). */
+  apiKeysFile: { env: "ADVISOR_API_KEYS_FILE", flag: "--api-keys-file", schema: keysFileSchema, fallback: undefined },
+  /** Hashed API keys inline (`name:sha256hex`, comma-separated); never echoed in errors. */
+  apiKeys: { env: "ADVISOR_API_KEYS", flag: undefined, schema: z.string().transform(keyEntries).optional(), fallback: undefined, secret: true },
+  /** Require a key for the read endpoints under /v1 too. */
+  protectReads: { env: "ADVISOR_PROTECT_READS", flag: "--protect-reads", schema: booleanSchema, fallback: "false" },
+  /** Largest model upload (all files together). */
+  uploadMaxBytes: { env: "ADVISOR_UPLOAD_MAX_BYTES", flag: "--upload-max-bytes", schema: sizeSchema, fallback: "50M" },
+  datasets: { env: "ADVISOR_DATASETS", flag: "--datasets", schema: datasetsSchema, fallback: `fashion-mnist=${DEFAULT_DATA_DIR}` },
 } as const;
 
 type Settings = typeof serveSettings;
+interface Setting {
+  env: string;
+  flag: string | undefined;
+  schema: z.ZodType;
+  fallback: string | undefined;
+  secret?: boolean;
+}
 export type ServeConfig = { [K in keyof Settings]: z.output<Settings[K]["schema"]> };
 
 /**
@@ -41,17 +116,22 @@ export function resolveServeConfig(
   env: NodeJS.ProcessEnv,
 ): ServeConfig {
   const out: Record<string, unknown> = {};
-  for (const [key, s] of Object.entries(serveSettings) as [keyof Settings, Settings[keyof Settings]][]) {
-    const fromFlag = flags[key];
+  for (const [key, s] of Object.entries(serveSettings) as [keyof Settings, Setting][]) {
+    const fromFlag = s.flag === undefined ? undefined : flags[key];
     const fromEnv = env[s.env];
     const raw = fromFlag ?? fromEnv ?? s.fallback;
     const source = fromFlag !== undefined ? s.flag : fromEnv !== undefined ? `environment variable ${s.env}` : "default";
-    const parsed = (s.schema as z.ZodType).safeParse(raw);
+    const parsed = s.schema.safeParse(raw);
     if (!parsed.success) {
       const message = parsed.error.issues[0]?.message ?? "invalid value";
-      throw new ConfigError(`invalid ${key} from ${source}: ${message}, got ${JSON.stringify(raw)}`);
+      // Secrets (and anything that may hold a plain key) are never echoed.
+      throw new ConfigError(`invalid ${key} from ${source}: ${message}${s.secret ? "" : `, got ${JSON.stringify(raw)}`}`);
     }
     out[key] = parsed.data;
   }
-  return out as ServeConfig;
+  const config = out as ServeConfig;
+  if (config.protectReads && (config.apiKeysFile ?? []).length + (config.apiKeys ?? []).length === 0) {
+    throw new ConfigError("invalid protectReads: ADVISOR_PROTECT_READS / --protect-reads needs API keys (set ADVISOR_API_KEYS_FILE, --api-keys-file or ADVISOR_API_KEYS)");
+  }
+  return config;
 }

@@ -4,15 +4,21 @@ import express, { type Express } from "express";
 import { pinoHttp } from "pino-http";
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { ApiKeys } from "../auth/keys.js";
+import { DEFAULT_DATA_DIR } from "../engine/data.js";
 import type { Logger } from "../logger.js";
 import type { Database } from "../matrix/sqlite.js";
 import { schemaStatus } from "../matrix/migrations.js";
 import { MatrixStore } from "../matrix/store.js";
+import { findModel, modelsDirFor, uploadedModelIds } from "../models/storage.js";
+import { requireApiKey } from "./auth.js";
 import { MatrixCache } from "./matrix-cache.js";
 import { notFound, problemHandler, sendProblem } from "./problem.js";
 import { advisorRoutes } from "./routes/advisor.js";
 import { domainErrors } from "./routes/errors.js";
 import { matrixRoutes } from "./routes/matrix.js";
+import { modelRoutes, type UploadSettings } from "./routes/models.js";
 import type { components } from "./schema.gen.js";
 
 type Health = components["schemas"]["Health"];
@@ -28,7 +34,15 @@ export interface AppDeps {
   store?: MatrixStore;
   /** Minimum time between checks for a newer published matrix version (default 1000 ms). */
   matrixCheckIntervalMs?: number;
+  /** The configured API keys (default none: write endpoints answer 503 until keys are configured). */
+  keys?: ApiKeys;
+  /** Require an API key for the read endpoints under /v1 as well (default false). */
+  protectReads?: boolean;
+  /** Model uploads; by default models live in <db dir>/models, fashion-mnist is known, 50 MiB at most. */
+  uploads?: Partial<UploadSettings>;
 }
+
+export const DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
 
 /** What createApp exposes besides the routes (app.locals.matrixCache). */
 export interface AppLocals {
@@ -40,7 +54,16 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function createApp(deps: AppDeps): Express {
   const app = express();
   const store = deps.store ?? new MatrixStore(deps.db);
-  const matrixCache = new MatrixCache(store, { checkIntervalMs: deps.matrixCheckIntervalMs, logger: deps.logger });
+  const matrixCache = new MatrixCache(store, { checkIntervalMs: deps.matrixCheckIntervalMs, logger: deps.logger, uploadedModels: () => uploadedModelIds(deps.db) });
+  const keys = deps.keys ?? new ApiKeys([]);
+  const modelsDir = deps.uploads?.modelsDir ?? modelsDirFor(deps.db.file);
+  const uploads: UploadSettings = {
+    modelsDir,
+    dbDir: deps.uploads?.dbDir ?? path.dirname(path.resolve(deps.db.file)),
+    datasets: deps.uploads?.datasets ?? new Map([["fashion-mnist", DEFAULT_DATA_DIR]]),
+    maxBytes: deps.uploads?.maxBytes ?? DEFAULT_UPLOAD_MAX_BYTES,
+    maxFiles: deps.uploads?.maxFiles,
+  };
   app.locals.matrixCache = matrixCache;
   app.disable("x-powered-by");
   app.set("query parser", "simple");
@@ -93,7 +116,9 @@ export function createApp(deps: AppDeps): Express {
     res.type("application/yaml").send(await readFile(deps.openapiPath, "utf8"));
   });
 
-  app.use(advisorRoutes(matrixCache));
+  if (deps.protectReads) app.use("/v1", requireApiKey(keys, "/v1 (ADVISOR_PROTECT_READS is on)"));
+  app.use(advisorRoutes(matrixCache, (id) => findModel(deps.db, id)));
+  app.use(modelRoutes(store, keys, uploads));
   app.use(matrixRoutes(store, matrixCache));
 
   app.use(notFound);

@@ -5,6 +5,12 @@
 // for its whole life, so it never sees half a reload; requests arriving while a check or a load
 // runs wait for that same promise (single flight) rather than being dropped or starting another.
 // If a reload fails, the previous matrix keeps serving and the next check tries again.
+//
+// The default model set: questions that name no modelId are answered from the models of the
+// snapshot that were not uploaded (POST /v1/models, `advisor models add`) — the matrix's own
+// models. An uploaded model is only ever answered for when asked for by id. Which models are
+// uploaded is read with the snapshot (an uploaded model only gets rows through a refresh, which
+// publishes a new version and so triggers a reload).
 import type { MatrixSnapshot } from "../advisor/types.js";
 import type { Logger } from "../logger.js";
 import type { MatrixStore, ModelSummary, VersionInfo } from "../matrix/store.js";
@@ -14,6 +20,9 @@ export interface LoadedMatrix {
   info: VersionInfo;
   snapshot: MatrixSnapshot;
   models: ModelSummary[];
+  /** The snapshot restricted to the default model set (no uploaded models). */
+  defaultSnapshot: MatrixSnapshot;
+  defaultModels: ModelSummary[];
   loadedAt: Date;
 }
 
@@ -22,6 +31,14 @@ export interface MatrixCacheOptions {
   checkIntervalMs?: number;
   logger?: Logger;
   now?: () => number;
+  /** Ids of uploaded models, outside the default model set (default: none). */
+  uploadedModels?: () => Promise<Set<string>>;
+}
+
+/** The snapshot and models without the uploaded models: what a question naming no modelId is answered from. */
+export function defaultModelSet(snapshot: MatrixSnapshot, models: ModelSummary[], uploaded: ReadonlySet<string>): { snapshot: MatrixSnapshot; models: ModelSummary[] } {
+  if (uploaded.size === 0) return { snapshot, models };
+  return { snapshot: { ...snapshot, candidates: snapshot.candidates.filter((c) => !uploaded.has(c.modelId)) }, models: models.filter((m) => !uploaded.has(m.modelId)) };
 }
 
 export class MatrixCache {
@@ -66,8 +83,13 @@ export class MatrixCache {
       if (latest === null) {
         this.loaded = null;
       } else if (this.loaded === null || this.loaded.version !== latest.id) {
-        const [snapshot, models] = await Promise.all([this.store.snapshot(latest.id), this.store.listModels(latest.id)]);
-        const next: LoadedMatrix = { version: latest.id, info: latest, snapshot, models, loadedAt: new Date() };
+        const [snapshot, models, uploaded] = await Promise.all([
+          this.store.snapshot(latest.id),
+          this.store.listModels(latest.id),
+          this.options.uploadedModels?.() ?? Promise.resolve(new Set<string>()),
+        ]);
+        const defaults = defaultModelSet(snapshot, models, uploaded);
+        const next: LoadedMatrix = { version: latest.id, info: latest, snapshot, models, defaultSnapshot: defaults.snapshot, defaultModels: defaults.models, loadedAt: new Date() };
         const previous = this.loaded?.version ?? null;
         this.loaded = next; // the swap: one assignment
         this.options.logger?.info({ matrixVersion: next.version, previous, candidates: snapshot.candidates.length }, "matrix loaded");

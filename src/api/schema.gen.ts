@@ -151,7 +151,21 @@ export interface paths {
         /** The models of the matrix version the advisor answers from (the latest published). */
         get: operations["listModels"];
         put?: never;
-        post?: never;
+        /**
+         * Upload a TF.js layers model to be measured (API key required).
+         * @description `multipart/form-data` with `model.json`, every weight file its `weightsManifest` names
+         *     (each uploaded under its own file name, no other files; `metadata.json` may come along),
+         *     the field `dataset` (a data set the server knows, e.g. `fashion-mnist`) and optionally
+         *     `architecture` (a label; default the `architecture` of an uploaded metadata.json, else
+         *     `custom`). Before anything is stored the server checks the manifest against the files
+         *     (paths, byte counts), builds the model with TF.js, checks that its one input is the data
+         *     set's `[H, W, 1]` and its one output has the data set's class count, and predicts real
+         *     test images (finite values). The model id is the sha256 of its weights as the engine
+         *     serialises them (the id the matrix uses): uploading the same model again answers 200 with
+         *     the same id and stores nothing. A registered model is answered for by
+         *     `POST /v1/recommendations` with its `modelId` once a refresh has measured it (409 before).
+         */
+        post: operations["uploadModel"];
         delete?: never;
         options?: never;
         head?: never;
@@ -252,6 +266,11 @@ export interface components {
             sizeLimit?: components["schemas"]["SizeLimit"];
             /** @description Minimum clean accuracy (fraction). */
             minCleanAccuracy?: number;
+            /**
+             * @description Answer only from this model's rows (the sha256 id of `GET /v1/models` or of an upload).
+             *     404 when no model has this id, 409 when it is registered but not measured yet. Without
+             *     it the default model set answers: the matrix's own models, not uploaded ones.
+             */
             modelId?: string;
             architecture?: string;
             dataset?: string;
@@ -623,6 +642,35 @@ export interface components {
             version: number;
             models: components["schemas"]["ModelSummary"][];
         };
+        ModelUploadForm: {
+            /** @description The data set the model is for (one the server knows, see ADVISOR_DATASETS), e.g. fashion-mnist. */
+            dataset: string;
+            /** @description A label for the model's architecture (letters, digits, '.', '_', '-'). */
+            architecture?: string;
+            /** @description model.json, the weight files its weightsManifest names, optionally metadata.json — each under its own file name. */
+            files: string[];
+        };
+        ModelRegistration: {
+            /** @description sha256 of the weights as the engine serialises them; the modelId of the matrix. */
+            id: string;
+            /** @description true when this request registered the model, false when it was registered before. */
+            created: boolean;
+            architecture: string;
+            dataset: string;
+            inputShape: number[];
+            numClasses: number;
+            parameters: {
+                total: number;
+                trainable: number;
+                /** @description Kernels of Conv2D and Dense layers (what pruning may touch). */
+                prunable: number;
+            };
+            /** @description On the data set's whole test split, measured when the model was registered. */
+            cleanAccuracy: components["schemas"]["CleanAccuracy"] | null;
+            /** @description Where the files are kept, relative to the database's folder. */
+            modelDir: string | null;
+            warnings: string[];
+        };
         VersionInfo: {
             id: number;
             description: string;
@@ -797,6 +845,184 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description No API key (or a malformed Authorization header). Carries `WWW-Authenticate`. */
+        Unauthorized: {
+            headers: {
+                /** @example Bearer realm="pruning-advisor" */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Unauthorized",
+                 *       "status": 401,
+                 *       "detail": "POST /v1/models needs an API key: send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+                 *       "instance": "/v1/models"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The API key matches no configured key. */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "detail": "the API key is not valid",
+                 *       "instance": "/v1/models"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The model named by `modelId` is registered (e.g. uploaded) but the matrix holds no rows for it yet; refresh the matrix for it. */
+        ModelNotMeasured: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "model 350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c (my-lenet, fashion-mnist) is registered, but matrix version 3 holds no rows for it yet: refresh the matrix for this model first",
+                 *       "field": "modelId",
+                 *       "instance": "/v1/recommendations"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The upload is malformed: not multipart, an unknown form field, `dataset` missing or unknown,
+         *     no model.json, model.json not JSON or not a layers model, a weight file missing, listed
+         *     twice or not in the manifest, a path that is not a plain file name, byte counts that do
+         *     not match the manifest. `field` names the file, manifest entry or form field.
+         */
+        UploadMalformed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Bad Request",
+                 *       "status": 400,
+                 *       "detail": "the weight files of weightsManifest[0] (group1-shard1of1.bin) hold 1000 bytes, but its weights describe 1064",
+                 *       "field": "weightsManifest[0]",
+                 *       "instance": "/v1/models"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The same weights are already registered for another data set. */
+        UploadConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "model 350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c is already registered for data set fashion-mnist, not mnist",
+                 *       "field": "dataset",
+                 *       "instance": "/v1/models"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The upload exceeds the size limit (ADVISOR_UPLOAD_MAX_BYTES, default 50 MiB, all files together), the number of files or a form field's size. */
+        UploadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Content Too Large",
+                 *       "status": 413,
+                 *       "detail": "the upload exceeds 50.0 MiB (ADVISOR_UPLOAD_MAX_BYTES)",
+                 *       "field": "weights.bin",
+                 *       "instance": "/v1/models"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is not `multipart/form-data`. */
+        UploadMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Unsupported Media Type",
+                 *       "status": 415,
+                 *       "detail": "send the model as multipart/form-data: model.json, its weight files and the field dataset",
+                 *       "instance": "/v1/models"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description A well-formed model that does not fit the data set or cannot run: TF.js cannot build it,
+         *     its input shape is not the data set's `[H, W, 1]`, its output does not have the data set's
+         *     class count, or it predicts non-finite values. `field` is `inputShape`, `numClasses` or `model.json`.
+         */
+        UploadRejected: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Unprocessable Content",
+                 *       "status": 422,
+                 *       "detail": "the model's input shape [batch, 784] does not match data set fashion-mnist: its images need [batch, 28, 28, 1] (height, width, 1 channel, values in [0, 1])",
+                 *       "field": "inputShape",
+                 *       "instance": "/v1/models"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No API keys are configured on the server (write endpoints are never open by default), or the data set's files cannot be loaded. */
+        WriteUnavailable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Service Unavailable",
+                 *       "status": 503,
+                 *       "detail": "POST /v1/models needs an API key, and no API keys are configured on this server: set ADVISOR_API_KEYS_FILE (or --api-keys-file) to a file of name:sha256hex lines made with `advisor keys hash`",
+                 *       "instance": "/v1/models"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         /** @description Model id (sha256 of the dense weights). */
@@ -936,7 +1162,10 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["UnknownModel"];
+            409: components["responses"]["ModelNotMeasured"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
@@ -1051,7 +1280,10 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["UnknownModel"];
+            409: components["responses"]["ModelNotMeasured"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
@@ -1103,6 +1335,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["UnknownVersion"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["MatrixEmpty"];
@@ -1191,6 +1425,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["UnknownVersion"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["MatrixEmpty"];
@@ -1244,8 +1480,124 @@ export interface operations {
                     "application/json": components["schemas"]["ModelsResponse"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["MatrixEmpty"];
+        };
+    };
+    uploadModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "dataset": "fashion-mnist",
+                 *       "architecture": "my-lenet",
+                 *       "files": [
+                 *         "(model.json)",
+                 *         "(group1-shard1of1.bin)"
+                 *       ]
+                 *     }
+                 */
+                "multipart/form-data": components["schemas"]["ModelUploadForm"];
+            };
+        };
+        responses: {
+            /** @description The same model (same weights) was registered before; nothing new is stored. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c",
+                     *       "created": false,
+                     *       "architecture": "my-lenet",
+                     *       "dataset": "fashion-mnist",
+                     *       "inputShape": [
+                     *         28,
+                     *         28,
+                     *         1
+                     *       ],
+                     *       "numClasses": 10,
+                     *       "parameters": {
+                     *         "total": 61706,
+                     *         "trainable": 61706,
+                     *         "prunable": 61470
+                     *       },
+                     *       "cleanAccuracy": {
+                     *         "value": 0.8978,
+                     *         "interval": {
+                     *           "low": 0.8917,
+                     *           "high": 0.9036
+                     *         },
+                     *         "correct": 8978,
+                     *         "n": 10000
+                     *       },
+                     *       "modelDir": "models/350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c",
+                     *       "warnings": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ModelRegistration"];
+                };
+            };
+            /** @description Registered now; stored under `modelDir` next to the database. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c",
+                     *       "created": true,
+                     *       "architecture": "my-lenet",
+                     *       "dataset": "fashion-mnist",
+                     *       "inputShape": [
+                     *         28,
+                     *         28,
+                     *         1
+                     *       ],
+                     *       "numClasses": 10,
+                     *       "parameters": {
+                     *         "total": 61706,
+                     *         "trainable": 61706,
+                     *         "prunable": 61470
+                     *       },
+                     *       "cleanAccuracy": {
+                     *         "value": 0.8978,
+                     *         "interval": {
+                     *           "low": 0.8917,
+                     *           "high": 0.9036
+                     *         },
+                     *         "correct": 8978,
+                     *         "n": 10000
+                     *       },
+                     *       "modelDir": "models/350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c",
+                     *       "warnings": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ModelRegistration"];
+                };
+            };
+            400: components["responses"]["UploadMalformed"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["UploadConflict"];
+            413: components["responses"]["UploadTooLarge"];
+            415: components["responses"]["UploadMediaType"];
+            422: components["responses"]["UploadRejected"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["WriteUnavailable"];
         };
     };
     listMatrixVersions: {
@@ -1292,6 +1644,8 @@ export interface operations {
                     "application/json": components["schemas"]["VersionsResponse"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
         };
     };

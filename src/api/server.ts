@@ -1,10 +1,12 @@
 // Starts the HTTP service: open and migrate the database, listen, and shut down cleanly.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { ApiKeys } from "../auth/keys.js";
 import type { ServeConfig } from "../config.js";
 import { createLogger, type Logger } from "../logger.js";
 import { Database } from "../matrix/sqlite.js";
 import { migrate } from "../matrix/migrations.js";
+import { modelsDirFor, sweepStale } from "../models/storage.js";
 import { migrationsDir, openapiPath, packageVersion } from "../paths.js";
 import { createApp, type AppLocals } from "./app.js";
 
@@ -29,7 +31,22 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     await db.close().catch(() => undefined);
     throw err;
   }
-  const app = createApp({ db, logger, migrationsDir, openapiPath, version: packageVersion() });
+  const keys = new ApiKeys([...(config.apiKeysFile ?? []), ...(config.apiKeys ?? [])]);
+  if (keys.configured) logger.info({ apiKeys: keys.entries.map((e) => e.name), protectReads: config.protectReads }, "API keys configured");
+  else logger.warn("no API keys configured: write endpoints (POST /v1/models) answer 503 until ADVISOR_API_KEYS_FILE is set");
+  const modelsDir = modelsDirFor(config.db);
+  const swept = await sweepStale(modelsDir).catch(() => []);
+  if (swept.length > 0) logger.info({ removed: swept }, "removed leftovers of interrupted uploads");
+  const app = createApp({
+    db,
+    logger,
+    migrationsDir,
+    openapiPath,
+    version: packageVersion(),
+    keys,
+    protectReads: config.protectReads,
+    uploads: { modelsDir, datasets: config.datasets, maxBytes: config.uploadMaxBytes },
+  });
   // Load the matrix before the first request; a failure here is logged and retried on demand.
   await (app.locals as AppLocals).matrixCache.refresh().catch((err: unknown) => logger.warn({ err }, "matrix not loaded at start-up"));
   const server = await new Promise<Server>((resolve, reject) => {

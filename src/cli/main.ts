@@ -9,6 +9,7 @@ import { registerPrune, registerTrain } from "./engine-commands.js";
 import { registerAttack } from "./attack.js";
 import { registerMatrix } from "./matrix.js";
 import { registerAdvise } from "./advise.js";
+import { registerModels } from "./models.js";
 import { reportAndExit } from "./errors.js";
 
 const program = new Command("advisor")
@@ -24,6 +25,7 @@ registerPrune(program);
 registerAttack(program);
 registerAdvise(program);
 registerMatrix(program);
+registerModels(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -9,18 +9,27 @@ interface ServeFlags {
   host?: string;
   db?: string;
   logLevel?: string;
+  apiKeysFile?: string;
+  protectReads?: boolean;
+  uploadMaxBytes?: string;
+  datasets?: string;
 }
 
 export function registerServe(program: Command): void {
   program
     .command("serve")
-    .description("start the HTTP service (env: PORT, HOST, ADVISOR_DB, LOG_LEVEL)")
+    .description("start the HTTP service (env: PORT, HOST, ADVISOR_DB, LOG_LEVEL, ADVISOR_API_KEYS_FILE, ADVISOR_API_KEYS, ADVISOR_PROTECT_READS, ADVISOR_UPLOAD_MAX_BYTES, ADVISOR_DATASETS)")
     .option("-p, --port <port>", "TCP port, 0 for any free port (env PORT, default 8080)")
     .option("--host <host>", "address to bind (env HOST, default 127.0.0.1)")
     .option("--db <path>", "SQLite database file (env ADVISOR_DB, default data/advisor.sqlite)")
     .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL)")
+    .option("--api-keys-file <file>", "hashed API keys, one name:sha256hex per line, from `advisor keys hash` (env ADVISOR_API_KEYS_FILE)")
+    .option("--protect-reads", "require an API key for the read endpoints under /v1 too (env ADVISOR_PROTECT_READS=true)")
+    .option("--upload-max-bytes <size>", "largest model upload, e.g. 50M (env ADVISOR_UPLOAD_MAX_BYTES, default 50M)")
+    .option("--datasets <list>", "data sets uploads may name: name=dir[,name=dir] (env ADVISOR_DATASETS, default fashion-mnist=/usr/share/datasets/fashion-mnist)")
     .action(async (flags: ServeFlags) => {
-      const config = resolveServeConfig(flags, process.env);
+      const { protectReads, ...rest } = flags;
+      const config = resolveServeConfig({ ...rest, protectReads: protectReads ? "true" : undefined }, process.env);
       const running = await startServer(config).catch(reportAndExit);
       const stop = (signal: string): void => {
         running.logger.info({ signal }, "shutting down");

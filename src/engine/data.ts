@@ -132,6 +132,31 @@ export async function loadIdxDirectory(dir: string, name = path.basename(path.re
   return { train: { ...train, numClasses }, test: { ...test, numClasses } };
 }
 
+/**
+ * The test split of a directory of IDX files, without decoding the (much larger) training images:
+ * what checking a model against a data set needs. The class count comes from the training labels,
+ * as in loadIdxDirectory, so both agree.
+ */
+export async function loadIdxTestSplit(dir: string, name = path.basename(path.resolve(dir))): Promise<Dataset> {
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new DataError(`${dir} is not a directory`);
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    throw new DataError(`data directory ${dir} not found`);
+  }
+  const trainLabels = await readMaybeGzip(dir, FILES.trainLabels);
+  const labels = parseLabels(trainLabels.file, trainLabels.bytes);
+  let max = 0;
+  for (const l of labels) if (l > max) max = l;
+  const numClasses = max + 1;
+  if (numClasses < 2) throw new DataError(`${dir}: training labels name fewer than two classes`);
+  const test = await loadPart(dir, FILES.testImages, FILES.testLabels, name);
+  for (const l of test.labels) {
+    if (l >= numClasses) throw new DataError(`${dir}: test label ${l} outside the training classes 0..${max}`);
+  }
+  return { ...test, numClasses };
+}
+
 /** The rows of `ds` at `indices`, as a new data set. */
 export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name): Dataset {
   const size = ds.height * ds.width;

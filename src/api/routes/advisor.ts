@@ -1,8 +1,13 @@
 // POST /v1/recommendations and POST /v1/gate: answered from the in-memory matrix (matrix-cache.ts)
 // with the matrix version cited; 503 "matrix is empty" while nothing is published.
+// A question naming a modelId is answered from that model's rows only: 404 when no model has that
+// id, 409 when the model is registered (e.g. uploaded) but the matrix holds no rows for it yet.
+// Without a modelId, the default model set answers (the matrix's own models, no uploads).
 import { Router, type Request } from "express";
 import { gate, recommend } from "../../advisor/index.js";
+import type { MatrixSnapshot } from "../../advisor/types.js";
 import type { ModelSummary } from "../../matrix/store.js";
+import type { RegisteredModel } from "../../models/storage.js";
 import type { MatrixCache, LoadedMatrix } from "../matrix-cache.js";
 import { HttpProblem } from "../problem.js";
 import type { components } from "../schema.gen.js";
@@ -48,22 +53,58 @@ export function checkBudgetAgainstInputs(s: Schemas["Scenario"], models: readonl
   }
 }
 
-export function advisorRoutes(cache: MatrixCache): Router {
+/** Looks a model up in the models table (whether or not the matrix holds rows for it). */
+export type ModelLookup = (id: string) => Promise<RegisteredModel | null>;
+
+/**
+ * What a question is answered from: with a modelId the whole snapshot (the advisor keeps that
+ * model's rows, or answers 404), after a 409 for a registered model without rows; without one the
+ * default model set.
+ */
+async function answerSet(loaded: LoadedMatrix, modelId: string | undefined, lookup: ModelLookup | undefined, field: string): Promise<{ snapshot: MatrixSnapshot; models: ModelSummary[] }> {
+  if (modelId === undefined) {
+    if (loaded.defaultSnapshot.candidates.length === 0 && loaded.snapshot.candidates.length > 0) {
+      throw new HttpProblem(
+        404,
+        "Not Found",
+        `matrix version ${loaded.version} holds only uploaded models, which are answered for by id: name one with ${field} (${loaded.models.map((m) => m.modelId).join(", ")})`,
+        field,
+      );
+    }
+    return { snapshot: loaded.defaultSnapshot, models: loaded.defaultModels };
+  }
+  if (!loaded.models.some((m) => m.modelId === modelId) && lookup) {
+    const registered = await lookup(modelId);
+    if (registered) {
+      throw new HttpProblem(
+        409,
+        "Conflict",
+        `model ${modelId} (${registered.architecture}, ${registered.dataset}) is registered, but matrix version ${loaded.version} holds no rows for it yet: refresh the matrix for this model first`,
+        field,
+      );
+    }
+  }
+  return { snapshot: loaded.snapshot, models: loaded.models };
+}
+
+export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup): Router {
   const r = Router();
 
   r.post("/v1/recommendations", async (req, res) => {
     const scenario = parseOr400(scenarioSchema, jsonBody(req));
     const loaded = await loadedOr503(cache);
-    checkBudgetAgainstInputs(scenario, loaded.models, "budget");
-    const body: Schemas["Recommendation"] = recommend(loaded.snapshot, scenario);
+    const from = await answerSet(loaded, scenario.modelId, lookup, "modelId");
+    checkBudgetAgainstInputs(scenario, from.models, "budget");
+    const body: Schemas["Recommendation"] = recommend(from.snapshot, scenario);
     res.json(body);
   });
 
   r.post("/v1/gate", async (req, res) => {
     const request = parseOr400(gateRequestSchema, jsonBody(req));
     const loaded = await loadedOr503(cache);
-    checkBudgetAgainstInputs(request.scenario, loaded.models, "scenario.budget");
-    const body: Schemas["GateResult"] = gate(loaded.snapshot, request);
+    const from = await answerSet(loaded, request.scenario.modelId, lookup, "scenario.modelId");
+    checkBudgetAgainstInputs(request.scenario, from.models, "scenario.budget");
+    const body: Schemas["GateResult"] = gate(from.snapshot, request);
     res.json(body);
   });
 

@@ -1,0 +1,56 @@
+// The action of `advisor models add` (options in models.ts).
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { resolveServeConfig } from "../config.js";
+import { MatrixStore } from "../matrix/store.js";
+import { addModel, filesOfDirectory, ModelUploadError } from "../models/register.js";
+import { modelsDirFor } from "../models/storage.js";
+import { UsageError } from "./errors.js";
+import type { ModelsAddFlags } from "./models.js";
+
+async function isDirectory(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null))?.isDirectory() ?? false;
+}
+
+/** A configured data set name, else a directory of IDX files (named after its folder). */
+async function resolveDataset(value: string, datasets: ReadonlyMap<string, string>): Promise<{ name: string; dir: string }> {
+  const dir = datasets.get(value);
+  if (dir !== undefined) return { name: value, dir };
+  if ((value.includes("/") || value.startsWith(".")) && (await isDirectory(value))) return { name: path.basename(path.resolve(value)), dir: value };
+  throw new UsageError(`--data: unknown data set ${JSON.stringify(value)} (known: ${[...datasets.keys()].join(", ")}; or give a directory of IDX files)`);
+}
+
+export async function modelsAddAction(dir: string, flags: ModelsAddFlags & { db: string }): Promise<void> {
+  // The data sets setting is validated exactly as `advisor serve` validates it.
+  const datasets = resolveServeConfig({ datasets: flags.datasets }, { ADVISOR_DATASETS: process.env.ADVISOR_DATASETS }).datasets;
+  if (!(await isDirectory(dir))) throw new UsageError(`<dir>: ${dir} is not a directory (give the folder holding model.json and its weight files)`);
+  const dataset = await resolveDataset(flags.data, datasets);
+  const store = await MatrixStore.open(flags.db);
+  try {
+    const added = await addModel({
+      files: await filesOfDirectory(dir),
+      strictFiles: false,
+      dataset,
+      architecture: flags.architecture,
+      store,
+      modelsDir: modelsDirFor(flags.db),
+      dbDir: path.dirname(path.resolve(flags.db)),
+    }).catch((err: unknown) => {
+      if (err instanceof ModelUploadError) throw new UsageError(`${dir}: ${err.message}`);
+      throw err;
+    });
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(added) + "\n");
+    } else {
+      process.stdout.write(added.id + "\n");
+      const acc = added.clean ? `, clean accuracy ${((100 * added.clean.correct) / added.clean.n).toFixed(2)} % on ${added.clean.n} test images` : "";
+      process.stderr.write(
+        `${added.created ? "registered" : "already registered"}: ${added.architecture} for ${added.dataset}, input ${JSON.stringify(added.inputShape)}, ${added.numClasses} classes, ` +
+          `${added.parameters.total.toLocaleString("en")} parameters (${added.parameters.prunable.toLocaleString("en")} prunable)${acc}; files in ${added.modelDir ?? "(not kept)"}\n`,
+      );
+      for (const w of added.warnings) process.stderr.write(`warning: ${w}\n`);
+    }
+  } finally {
+    await store.close();
+  }
+}
