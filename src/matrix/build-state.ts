@@ -57,7 +57,7 @@ export type CellStatus = "running" | "done" | "failed";
 
 export interface CellState {
   key: string;
-  kind: "train" | "prune" | "evaluate";
+  kind: "train" | "prune" | "craft" | "evaluate";
   status: CellStatus;
   worker: string | null;
   attempts: number;

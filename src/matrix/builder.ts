@@ -171,6 +171,9 @@ interface CellRecord {
   weightsSha256?: string;
   evaluations?: number[];
   reused?: boolean;
+  /** Craft cells: the transfer-example file and how many examples it holds. */
+  file?: string;
+  examples?: number;
 }
 
 export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
@@ -284,6 +287,11 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
           await l.finishCell(hash, c.key, rec);
           return rec;
         });
+      }
+      if (output.kind === "craft") {
+        const rec: CellRecord = { file: output.file, examples: output.examples };
+        await tx((_s, l) => l.finishCell(hash, c.key, rec));
+        return rec;
       }
       const m = output as ModelOutput;
       return tx(async (s, l) => {

@@ -6,6 +6,9 @@
 //              whose metadata matches the grid is reused, never retrained or overwritten);
 //   prune    → the pruned + fine-tuned variant in the cache <variantsDir>/<arch>-<dataset>-s<seed>/
 //              <dense sha[:12]>/<strategy>-<rate>x (recreated when missing);
+//   craft    → the transfer examples of one norm crafted on the dense model for the grid's samples,
+//              written to <variantsDir>/transfer/<arch>-<dataset>-s<seed>/<dense sha[:12]>/<norm>-<settings>.bin;
+//              evaluation cells load that file (and craft whatever it lacks themselves);
 //   evaluate → one RobustnessResult per knowledge level of the grid. evaluateRobustness lets weaker
 //              levels attack only what stronger ones left, so each level is run as its own call,
 //              weakest first: black-box, transfer (surrogate = the dense model), white-box.
@@ -14,6 +17,7 @@
 // Determinism: training, pruning and the attacks are seeded; the evaluated samples are the first
 // `samples` test images and batches are cut from them the same way in every worker.
 import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import type { Knowledge } from "../advisor/types.js";
 import { backendInfo } from "../engine/backend.js";
@@ -23,7 +27,7 @@ import { trainDense, pruneAndFinetune, type TrainLoopSettings } from "../engine/
 import { measureSparsity, type SparsityReport } from "../engine/pruning/index.js";
 import { evaluate } from "../engine/train.js";
 import type { LayersModel } from "../engine/tf.js";
-import { evaluateRobustness, samplesFromDataset, type EvaluationProgress, type RobustnessResult } from "../engine/evaluation/robustness.js";
+import { craftTransferExamples, evaluateRobustness, samplesFromDataset, type EvaluationProgress, type RobustnessResult } from "../engine/evaluation/robustness.js";
 import { TransferCache } from "../engine/evaluation/transfer-cache.js";
 import type { AttackPlan } from "../engine/evaluation/attack-plan.js";
 import { fmn } from "../engine/attacks/fmn.js";
@@ -32,7 +36,7 @@ import { pgdL0 } from "../engine/attacks/sparse-l0.js";
 import { sparseRs } from "../engine/attacks/sparse-rs.js";
 import { squareL2, squareLinf } from "../engine/attacks/square.js";
 import type { Norm } from "../engine/attacks/types.js";
-import type { Cell, EvaluateCell, Grid, PruneCell, TrainCell } from "./grid.js";
+import type { Cell, CraftCell, EvaluateCell, Grid, PruneCell, TrainCell } from "./grid.js";
 
 export class CellError extends Error {
   override name = "CellError";
@@ -67,7 +71,16 @@ export interface EvaluateOutput {
   results: { result: RobustnessResult; startedAt: string; finishedAt: string }[];
 }
 
-export type CellOutput = ModelOutput | EvaluateOutput;
+export interface CraftOutput {
+  kind: "craft";
+  file: string;
+  /** Examples in the file. */
+  examples: number;
+  /** Crafted by this run (0 when the file already held them all). */
+  crafted: number;
+}
+
+export type CellOutput = ModelOutput | CraftOutput | EvaluateOutput;
 
 /** Weakest first: each level's row comes from its own call of evaluateRobustness. */
 export const EVALUATION_ORDER: readonly Knowledge[] = ["black-box", "transfer", "white-box"];
@@ -86,10 +99,23 @@ export function gridAttackPlan(grid: Grid, norm: Norm): AttackPlan {
   const pgdFor = (earlyStop: boolean) =>
     norm === "linf" ? pgdLinf({ steps: pgd.steps, restarts: pgd.restarts, earlyStop }) : norm === "l2" ? pgdL2({ steps: pgd.steps, restarts: pgd.restarts, earlyStop }) : pgdL0({ steps: pgd.steps, restarts: pgd.restarts, earlyStop });
   return {
-    "white-box": [pgdFor(true), fmn(norm, { steps: fmnSettings.steps })],
-    transfer: [pgdFor(false), fmn(norm, { steps: fmnSettings.steps })],
+    "white-box": [pgdFor(true), fmn(norm, { steps: fmnSettings.steps, targets: fmnSettings.targets })],
+    transfer: [pgdFor(false), fmn(norm, { steps: fmnSettings.steps, targets: fmnSettings.targets })],
     "black-box": [norm === "linf" ? squareLinf() : norm === "l2" ? squareL2() : sparseRs()],
   };
+}
+
+/**
+ * Where a build keeps the transfer examples of one (dense model, norm): named by the settings that
+ * shape them, so grids that differ there never share a file (the cache's own keys and per-sample
+ * fingerprints would turn a stale file into misses anyway).
+ */
+export function transferFile(paths: BuildPaths, grid: Grid, cell: { architecture: string; seed: number; norm: Norm; budgets: number[] }, denseSha256: string): string {
+  const settings = createHash("sha256")
+    .update(JSON.stringify({ samples: grid.samples, budgets: cell.budgets, attacks: grid.attacks, seed: cell.seed, dataset: grid.dataset.name }))
+    .digest("hex")
+    .slice(0, 12);
+  return path.join(paths.variantsDir, "transfer", `${cell.architecture}-${grid.dataset.name}-s${cell.seed}`, denseSha256.slice(0, 12), `${cell.norm}-${settings}.bin`);
 }
 
 export function queryBudgetFor(grid: Grid, norm: Norm): number {
@@ -108,7 +134,34 @@ export class CellRunner {
   /** Model outputs already measured in this process, by directory. */
   private readonly outputs = new Map<string, ModelOutput>();
 
-  constructor(private readonly onProgress: (text: string) => void = () => undefined) {}
+  /** Transfer files already merged into the caches. */
+  private readonly loadedTransferFiles = new Set<string>();
+
+  /**
+   * @param options.transferFiles read and write the build's transfer-example files (default true;
+   *   `matrix verify` re-crafts from scratch instead).
+   */
+  constructor(
+    private readonly onProgress: (text: string) => void = () => undefined,
+    private readonly options: { transferFiles?: boolean } = {},
+  ) {}
+
+  private transferCache(denseSha256: string): TransferCache {
+    let cache = this.transferCaches.get(denseSha256);
+    if (!cache) this.transferCaches.set(denseSha256, (cache = new TransferCache()));
+    return cache;
+  }
+
+  private async loadTransferFile(file: string, cache: TransferCache): Promise<void> {
+    if (this.options.transferFiles === false || this.loadedTransferFiles.has(file) || !existsSync(file)) return;
+    try {
+      await cache.readFile(file);
+      this.loadedTransferFiles.add(file);
+    } catch (err) {
+      // A damaged file only costs time: whatever it lacks is crafted again.
+      this.onProgress(`ignoring transfer cache ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
 
   private dataset(grid: Grid): Promise<DataSplits> {
     const key = `${grid.dataset.dir}|${grid.dataset.name}`;
@@ -143,6 +196,7 @@ export class CellRunner {
     const c = job.cell;
     if (c.kind === "train") return this.ensureDense(job.grid, job.paths, c, job.expect?.denseSha256);
     if (c.kind === "prune") return this.ensureVariant(job.grid, job.paths, c, job.expect);
+    if (c.kind === "craft") return this.craftCell(job.grid, job.paths, c, job.expect?.denseSha256);
     return this.evaluateCell(job.grid, job.paths, c, job.expect);
   }
 
@@ -268,8 +322,8 @@ export class CellRunner {
     if (data.test.count < grid.samples) throw new CellError(`${c.key}: the grid asks for ${grid.samples} samples but the test split holds ${data.test.count}`);
     const samples = samplesFromDataset(head(data.test, grid.samples));
     const sha = denseOut.metadata.weightsSha256;
-    let cache = this.transferCaches.get(sha);
-    if (!cache) this.transferCaches.set(sha, (cache = new TransferCache()));
+    const cache = this.transferCache(sha);
+    if (c.knowledge.includes("transfer")) await this.loadTransferFile(transferFile(paths, grid, c, sha), cache);
     const plan = gridAttackPlan(grid, c.norm);
     const results: EvaluateOutput["results"] = [];
     for (const knowledge of EVALUATION_ORDER.filter((k) => c.knowledge.includes(k))) {
@@ -295,5 +349,34 @@ export class CellRunner {
       results.push({ result, startedAt, finishedAt: new Date().toISOString() });
     }
     return { kind: "evaluate", results };
+  }
+
+  /** Crafts the norm's transfer examples on the dense model for the grid's samples and writes them to the build's file. */
+  async craftCell(grid: Grid, paths: BuildPaths, c: CraftCell, expectSha?: string): Promise<CraftOutput> {
+    const denseOut = await this.ensureDense(grid, paths, { architecture: c.architecture, seed: c.seed, key: c.key }, expectSha);
+    const sha = denseOut.metadata.weightsSha256;
+    const dense = await this.load(denseOut.dir, sha);
+    const data = await this.dataset(grid);
+    if (data.test.count < grid.samples) throw new CellError(`${c.key}: the grid asks for ${grid.samples} samples but the test split holds ${data.test.count}`);
+    const file = transferFile(paths, grid, c, sha);
+    const cache = this.transferCache(sha);
+    await this.loadTransferFile(file, cache);
+    const plan = gridAttackPlan(grid, c.norm);
+    const r = await craftTransferExamples({
+      surrogate: { model: dense.model, weightsSha256: sha },
+      samples: samplesFromDataset(head(data.test, grid.samples)),
+      norm: c.norm,
+      budgets: c.budgets,
+      attacks: plan.transfer,
+      batchSize: grid.attacks.batchSize,
+      seed: c.seed,
+      cache,
+      onProgress: (p) => {
+        if (p.done === Math.min(p.total, grid.attacks.batchSize)) this.onProgress(`crafting ${p.attack}${p.budget === undefined ? "" : ` @${p.budget}`} on the dense model`);
+      },
+    });
+    const examples = r.crafted > 0 || !existsSync(file) ? await cache.writeFile(file, (key) => key.startsWith(`${sha}|`) && key.split("|")[2] === c.norm) : 0;
+    if (examples > 0) this.loadedTransferFiles.add(file);
+    return { kind: "craft", file, examples, crafted: r.crafted };
   }
 }

@@ -4,6 +4,8 @@
 //
 // Planning. planCells(grid) turns a grid into a deterministic, dependency-ordered list of cells:
 //   train/<arch>/s<seed>                          train the dense model (also the `dense`, rate 1 variant);
+//   craft/<arch>/s<seed>/<norm>                   craft the transfer examples of one norm on the dense
+//                                                 model (the surrogate), once, saved beside the variants;
 //   prune/<arch>/<strategy>/<rate>x/s<seed>       prune the dense model and fine-tune with the mask fixed;
 //   eval/<arch>/<strategy>/<rate>x/s<seed>/<norm> evaluate one variant under one norm, for EVERY knowledge
 //                                                 level of the grid (one evaluation per level).
@@ -13,7 +15,8 @@
 // cell keeps the levels of one norm together so that transfer examples crafted on the dense model
 // and the clean predictions are shared within the cell, while cells stay small (minutes) so a crash
 // loses little. Dependencies are explicit: an evaluation needs its variant's cell, and with the
-// transfer level also the dense model's train cell (the surrogate).
+// transfer level also its norm's craft cell — so the examples are crafted once for the whole build
+// (every worker, every resumed run) instead of once per worker process.
 //
 // Sharding (`--shard k/N`): the leaves of the plan (evaluation cells) are cut into N contiguous,
 // count-balanced blocks in plan order; shard k OWNS block k plus every train/prune cell whose first
@@ -88,7 +91,8 @@ const attacksSchema = z.strictObject({
   /** Samples per attack batch. */
   batchSize: int(1, 65_536).default(100),
   pgd: z.strictObject({ steps: int(1, 100_000).default(40), restarts: int(1, 1000).default(1) }).prefault({}),
-  fmn: z.strictObject({ steps: int(1, 100_000).default(100) }).prefault({}),
+  /** targets: FMN's extra targeted runs (0 = the paper's untargeted FMN; each run costs as much as the untargeted one). */
+  fmn: z.strictObject({ steps: int(1, 100_000).default(100), targets: int(0, 1000).default(1) }).prefault({}),
   /** Forward queries per sample of the black-box attacks. */
   square: z.strictObject({ queries: int(1, 10_000_000).default(1000) }).prefault({}),
   sparseRs: z.strictObject({ queries: int(1, 10_000_000).default(1000) }).prefault({}),
@@ -275,6 +279,13 @@ export interface PruneCell extends CellBase {
   rate: number;
 }
 
+/** Crafts the transfer examples of one norm on the dense model, once, for every evaluation of that norm. */
+export interface CraftCell extends CellBase {
+  kind: "craft";
+  norm: Norm;
+  budgets: number[];
+}
+
 export interface EvaluateCell extends CellBase {
   kind: "evaluate";
   /** `dense` for rate 1. */
@@ -288,7 +299,7 @@ export interface EvaluateCell extends CellBase {
   variantCell: string;
 }
 
-export type Cell = TrainCell | PruneCell | EvaluateCell;
+export type Cell = TrainCell | PruneCell | CraftCell | EvaluateCell;
 
 export function trainKey(architecture: string, seed: number): string {
   return `train/${architecture}/s${seed}`;
@@ -296,6 +307,10 @@ export function trainKey(architecture: string, seed: number): string {
 
 export function pruneKey(architecture: string, strategy: string, rate: number, seed: number): string {
   return `prune/${architecture}/${strategy}/${rate}x/s${seed}`;
+}
+
+export function craftKey(architecture: string, seed: number, norm: Norm): string {
+  return `craft/${architecture}/s${seed}/${norm}`;
 }
 
 export function evaluateKey(architecture: string, strategy: string, rate: number, seed: number, norm: Norm): string {
@@ -309,10 +324,14 @@ export function planCells(grid: Grid): Cell[] {
     for (const seed of grid.seeds) {
       const train = trainKey(architecture, seed);
       cells.push({ kind: "train", key: train, architecture, seed, deps: [] });
+      const transfer = grid.knowledge.includes("transfer");
+      if (transfer) {
+        for (const norm of grid.norms) cells.push({ kind: "craft", key: craftKey(architecture, seed, norm), architecture, seed, deps: [train], norm, budgets: [...grid.budgets[norm]!] });
+      }
       const evaluations = (strategy: Strategy, rate: number, variantCell: string): void => {
         for (const norm of grid.norms) {
           const deps = [variantCell];
-          if (grid.knowledge.includes("transfer") && variantCell !== train) deps.push(train);
+          if (transfer) deps.push(craftKey(architecture, seed, norm));
           cells.push({
             kind: "evaluate",
             key: evaluateKey(architecture, strategy, rate, seed, norm),

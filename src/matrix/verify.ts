@@ -81,7 +81,7 @@ export function gridFromProvenance(base: Grid | null, rows: readonly MatrixRow[]
     seeds: [r0.variantSeed],
     training: { epochs: num(training.epochs, 1), batchSize: num(training.batchSize, 128), learningRate: num(training.learningRate, 1e-3), patience: 3, validation: 0.1 },
     finetune: { epochs: r0.finetuneEpochs },
-    attacks: { batchSize: 100, pgd: { steps: 40, restarts: 1 }, fmn: { steps: 100 }, square: { queries: 1000 }, sparseRs: { queries: 1000 } },
+    attacks: { batchSize: 100, pgd: { steps: 40, restarts: 1 }, fmn: { steps: 100, targets: 1 }, square: { queries: 1000 }, sparseRs: { queries: 1000 } },
   };
   return {
     ...g,
@@ -90,7 +90,7 @@ export function gridFromProvenance(base: Grid | null, rows: readonly MatrixRow[]
     attacks: {
       batchSize: r0.batchSize ?? g.attacks.batchSize,
       pgd: { steps: num(pgd?.params.steps, g.attacks.pgd.steps), restarts: num(pgd?.params.restarts, g.attacks.pgd.restarts) },
-      fmn: { steps: num(fmnRec?.params.steps, g.attacks.fmn.steps) },
+      fmn: { steps: num(fmnRec?.params.steps, g.attacks.fmn.steps), targets: num(fmnRec?.params.targets, g.attacks.fmn.targets) },
       square: { queries: queries ?? g.attacks.square.queries },
       sparseRs: { queries: queries ?? g.attacks.sparseRs.queries },
     },
@@ -117,7 +117,8 @@ export async function verifyMatrix(store: MatrixStore, dbFile: string, o: Verify
   }
   const chosen = keys.slice(0, Math.max(0, o.sample));
   const builds = await store.db.all<{ matrix_version: number | null; grid: string }>("SELECT matrix_version, grid FROM builds ORDER BY updated_at DESC");
-  const runner = new CellRunner();
+  // Re-crafts transfer examples from scratch rather than trusting the build's files.
+  const runner = new CellRunner(undefined, { transferFiles: false });
   const cells: VerifiedCell[] = [];
   try {
     for (const k of chosen) {

@@ -1,5 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { initBackend } from "../../src/engine/backend.js";
 import { tf, type LayersModel } from "../../src/engine/tf.js";
 import { syntheticSplits } from "../../src/engine/synthetic.js";
@@ -11,7 +14,7 @@ import { pgdL0 } from "../../src/engine/attacks/sparse-l0.js";
 import { KNOWLEDGE_LEVELS, type Attack, type Knowledge, type Norm } from "../../src/engine/attacks/types.js";
 import { EvaluationError, normalizeBudgets, parseBudgets } from "../../src/engine/evaluation/budgets.js";
 import { curveOf } from "../../src/engine/evaluation/curve.js";
-import { evaluateRobustness, samplesFromDataset, type RobustnessOptions, type RobustnessResult } from "../../src/engine/evaluation/robustness.js";
+import { craftTransferExamples, evaluateRobustness, samplesFromDataset, type RobustnessOptions, type RobustnessResult } from "../../src/engine/evaluation/robustness.js";
 import { TransferCache } from "../../src/engine/evaluation/transfer-cache.js";
 import { MASKING_MIN_SAMPLES, MASKING_MIN_SHARE } from "../../src/engine/evaluation/sanity.js";
 
@@ -206,4 +209,56 @@ test("bad budgets and bad configurations are rejected with a clear error", async
   await assert.rejects(evaluateRobustness({ ...base, target: small, surrogate: { model: wrongClasses }, knowledge: "transfer" }), /does not match the target/);
   other.dispose();
   wrongClasses.dispose();
+});
+
+test("fixed-budget attacks on the target search budgets from the largest down and give a sample up after a failure", async () => {
+  // An attack that never moves the input: it fails everywhere, so each correct sample is attacked once (at the largest budget).
+  const budgetsSeen: number[] = [];
+  const idle: Attack = {
+    kind: "fixed-budget",
+    name: "idle-linf",
+    norm: "linf",
+    access: "gradient",
+    params: {},
+    run: async (_access: unknown, batch: { x: tf.Tensor4D }, budget: number) => (budgetsSeen.push(budget), batch.x.clone()),
+  } as Attack;
+  const r = await evaluateRobustness({ ...base, target: small, knowledge: "white-box", attacks: { "white-box": [idle], "black-box": [] }, unboundedCheck: false });
+  const rec = r.perAttack.find((a) => a.name === "idle-linf")!;
+  assert.equal(rec.attempted, r.cleanCorrect, "one failed run per correct sample, not one per budget");
+  assert.equal(rec.beaten, 0);
+  assert.deepEqual([...new Set(budgetsSeen)], [0.3], "only the largest budget ran");
+  assert.equal(r.curve.at(-1)!.robust, r.cleanCorrect);
+
+  // PGD: every sample is attacked at a budget only while it was beaten at the next larger one.
+  const p = await evaluateRobustness({ ...base, target: small, knowledge: "white-box", attacks: { "white-box": [pgdLinf({ steps: 10 })] }, unboundedCheck: false });
+  const pgd = p.perAttack.find((a) => a.name === "pgd-linf" && !a.sanity)!;
+  assert.ok(pgd.attempted <= p.cleanCorrect + pgd.beaten, `${pgd.attempted} runs for ${p.cleanCorrect} samples and ${pgd.beaten} successes`);
+  assert.ok(pgd.beaten > 0);
+  checkInvariants(p, "white-box");
+});
+
+test("transfer examples crafted ahead of time (craftTransferExamples) and saved to a file are the ones an evaluation would craft", async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "advisor-transfer-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const opts = { ...base, budgets: [0, 0.05, 0.1], target: small, surrogate: { model: dense }, knowledge: "transfer" } as const;
+  const fresh = await evaluateRobustness({ ...opts, transferCache: new TransferCache() });
+
+  const ahead = new TransferCache();
+  const crafted = await craftTransferExamples({ surrogate: { model: dense }, samples, norm: "linf", budgets: opts.budgets, batchSize: base.batchSize, seed: base.seed, cache: ahead });
+  assert.equal(crafted.crafted, 3 * samples.labels.length, "fmn once + pgd at two positive budgets");
+  const file = path.join(dir, "t.bin");
+  assert.equal(await ahead.writeFile(file), ahead.size);
+  const loaded = new TransferCache();
+  assert.equal(await loaded.readFile(file), ahead.size);
+
+  const fromFile = await evaluateRobustness({ ...opts, transferCache: loaded });
+  assert.equal(fromFile.transfer!.crafted, 0, "nothing crafted again");
+  assert.deepEqual(Array.from(fromFile.distances), Array.from(fresh.distances));
+  assert.deepEqual(fromFile.curve, fresh.curve);
+
+  await writeFile(path.join(dir, "junk.bin"), "not a cache");
+  await assert.rejects(new TransferCache().readFile(path.join(dir, "junk.bin")), /not a transfer-example cache/);
+  const bytes = await readFile(file);
+  await writeFile(path.join(dir, "short.bin"), bytes.subarray(0, bytes.length - 7));
+  await assert.rejects(new TransferCache().readFile(path.join(dir, "short.bin")), /truncated|trailing/);
 });

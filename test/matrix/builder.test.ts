@@ -32,7 +32,7 @@ const full = path.join(work, "full");
 test("full build publishes every cell; stats shows no gaps; a rerun does nothing", async () => {
   const r = await build(full);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /6 run/);
+  assert.match(r.stdout, /7 run/);
   assert.match(r.stdout, /matrix version 1 published/);
   const stats = await runCli(["matrix", "stats", "--db", path.join(full, "m.sqlite")]);
   assert.equal(stats.code, 0, stats.stderr);
@@ -41,7 +41,7 @@ test("full build publishes every cell; stats shows no gaps; a rerun does nothing
   assert.match(stats.stdout, /gaps: none/);
   const again = await build(full);
   assert.equal(again.code, 0, again.stderr);
-  assert.match(again.stdout, /6 done before, 0 run/);
+  assert.match(again.stdout, /7 done before, 0 run/);
 });
 
 test("verify re-runs cells from their provenance (recreating a deleted variant cache) and agrees", async () => {

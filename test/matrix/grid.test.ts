@@ -72,11 +72,12 @@ test("the tiny fixture grid is small and fully specified", async () => {
     planCells(grid).map((c) => `${c.key} <- ${c.deps.join(" ")}`),
     [
       "train/lenet300/s1 <- ",
-      "eval/lenet300/dense/1x/s1/linf <- train/lenet300/s1",
+      "craft/lenet300/s1/linf <- train/lenet300/s1",
+      "eval/lenet300/dense/1x/s1/linf <- train/lenet300/s1 craft/lenet300/s1/linf",
       "prune/lenet300/global-magnitude/4x/s1 <- train/lenet300/s1",
-      "eval/lenet300/global-magnitude/4x/s1/linf <- prune/lenet300/global-magnitude/4x/s1 train/lenet300/s1",
+      "eval/lenet300/global-magnitude/4x/s1/linf <- prune/lenet300/global-magnitude/4x/s1 craft/lenet300/s1/linf",
       "prune/lenet300/random/4x/s1 <- train/lenet300/s1",
-      "eval/lenet300/random/4x/s1/linf <- prune/lenet300/random/4x/s1 train/lenet300/s1",
+      "eval/lenet300/random/4x/s1/linf <- prune/lenet300/random/4x/s1 craft/lenet300/s1/linf",
     ],
   );
   const evaluation = planCells(grid).find((c) => c.kind === "evaluate" && c.strategy === "random");
@@ -167,14 +168,16 @@ test("planCells is deterministic, ordered by dependencies, and independent of li
   const position = new Map(plan.map((c, i) => [c.key, i]));
   assert.equal(position.size, plan.length, "keys are unique");
   for (const c of plan) for (const d of c.deps) assert.ok(position.get(d)! < position.get(c.key)!, `${d} before ${c.key}`);
-  // 2 architectures × 2 seeds × (train + 2 strategies × 2 rates prune + 5 variants × 2 norms evaluate).
-  assert.equal(plan.length, 2 * 2 * (1 + 4 + 10));
+  // 2 architectures × 2 seeds × (train + 2 norms craft + 2 strategies × 2 rates prune + 5 variants × 2 norms evaluate).
+  assert.equal(plan.length, 2 * 2 * (1 + 2 + 4 + 10));
   const transferEval = plan.find((c) => c.key === "eval/lenet5/random/4x/s2/l0");
-  assert.deepEqual(transferEval?.deps, ["prune/lenet5/random/4x/s2", "train/lenet5/s2"]);
-  assert.deepEqual(plan.find((c) => c.key === "eval/lenet5/dense/1x/s2/l0")?.deps, ["train/lenet5/s2"]);
-  // Without the transfer level an evaluation needs only its variant.
+  assert.deepEqual(transferEval?.deps, ["prune/lenet5/random/4x/s2", "craft/lenet5/s2/l0"]);
+  assert.deepEqual(plan.find((c) => c.key === "eval/lenet5/dense/1x/s2/l0")?.deps, ["train/lenet5/s2", "craft/lenet5/s2/l0"]);
+  assert.deepEqual(plan.find((c) => c.key === "craft/lenet5/s2/l0")?.deps, ["train/lenet5/s2"]);
+  // Without the transfer level an evaluation needs only its variant, and nothing is crafted.
   const noTransfer: Grid = { ...g1, knowledge: ["white-box", "black-box"] };
   assert.deepEqual(planCells(noTransfer).find((c) => c.key === "eval/lenet5/random/4x/s2/l0")?.deps, ["prune/lenet5/random/4x/s2"]);
+  assert.equal(planCells(noTransfer).filter((c) => c.kind === "craft").length, 0);
 });
 
 test("shards are disjoint, cover every cell, and carry the dependencies they need", async () => {
@@ -204,8 +207,9 @@ test("shards are disjoint, cover every cell, and carry the dependencies they nee
     leafCounts = leafCounts.filter((x) => x > 0);
     assert.ok(Math.max(...leafCounts) - Math.min(...leafCounts) <= 1, `N=${n}: balanced evaluation cells ${leafCounts.join(",")}`);
   }
-  // Contiguous blocks keep rebuilt dependencies few: with 4 shards each needs at most one dense model and one variant from others.
-  for (let k = 1; k <= 4; k++) assert.ok(shardCells(plan, k, 4).needed.length <= 2);
+  // Contiguous blocks keep rebuilt dependencies few: with 4 shards each needs at most one dense
+  // model with its three craft cells (one per norm) and one variant from others.
+  for (let k = 1; k <= 4; k++) assert.ok(shardCells(plan, k, 4).needed.length <= 5, shardCells(plan, k, 4).needed.map((c) => c.key).join(" "));
 });
 
 test("parseShard reads k/N and refuses anything else clearly", () => {

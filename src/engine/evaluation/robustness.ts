@@ -5,13 +5,26 @@
 // budgets (a success at b gives d_i <= b). Robust accuracy at ε is mean(d_i > ε): the worst case
 // over attacks per sample, monotone by construction, with a Wilson 95 % interval.
 //
-// Efficient by design: levels run strongest first (white-box, transfer, black-box); within a
-// level minimization attacks run first, then fixed-budget attacks by ascending budget; a sample
-// is never attacked at a budget it is already beaten at (minimization attacks skip samples
-// beaten at the smallest positive budget, where nothing they find could change the curve; with
-// no positive budget they do not run); clean errors are never attacked. So d_i is exact where it
-// matters — at the grid — and an upper bound of the minimal distance elsewhere. Transfer examples are crafted on the surrogate once (for the whole sample
-// set, independent of the target) and reused from a TransferCache for every target.
+// Efficient by design:
+//   - Each level in scope is measured on its own (a level's attacks only look at what that level
+//     has found so far), so a level's curve is exactly what its attacks reach alone, and the
+//     records of an earlier call on the same target can be taken over stage by stage (`reuse`):
+//     the matrix builder evaluates black-box, then transfer, then white-box, and no attack runs
+//     twice on a target.
+//   - Within a level, minimization attacks run first (they skip samples already beaten at the
+//     smallest positive budget; with no positive budget they do not run), then fixed-budget
+//     attacks at the grid budgets from the LARGEST down. A sample is never attacked at a budget
+//     its level has already beaten it at, and an attack that runs on the target (white-box,
+//     black-box) gives a sample up once it failed on it at a larger budget: a fixed-budget
+//     attack's search space at a smaller budget is contained in the larger one's, so the smaller
+//     run would fail too (up to the attack's randomness). This costs each robust sample ONE
+//     failed run instead of one per budget — failed runs are what fixed-budget attacks spend
+//     their time on (all steps, all queries). Transfer examples only need a forward pass on the
+//     target and are judged at every budget.
+//   - Clean errors are never attacked. So d_i is exact where it matters — at the grid — and an
+//     upper bound of the minimal distance elsewhere.
+//   - Transfer examples are crafted on the surrogate once (for the whole sample set, independent
+//     of the target: craftTransferExamples) and reused from a TransferCache for every target.
 //
 // Success is only ever decided by verify(): measured distance, [0, 1] box, the target's label,
 // the budget. Attacks merely propose.
@@ -133,7 +146,7 @@ export interface AttackRecord {
 export interface LevelResult {
   knowledge: Knowledge;
   attacks: string[];
-  /** Min over this level's attacks. Weaker levels only attack samples still unbeaten, so their own curve is an upper bound of what they would reach alone. */
+  /** Min over this level's attacks: what this level's attacks reach on their own. */
   distances: Float32Array;
   curve: CurvePoint[];
 }
@@ -281,8 +294,9 @@ export async function evaluateRobustness(opts: RobustnessOptions): Promise<Robus
     const attacks = plan[level];
     for (const a of attacks) if (a.kind === "minimization") stages.push({ level, attack: a, record: record(level, a) });
     const fixed = attacks.filter((a) => a.kind === "fixed-budget").map((a) => ({ a, rec: record(level, a) }));
-    // Budget 0 cannot be beaten by a correct sample: no fixed-budget attack runs there.
-    for (const b of budgets.filter((b) => b > 0)) for (const { a, rec } of fixed) stages.push({ level, attack: a, record: rec, budget: b });
+    // Budget 0 cannot be beaten by a correct sample: no fixed-budget attack runs there. Largest
+    // budget first, so that a sample an attack fails on is given up at once (see the header).
+    for (const b of budgets.filter((b) => b > 0).reverse()) for (const { a, rec } of fixed) stages.push({ level, attack: a, record: rec, budget: b });
     if (level === "white-box" && runUnbounded) {
       stages.push({ level, attack: sanityAttack, record: record(level, sanityAttack, true), budget: hugeBudget, sanity: true });
     }
@@ -302,6 +316,13 @@ export async function evaluateRobustness(opts: RobustnessOptions): Promise<Robus
         canonicalParams(r.params) === canonicalParams(st.record.params) &&
         (st.attack.kind === "fixed-budget" ? st.budget !== undefined && r.budgets.includes(st.budget) : r.budgets.length === 0),
     );
+  // Per fixed-budget attack record: samples it failed on at a larger budget (given up, see header).
+  const failures = new Map<AttackRecord, Uint8Array>();
+  const failedBy = (r: AttackRecord): Uint8Array => {
+    let f = failures.get(r);
+    if (!f) failures.set(r, (f = new Uint8Array(n)));
+    return f;
+  };
   const reusedRecords = new Set<AttackRecord>();
   let reusedStages = 0;
   for (const [si, st] of stages.entries()) {
@@ -310,14 +331,20 @@ export async function evaluateRobustness(opts: RobustnessOptions): Promise<Robus
     const fixedBudget = st.attack.kind === "fixed-budget" ? st.budget : undefined;
     const candidates: number[] = [];
     // Minimization attacks skip samples beaten at the smallest positive budget: nothing they could
-    // find there would change the curve at any budget of the grid.
+    // find there would change the curve at any budget of the grid. Only this level's findings
+    // count, so the level's outcome does not depend on the other levels (exact `reuse`).
     const threshold = fixedBudget ?? smallestPositive;
+    const givesUp = fixedBudget !== undefined && !st.sanity && st.level !== "transfer";
+    const failed = givesUp ? failedBy(st.record) : undefined;
     for (let p = 0; p < n; p++) {
-      if (!correct[p]) continue;
-      if (st.sanity ? levelD[p] === Infinity : threshold !== undefined && !beatenAt(distances[p]!, threshold)) candidates.push(p);
+      if (!correct[p] || failed?.[p] === 1) continue;
+      if (st.sanity ? levelD[p] === Infinity : threshold !== undefined && !beatenAt(levelD[p]!, threshold)) candidates.push(p);
     }
-    const label = `${st.level}/${st.attack.name}/${st.sanity ? "unbounded" : (fixedBudget ?? "min")}`;
-    const stageSeed = mixSeed(seed, label);
+    // After the stage: a candidate this attack did not beat at this budget is given up.
+    const giveUpFailures = (): void => {
+      if (failed) for (const p of candidates) if (!beatenAt(st.record.distances[p]!, fixedBudget!)) failed[p] = 1;
+    };
+    const stageSeed = stageSeedOf(seed, st.level, st.attack, fixedBudget, st.sanity);
     let done = 0;
     let beaten = 0;
     const stageInfo = (): Pick<EvaluationProgress, "stageIndex" | "stages" | "knowledge" | "attack" | "budget" | "sanity"> => ({
@@ -353,6 +380,7 @@ export async function evaluateRobustness(opts: RobustnessOptions): Promise<Robus
         }
       }
       reusedStages++;
+      giveUpFailures();
       done = candidates.length;
       st.record.attempted += candidates.length;
       st.record.beaten += beaten;
@@ -363,33 +391,12 @@ export async function evaluateRobustness(opts: RobustnessOptions): Promise<Robus
 
     // Transfer: make sure the whole sample set has examples crafted on the surrogate for this stage.
     let cacheKey: string | undefined;
-    const craftedNow = new Set<number>();
+    let craftedNow = new Set<number>();
     if (st.level === "transfer" && candidates.length > 0) {
-      cacheKey = TransferCache.key({
-        surrogateSha256: surrogateSha256!,
-        attack: st.attack.name,
-        norm,
-        params: st.attack.params,
-        budget: fixedBudget ?? null,
-        seed: stageSeed,
-      });
-      const missing: number[] = [];
-      for (let p = 0; p < n; p++) if (!cache.has(cacheKey, sampleIndices[p]!, row(p))) missing.push(p);
-      missing.forEach((p) => craftedNow.add(p));
-      for (const [ci, part] of chunks(missing).entries()) {
-        const b = tensors(part);
-        try {
-          const adv = await runAttack(st.attack, { kind: "gradient", model: surrogate!.model }, { x: b.x, y: b.y, seed: mixSeed(stageSeed, `craft${ci}`) }, fixedBudget);
-          const data = adv.dataSync() as Float32Array;
-          adv.dispose();
-          part.forEach((p, k) => cache.set(cacheKey!, sampleIndices[p]!, row(p), data.slice(k * F, (k + 1) * F)));
-          cache.stats.runs++;
-          cache.stats.crafted += part.length;
-        } finally {
-          b.dispose();
-        }
-        opts.onProgress?.({ ...stageInfo(), phase: "craft", done: Math.min(missing.length, (ci + 1) * batchSize), total: missing.length, beaten: 0 });
-      }
+      cacheKey = transferKey(surrogateSha256!, st.attack, norm, fixedBudget, stageSeed);
+      craftedNow = await craftStage({ surrogate: surrogate!.model, samples, batchSize, cache }, cacheKey, st.attack, fixedBudget, stageSeed, (done, total) =>
+        opts.onProgress?.({ ...stageInfo(), phase: "craft", done, total, beaten: 0 }),
+      );
     }
 
     for (const [ci, part] of chunks(candidates).entries()) {
@@ -427,6 +434,7 @@ export async function evaluateRobustness(opts: RobustnessOptions): Promise<Robus
     }
     st.record.attempted += candidates.length;
     st.record.beaten += beaten;
+    giveUpFailures();
     if (st.attack.access === "query") st.record.queries = (st.record.queries ?? 0) + (queries - queriesBefore);
     progress("end");
   }
@@ -492,6 +500,99 @@ export async function evaluateRobustness(opts: RobustnessOptions): Promise<Robus
           },
         }),
   };
+}
+
+function transferKey(surrogateSha256: string, attack: Attack, norm: Norm, budget: number | undefined, stageSeed: number): string {
+  return TransferCache.key({ surrogateSha256, attack: attack.name, norm, params: attack.params, budget: budget ?? null, seed: stageSeed });
+}
+
+/** The seed of one stage of an evaluation: what makes crafting outside an evaluation give the same examples. */
+function stageSeedOf(seed: number, level: Knowledge, attack: Attack, budget: number | undefined, sanity = false): number {
+  return mixSeed(seed, `${level}/${attack.name}/${sanity ? "unbounded" : (budget ?? "min")}`);
+}
+
+/**
+ * Crafts, on the surrogate, the examples of one transfer stage for every sample of the set that the
+ * cache lacks (in chunks of `batchSize`, seeded per chunk); returns the positions crafted now.
+ */
+async function craftStage(
+  ctx: { surrogate: LayersModel; samples: SampleSet; batchSize: number; cache: TransferCache },
+  key: string,
+  attack: Attack,
+  budget: number | undefined,
+  stageSeed: number,
+  onChunk?: (done: number, total: number) => void,
+): Promise<Set<number>> {
+  const { samples, cache, batchSize } = ctx;
+  const [h, w, c] = samples.shape;
+  const F = h * w * c;
+  const row = (p: number): Float32Array => samples.x.subarray(p * F, (p + 1) * F);
+  const missing: number[] = [];
+  for (let p = 0; p < samples.labels.length; p++) if (!cache.has(key, samples.indices[p]!, row(p))) missing.push(p);
+  for (let k = 0, ci = 0; k < missing.length; k += batchSize, ci++) {
+    const part = missing.slice(k, k + batchSize);
+    const xs = new Float32Array(part.length * F);
+    part.forEach((p, j) => xs.set(row(p), j * F));
+    const x = tf.tensor4d(xs, [part.length, h, w, c]);
+    const y = tf.tensor1d(Int32Array.from(part, (p) => samples.labels[p]!), "int32");
+    try {
+      const adv = await runAttack(attack, { kind: "gradient", model: ctx.surrogate }, { x, y, seed: mixSeed(stageSeed, `craft${ci}`) }, budget);
+      const data = adv.dataSync() as Float32Array;
+      adv.dispose();
+      part.forEach((p, j) => cache.set(key, samples.indices[p]!, row(p), data.slice(j * F, (j + 1) * F)));
+      cache.stats.runs++;
+      cache.stats.crafted += part.length;
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+    onChunk?.(Math.min(missing.length, k + part.length), missing.length);
+  }
+  return new Set(missing);
+}
+
+export interface CraftOptions {
+  surrogate: Surrogate;
+  samples: SampleSet;
+  norm: Norm;
+  budgets: readonly number[];
+  /** The transfer level's attacks (default: the engine's transfer attacks for the norm). */
+  attacks?: Attack[];
+  batchSize?: number;
+  seed?: number;
+  cache: TransferCache;
+  onProgress?: (p: { attack: string; budget?: number; done: number; total: number }) => void;
+}
+
+/**
+ * Crafts every transfer example an evaluation with the same samples, norm, budgets, attacks, seed
+ * and batch size would craft (the same examples: same stage seeds, same chunks), ahead of time —
+ * e.g. once per surrogate in a matrix build, saved with TransferCache.writeFile and shared by all
+ * workers. Returns how many examples were crafted now (0 when the cache had them all).
+ */
+export async function craftTransferExamples(o: CraftOptions): Promise<{ crafted: number; stages: number; seconds: number }> {
+  const t0 = performance.now();
+  const budgets = normalizeBudgets(o.norm, o.budgets);
+  const batchSize = o.batchSize ?? 100;
+  checkPositiveInt("batch size", batchSize);
+  const attacks = resolvePlan(o.norm, o.attacks === undefined ? {} : { transfer: o.attacks }).transfer;
+  const sha = o.surrogate.weightsSha256 ?? (await weightsSha256(o.surrogate.model));
+  const positive = budgets.filter((b) => b > 0);
+  const ctx = { surrogate: o.surrogate.model, samples: o.samples, batchSize, cache: o.cache };
+  let crafted = 0;
+  let stages = 0;
+  if (positive.length === 0) return { crafted, stages, seconds: 0 };
+  for (const a of attacks) {
+    for (const budget of a.kind === "minimization" ? [undefined] : positive) {
+      const stageSeed = stageSeedOf(o.seed ?? 0, "transfer", a, budget);
+      const now = await craftStage(ctx, transferKey(sha, a, o.norm, budget, stageSeed), a, budget, stageSeed, (done, total) =>
+        o.onProgress?.({ attack: a.name, ...(budget === undefined ? {} : { budget }), done, total }),
+      );
+      crafted += now.size;
+      stages++;
+    }
+  }
+  return { crafted, stages, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Runs either kind of attack; a minimization attack ignores the budget. */
