@@ -4,7 +4,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { createApp, type AppLocals } from "../../src/api/app.js";
+import { createApp, type AppDeps, type AppLocals } from "../../src/api/app.js";
 import type { MatrixCache } from "../../src/api/matrix-cache.js";
 import { createLogger } from "../../src/logger.js";
 import type { Strategy } from "../../src/advisor/types.js";
@@ -65,7 +65,7 @@ export interface Api {
   store: MatrixStore;
   cache: MatrixCache;
   dbFile: string;
-  call(method: string, path: string, o?: { json?: unknown; body?: string; headers?: Record<string, string> }): Promise<ApiResponse>;
+  call(method: string, path: string, o?: { json?: unknown; body?: string | Uint8Array | ReadableStream<Uint8Array>; headers?: Record<string, string> }): Promise<ApiResponse>;
 }
 
 export interface ApiResponse {
@@ -77,7 +77,11 @@ export interface ApiResponse {
 }
 
 /** The app on a fresh temp database, listening on port 0; `fill` builds the matrix first. */
-export async function startApi(t: TestContext, fill: (store: MatrixStore) => Promise<unknown> = buildFixtureMatrix, o: { checkIntervalMs?: number } = {}): Promise<Api> {
+export async function startApi(
+  t: TestContext,
+  fill: (store: MatrixStore) => Promise<unknown> = buildFixtureMatrix,
+  o: { checkIntervalMs?: number } & Pick<AppDeps, "keys" | "protectReads" | "uploads"> = {},
+): Promise<Api> {
   const dir = await tempDir(t, "advisor-api-");
   const dbFile = path.join(dir, "matrix.sqlite");
   const store = await MatrixStore.open(dbFile);
@@ -90,6 +94,9 @@ export async function startApi(t: TestContext, fill: (store: MatrixStore) => Pro
     openapiPath,
     version: "0.0.0-test",
     matrixCheckIntervalMs: o.checkIntervalMs ?? 0,
+    keys: o.keys,
+    protectReads: o.protectReads,
+    uploads: o.uploads,
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
@@ -107,7 +114,8 @@ export async function startApi(t: TestContext, fill: (store: MatrixStore) => Pro
       body = JSON.stringify(opts.json);
       headers["content-type"] ??= "application/json";
     }
-    const res = await fetch(baseUrl + p, { method, headers, body });
+    const stream = typeof ReadableStream !== "undefined" && body instanceof ReadableStream;
+    const res = await fetch(baseUrl + p, { method, headers, body, ...(stream ? { duplex: "half" } : {}) } as RequestInit);
     const contentType = res.headers.get("content-type") ?? "";
     const text = await res.text();
     const parsed = /json/.test(contentType) ? (JSON.parse(text) as ApiResponse["body"]) : ({ text } as ApiResponse["body"]);

@@ -16,6 +16,8 @@ import { finished } from "node:stream/promises";
 import { estimate } from "../../advisor/curve.js";
 import type { ApiKeys } from "../../auth/keys.js";
 import type { MatrixStore } from "../../matrix/store.js";
+// Types only: the module itself (and TensorFlow.js with it) is imported when an upload arrives.
+import type { ModelSummary } from "../../models/register.js";
 import { newStagingDir } from "../../models/storage.js";
 import { requireApiKey } from "../auth.js";
 import { HttpProblem } from "../problem.js";
@@ -156,6 +158,7 @@ export function modelRoutes(store: MatrixStore, keys: ApiKeys, settings: UploadS
       throw new HttpProblem(413, "Content Too Large", `the upload (${mb(declared)}) exceeds ${mb(settings.maxBytes)} (ADVISOR_UPLOAD_MAX_BYTES)`, "body");
     }
     const staging = await newStagingDir(settings.modelsDir);
+    let added: ModelSummary;
     try {
       const { files, fields } = await receive(req, staging, settings);
       const datasetName = fields.get("dataset");
@@ -166,7 +169,6 @@ export function modelRoutes(store: MatrixStore, keys: ApiKeys, settings: UploadS
       if (files.length === 0) throw new HttpProblem(400, "Bad Request", "no files: upload model.json and its weight files", "model.json");
 
       const { addModel, ModelUploadError } = await import("../../models/register.js");
-      let added;
       try {
         added = await addModel({
           files,
@@ -181,23 +183,24 @@ export function modelRoutes(store: MatrixStore, keys: ApiKeys, settings: UploadS
         if (err instanceof ModelUploadError) throw new HttpProblem(err.status, titleOf(err.status), err.message, err.field);
         throw err;
       }
-      req.log?.info({ modelId: added.id, created: added.created, dataset: added.dataset }, added.created ? "model registered" : "model already registered");
-      const body: Schemas["ModelRegistration"] = {
-        id: added.id,
-        created: added.created,
-        architecture: added.architecture,
-        dataset: added.dataset,
-        inputShape: added.inputShape,
-        numClasses: added.numClasses,
-        parameters: added.parameters,
-        cleanAccuracy: added.clean === null ? null : { value: added.clean.correct / added.clean.n, interval: estimate(added.clean.correct, added.clean.n).interval, correct: added.clean.correct, n: added.clean.n },
-        modelDir: added.modelDir,
-        warnings: added.warnings,
-      };
-      res.status(added.created ? 201 : 200).json(body);
     } finally {
+      // Before answering: once the client has its answer, nothing of the upload is left.
       await rm(staging, { recursive: true, force: true });
     }
+    req.log?.info({ modelId: added.id, created: added.created, dataset: added.dataset }, added.created ? "model registered" : "model already registered");
+    const body: Schemas["ModelRegistration"] = {
+      id: added.id,
+      created: added.created,
+      architecture: added.architecture,
+      dataset: added.dataset,
+      inputShape: added.inputShape,
+      numClasses: added.numClasses,
+      parameters: added.parameters,
+      cleanAccuracy: added.clean === null ? null : { value: added.clean.correct / added.clean.n, interval: estimate(added.clean.correct, added.clean.n).interval, correct: added.clean.correct, n: added.clean.n },
+      modelDir: added.modelDir,
+      warnings: added.warnings,
+    };
+    res.status(added.created ? 201 : 200).json(body);
   });
 
   return r;
