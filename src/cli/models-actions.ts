@@ -3,7 +3,6 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { resolveServeConfig } from "../config.js";
 import { MatrixStore } from "../matrix/store.js";
-import { addModel, filesOfDirectory, ModelUploadError } from "../models/register.js";
 import { modelsDirFor } from "../models/storage.js";
 import { UsageError } from "./errors.js";
 import type { ModelsAddFlags } from "./models.js";
@@ -25,6 +24,8 @@ export async function modelsAddAction(dir: string, flags: ModelsAddFlags & { db:
   const datasets = resolveServeConfig({ datasets: flags.datasets }, { ADVISOR_DATASETS: process.env.ADVISOR_DATASETS }).datasets;
   if (!(await isDirectory(dir))) throw new UsageError(`<dir>: ${dir} is not a directory (give the folder holding model.json and its weight files)`);
   const dataset = await resolveDataset(flags.data, datasets);
+  // TensorFlow.js comes with register.js: only once the arguments are known to be good.
+  const { addModel, filesOfDirectory, ModelUploadError } = await import("../models/register.js");
   const store = await MatrixStore.open(flags.db);
   try {
     const added = await addModel({
