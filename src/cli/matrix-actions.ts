@@ -7,6 +7,7 @@ import { buildMatrix, mergeDatabases, openStore, type BuildEvent } from "../matr
 import { exportJsonl, importJsonl } from "../matrix/jsonl.js";
 import { parseShard, type ShardSpec } from "../matrix/grid.js";
 import { formatStats, matrixStats } from "../matrix/stats.js";
+import { loadGrid } from "../matrix/grid.js";
 import { verifyMatrix } from "../matrix/verify.js";
 import { UsageError } from "./errors.js";
 import { progressBar, type Progress } from "./progress.js";
@@ -184,9 +185,10 @@ export async function verifyAction(flags: MatrixVerifyFlags): Promise<void> {
 export async function statsAction(flags: MatrixStatsFlags): Promise<void> {
   const store = await openStore(resolveDb(flags));
   try {
-    const s = await matrixStats(store, flags.matrixVersion === undefined ? {} : { version: flags.matrixVersion });
+    const grid = flags.grid === undefined ? undefined : await loadGrid(flags.grid);
+    const s = await matrixStats(store, { ...(flags.matrixVersion === undefined ? {} : { version: flags.matrixVersion }), ...(grid ? { grid } : {}) });
     if (flags.json) process.stdout.write(JSON.stringify(s) + "\n");
-    else process.stdout.write(formatStats(s).join("\n") + "\n");
+    else process.stdout.write(formatStats(s, { all: flags.all === true }).join("\n") + "\n");
   } finally {
     await store.close();
   }

@@ -44,6 +44,8 @@ export interface MatrixVerifyFlags {
 export interface MatrixStatsFlags {
   db?: string;
   matrixVersion?: number;
+  grid?: string;
+  all?: boolean;
   json?: boolean;
 }
 
@@ -123,6 +125,8 @@ export function registerMatrix(program: Command): void {
     .description("rows per axis, samples per row, versions, and the gaps of the latest build's grid")
     .option("--db <path>", DB_HELP)
     .option("--matrix-version <n>", "version to count (default the latest build's, else the latest published)", intOption("--matrix-version", 1))
+    .option("--grid <file>", "find the gaps against this grid (e.g. db/grids/default.yaml) instead of the latest build's")
+    .option("--all", "list every missing row (default: a summary and the first 20)")
     .option("--json", "print the statistics as one JSON object on stdout")
     .action(async (flags: MatrixStatsFlags) => {
       const { statsAction } = await import("./matrix-actions.js");

@@ -3,10 +3,12 @@
 // latest build expects that are missing (plus its train/prune cells not done yet).
 //
 // The rows counted are those of one version: by default the version of the latest build (published
-// or not, so a partial build shows its progress), else the latest published version.
+// or not, so a partial build shows its progress), else the latest published version. With a grid
+// given (`--grid`), the gaps are those of that grid — e.g. a merged or imported matrix, which
+// records no build, against the default grid it is meant to cover.
 import type { MatrixStore, VersionInfo } from "./store.js";
 import { BuildLedger } from "./build-state.js";
-import { planCells, validateGrid, type Grid } from "./grid.js";
+import { gridHash, planCells, validateGrid, type Grid } from "./grid.js";
 
 export interface MatrixStats {
   version: number | null;
@@ -21,6 +23,8 @@ export interface MatrixStats {
   samplesPerRow: Record<string, number>;
   versions: VersionInfo[];
   build: { gridHash: string; description: string | null; expectedRows: number; cells: number; cellsDone: number } | null;
+  /** The grid the gaps were computed against, when given explicitly. */
+  grid: { gridHash: string; description: string | null; expectedRows: number } | null;
   /** Expected rows missing, as `<arch>/<strategy>/<rate>x/s<seed>/<norm>/<knowledge>`. */
   gaps: string[];
   /** Train/prune/evaluate cells of the build not done. */
@@ -56,7 +60,7 @@ export function expectedRows(grid: Grid): string[] {
   return keys;
 }
 
-export async function matrixStats(store: MatrixStore, options: { version?: number } = {}): Promise<MatrixStats> {
+export async function matrixStats(store: MatrixStore, options: { version?: number; grid?: Grid } = {}): Promise<MatrixStats> {
   const db = store.db;
   const versions = await store.listVersions({ includeUnpublished: true });
   const buildRow = await db.get<{ grid_hash: string; matrix_version: number | null; grid: string }>(
@@ -85,6 +89,7 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
     samplesPerRow: {},
     versions,
     build: null,
+    grid: null,
     gaps: [],
     unfinishedCells: [],
   };
@@ -96,9 +101,15 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
     bump(stats.byKnowledge, r.knowledge);
     bump(stats.samplesPerRow, r.samples);
   }
-  if (buildRow) {
+  const presentFor = (grid: Grid): Set<string> => new Set(rows.filter((r) => r.dataset === grid.dataset.name).map((r) => rowKey(r)));
+  if (options.grid) {
+    const present = presentFor(options.grid);
+    const expected = expectedRows(options.grid);
+    stats.gaps = expected.filter((k) => !present.has(k));
+    stats.grid = { gridHash: gridHash(options.grid), description: options.grid.description ?? null, expectedRows: expected.length };
+  } else if (buildRow) {
     const grid = validateGrid(JSON.parse(buildRow.grid) as unknown, "the build's grid");
-    const present = new Set(rows.filter((r) => r.dataset === grid.dataset.name).map((r) => rowKey(r)));
+    const present = presentFor(grid);
     const expected = expectedRows(grid);
     stats.gaps = expected.filter((k) => !present.has(k));
     const plan = planCells(grid);
@@ -109,7 +120,7 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
   return stats;
 }
 
-export function formatStats(s: MatrixStats): string[] {
+export function formatStats(s: MatrixStats, options: { all?: boolean } = {}): string[] {
   const axis = (name: string, m: Record<string, number>): string =>
     `${name}: ${Object.keys(m).length === 0 ? "—" : Object.entries(m).map(([k, n]) => `${k} ${n}`).join(", ")}`;
   const lines = [
@@ -122,16 +133,27 @@ export function formatStats(s: MatrixStats): string[] {
     axis("samples per row", s.samplesPerRow),
     `versions: ${s.versions.length === 0 ? "none" : s.versions.map((v) => `${v.id}${v.publishedAt ? "" : " (unpublished)"} ${v.evaluations} rows`).join("; ")}`,
   ];
-  if (s.build) {
+  const gapLines = (): void => {
+    if (s.gaps.length === 0) return void lines.push("gaps: none");
+    // Per architecture first: a partial matrix is usually missing whole architectures.
+    const byArch: Record<string, number> = {};
+    for (const g of s.gaps) bump(byArch, g.split("/")[0]!);
+    lines.push(`gaps: ${s.gaps.length} missing rows (${Object.entries(byArch).map(([a, n]) => `${a} ${n}`).join(", ")})`);
+    const shown = options.all ? s.gaps : s.gaps.slice(0, 20);
+    for (const g of shown) lines.push(`  missing ${g}`);
+    if (shown.length < s.gaps.length) lines.push(`  … ${s.gaps.length - shown.length} more (--all lists them)`);
+  };
+  if (s.grid) {
+    lines.push(`grid ${s.grid.gridHash.slice(0, 12)}… (${s.grid.description ?? "no description"}): ${s.grid.expectedRows - s.gaps.length}/${s.grid.expectedRows} expected rows present`);
+    gapLines();
+  } else if (s.build) {
     lines.push(`build ${s.build.gridHash.slice(0, 12)}…: ${s.build.cellsDone}/${s.build.cells} cells done, ${s.build.expectedRows - s.gaps.length}/${s.build.expectedRows} expected rows present`);
-    if (s.gaps.length === 0) lines.push("gaps: none");
-    else {
-      lines.push(`gaps: ${s.gaps.length} missing rows`);
-      for (const g of s.gaps) lines.push(`  missing ${g}`);
-    }
-    for (const c of s.unfinishedCells) lines.push(`  unfinished cell ${c}`);
+    gapLines();
+    const cells = options.all ? s.unfinishedCells : s.unfinishedCells.slice(0, 20);
+    for (const c of cells) lines.push(`  unfinished cell ${c}`);
+    if (cells.length < s.unfinishedCells.length) lines.push(`  … ${s.unfinishedCells.length - cells.length} more unfinished cells (--all lists them)`);
   } else {
-    lines.push("gaps: unknown (no build recorded in this database)");
+    lines.push("gaps: unknown (no build recorded in this database; --grid <file> compares with a grid)");
   }
   return lines;
 }

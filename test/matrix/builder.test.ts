@@ -69,6 +69,13 @@ test("two shards merged equal the unsharded build; a partial shard's stats names
   assert.deepEqual(await exportedRows(merged), await exportedRows(path.join(full, "m.sqlite")));
   const mergedStats = await runCli(["matrix", "stats", "--db", merged]);
   assert.match(mergedStats.stdout, /gaps: none/);
+  // Against an explicit grid: the partial shard's gaps are summarised per architecture, the merge has none.
+  const partial = await runCli(["matrix", "stats", "--db", path.join(s1, "m.sqlite"), "--grid", gridFile]);
+  assert.match(partial.stdout, /grid [0-9a-f]{12}… \(tiny test grid \(synthetic data\)\): \d+\/9 expected rows present/);
+  assert.match(partial.stdout, /gaps: \d+ missing rows \(lenet300 \d+\)/);
+  const complete = await runCli(["matrix", "stats", "--db", merged, "--grid", gridFile]);
+  assert.match(complete.stdout, /9\/9 expected rows present/);
+  assert.match(complete.stdout, /gaps: none/);
 });
 
 test("a second builder on the same database is refused with one line; data intact", async () => {
