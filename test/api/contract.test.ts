@@ -12,6 +12,7 @@ const OPERATIONS = [
   "get /v1/matrix/curves",
   "get /v1/models",
   "get /v1/matrix/versions",
+  "post /v1/models",
 ];
 
 test("openapi.yaml documents every operation with an example, and every example matches its schema", () => {
@@ -37,6 +38,17 @@ test("every error response of the v1 operations is application/problem+json with
     }
     if (method === "post") for (const s of ["400", "413", "415", "503"]) assert.ok(s in responses, `${op} documents ${s}`);
   }
+});
+
+test("POST /v1/models requires an API key (bearer or X-API-Key) and documents 401 with WWW-Authenticate and 403", () => {
+  const op = contract.operation("post", "/v1/models");
+  assert.deepEqual(op.security, [{ BearerKey: [] }, { ApiKeyHeader: [] }]);
+  const schemes = (contract.doc.components as { securitySchemes: Record<string, { type: string }> }).securitySchemes;
+  assert.equal(schemes.BearerKey?.type, "http");
+  assert.equal(schemes.ApiKeyHeader?.type, "apiKey");
+  const responses = op.responses as Record<string, unknown>;
+  for (const s of ["201", "200", "400", "401", "403", "409", "413", "415", "422", "503"]) assert.ok(s in responses, `documents ${s}`);
+  assert.ok((contract.deref(responses["401"]).headers as Record<string, unknown>)["WWW-Authenticate"]);
 });
 
 test("the contract validator rejects wrong types, missing fields, unknown enum values and extra fields where forbidden", () => {
