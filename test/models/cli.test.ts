@@ -11,9 +11,9 @@ import { fileURLToPath } from "node:url";
 import { ConfigError, resolveServeConfig } from "../../src/config.js";
 import { ApiKeys } from "../../src/auth/keys.js";
 import { MatrixStore } from "../../src/matrix/store.js";
-import { runCli, root } from "../helpers/cli.js";
+import { runCli, root, startService } from "../helpers/cli.js";
 import { tempDir } from "../matrix/fixtures.js";
-import { listTree, syntheticData, tinyModel } from "./helpers.js";
+import { listTree, modelParts, multipart, syntheticData, tinyModel } from "./helpers.js";
 
 const PLAIN = "plain-text-secret-key-0123456789-abcdefghij";
 const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -124,4 +124,25 @@ process.stdout.write(String(globalThis._tfengine === undefined));`;
   const [code] = (await once(child, "exit")) as [number | null];
   assert.equal(code, 0);
   assert.equal(out, "true");
+});
+
+test("advisor serve with a keys file and data sets: an upload with the key is registered, the key never appears in the logs", async (t) => {
+  const data = await syntheticData(t);
+  const model = await tinyModel(t, { seed: 31 });
+  const dir = await tempDir(t, "advisor-serve-");
+  const hashed = await runWithStdin(["keys", "hash", "--name", "uploader"], PLAIN);
+  await writeFile(path.join(dir, "keys"), hashed.stdout);
+  const svc = await startService(["--db", path.join(dir, "matrix.sqlite"), "--api-keys-file", path.join(dir, "keys"), "--datasets", `synthetic=${data.dir}`, "--upload-max-bytes", "1M"]);
+  t.after(() => void svc.child.kill("SIGTERM"));
+  const { body, contentType } = multipart([{ name: "dataset", content: "synthetic" }, ...(await modelParts(model.dir))]);
+  const post = (headers: Record<string, string>) => fetch(`${svc.baseUrl}/v1/models`, { method: "POST", body, headers: { "content-type": contentType, ...headers } });
+  assert.equal((await post({})).status, 401);
+  const ok = await post({ authorization: `Bearer ${PLAIN}` });
+  assert.equal(ok.status, 201);
+  assert.equal(((await ok.json()) as { id: string }).id, model.metadata.weightsSha256);
+  assert.equal((await post({ "x-api-key": PLAIN })).status, 200);
+  svc.child.kill("SIGTERM");
+  await once(svc.child, "exit");
+  assert.match(svc.logs(), /"apiKey":"uploader"/, "the key's name is logged");
+  assert.doesNotMatch(svc.logs(), new RegExp(PLAIN), "the key is not");
 });

@@ -23,7 +23,11 @@ interface TestContext {
 
 async function setup(t: TestContext): Promise<{ api: Api; modelsDir: string }> {
   const data = await syntheticData(t);
-  const api = await startApi(t, undefined, { keys, uploads: { datasets: new Map([["synthetic", data.dir]]), maxBytes: MAX_BYTES, maxFiles: 6 } });
+  const datasets = new Map([
+    ["synthetic", data.dir],
+    ["synthetic-copy", data.dir],
+  ]);
+  const api = await startApi(t, undefined, { keys, uploads: { datasets, maxBytes: MAX_BYTES, maxFiles: 6 } });
   return { api, modelsDir: modelsDirFor(api.dbFile) };
 }
 
@@ -80,6 +84,13 @@ test("upload → 201 with the weights' sha256 as id; the same upload again → 2
   assert.equal(await modelCount(api), before + 1, "no new row");
   assert.deepEqual(await listTree(modelsDir), tree, "no new files");
   assert.equal((await readFile(path.join(modelsDir, id, "weights.bin"))).length, mtime);
+
+  // The same weights for another data set contradict the registration.
+  const other = await upload(api, [dataset("synthetic-copy"), ...(await modelParts(model.dir))]);
+  assert.equal(other.status, 409, JSON.stringify(other.body));
+  assert.equal(other.body.field, "dataset");
+  assert.match(String(other.body.detail), /already registered for data set synthetic, not synthetic-copy/);
+  assert.deepEqual(await listTree(modelsDir), tree);
 });
 
 test("TF.js converter style weight file names and a softmax output are accepted, with a warning about softmax", async (t) => {
