@@ -1,10 +1,11 @@
 // The actions of `advisor matrix …` (options in matrix.ts). Known failures (bad grid, locked or
 // corrupt database, bad JSONL line) surface as one line on stderr via reportAndExit in main.ts.
+import path from "node:path";
 import { createReadStream, createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { buildMatrix, mergeDatabases, openStore, type BuildEvent } from "../matrix/builder.js";
-import { exportJsonl, importJsonl } from "../matrix/jsonl.js";
+import { exportJsonl, importJsonl, rebaseModelDir } from "../matrix/jsonl.js";
 import { parseShard, type ShardSpec } from "../matrix/grid.js";
 import { formatStats, matrixStats } from "../matrix/stats.js";
 import { loadGrid } from "../matrix/grid.js";
@@ -122,7 +123,9 @@ export async function exportAction(flags: MatrixExportFlags): Promise<void> {
     const write = async (line: string): Promise<void> => {
       if (!out.write(line)) await once(out, "drain");
     };
-    const r = await exportJsonl(store, flags.matrixVersion, write);
+    // A relative model directory is relative to the folder of the file holding the row.
+    const dbFolder = path.dirname(path.resolve(resolveDb(flags)));
+    const r = await exportJsonl(store, flags.matrixVersion, write, {}, flags.out ? { modelDir: rebaseModelDir(dbFolder, path.dirname(path.resolve(flags.out))) } : {});
     if (flags.out) {
       await new Promise<void>((resolve, reject) => (out as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
       process.stderr.write(`exported ${r.rows} rows of version ${r.version} to ${flags.out}\n`);
@@ -139,7 +142,9 @@ export async function importAction(file: string, flags: MatrixImportFlags): Prom
   });
   const store = await openStore(resolveDb(flags));
   try {
-    const r = await importJsonl(store, createInterface({ input, crlfDelay: Infinity }));
+    const r = await importJsonl(store, createInterface({ input, crlfDelay: Infinity }), {
+      modelDir: rebaseModelDir(path.dirname(path.resolve(file)), path.dirname(path.resolve(resolveDb(flags)))),
+    });
     if (flags.json) process.stdout.write(JSON.stringify(r) + "\n");
     else
       process.stdout.write(

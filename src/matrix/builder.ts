@@ -401,7 +401,7 @@ export interface MergeSummary {
  * measurement twice adds nothing (content hashes), so merging is idempotent.
  */
 export async function mergeDatabases(inputs: string[], out: string): Promise<MergeSummary> {
-  const { exportJsonl, importJsonl } = await import("./jsonl.js");
+  const { exportJsonl, importJsonl, rebaseModelDir } = await import("./jsonl.js");
   const resolvedOut = path.resolve(out);
   for (const f of inputs) {
     if (path.resolve(f) === resolvedOut) throw new MatrixError(`cannot merge ${f} into itself`);
@@ -419,7 +419,7 @@ export async function mergeDatabases(inputs: string[], out: string): Promise<Mer
       try {
         const lines: string[] = [];
         const exported = await exportJsonl(src, undefined, (l) => void lines.push(l.trimEnd()));
-        const r = await importJsonl(target, lines, { into: version });
+        const r = await importJsonl(target, lines, { into: version, modelDir: rebaseModelDir(path.dirname(path.resolve(f)), path.dirname(resolvedOut)) });
         summary.inputs.push({ file: f, version: exported.version, rows: exported.rows, inserted: r.inserted, skipped: r.skipped });
         summary.inserted += r.inserted;
         const builds = await src.db.all<{ grid_hash: string; grid: string }>("SELECT grid_hash, grid FROM builds");

@@ -13,6 +13,7 @@
 // Ids (`id`, `variantId`, `matrixVersion`) are local to the database that wrote the file; import
 // assigns new ones. Exporting a fresh import gives the same file back when the source's ids were
 // dense and in export order (as in a database that was built or imported once).
+import path from "node:path";
 import type { MatrixRow } from "./row.js";
 import { parseMatrixRow, RowValidationError, type DecodedRow } from "./row.js";
 import { MatrixError, evaluationContentHash, type MatrixStore, type RowFilter } from "./store.js";
@@ -45,11 +46,12 @@ export async function exportJsonl(
   version: number | undefined,
   write: (line: string) => void | Promise<void>,
   filter: Omit<RowFilter, "version"> = {},
+  options: { modelDir?: (dir: string | null) => string | null } = {},
 ): Promise<ExportResult> {
   const resolved = (await store.resolveVersion(version)).id;
   let rows = 0;
   for await (const row of store.rows({ ...filter, version: resolved })) {
-    await write(JSON.stringify(row) + "\n");
+    await write(JSON.stringify(options.modelDir ? { ...row, modelDir: options.modelDir(row.modelDir) } : row) + "\n");
     rows++;
   }
   return { version: resolved, rows };
@@ -63,6 +65,17 @@ export interface ImportOptions {
    * unpublished (e.g. merging several shard outputs into one version, published afterwards).
    */
   into?: number;
+  /** Maps each row's modelDir as stored (e.g. rebaseModelDir: relative to another folder). */
+  modelDir?: (dir: string | null) => string | null;
+}
+
+/**
+ * A relative modelDir is relative to the folder of the database (or JSONL file) that holds the
+ * row; moving rows between folders re-bases it so it still names the same directory. Absolute
+ * paths and null stay as they are.
+ */
+export function rebaseModelDir(fromFolder: string, toFolder: string): (dir: string | null) => string | null {
+  return (dir) => (dir === null || path.isAbsolute(dir) ? dir : path.relative(path.resolve(toFolder), path.resolve(fromFolder, dir)) || ".");
 }
 
 export interface ImportResult {
@@ -173,7 +186,7 @@ export async function importJsonl(store: MatrixStore, source: LineSource, option
             backend: r.modelBackend,
             codeVersion: r.modelCodeVersion,
             createdAt: r.modelCreatedAt,
-            modelDir: r.modelDir,
+            modelDir: options.modelDir ? options.modelDir(r.modelDir) : r.modelDir,
             metadata: r.modelMetadata,
           });
           const variantId = await tx.upsertVariant({

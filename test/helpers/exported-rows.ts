@@ -14,7 +14,8 @@ export async function exportedRows(db: string): Promise<string[]> {
   return lines
     .map((l) => {
       const row = JSON.parse(l) as Record<string, unknown> & { modelMetadata: Record<string, unknown> };
-      for (const k of ["id", "variantId", "matrixVersion", "startedAt", "finishedAt", "seconds", "createdAt", "modelCreatedAt"]) delete row[k];
+      // modelDir is a location (relative to the database's folder), not part of the measurement.
+      for (const k of ["id", "variantId", "matrixVersion", "startedAt", "finishedAt", "seconds", "createdAt", "modelCreatedAt", "modelDir"]) delete row[k];
       delete row.modelMetadata.createdAt;
       return JSON.stringify(row);
     })

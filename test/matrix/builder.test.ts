@@ -67,6 +67,15 @@ test("two shards merged equal the unsharded build; a partial shard's stats names
   const m = await runCli(["matrix", "merge", path.join(s1, "m.sqlite"), path.join(s2, "m.sqlite"), "--db", merged]);
   assert.equal(m.code, 0, m.stderr);
   assert.deepEqual(await exportedRows(merged), await exportedRows(path.join(full, "m.sqlite")));
+  // Model directories are recorded relative to the database's folder: re-based by the merge, they still exist.
+  const mergedStore = await MatrixStore.open(merged);
+  try {
+    const models = await mergedStore.listModels();
+    assert.ok(models.length > 0);
+    for (const m of models) assert.ok(m.modelDir !== null && existsSync(path.resolve(path.dirname(merged), m.modelDir)), `${m.modelDir} exists`);
+  } finally {
+    await mergedStore.close();
+  }
   const mergedStats = await runCli(["matrix", "stats", "--db", merged]);
   assert.match(mergedStats.stdout, /gaps: none/);
   // Against an explicit grid: the partial shard's gaps are summarised per architecture, the merge has none.

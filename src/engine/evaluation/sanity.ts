@@ -17,8 +17,7 @@ export const MASKING_RULE =
   `gradient masking is flagged when, at some budget ε of the grid, the attacks of weaker knowledge (transfer, black-box) ` +
   `beat more than ${MASKING_MIN_SAMPLES} sample(s) and more than ${(100 * MASKING_MIN_SHARE).toFixed(1)} % of the evaluated samples ` +
   `that no white-box attack beat at ε — i.e. the curve of all levels lies that far below the white-box-only curve. ` +
-  `Levels run strongest first and weaker ones only attack samples still unbeaten, so this excess is exactly what ` +
-  `the weaker levels found beyond the white-box attacks.`;
+  `Each level is measured on its own, so this excess is exactly what the weaker levels found beyond the white-box attacks.`;
 
 export interface CleanCheck {
   /** Clean accuracy (correct / n). */
