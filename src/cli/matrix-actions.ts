@@ -1,14 +1,15 @@
 // The actions of `advisor matrix …` (options in matrix.ts). Known failures (bad grid, locked or
 // corrupt database, bad JSONL line) surface as one line on stderr via reportAndExit in main.ts.
 import path from "node:path";
+import os from "node:os";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createReadStream, createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { buildMatrix, mergeDatabases, openStore, type BuildEvent } from "../matrix/builder.js";
 import { exportJsonl, importJsonl, rebaseModelDir } from "../matrix/jsonl.js";
-import { parseShard, type ShardSpec } from "../matrix/grid.js";
+import { loadGrid, parseShard, type ShardSpec } from "../matrix/grid.js";
 import { formatStats, matrixStats } from "../matrix/stats.js";
-import { loadGrid } from "../matrix/grid.js";
 import { verifyMatrix } from "../matrix/verify.js";
 import { UsageError } from "./errors.js";
 import { progressBar, type Progress } from "./progress.js";
@@ -115,9 +116,49 @@ export async function mergeAction(shards: string[], flags: MatrixMergeFlags): Pr
   }
 }
 
+/**
+ * `--in-progress`: the latest build's finished rows, from a snapshot of the database (VACUUM INTO
+ * a temp file, whose copy of the build's version is published there), so the build's own
+ * database stays untouched and its version is published only when the whole grid is done.
+ */
+async function inProgressSnapshot(db: string): Promise<{ file: string; note: string; empty: boolean; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "advisor-export-"));
+  const cleanup = (): Promise<void> => rm(dir, { recursive: true, force: true });
+  try {
+    const file = path.join(dir, "snapshot.sqlite");
+    const src = await openStore(db);
+    try {
+      await src.db.run("VACUUM INTO ?", [file]);
+    } finally {
+      await src.close();
+    }
+    const copy = await openStore(file);
+    try {
+      const build = await copy.db.get<{ grid_hash: string; matrix_version: number | null }>("SELECT grid_hash, matrix_version FROM builds ORDER BY updated_at DESC, rowid DESC LIMIT 1");
+      if (!build || build.matrix_version === null) throw new UsageError(`${db} records no build in progress`);
+      const stats = await matrixStats(copy);
+      const v = await copy.version(build.matrix_version);
+      const empty = stats.rows === 0;
+      if (v && v.publishedAt === null && !empty) await copy.publishVersion(build.matrix_version);
+      const note = `build ${build.grid_hash.slice(0, 12)}…: ${stats.build?.cellsDone ?? "?"}/${stats.build?.cells ?? "?"} cells done, ${stats.rows}/${stats.build?.expectedRows ?? "?"} rows`;
+      return { file, note, empty, cleanup };
+    } finally {
+      await copy.close();
+    }
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
 export async function exportAction(flags: MatrixExportFlags): Promise<void> {
   if (flags.format !== "jsonl") throw new UsageError(`--format must be jsonl, got ${JSON.stringify(flags.format)}`);
-  const store = await openStore(resolveDb(flags));
+  if (flags.inProgress && flags.matrixVersion !== undefined) throw new UsageError("--in-progress exports the latest build's version; do not give --matrix-version too");
+  const snapshot = flags.inProgress ? await inProgressSnapshot(resolveDb(flags)) : undefined;
+  const store = await openStore(snapshot?.file ?? resolveDb(flags)).catch(async (err: unknown) => {
+    await snapshot?.cleanup();
+    throw err;
+  });
   try {
     const out = flags.out ? createWriteStream(flags.out) : process.stdout;
     const write = async (line: string): Promise<void> => {
@@ -125,13 +166,17 @@ export async function exportAction(flags: MatrixExportFlags): Promise<void> {
     };
     // A relative model directory is relative to the folder of the file holding the row.
     const dbFolder = path.dirname(path.resolve(resolveDb(flags)));
-    const r = await exportJsonl(store, flags.matrixVersion, write, {}, flags.out ? { modelDir: rebaseModelDir(dbFolder, path.dirname(path.resolve(flags.out))) } : {});
+    const r = snapshot?.empty
+      ? { rows: 0, version: "(none: no row finished yet)" }
+      : await exportJsonl(store, flags.matrixVersion, write, {}, flags.out ? { modelDir: rebaseModelDir(dbFolder, path.dirname(path.resolve(flags.out))) } : {});
     if (flags.out) {
       await new Promise<void>((resolve, reject) => (out as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
       process.stderr.write(`exported ${r.rows} rows of version ${r.version} to ${flags.out}\n`);
     }
+    if (snapshot) process.stderr.write(`in progress, not published in ${resolveDb(flags)}: ${snapshot.note}\n`);
   } finally {
     await store.close();
+    await snapshot?.cleanup();
   }
 }
 

@@ -27,6 +27,7 @@ export interface MatrixExportFlags {
   db?: string;
   out?: string;
   matrixVersion?: number;
+  inProgress?: boolean;
 }
 export interface MatrixImportFlags {
   db?: string;
@@ -89,6 +90,7 @@ export function registerMatrix(program: Command): void {
     .option("--db <path>", DB_HELP)
     .option("--out <file>", "output file (default stdout)")
     .option("--matrix-version <n>", "published version (default the latest)", intOption("--matrix-version", 1))
+    .option("--in-progress", "the rows the latest build has finished so far, although its version is not published yet (the database is not changed)")
     .action(async (flags: MatrixExportFlags) => {
       const { exportAction } = await import("./matrix-actions.js");
       await exportAction(flags);

@@ -23,6 +23,15 @@ await writeFile(gridFile, fixture.replace("dir: ./synthetic", `dir: ${dataDir}`)
 
 test.after(() => rm(work, { recursive: true, force: true }));
 
+async function evaluationRows(db: string): Promise<number> {
+  const conn = await Database.open(db, { readonly: true });
+  try {
+    return (await conn.get<{ n: number }>("SELECT count(*) AS n FROM evaluations"))!.n;
+  } finally {
+    await conn.close();
+  }
+}
+
 const buildArgs = (dir: string, workers: number): string[] => [
   "matrix",
   "build",
@@ -73,6 +82,21 @@ test("SIGKILL mid-build, then resume: equals the uninterrupted build, no duplica
   assert.ok(first < 7, `the build finished before the first kill (${first} cells done)`);
   const atKill = await killAfter(Math.min(6, first + 2));
   assert.ok(atKill < 7, `the build finished before the second kill (${atKill} cells done)`);
+
+  // The finished rows of the interrupted build can be exported (e.g. to ship a partial matrix);
+  // the build's database is left as it was: its version stays unpublished.
+  const evaluated = await evaluationRows(db);
+  const partial = path.join(work, "partial.jsonl");
+  const exported = await runCli(["matrix", "export", "--in-progress", "--db", db, "--out", partial]);
+  assert.equal(exported.code, 0, exported.stderr);
+  assert.match(exported.stderr, /in progress, not published in .*: build [0-9a-f]{12}…: \d+\/7 cells done/);
+  assert.equal((await readFile(partial, "utf8")).split("\n").filter(Boolean).length, evaluated);
+  const still = await Database.open(db, { readonly: true });
+  try {
+    assert.equal((await still.get<{ n: number }>("SELECT count(*) AS n FROM matrix_versions WHERE published_at IS NOT NULL"))?.n, 0);
+  } finally {
+    await still.close();
+  }
 
   const resumed = await runCli(buildArgs(crashed, 1), {}, 80_000);
   assert.equal(resumed.code, 0, resumed.stderr);
