@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseKeyEntries, type KeyEntry } from "./auth/keys.js";
 import { DEFAULT_DATA_DIR } from "./engine/data.js";
-import { defaultDbPath } from "./paths.js";
+import { defaultDbPath, shippedMatrixPath } from "./paths.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -95,6 +95,16 @@ export const serveSettings = {
   /** Largest model upload (all files together). */
   uploadMaxBytes: { env: "ADVISOR_UPLOAD_MAX_BYTES", flag: "--upload-max-bytes", schema: sizeSchema, fallback: "50M" },
   datasets: { env: "ADVISOR_DATASETS", flag: "--datasets", schema: datasetsSchema, fallback: `fashion-mnist=${DEFAULT_DATA_DIR}` },
+  /** The matrix (JSONL) imported into a database that holds no published matrix yet; "none" imports nothing. */
+  seedMatrix: {
+    env: "ADVISOR_SEED_MATRIX",
+    flag: "--seed-matrix",
+    schema: z
+      .string()
+      .min(1, "must not be empty (use none to import nothing)")
+      .transform((v) => (v === "none" ? null : v)),
+    fallback: shippedMatrixPath,
+  },
 } as const;
 
 type Settings = typeof serveSettings;

@@ -9,6 +9,8 @@ export const packageRoot: string = fileURLToPath(new URL("..", import.meta.url))
 export const migrationsDir: string = path.join(packageRoot, "db", "migrations");
 export const openapiPath: string = path.join(packageRoot, "openapi.yaml");
 export const defaultDbPath: string = path.join(packageRoot, "data", "advisor.sqlite");
+/** The shipped default matrix (JSONL), imported into a database that has none (see src/matrix/seed.ts). */
+export const shippedMatrixPath: string = path.join(packageRoot, "db", "matrix.jsonl");
 
 let cachedVersion: string | undefined;
 export function packageVersion(): string {

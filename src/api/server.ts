@@ -6,6 +6,8 @@ import type { ServeConfig } from "../config.js";
 import { createLogger, type Logger } from "../logger.js";
 import { Database } from "../matrix/sqlite.js";
 import { migrate } from "../matrix/migrations.js";
+import { seedMatrix } from "../matrix/seed.js";
+import { MatrixStore } from "../matrix/store.js";
 import { modelsDirFor, sweepStale } from "../models/storage.js";
 import { migrationsDir, openapiPath, packageVersion } from "../paths.js";
 import { createApp, type AppLocals } from "./app.js";
@@ -27,6 +29,14 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   try {
     const applied = await migrate(db, migrationsDir);
     if (applied.length > 0) logger.info({ applied, db: config.db }, "database migrated");
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  try {
+    const seed = await seedMatrix(new MatrixStore(db), config.seedMatrix, config.db);
+    if (seed.seeded) logger.info({ file: seed.file, rows: seed.result.inserted, version: seed.result.version }, "matrix seeded from the shipped file");
+    else if (seed.reason === "missing") logger.warn({ file: seed.file }, "no matrix yet and no shipped matrix file to seed it from");
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

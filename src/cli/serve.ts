@@ -13,12 +13,13 @@ interface ServeFlags {
   protectReads?: boolean;
   uploadMaxBytes?: string;
   datasets?: string;
+  seedMatrix?: string;
 }
 
 export function registerServe(program: Command): void {
   program
     .command("serve")
-    .description("start the HTTP service (env: PORT, HOST, ADVISOR_DB, LOG_LEVEL, ADVISOR_API_KEYS_FILE, ADVISOR_API_KEYS, ADVISOR_PROTECT_READS, ADVISOR_UPLOAD_MAX_BYTES, ADVISOR_DATASETS)")
+    .description("start the HTTP service (env: PORT, HOST, ADVISOR_DB, LOG_LEVEL, ADVISOR_API_KEYS_FILE, ADVISOR_API_KEYS, ADVISOR_PROTECT_READS, ADVISOR_UPLOAD_MAX_BYTES, ADVISOR_DATASETS, ADVISOR_SEED_MATRIX)")
     .option("-p, --port <port>", "TCP port, 0 for any free port (env PORT, default 8080)")
     .option("--host <host>", "address to bind (env HOST, default 127.0.0.1)")
     .option("--db <path>", "SQLite database file (env ADVISOR_DB, default data/advisor.sqlite)")
@@ -27,6 +28,7 @@ export function registerServe(program: Command): void {
     .option("--protect-reads", "require an API key for the read endpoints under /v1 too (env ADVISOR_PROTECT_READS=true)")
     .option("--upload-max-bytes <size>", "largest model upload, e.g. 50M (env ADVISOR_UPLOAD_MAX_BYTES, default 50M)")
     .option("--datasets <list>", "data sets uploads may name: name=dir[,name=dir] (env ADVISOR_DATASETS, default fashion-mnist=/usr/share/datasets/fashion-mnist)")
+    .option("--seed-matrix <file>", "JSONL matrix imported when the database has no published matrix yet; none to skip (env ADVISOR_SEED_MATRIX, default db/matrix.jsonl)")
     .action(async (flags: ServeFlags) => {
       const { protectReads, ...rest } = flags;
       const config = resolveServeConfig({ ...rest, protectReads: protectReads ? "true" : undefined }, process.env);

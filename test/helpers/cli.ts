@@ -27,6 +27,8 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeou
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const cleanEnv = { ...process.env };
   for (const k of ["PORT", "HOST", "ADVISOR_DB", "LOG_LEVEL"]) delete cleanEnv[k];
+  // Tests bring their own matrices: the shipped one is not imported unless a test asks for it.
+  cleanEnv.ADVISOR_SEED_MATRIX = "none";
   return spawn(process.execPath, ["--import", "tsx", main, ...args], {
     cwd: root,
     env: { ...cleanEnv, ...env },
