@@ -62,7 +62,10 @@ export function sampleRngs(b: PlainBatch, seed: number): Rng[] {
  */
 export function queryMargins(predict: PredictFn, b: PlainBatch, rows: number[], candidates: Float32Array): Float32Array {
   const [h, w, c] = b.shape;
-  const logits = tf.tidy(() => predict(tf.tensor4d(candidates, [rows.length, h, w, c])).dataSync() as Float32Array);
+  // Read outside tidy: tidy walks whatever its callback returns, element by element for a typed array.
+  const logitsT = tf.tidy(() => predict(tf.tensor4d(candidates, [rows.length, h, w, c])));
+  const logits = logitsT.dataSync() as Float32Array;
+  logitsT.dispose();
   const classes = logits.length / rows.length;
   const out = new Float32Array(rows.length);
   for (let r = 0; r < rows.length; r++) {
