@@ -9,9 +9,14 @@ import { beatenAt, robustCount } from "./curve.js";
 /** Unbounded white-box success must reach this share of the clean-correct samples. */
 export const UNBOUNDED_SUCCESS_THRESHOLD = 0.99;
 /** Masking is flagged when weaker attacks beat MORE than this many samples the white-box ones did not… */
-export const MASKING_MIN_SAMPLES = 1;
-/** …and more than this share of all evaluated samples (0.5 percentage points), at some budget. */
-export const MASKING_MIN_SHARE = 0.005;
+export const MASKING_MIN_SAMPLES = 3;
+/**
+ * …and more than this share of all evaluated samples (1 percentage point), at some budget. No
+ * attack is perfect: on the default matrix (500 samples) transfer examples from the dense model
+ * routinely catch 2–3 samples (0.4–0.6 %) that PGD and FMN on a pruned target missed — attack
+ * noise, not masking. A masked model shows tens of percent (see test/engine/evaluation.test.ts).
+ */
+export const MASKING_MIN_SHARE = 0.01;
 
 export const MASKING_RULE =
   `gradient masking is flagged when, at some budget ε of the grid, the attacks of weaker knowledge (transfer, black-box) ` +
