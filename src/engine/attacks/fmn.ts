@@ -38,11 +38,11 @@ import {
   lossGradient,
   misclassified,
   normalizeL2,
-  perSample,
   projectL0,
   projectL2,
   projectLinf,
   takeRows,
+  wherePerSample,
 } from "./gradients.js";
 
 export interface FmnOptions {
@@ -118,7 +118,7 @@ async function fmnCore(
       wrong,
       dNorm,
       bn: tf.where(better, dNorm, bestNorm) as tf.Tensor1D,
-      ba: tf.where(perSample(better), addInBox(x, d), bestAdv) as tf.Tensor4D,
+      ba: wherePerSample(better, addInBox(x, d), bestAdv),
       f: tf.logicalOr(found, wrong) as tf.Tensor1D,
     };
   };

@@ -34,6 +34,7 @@ import {
   subSeed,
   takeRows,
   type AttackLoss,
+  wherePerSample,
 } from "./gradients.js";
 
 export interface PgdOptions {
@@ -147,12 +148,12 @@ async function pgdRun(
         if (o.earlyStop) {
           const wrong = misclassified(logits, y);
           const fresh = tf.logicalAnd(wrong, tf.logicalNot(found));
-          fi = tf.where(perSample(fresh), adv, first) as tf.Tensor4D;
+          fi = wherePerSample(fresh, adv, first);
           f = tf.logicalOr(found, wrong) as tf.Tensor1D;
         }
         const d = geometry.step(x, delta, grad);
         // Beaten samples stay where they were beaten.
-        const kept = o.earlyStop ? (tf.where(perSample(f), delta, d) as tf.Tensor4D) : d;
+        const kept = o.earlyStop ? wherePerSample(f, delta, d) : d;
         const all = o.earlyStop ? tf.all(f) : tf.scalar(false);
         return [kept, f, fi, all] as const;
       });
@@ -170,7 +171,7 @@ async function pgdRun(
     return tf.tidy(() => {
       const last = addInBox(x, delta);
       const wrongLast = misclassified(logitsOf(model, last), y);
-      const adv = o.earlyStop ? (tf.where(perSample(found), first, last) as tf.Tensor4D) : last;
+      const adv = o.earlyStop ? wherePerSample(found, first, last) : last;
       const beaten = o.earlyStop ? tf.logicalOr(found, wrongLast) : wrongLast;
       return { adv, beaten: Array.from(beaten.dataSync(), (v) => v === 1) };
     });
