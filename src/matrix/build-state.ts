@@ -11,6 +11,7 @@
 // timestamps, error and the cell's output (JSON). A cell still 'running' when a builder starts
 // belongs to a crashed run — the lock guarantees nobody else is running it — and is run again.
 import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import type { Database } from "./sqlite.js";
 
@@ -102,13 +103,24 @@ function lockInfo(r: LockRow): LockInfo {
   return { name: r.name, gridHash: r.grid_hash, host: r.host, pid: r.pid, acquiredAt: r.acquired_at, heartbeatAt: r.heartbeat_at };
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * Whether a process runs. A zombie does not: a killed process whose parent died stays a zombie
+ * until init reaps it, and an init that never reaps (some containers) would otherwise keep a dead
+ * builder's lock (or a dead job runner) looking alive.
+ */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch (err) {
+    // Gone meanwhile; or no /proc (not Linux), where kill(pid, 0) is all there is.
+    return (err as NodeJS.ErrnoException).code !== "ENOENT" || !existsSync("/proc/self/stat");
   }
 }
 

@@ -30,7 +30,9 @@ import type { FromWorker, ToWorker } from "./worker.js";
 import { packageRoot } from "../paths.js";
 
 export interface BuildOptions {
-  gridFile: string;
+  /** The grid file; or give the validated `grid` itself (e.g. a refresh job's grid, which names its model). */
+  gridFile?: string;
+  grid?: Grid;
   db: string;
   /** Worker processes (default: the number of cores). */
   workers?: number;
@@ -40,6 +42,13 @@ export interface BuildOptions {
   /** Pruned-variant cache (default <db folder>/variants). */
   variantsDir?: string;
   onEvent?: (e: BuildEvent) => void;
+  /**
+   * Runs inside the transaction that publishes the version (a refresh job marks itself succeeded
+   * there); throwing aborts the publication, which stays undone, and buildMatrix rethrows.
+   */
+  beforePublish?: (tx: MatrixStore, matrixVersion: number) => Promise<void>;
+  /** Awaited when SIGINT/SIGTERM stop the build (workers killed, lock released), before the process exits. */
+  onInterrupt?: (signal: NodeJS.Signals) => Promise<void>;
 }
 
 export type BuildEvent =
@@ -178,7 +187,8 @@ interface CellRecord {
 
 export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
   const t0 = performance.now();
-  const grid: Grid = await loadGrid(o.gridFile);
+  if ((o.grid === undefined) === (o.gridFile === undefined)) throw new MatrixError("buildMatrix needs either gridFile or grid");
+  const grid: Grid = o.grid ?? (await loadGrid(o.gridFile!));
   const hash = hashOfGrid(grid);
   const plan = planCells(grid);
   const cells = o.shard ? shardCells(plan, o.shard.index, o.shard.count).cells : plan;
@@ -193,9 +203,16 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
   let lock: BuildLock | undefined;
   const workers: WorkerProcess[] = [];
   let heartbeat: NodeJS.Timeout | undefined;
+  // Set by SIGINT/SIGTERM: from then on no cell starts, no worker is forked and nothing more is
+  // recorded (an interrupted cell stays 'running' and runs again on resume); the process exits.
+  let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
+    stopping = true;
     for (const w of workers) w.child.kill("SIGKILL");
-    void (lock?.release() ?? Promise.resolve()).finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+    void (lock?.release() ?? Promise.resolve())
+      .then(() => o.onInterrupt?.(signal))
+      .catch(() => undefined)
+      .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
   try {
     const ledger = new BuildLedger(store.db);
@@ -244,6 +261,7 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
       w();
     };
     const next = (): Cell | "wait" | "finished" => {
+      if (stopping) return "finished";
       let running = false;
       for (const c of cells) {
         const s = status.get(c.key)!;
@@ -355,6 +373,7 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
           doneCount++;
           emit({ type: "cell-done", key: c.key, seconds: m.seconds, reused: rec.reused === true, done: doneCount, total: cells.length });
         } catch (err) {
+          if (stopping) break;
           const error = (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
           status.set(c.key, "failed");
           summary.failed.push({ key: c.key, error });
@@ -367,10 +386,23 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
       notify();
     };
     if (pendingCells.length > 0) await Promise.all(Array.from({ length: nWorkers }, (_, i) => loop(i + 1)));
+    // Interrupted: the signal handler exits the process. Returning would let a caller take the
+    // half-done build for a finished one (and record it as failed).
+    if (stopping) await new Promise<never>(() => undefined);
 
     if (cells.every((c) => status.get(c.key) === "done")) {
       const v = await store.version(matrixVersion);
-      if (v && v.publishedAt === null) await store.publishVersion(matrixVersion);
+      if (v && v.publishedAt === null) {
+        if (o.beforePublish) {
+          const guard = o.beforePublish;
+          await store.transaction(async (s) => {
+            await guard(s, matrixVersion);
+            await s.publishVersion(matrixVersion);
+          });
+        } else {
+          await store.publishVersion(matrixVersion);
+        }
+      }
       summary.published = true;
       emit({ type: "published", matrixVersion });
     }

@@ -3,7 +3,9 @@
 // commits it, together with the cell's checkpoint, in one transaction.
 //
 //   train    → the dense model under <modelsDir>/<arch>-<dataset>-s<seed> (an existing directory
-//              whose metadata matches the grid is reused, never retrained or overwritten);
+//              whose metadata matches the grid is reused, never retrained or overwritten); for a
+//              grid naming a given `model`, that model's directory, accepted as it is when its
+//              weights' sha256 is the model id (nothing is trained, whatever `training` says);
 //   prune    → the pruned + fine-tuned variant in the cache <variantsDir>/<arch>-<dataset>-s<seed>/
 //              <dense sha[:12]>/<strategy>-<rate>x (recreated when missing);
 //   craft    → the transfer examples of one norm crafted on the dense model for the grid's samples,
@@ -36,7 +38,8 @@ import { pgdL0 } from "../engine/attacks/sparse-l0.js";
 import { sparseRs } from "../engine/attacks/sparse-rs.js";
 import { squareL2, squareLinf } from "../engine/attacks/square.js";
 import type { Norm } from "../engine/attacks/types.js";
-import type { Cell, CraftCell, EvaluateCell, Grid, PruneCell, TrainCell } from "./grid.js";
+import type { Architecture } from "../engine/architectures.js";
+import { GRID_ARCHITECTURES, type Cell, type CraftCell, type EvaluateCell, type Grid, type PruneCell, type TrainCell } from "./grid.js";
 
 export class CellError extends Error {
   override name = "CellError";
@@ -86,6 +89,7 @@ export type CellOutput = ModelOutput | CraftOutput | EvaluateOutput;
 export const EVALUATION_ORDER: readonly Knowledge[] = ["black-box", "transfer", "white-box"];
 
 export function denseDir(paths: BuildPaths, grid: Grid, architecture: string, seed: number): string {
+  if (grid.model) return path.resolve(grid.model.dir);
   return path.join(paths.modelsDir, `${architecture}-${grid.dataset.name}-s${seed}`);
 }
 
@@ -212,6 +216,7 @@ export class CellRunner {
 
   private async ensureDenseUncached(grid: Grid, dir: string, c: Pick<TrainCell, "architecture" | "seed" | "key">, expectSha?: string): Promise<ModelOutput> {
     const data = await this.dataset(grid);
+    if (grid.model) return this.givenDense(grid, grid.model, dir, c, data, expectSha);
     if (existsSync(dir)) {
       const { model, metadata } = await this.load(dir);
       const t = metadata.training;
@@ -228,9 +233,10 @@ export class CellRunner {
       const test = evaluate(model, data.test);
       return { kind: "train", dir, metadata, sparsity: measureSparsity(model), clean: { correct: test.correct, n: test.count }, finetuneEpochs: 0, reused: true };
     }
+    if (!(GRID_ARCHITECTURES as readonly string[]).includes(c.architecture)) throw new CellError(`${c.key}: ${c.architecture} is not an architecture of the zoo; nothing to train`);
     this.onProgress(`training ${c.architecture} (seed ${c.seed})`);
     const dense = await trainDense({
-      architecture: c.architecture,
+      architecture: c.architecture as Architecture,
       train: data.train,
       test: data.test,
       datasetName: grid.dataset.name,
@@ -246,6 +252,24 @@ export class CellRunner {
     }
     this.models.set(dir, { model: dense.model, metadata });
     return { kind: "train", dir, metadata, sparsity: measureSparsity(dense.model), clean: { correct: dense.test.correct, n: dense.test.count }, finetuneEpochs: 0, reused: false };
+  }
+
+  /**
+   * The grid's given dense model (e.g. an uploaded one): it IS the dense model, so it is taken as
+   * it is — no training, whatever the grid's training settings — once its weights are checked:
+   * loadModel refuses weights whose sha256 differs from its metadata.json, and that hash must be
+   * the model id the grid names (and the one an earlier run recorded).
+   */
+  private async givenDense(grid: Grid, given: NonNullable<Grid["model"]>, dir: string, c: Pick<TrainCell, "key">, data: DataSplits, expectSha?: string): Promise<ModelOutput> {
+    if (!existsSync(dir)) throw new CellError(`${c.key}: the directory ${dir} of model ${given.id.slice(0, 12)}… is missing`);
+    const { model, metadata } = await this.load(dir);
+    const problems: string[] = [];
+    if (metadata.weightsSha256 !== given.id) problems.push(`its weights hash to ${metadata.weightsSha256.slice(0, 12)}…, not the model id ${given.id.slice(0, 12)}…`);
+    if (expectSha !== undefined && metadata.weightsSha256 !== expectSha) problems.push(`weights ${metadata.weightsSha256.slice(0, 12)}… instead of the recorded ${expectSha.slice(0, 12)}…`);
+    if (metadata.dataset !== grid.dataset.name) problems.push(`it is registered for data set ${metadata.dataset}, not ${grid.dataset.name}`);
+    if (problems.length > 0) throw new CellError(`${c.key}: the model in ${dir} is not the grid's model (${problems.join("; ")})`);
+    const test = evaluate(model, data.test);
+    return { kind: "train", dir, metadata, sparsity: measureSparsity(model), clean: { correct: test.correct, n: test.count }, finetuneEpochs: 0, reused: true };
   }
 
   /** The pruned variant: from the cache directory, else pruned from the dense model, fine-tuned and saved. */

@@ -18,6 +18,13 @@
 // transfer level also its norm's craft cell — so the examples are crafted once for the whole build
 // (every worker, every resumed run) instead of once per worker process.
 //
+// A GIVEN dense model (`model: {id, architecture, dir}`, e.g. an uploaded model refreshed by a
+// job): the grid measures that model instead of training the zoo's architectures. It IS the dense
+// model — its train cell loads the directory and checks the weights' sha256 against `model.id`,
+// nothing is trained — and is pruned, fine-tuned on the grid's data set and attacked like any other.
+// Its cells are keyed by the model's architecture label (train/<label>/s<seed>, …); the grid hash
+// includes the model id, so two models never share a build.
+//
 // Sharding (`--shard k/N`): the leaves of the plan (evaluation cells) are cut into N contiguous,
 // count-balanced blocks in plan order; shard k OWNS block k plus every train/prune cell whose first
 // dependent leaf lies in block k. So owned sets are disjoint and cover every cell. A shard also
@@ -110,17 +117,35 @@ const budgetsSchema = z
     }
   });
 
-const gridSchema = z.strictObject({
+/** A model's architecture label (uploads: letters, digits, '.', '_', '-'); also a cell-key component. */
+export const MODEL_LABEL = /^[A-Za-z0-9._-]{1,64}$/;
+
+const datasetSchema = z.strictObject({
+  name: z.string().min(1, "must not be empty"),
+  /** A directory of the four IDX files; relative paths are resolved against the grid file's folder. */
+  dir: z.string().min(1, "must not be empty"),
+});
+
+/** The given dense model of a grid (see the header). */
+const modelSchema = z.strictObject({
+  /** sha256 of its weights as the engine serialises them (the matrix's model id). */
+  id: z.string().regex(/^[0-9a-f]{64}$/, "must be a model id: the sha256 of its weights, 64 lowercase hex digits"),
+  architecture: z.string().regex(MODEL_LABEL, "must be 1-64 letters, digits, '.', '_' or '-'"),
+  /** Its directory (model.json, weights.bin, metadata.json); relative paths resolve like dataset.dir. */
+  dir: z.string().min(1, "must not be empty"),
+});
+
+const strategySchema = z.enum(PRUNING_STRATEGIES, {
+  error: (iss) =>
+    iss.input === "dense"
+      ? "dense is not a pruning strategy (rate 1 gives the dense model)"
+      : `unknown strategy ${JSON.stringify(iss.input)} (known: ${PRUNING_STRATEGIES.join(", ")})`,
+});
+
+/** The fields every grid has, whatever it measures (a refresh body is these; see refreshGridSchema). */
+const measurementShape = {
   description: z.string().optional(),
-  dataset: z.strictObject({
-    name: z.string().min(1, "must not be empty"),
-    /** A directory of the four IDX files; relative paths are resolved against the grid file's folder. */
-    dir: z.string().min(1, "must not be empty"),
-  }),
-  architectures: uniqueArray(oneOf(GRID_ARCHITECTURES, "architecture")).min(1, "name at least one architecture"),
-  strategies: uniqueArray(
-    z.string().refine((s) => s !== "dense", "dense is not a pruning strategy (rate 1 gives the dense model)").pipe(oneOf(PRUNING_STRATEGIES, "strategy")),
-  ),
+  strategies: uniqueArray(strategySchema),
   rates: uniqueArray(z.number({ error: "a rate must be a number" }).refine((r) => Number.isFinite(r) && r >= 1, { error: (iss) => `rate ${String(iss.input)} must be a finite number >= 1 (1 = dense, 2 = keep half)` })).min(
     1,
     "name at least one rate",
@@ -134,14 +159,33 @@ const gridSchema = z.strictObject({
   training: trainingSchema.prefault({}),
   finetune: z.strictObject({ epochs: int(0, 10_000).default(2) }).prefault({}),
   attacks: attacksSchema.prefault({}),
+};
+
+const gridSchema = z.strictObject({
+  ...measurementShape,
+  dataset: datasetSchema,
+  /** Required (at least one) unless the grid names a `model`, which replaces them: see crossCheck. */
+  architectures: uniqueArray(oneOf(GRID_ARCHITECTURES, "architecture")).optional(),
+  model: modelSchema.optional(),
 });
 
 type ParsedGrid = z.output<typeof gridSchema>;
 
+export interface GridModel {
+  /** sha256 of the weights: the matrix's model id. */
+  id: string;
+  /** Its architecture label (cell keys use it). */
+  architecture: string;
+  dir: string;
+}
+
 export interface Grid {
   description?: string;
   dataset: { name: string; dir: string };
+  /** The zoo architectures to train; empty when the grid names a `model`. */
   architectures: Architecture[];
+  /** A given dense model measured instead of trained architectures (see the header). */
+  model?: GridModel;
   strategies: PruningStrategyName[];
   /** Ascending; 1 = the dense model. */
   rates: number[];
@@ -157,8 +201,8 @@ export interface Grid {
   attacks: ParsedGrid["attacks"];
 }
 
-/** Checks across fields (run once every field is valid on its own): budgets for every norm, something to do. */
-function crossCheck(g: ParsedGrid, ctx: z.RefinementCtx): void {
+/** Checks across the measurement fields (run once every field is valid on its own): budgets for every norm, something to do. */
+function crossCheckMeasurement(g: Pick<ParsedGrid, "norms" | "budgets" | "strategies" | "rates">, ctx: z.RefinementCtx): void {
   for (const norm of g.norms) {
     const list = g.budgets[norm];
     if (list === undefined || list.length === 0) {
@@ -170,7 +214,37 @@ function crossCheck(g: ParsedGrid, ctx: z.RefinementCtx): void {
   }
 }
 
+/** …and what the grid measures: the zoo architectures to train, or one given model. */
+function crossCheck(g: ParsedGrid, ctx: z.RefinementCtx): void {
+  if (g.model === undefined) {
+    if (g.architectures === undefined) ctx.addIssue({ code: "custom", path: ["architectures"], message: "missing" });
+    else if (g.architectures.length === 0) ctx.addIssue({ code: "custom", path: ["architectures"], message: "name at least one architecture" });
+  } else if (g.architectures !== undefined && g.architectures.length > 0) {
+    ctx.addIssue({ code: "custom", path: ["architectures"], message: "a grid naming a model measures that model: leave architectures out (or empty)" });
+  }
+  crossCheckMeasurement(g, ctx);
+}
+
 const checkedGridSchema = gridSchema.superRefine(crossCheck);
+
+/**
+ * The grid of a refresh (POST /v1/models/{id}/refresh, `advisor refresh --grid`): a grid file's
+ * fields, validated by the same rules, except that the model is named by the request and its data
+ * set is the one it was registered for. So `model` is not accepted, `architectures` may be left
+ * out and is ignored (the model is measured instead), and `dataset` may be left out; when given,
+ * its name must be the model's data set (checked by the caller) and its dir is ignored (the
+ * server's configured directory for that data set is used, never a path from the request).
+ */
+export const refreshGridSchema = z
+  .strictObject({
+    ...measurementShape,
+    dataset: z.strictObject({ name: z.string().min(1, "must not be empty"), dir: z.string().min(1, "must not be empty").optional() }).optional(),
+    architectures: uniqueArray(oneOf(GRID_ARCHITECTURES, "architecture")).optional(),
+  })
+  .superRefine(crossCheckMeasurement);
+
+export type RefreshGridInput = z.input<typeof refreshGridSchema>;
+export type RefreshGrid = z.output<typeof refreshGridSchema>;
 
 function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((iss) => {
@@ -182,16 +256,16 @@ function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
   });
 }
 
-function normalize(g: ParsedGrid): Grid {
-  const byOrder = <T extends string>(order: readonly T[], list: readonly T[]): T[] => order.filter((x) => list.includes(x));
+const byOrder = <T extends string>(order: readonly T[], list: readonly T[]): T[] => order.filter((x) => list.includes(x));
+
+/** The measurement fields in canonical order, defaults filled in. */
+function normalizeMeasurement(g: RefreshGrid | ParsedGrid): Omit<Grid, "dataset" | "architectures" | "model"> {
   const norms = byOrder(NORMS, g.norms);
   const budgets: Partial<Record<Norm, number[]>> = {};
   for (const n of norms) budgets[n] = [...g.budgets[n]!];
   return {
     ...(g.description === undefined ? {} : { description: g.description }),
-    dataset: { ...g.dataset },
-    architectures: byOrder(GRID_ARCHITECTURES, g.architectures),
-    strategies: byOrder(PRUNING_STRATEGIES, g.strategies as PruningStrategyName[]),
+    strategies: byOrder(PRUNING_STRATEGIES, g.strategies),
     rates: [...g.rates].sort((a, b) => a - b),
     norms,
     knowledge: byOrder(KNOWLEDGE_LEVELS, g.knowledge),
@@ -202,6 +276,36 @@ function normalize(g: ParsedGrid): Grid {
     finetune: { ...g.finetune },
     attacks: { ...g.attacks },
   };
+}
+
+function normalize(g: ParsedGrid): Grid {
+  const m = normalizeMeasurement(g);
+  return {
+    dataset: { ...g.dataset },
+    architectures: g.model ? [] : byOrder(GRID_ARCHITECTURES, g.architectures ?? []),
+    ...(g.model ? { model: { ...g.model } } : {}),
+    ...m,
+  };
+}
+
+/**
+ * The grid a refresh runs: the measurement fields of `r` (a parsed refresh grid) for the given
+ * model on its data set. The result is a normal grid (validateGrid accepts it again).
+ */
+export function refreshGrid(r: RefreshGrid, model: GridModel, dataset: { name: string; dir: string }): Grid {
+  const m = normalizeMeasurement(r);
+  return {
+    dataset: { ...dataset },
+    architectures: [],
+    model: { ...model },
+    ...m,
+  };
+}
+
+/** A normalised grid's measurement fields as a refresh grid (e.g. db/grids/default.yaml for a model). */
+export function asRefreshGrid(g: Grid): RefreshGrid {
+  const { dataset: _dataset, architectures: _architectures, model: _model, ...rest } = g;
+  return { ...rest, strategies: [...rest.strategies] };
 }
 
 /**
@@ -219,51 +323,85 @@ export function validateGrid(input: unknown, source = "grid"): Grid {
   return normalize(parsed.data);
 }
 
+/** The data of grid text: JSON or YAML as `format` says, else by content (JSON when it starts with "{"). */
+function gridData(text: string, source: string, format?: "json" | "yaml"): unknown {
+  const f = format ?? (text.trimStart().startsWith("{") ? "json" : "yaml");
+  let data: unknown;
+  try {
+    data = f === "json" ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
+  } catch (err) {
+    const detail = (err as Error).message.replace(/\n\s*\n/g, "\n").trim();
+    throw new GridError(`${source}: not valid ${f === "json" ? "JSON" : "YAML"}: ${detail}`);
+  }
+  if (data === null || data === undefined) throw new GridError(`${source}: the grid is empty`);
+  return data;
+}
+
 /** Parses grid text: JSON or YAML as `format` says, else by content (JSON when it starts with "{"). */
 export function parseGrid(text: string, options: { source?: string; format?: "json" | "yaml" } = {}): Grid {
   const source = options.source ?? "grid";
-  const format = options.format ?? (text.trimStart().startsWith("{") ? "json" : "yaml");
-  let data: unknown;
-  try {
-    data = format === "json" ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
-  } catch (err) {
-    const detail = (err as Error).message.replace(/\n\s*\n/g, "\n").trim();
-    throw new GridError(`${source}: not valid ${format === "json" ? "JSON" : "YAML"}: ${detail}`);
-  }
-  if (data === null || data === undefined) throw new GridError(`${source}: the grid is empty`);
-  return validateGrid(data, source);
+  return validateGrid(gridData(text, source, options.format), source);
 }
 
-/** Reads a grid file (.json → JSON, .yaml/.yml → YAML, otherwise by content); a relative dataset.dir is resolved against the file's folder. */
-export async function loadGrid(file: string): Promise<Grid> {
-  let text: string;
+/** Validates the grid of a refresh (refreshGridSchema); throws GridError listing every problem. */
+export function validateRefreshGrid(input: unknown, source = "grid"): RefreshGrid {
+  const parsed = refreshGridSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = issueLines(parsed.error.issues);
+    throw new GridError(lines.length === 1 ? `${source}: ${lines[0]}` : `${source}: ${lines.length} problems:\n  ${lines.join("\n  ")}`, lines);
+  }
+  return parsed.data;
+}
+
+async function readGridFile(file: string): Promise<string> {
   try {
-    text = await readFile(file, "utf8");
+    return await readFile(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new GridError(`grid file ${file} ${code === "ENOENT" ? "not found" : `cannot be read (${code ?? (err as Error).message})`}`);
   }
+}
+
+function formatOf(file: string): { format?: "json" | "yaml" } {
   const ext = path.extname(file).toLowerCase();
-  const format = ext === ".json" ? "json" : ext === ".yaml" || ext === ".yml" ? "yaml" : undefined;
-  const grid = parseGrid(text, { source: file, ...(format ? { format } : {}) });
-  return { ...grid, dataset: { ...grid.dataset, dir: path.resolve(path.dirname(file), grid.dataset.dir) } };
+  return ext === ".json" ? { format: "json" } : ext === ".yaml" || ext === ".yml" ? { format: "yaml" } : {};
+}
+
+/** Reads the grid file of a refresh (`advisor refresh --grid`): a grid file's fields, see refreshGridSchema. */
+export async function loadRefreshGrid(file: string): Promise<RefreshGrid> {
+  const text = await readGridFile(file);
+  return validateRefreshGrid(gridData(text, file, formatOf(file).format), file);
+}
+
+/** Reads a grid file (.json → JSON, .yaml/.yml → YAML, otherwise by content); a relative dataset.dir (and model.dir) is resolved against the file's folder. */
+export async function loadGrid(file: string): Promise<Grid> {
+  const text = await readGridFile(file);
+  const grid = parseGrid(text, { source: file, ...formatOf(file) });
+  const folder = path.dirname(file);
+  return {
+    ...grid,
+    dataset: { ...grid.dataset, dir: path.resolve(folder, grid.dataset.dir) },
+    ...(grid.model ? { model: { ...grid.model, dir: path.resolve(folder, grid.model.dir) } } : {}),
+  };
 }
 
 /**
  * sha256 of the canonical JSON of everything in the normalised grid that affects results. Not
- * included: `description`, and `dataset.dir` (a location, which differs between machines running
- * shards of one build; the data set is identified by its name).
+ * included: `description`, and `dataset.dir` and `model.dir` (locations, which differ between
+ * machines running shards of one build; the data set is identified by its name, a given model by
+ * its id — so two models never share a build).
  */
 export function gridHash(grid: Grid): string {
-  const { description: _description, dataset, ...rest } = grid;
-  return sha256Hex(canonicalJson({ ...rest, dataset: { name: dataset.name } }));
+  const { description: _description, dataset, model, ...rest } = grid;
+  return sha256Hex(canonicalJson({ ...rest, dataset: { name: dataset.name }, ...(model ? { model: { id: model.id, architecture: model.architecture } } : {}) }));
 }
 
 // ───────────────────────────── cells ─────────────────────────────
 
 interface CellBase {
   key: string;
-  architecture: Architecture;
+  /** A zoo architecture, or the label of the grid's given model. */
+  architecture: string;
   seed: number;
   /** Keys of the cells this one needs, earlier in the plan. */
   deps: string[];
@@ -320,7 +458,7 @@ export function evaluateKey(architecture: string, strategy: string, rate: number
 /** The cells of a (normalised) grid in a deterministic, dependency-respecting order (see the header). */
 export function planCells(grid: Grid): Cell[] {
   const cells: Cell[] = [];
-  for (const architecture of grid.architectures) {
+  for (const architecture of grid.model ? [grid.model.architecture] : grid.architectures) {
     for (const seed of grid.seeds) {
       const train = trainKey(architecture, seed);
       cells.push({ kind: "train", key: train, architecture, seed, deps: [] });
