@@ -189,6 +189,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{id}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Queue a job that measures a registered model on a grid (API key required).
+         * @description Queues a refresh job: a matrix build of the grid — the server's default grid
+         *     (db/grids/default.yaml) or the one in the body — with the registered model as its dense
+         *     model. The model is not trained (it IS the dense model); it is pruned with each strategy
+         *     and rate, fine-tuned on the data set it was registered for and attacked as any grid says.
+         *     The job runs in the background in its own processes at low CPU priority; follow it with
+         *     `GET /v1/jobs/{id}` (the `Location` header). When it succeeds it has published a new matrix
+         *     version holding the model's rows, atomically: until then no row of it is visible.
+         *
+         *     Idempotent: while a job for the same model and grid (same grid hash) is queued or running,
+         *     that job is answered (200, `already-queued`); when that grid was already fully measured for
+         *     the model, the answer says so (200, `already-measured`, nothing queued). A job that failed
+         *     can be retried with the same request: it resumes from the cells that finished.
+         */
+        post: operations["refreshModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A refresh job's state, progress, ETA, errors and the matrix version it published. */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel a queued or running job (API key required).
+         * @description The job becomes `cancelled` at once, so it can no longer publish; its processes are
+         *     stopped and the unpublished version it was writing is discarded with the build's
+         *     checkpoints: readers never see any row of it. Cancelling a cancelled job answers it again;
+         *     a job that already succeeded or failed is 409.
+         */
+        delete: operations["cancelJob"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -686,8 +741,243 @@ export interface components {
             latest: number | null;
             versions: components["schemas"]["VersionInfo"][];
         };
+        /**
+         * @description A pruning strategy (`dense` is rate 1 of every grid, not a strategy).
+         * @enum {string}
+         */
+        PruningStrategy: "global-magnitude" | "layer-magnitude" | "global-gradient" | "layer-gradient" | "random" | "structured-l1";
+        /**
+         * @description What a refresh measures: the fields of a grid file (db/grids/default.yaml), with the same
+         *     rules. The model is measured instead of `architectures` (which may be left out and is
+         *     ignored) on the data set it was registered for: `dataset` may be left out; when given, its
+         *     `name` must be that data set and its `dir` is ignored (the server's configured directory
+         *     for the data set is used, never a path from a request). Budgets are in the units of the
+         *     norm, ascending, for every norm of `norms`.
+         */
+        RefreshGrid: {
+            description?: string;
+            dataset?: {
+                name: string;
+                /** @description Ignored. */
+                dir?: string;
+            };
+            /** @description Ignored (the model is measured). */
+            architectures?: ("lenet300" | "lenet5" | "convnet")[];
+            /** @description Unique; may be empty (then only rate 1, the dense model, is measured). */
+            strategies: components["schemas"]["PruningStrategy"][];
+            /** @description Compression rates, unique, each >= 1 (1 = the dense model). */
+            rates: number[];
+            norms: components["schemas"]["Norm"][];
+            /** @description Default all three levels. */
+            knowledge?: components["schemas"]["Knowledge"][];
+            budgets: {
+                l0?: number[];
+                l2?: number[];
+                linf?: number[];
+            };
+            /** @description Test images evaluated per cell (the first n of the test split). */
+            samples: number;
+            /** @description Seeds of pruning, fine-tuning and the attacks (default [1]). */
+            seeds?: number[];
+            /** @description Batch size and learning rate are those of fine-tuning; the model itself is not trained. */
+            training?: {
+                epochs?: number;
+                batchSize?: number;
+                learningRate?: number;
+                patience?: number;
+                validation?: number;
+            };
+            finetune?: {
+                epochs?: number;
+            };
+            attacks?: {
+                batchSize?: number;
+                pgd?: {
+                    steps?: number;
+                    restarts?: number;
+                };
+                fmn?: {
+                    steps?: number;
+                    targets?: number;
+                };
+                square?: {
+                    queries?: number;
+                };
+                sparseRs?: {
+                    queries?: number;
+                };
+            };
+        };
+        RefreshRequest: {
+            grid?: components["schemas"]["RefreshGrid"];
+        };
+        /**
+         * @description queued → running → succeeded | failed; cancelled from queued or running. A running job whose service stopped is queued again and resumes.
+         * @enum {string}
+         */
+        JobState: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        JobError: {
+            /** @description The failed cell, or null for the job itself. */
+            cell: string | null;
+            error: string;
+            at: string;
+        };
+        Job: {
+            id: number;
+            /** @constant */
+            kind: "refresh";
+            state: components["schemas"]["JobState"];
+            modelId: string;
+            /** @description sha256 of the grid as run (the model id included); equal hashes are the same refresh. */
+            gridHash: string;
+            /** @description The grid as run, defaults filled in, with the model (`{id, architecture}`) and the data set (`{name}`). */
+            grid: {
+                [key: string]: unknown;
+            };
+            cells: {
+                done: number;
+                /** @description Cells of the build (train, craft, prune, evaluate); null until it starts. */
+                total: number | null;
+            };
+            /** @description The cell being computed (the latest started) and its latest progress line; null when none. */
+            current: {
+                cell: string;
+                detail: string | null;
+            } | null;
+            /** @description Estimated end from the pace of the cells finished so far in this run; null until one finished. */
+            eta: {
+                seconds: number;
+                at: string;
+            } | null;
+            errors: components["schemas"]["JobError"][];
+            /** @description The matrix version the job published (the model's rows); null until it succeeded. */
+            matrixVersion: number | null;
+            /** @description Build worker processes. */
+            workers: number;
+            /** @description Runs started (more than 1 after a restart of the service). */
+            attempts: number;
+            /** @description The name of the API key that asked for it (`cli` for `advisor refresh`). */
+            requestedBy: string | null;
+            /** @description Why it waits, failed or was cancelled. */
+            note: string | null;
+            createdAt: string;
+            startedAt: string | null;
+            updatedAt: string;
+            finishedAt: string | null;
+        };
+        RefreshResult: {
+            /**
+             * @description `queued` (202): a new job; `already-queued` (200): the equivalent queued or running job; `already-measured` (200): nothing to do.
+             * @enum {string}
+             */
+            outcome: "queued" | "already-queued" | "already-measured";
+            detail: string;
+            /** @description The queued or equivalent job; with `already-measured` the job that measured it, if one did. */
+            job: components["schemas"]["Job"] | null;
+            /** @description With `already-measured`, the published version holding the grid's rows for the model. */
+            matrixVersion: number | null;
+        };
     };
     responses: {
+        /**
+         * @description The body is not a valid refresh request: `field` names the offending field of the grid
+         *     (e.g. `grid.strategies[1]`, `grid.budgets.l0[2]`, `grid.samples`), or `grid.dataset.name`
+         *     when it names another data set than the model's.
+         */
+        BadRefresh: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Bad Request",
+                 *       "status": 400,
+                 *       "detail": "grid.strategies[1]: unknown strategy \"magic\" (known: global-magnitude, layer-magnitude, global-gradient, layer-gradient, random, structured-l1)",
+                 *       "field": "grid.strategies[1]",
+                 *       "instance": "/v1/models/350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c/refresh"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No model is registered with this id. */
+        UnknownModelId: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Not Found",
+                 *       "status": 404,
+                 *       "detail": "no model has id \"0123\" (a model id is the sha256 of its weights, as POST /v1/models answers it)",
+                 *       "field": "id",
+                 *       "instance": "/v1/models/0123/refresh"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The model cannot be refreshed here: its files are not kept (known from an imported matrix only), or its data set is not configured on this server (ADVISOR_DATASETS). */
+        RefreshConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "model 350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c is registered for data set kmnist, which this server does not know (known: fashion-mnist; configure it with ADVISOR_DATASETS)",
+                 *       "field": "id",
+                 *       "instance": "/v1/models/350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c/refresh"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No job has this id. */
+        UnknownJob: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Not Found",
+                 *       "status": 404,
+                 *       "detail": "no job has id 99",
+                 *       "field": "id",
+                 *       "instance": "/v1/jobs/99"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The job already succeeded or failed; there is nothing to cancel. */
+        JobFinished: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "job 7 already succeeded (it published matrix version 5); there is nothing to cancel",
+                 *       "field": "id",
+                 *       "instance": "/v1/jobs/7"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Not ready (database unreachable or not migrated). */
         Unavailable: {
             headers: {
@@ -1025,6 +1315,16 @@ export interface components {
         };
     };
     parameters: {
+        /**
+         * @description A model id (sha256 of its weights), as `POST /v1/models` answers it.
+         * @example 350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c
+         */
+        ModelIdPath: string;
+        /**
+         * @description A job id, as the refresh answered it.
+         * @example 7
+         */
+        JobIdPath: number;
         /** @description Model id (sha256 of the dense weights). */
         Model: string;
         /** @example fashion-mnist */
@@ -1647,6 +1947,356 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    refreshModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A model id (sha256 of its weights), as `POST /v1/models` answers it.
+                 * @example 350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c
+                 */
+                id: components["parameters"]["ModelIdPath"];
+            };
+            cookie?: never;
+        };
+        /** @description Optional; without a body (or with `{}`) the server's default grid is run. */
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "grid": {
+                 *         "strategies": [
+                 *           "global-magnitude",
+                 *           "structured-l1"
+                 *         ],
+                 *         "rates": [
+                 *           1,
+                 *           4,
+                 *           16
+                 *         ],
+                 *         "norms": [
+                 *           "linf"
+                 *         ],
+                 *         "knowledge": [
+                 *           "white-box",
+                 *           "black-box"
+                 *         ],
+                 *         "budgets": {
+                 *           "linf": [
+                 *             0,
+                 *             0.05,
+                 *             0.1,
+                 *             0.2
+                 *           ]
+                 *         },
+                 *         "samples": 200,
+                 *         "finetune": {
+                 *           "epochs": 1
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /**
+             * @description Nothing queued: an equivalent job is queued or running (`already-queued`, `job` is that
+             *     job, `Location` its URL), or the grid was already fully measured for the model
+             *     (`already-measured`, `matrixVersion` is the published version holding its rows).
+             */
+            200: {
+                headers: {
+                    /** @description The equivalent job, when there is one. */
+                    Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "outcome": "already-measured",
+                     *       "detail": "grid 3b1f0c9e2a4d… was already fully measured for model 350dc9a2b721… in matrix version 4; nothing queued",
+                     *       "matrixVersion": 4,
+                     *       "job": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RefreshResult"];
+                };
+            };
+            /** @description A job was queued; `Location` is its URL. */
+            202: {
+                headers: {
+                    /** @description The job, `/v1/jobs/{id}`. */
+                    Location?: string;
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "outcome": "queued",
+                     *       "detail": "job 7 queued: 25 cells of grid 3b1f0c9e2a4d… for model 350dc9a2b721… (my-lenet, fashion-mnist)",
+                     *       "matrixVersion": null,
+                     *       "job": {
+                     *         "id": 7,
+                     *         "kind": "refresh",
+                     *         "state": "queued",
+                     *         "modelId": "350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c",
+                     *         "gridHash": "3b1f0c9e2a4d5b6c7d8e9f00112233445566778899aabbccddeeff0011223344",
+                     *         "grid": {
+                     *           "description": "refresh of model 350dc9a2b721… (my-lenet, fashion-mnist)",
+                     *           "dataset": {
+                     *             "name": "fashion-mnist"
+                     *           },
+                     *           "model": {
+                     *             "id": "350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c",
+                     *             "architecture": "my-lenet"
+                     *           },
+                     *           "strategies": [
+                     *             "global-magnitude",
+                     *             "structured-l1"
+                     *           ],
+                     *           "rates": [
+                     *             1,
+                     *             4,
+                     *             16
+                     *           ],
+                     *           "norms": [
+                     *             "linf"
+                     *           ],
+                     *           "knowledge": [
+                     *             "white-box",
+                     *             "black-box"
+                     *           ],
+                     *           "budgets": {
+                     *             "linf": [
+                     *               0,
+                     *               0.05,
+                     *               0.1,
+                     *               0.2
+                     *             ]
+                     *           },
+                     *           "samples": 200,
+                     *           "seeds": [
+                     *             1
+                     *           ],
+                     *           "training": {
+                     *             "epochs": 20,
+                     *             "batchSize": 128,
+                     *             "learningRate": 0.001,
+                     *             "patience": 3,
+                     *             "validation": 0.1
+                     *           },
+                     *           "finetune": {
+                     *             "epochs": 1
+                     *           },
+                     *           "attacks": {
+                     *             "batchSize": 100,
+                     *             "pgd": {
+                     *               "steps": 40,
+                     *               "restarts": 1
+                     *             },
+                     *             "fmn": {
+                     *               "steps": 100,
+                     *               "targets": 1
+                     *             },
+                     *             "square": {
+                     *               "queries": 1000
+                     *             },
+                     *             "sparseRs": {
+                     *               "queries": 1000
+                     *             }
+                     *           }
+                     *         },
+                     *         "cells": {
+                     *           "done": 0,
+                     *           "total": null
+                     *         },
+                     *         "current": null,
+                     *         "eta": null,
+                     *         "errors": [],
+                     *         "matrixVersion": null,
+                     *         "workers": 1,
+                     *         "attempts": 0,
+                     *         "requestedBy": "ci",
+                     *         "note": null,
+                     *         "createdAt": "2026-11-02T10:00:00.000Z",
+                     *         "startedAt": null,
+                     *         "updatedAt": "2026-11-02T10:00:00.000Z",
+                     *         "finishedAt": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RefreshResult"];
+                };
+            };
+            400: components["responses"]["BadRefresh"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["UnknownModelId"];
+            409: components["responses"]["RefreshConflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["WriteUnavailable"];
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A job id, as the refresh answered it.
+                 * @example 7
+                 */
+                id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["UnknownJob"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    cancelJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A job id, as the refresh answered it.
+                 * @example 7
+                 */
+                id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cancelled job. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 7,
+                     *       "kind": "refresh",
+                     *       "state": "cancelled",
+                     *       "modelId": "350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c",
+                     *       "gridHash": "3b1f0c9e2a4d5b6c7d8e9f00112233445566778899aabbccddeeff0011223344",
+                     *       "grid": {
+                     *         "description": "refresh of model 350dc9a2b721… (my-lenet, fashion-mnist)",
+                     *         "dataset": {
+                     *           "name": "fashion-mnist"
+                     *         },
+                     *         "model": {
+                     *           "id": "350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c",
+                     *           "architecture": "my-lenet"
+                     *         },
+                     *         "strategies": [
+                     *           "global-magnitude",
+                     *           "structured-l1"
+                     *         ],
+                     *         "rates": [
+                     *           1,
+                     *           4,
+                     *           16
+                     *         ],
+                     *         "norms": [
+                     *           "linf"
+                     *         ],
+                     *         "knowledge": [
+                     *           "white-box",
+                     *           "black-box"
+                     *         ],
+                     *         "budgets": {
+                     *           "linf": [
+                     *             0,
+                     *             0.05,
+                     *             0.1,
+                     *             0.2
+                     *           ]
+                     *         },
+                     *         "samples": 200,
+                     *         "seeds": [
+                     *           1
+                     *         ],
+                     *         "training": {
+                     *           "epochs": 20,
+                     *           "batchSize": 128,
+                     *           "learningRate": 0.001,
+                     *           "patience": 3,
+                     *           "validation": 0.1
+                     *         },
+                     *         "finetune": {
+                     *           "epochs": 1
+                     *         },
+                     *         "attacks": {
+                     *           "batchSize": 100,
+                     *           "pgd": {
+                     *             "steps": 40,
+                     *             "restarts": 1
+                     *           },
+                     *           "fmn": {
+                     *             "steps": 100,
+                     *             "targets": 1
+                     *           },
+                     *           "square": {
+                     *             "queries": 1000
+                     *           },
+                     *           "sparseRs": {
+                     *             "queries": 1000
+                     *           }
+                     *         }
+                     *       },
+                     *       "cells": {
+                     *         "done": 9,
+                     *         "total": 25
+                     *       },
+                     *       "current": null,
+                     *       "eta": null,
+                     *       "errors": [],
+                     *       "matrixVersion": null,
+                     *       "workers": 1,
+                     *       "attempts": 1,
+                     *       "requestedBy": "ci",
+                     *       "note": "cancelled by ci",
+                     *       "createdAt": "2026-11-02T10:00:00.000Z",
+                     *       "startedAt": "2026-11-02T10:00:01.000Z",
+                     *       "updatedAt": "2026-11-02T10:20:05.000Z",
+                     *       "finishedAt": "2026-11-02T10:20:05.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["UnknownJob"];
+            409: components["responses"]["JobFinished"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["WriteUnavailable"];
         };
     };
 }

@@ -13,6 +13,9 @@ const OPERATIONS = [
   "get /v1/models",
   "get /v1/matrix/versions",
   "post /v1/models",
+  "post /v1/models/{id}/refresh",
+  "get /v1/jobs/{id}",
+  "delete /v1/jobs/{id}",
 ];
 
 test("openapi.yaml documents every operation with an example, and every example matches its schema", () => {

@@ -108,15 +108,24 @@ export class OpenApiContract {
     return errors;
   }
 
+  /** The documented path a concrete one is: itself, or the template it matches (/v1/jobs/7 → /v1/jobs/{id}). */
+  templateOf(path: string): string | undefined {
+    const paths = Object.keys(this.doc.paths as Schema);
+    if (paths.includes(path)) return path;
+    const escape = (t: string): string => t.replace(/[.*+?^$()|[\]\\]/g, "\\$&");
+    return paths.find((p) => p.includes("{") && new RegExp(`^${p.split(/\{[^}]+\}/).map(escape).join("[^/]+")}$`).test(path));
+  }
+
   /** Throws unless the response is documented and its body matches the documented schema. */
   check(method: string, path: string, status: number, contentType: string | null, body: unknown): void {
     const mediaType = (contentType ?? "").split(";")[0]!.trim();
+    const template = this.templateOf(path);
     // The catch-all 404 of a path the API does not have is still a documented Problem.
-    const known = path in (this.doc.paths as Schema);
-    const schema = !known && status === 404 && mediaType === "application/problem+json" ? { $ref: "#/components/schemas/Problem" } : this.responseSchema(method, path, status, mediaType);
+    const schema =
+      template === undefined && status === 404 && mediaType === "application/problem+json" ? { $ref: "#/components/schemas/Problem" } : this.responseSchema(method, template ?? path, status, mediaType);
     const errors = this.validate(schema, body);
     if (errors.length > 0) throw new Error(`${method} ${path} ${status}: response does not match openapi.yaml:\n  ${errors.slice(0, 10).join("\n  ")}`);
-    this.seen.add(`${method.toUpperCase()} ${path} ${status}`);
+    this.seen.add(`${method.toUpperCase()} ${template ?? path} ${status}`);
   }
 
   /** Every example in the document (operation examples, components/examples) against its schema. */
