@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseKeyEntries, type KeyEntry } from "./auth/keys.js";
 import { DEFAULT_DATA_DIR } from "./engine/data.js";
-import { defaultDbPath, shippedMatrixPath } from "./paths.js";
+import { defaultDbPath, defaultRefreshGridPath, shippedMatrixPath } from "./paths.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -17,6 +17,14 @@ const portSchema = z
   .regex(/^\d{1,5}$/, PORT_MESSAGE)
   .transform(Number)
   .refine((n) => n <= 65535, PORT_MESSAGE);
+
+/** An integer in [min, max], parsed from text (as the port is). */
+const intSchema = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,6}$/, `expected an integer from ${min} to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `expected an integer from ${min} to ${max}`);
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -105,6 +113,12 @@ export const serveSettings = {
       .transform((v) => (v === "none" ? null : v)),
     fallback: shippedMatrixPath,
   },
+  /** Build worker processes of a refresh job (one job runs at a time). */
+  jobWorkers: { env: "ADVISOR_JOB_WORKERS", flag: "--job-workers", schema: intSchema(1, 64), fallback: "1" },
+  /** Niceness (CPU priority) of refresh jobs' processes: 0 = as the service, 19 = lowest. */
+  jobNice: { env: "ADVISOR_JOB_NICE", flag: "--job-nice", schema: intSchema(0, 19), fallback: "10" },
+  /** The grid a refresh runs when the request names none. */
+  refreshGrid: { env: "ADVISOR_REFRESH_GRID", flag: "--refresh-grid", schema: z.string().min(1, "must not be empty"), fallback: defaultRefreshGridPath },
 } as const;
 
 type Settings = typeof serveSettings;

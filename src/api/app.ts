@@ -12,11 +12,13 @@ import type { Database } from "../matrix/sqlite.js";
 import { schemaStatus } from "../matrix/migrations.js";
 import { MatrixStore } from "../matrix/store.js";
 import { findModel, modelsDirFor, uploadedModelIds } from "../models/storage.js";
+import type { JobManager } from "../jobs/manager.js";
 import { requireApiKey } from "./auth.js";
 import { MatrixCache } from "./matrix-cache.js";
 import { notFound, problemHandler, sendProblem } from "./problem.js";
 import { advisorRoutes } from "./routes/advisor.js";
 import { domainErrors } from "./routes/errors.js";
+import { jobRoutes } from "./routes/jobs.js";
 import { matrixRoutes } from "./routes/matrix.js";
 import { modelRoutes, type UploadSettings } from "./routes/models.js";
 import type { components } from "./schema.gen.js";
@@ -40,6 +42,10 @@ export interface AppDeps {
   protectReads?: boolean;
   /** Model uploads; by default models live in <db dir>/models, fashion-mnist is known, 50 MiB at most. */
   uploads?: Partial<UploadSettings>;
+  /** Refresh jobs (POST /v1/models/{id}/refresh, /v1/jobs/{id}); without a manager those answer 503. */
+  jobs?: JobManager;
+  /** The grid a refresh runs when the request names none (default db/grids/default.yaml). */
+  refreshGridFile?: string;
 }
 
 export const DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
@@ -119,6 +125,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.protectReads) app.use("/v1", requireApiKey(keys, "/v1 (ADVISOR_PROTECT_READS is on)"));
   app.use(advisorRoutes(matrixCache, (id) => findModel(deps.db, id)));
   app.use(modelRoutes(store, keys, uploads));
+  app.use(jobRoutes(deps.jobs, keys, { db: deps.db, dbFile: deps.db.file, datasets: uploads.datasets, defaultGridFile: deps.refreshGridFile }));
   app.use(matrixRoutes(store, matrixCache));
 
   app.use(notFound);

@@ -10,6 +10,7 @@ import { seedMatrix } from "../matrix/seed.js";
 import { MatrixStore } from "../matrix/store.js";
 import { modelsDirFor, sweepStale } from "../models/storage.js";
 import { migrationsDir, openapiPath, packageVersion } from "../paths.js";
+import { JobManager } from "../jobs/manager.js";
 import { createApp, type AppLocals } from "./app.js";
 
 export class ListenError extends Error {
@@ -47,8 +48,14 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const modelsDir = modelsDirFor(config.db);
   const swept = await sweepStale(modelsDir).catch(() => []);
   if (swept.length > 0) logger.info({ removed: swept }, "removed leftovers of interrupted uploads");
+  // One store (one connection, one write mutex) for the API and the job manager.
+  const store = new MatrixStore(db);
+  const jobs = new JobManager({ store, dbFile: config.db, workers: config.jobWorkers, niceness: config.jobNice, logger });
   const app = createApp({
     db,
+    store,
+    jobs,
+    refreshGridFile: config.refreshGrid,
     logger,
     migrationsDir,
     openapiPath,
@@ -71,10 +78,14 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     throw err;
   });
   const port = (server.address() as AddressInfo).port;
+  // Jobs left queued or running by a previous service resume now (their builds from the finished cells).
+  await jobs.start().catch((err: unknown) => logger.error({ err }, "refresh jobs not started"));
   logger.info({ host: config.host, port, db: config.db, version: packageVersion() }, "listening");
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
-    (closing ??= new Promise<void>((resolve) => server.close(() => resolve())).then(() => db.close()));
+    (closing ??= new Promise<void>((resolve) => server.close(() => resolve()))
+      .then(() => jobs.close())
+      .then(() => db.close()));
   return { server, port, logger, close };
 }

@@ -6,6 +6,7 @@
 // which names the field the same way.
 import { z } from "zod";
 import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../advisor/types.js";
+import { refreshGridSchema } from "../matrix/grid.js";
 import { formatPath } from "../matrix/row.js";
 import { HttpProblem } from "./problem.js";
 import type { components, operations } from "./schema.gen.js";
@@ -60,6 +61,11 @@ export const gateRequestSchema = z.strictObject({
   }),
   scenario: scenarioSchema,
   thresholds: gateThresholdsSchema,
+});
+
+/** POST /v1/models/{id}/refresh: an optional grid, validated by the grid files' own rules (src/matrix/grid.ts). */
+export const refreshRequestSchema = z.strictObject({
+  grid: refreshGridSchema.optional(),
 });
 
 // ── queries: text in, typed values out ──
@@ -142,7 +148,11 @@ type RecommendationBody = operations["createRecommendation"]["requestBody"]["con
 type GateBody = operations["runGate"]["requestBody"]["content"]["application/json"];
 const _recBody: Same<z.input<typeof scenarioSchema>, RecommendationBody> = true;
 const _gateBody: Same<z.input<typeof gateRequestSchema>, GateBody> = true;
-void [_scenario, _sizeLimit, _thresholds, _gate, _matrixQuery, _curvesQuery, _recBody, _gateBody];
+// The refresh body is optional; when there is one, it is a RefreshRequest.
+type RefreshBody = NonNullable<operations["refreshModel"]["requestBody"]>["content"]["application/json"];
+const _refreshBody: Same<z.input<typeof refreshRequestSchema>, RefreshBody> = true;
+const _refreshGrid: Same<z.input<typeof refreshGridSchema>, Schemas["RefreshGrid"]> = true;
+void [_scenario, _sizeLimit, _thresholds, _gate, _matrixQuery, _curvesQuery, _recBody, _gateBody, _refreshBody, _refreshGrid];
 
 /** The offending field of a zod error: its path, plus the key for an unknown field. */
 export function fieldOf(issue: z.core.$ZodIssue, prefix = ""): string {

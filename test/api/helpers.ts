@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createApp, type AppDeps, type AppLocals } from "../../src/api/app.js";
 import type { MatrixCache } from "../../src/api/matrix-cache.js";
+import { JobManager, type JobManagerOptions } from "../../src/jobs/manager.js";
 import { createLogger } from "../../src/logger.js";
 import type { Strategy } from "../../src/advisor/types.js";
 import { MatrixStore } from "../../src/matrix/store.js";
@@ -65,6 +66,8 @@ export interface Api {
   store: MatrixStore;
   cache: MatrixCache;
   dbFile: string;
+  /** The refresh-job manager, when startApi was asked for one. */
+  jobs: JobManager | undefined;
   call(method: string, path: string, o?: { json?: unknown; body?: string | Uint8Array | ReadableStream<Uint8Array>; headers?: Record<string, string> }): Promise<ApiResponse>;
 }
 
@@ -80,12 +83,14 @@ export interface ApiResponse {
 export async function startApi(
   t: TestContext,
   fill: (store: MatrixStore) => Promise<unknown> = buildFixtureMatrix,
-  o: { checkIntervalMs?: number } & Pick<AppDeps, "keys" | "protectReads" | "uploads"> = {},
+  o: { checkIntervalMs?: number; jobs?: Partial<Omit<JobManagerOptions, "store" | "dbFile">> } & Pick<AppDeps, "keys" | "protectReads" | "uploads" | "refreshGridFile"> = {},
 ): Promise<Api> {
   const dir = await tempDir(t, "advisor-api-");
   const dbFile = path.join(dir, "matrix.sqlite");
   const store = await MatrixStore.open(dbFile);
   await fill(store);
+  // Refresh jobs run in forked runner processes, as in the service (quick polling for tests).
+  const jobs = o.jobs ? new JobManager({ store, dbFile, pollMs: 200, ...o.jobs }) : undefined;
   const app = createApp({
     db: store.db,
     store,
@@ -97,11 +102,15 @@ export async function startApi(
     keys: o.keys,
     protectReads: o.protectReads,
     uploads: o.uploads,
+    jobs,
+    refreshGridFile: o.refreshGridFile,
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
+  await jobs?.start();
   t.after(async () => {
+    await jobs?.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await store.close();
@@ -122,5 +131,5 @@ export async function startApi(
     contract.check(method, new URL(baseUrl + p).pathname, res.status, contentType, /json/.test(contentType) ? parsed : text);
     return { status: res.status, contentType, body: parsed, headers: res.headers };
   };
-  return { baseUrl, store, cache: (app.locals as AppLocals).matrixCache, dbFile, call };
+  return { baseUrl, store, cache: (app.locals as AppLocals).matrixCache, dbFile, jobs, call };
 }

@@ -43,7 +43,10 @@ export async function startService(args: string[], env: NodeJS.ProcessEnv = {}):
   let err = "";
   child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start: ${err}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`service did not start: ${err}`));
+    }, 30_000);
     child.stdout?.on("data", (d: Buffer) => {
       out += d.toString();
       for (const line of out.split("\n")) {

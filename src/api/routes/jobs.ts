@@ -1,0 +1,99 @@
+// Refresh jobs over HTTP (the jobs themselves: src/jobs/):
+//   POST   /v1/models/{id}/refresh  (API key) queue a job running a grid for a registered model;
+//   GET    /v1/jobs/{id}            state, cells done/total, ETA, current cell, errors, published version;
+//   DELETE /v1/jobs/{id}            (API key) cancel it.
+// GET follows the read protection of /v1 (ADVISOR_PROTECT_READS); without a job manager (an app
+// built without one) the write endpoints answer 503.
+import { Router, type Request } from "express";
+import type { ApiKeys } from "../../auth/keys.js";
+import type { JobManager } from "../../jobs/manager.js";
+import { prepareRefresh, RefreshError } from "../../jobs/prepare.js";
+import { jobView } from "../../jobs/view.js";
+import type { Database } from "../../matrix/sqlite.js";
+import { requireApiKey } from "../auth.js";
+import { HttpProblem } from "../problem.js";
+import type { components } from "../schema.gen.js";
+import { parseOr400, refreshRequestSchema } from "../validation.js";
+import { jsonBody } from "./advisor.js";
+
+type Schemas = components["schemas"];
+
+export interface RefreshSettings {
+  db: Database;
+  dbFile: string;
+  /** Data set name → IDX directory (ADVISOR_DATASETS). */
+  datasets: ReadonlyMap<string, string>;
+  /** The grid run when the request names none (default db/grids/default.yaml). */
+  defaultGridFile?: string;
+}
+
+const titles: Record<number, string> = { 400: "Bad Request", 404: "Not Found", 409: "Conflict" };
+
+/** The refresh body: none (or `{}`) runs the default grid. */
+function refreshBody(req: Request): unknown {
+  const length = req.headers["content-length"];
+  const empty = req.body === undefined && req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
+  return empty ? {} : jsonBody(req);
+}
+
+function jobId(raw: string | undefined): number | null {
+  return raw !== undefined && /^[1-9]\d{0,15}$/.test(raw) ? Number(raw) : null;
+}
+
+export function jobRoutes(jobs: JobManager | undefined, keys: ApiKeys, settings: RefreshSettings): Router {
+  const r = Router();
+  const manager = (): JobManager => {
+    if (!jobs) throw new HttpProblem(503, "Service Unavailable", "refresh jobs are not enabled on this server");
+    return jobs;
+  };
+
+  r.post("/v1/models/:id/refresh", requireApiKey(keys, "POST /v1/models/{id}/refresh"), async (req, res) => {
+    const body = parseOr400(refreshRequestSchema, refreshBody(req));
+    const m = manager();
+    let prepared;
+    try {
+      prepared = await prepareRefresh({ db: settings.db, dbFile: settings.dbFile, modelId: String(req.params.id), grid: body.grid, defaultGridFile: settings.defaultGridFile, datasets: settings.datasets });
+    } catch (err) {
+      if (err instanceof RefreshError) throw new HttpProblem(err.status, titles[err.status] ?? "Error", err.message, err.field);
+      throw err;
+    }
+    const requestedBy = typeof res.locals.apiKeyName === "string" ? res.locals.apiKeyName : null;
+    const result = await m.submit(prepared, requestedBy);
+    const what = `grid ${prepared.gridHash.slice(0, 12)}… for model ${prepared.model.id.slice(0, 12)}… (${prepared.model.architecture}, ${prepared.model.dataset})`;
+    let body200: Schemas["RefreshResult"];
+    if (result.outcome === "already-measured") {
+      body200 = { outcome: result.outcome, detail: `${what} was already fully measured in matrix version ${result.matrixVersion}; nothing queued`, job: result.job ? jobView(result.job) : null, matrixVersion: result.matrixVersion };
+    } else {
+      const detail =
+        result.outcome === "queued"
+          ? `job ${result.job.id} queued: ${prepared.cells} cells of ${what}`
+          : `job ${result.job.id} (${result.job.state}) already runs ${what}; nothing new queued`;
+      body200 = { outcome: result.outcome, detail, job: jobView(result.job), matrixVersion: null };
+      res.setHeader("Location", `/v1/jobs/${result.job.id}`);
+    }
+    req.log?.info({ outcome: result.outcome, job: body200.job?.id ?? null, modelId: prepared.model.id }, "refresh requested");
+    res.status(result.outcome === "queued" ? 202 : 200).json(body200);
+  });
+
+  r.get("/v1/jobs/:id", async (req, res) => {
+    const id = jobId(String(req.params.id));
+    const job = id === null || !jobs ? null : await jobs.get(id);
+    if (!job) throw new HttpProblem(404, "Not Found", `no job has id ${String(req.params.id)}`, "id");
+    res.json(jobView(job));
+  });
+
+  r.delete("/v1/jobs/:id", requireApiKey(keys, "DELETE /v1/jobs/{id}"), async (req, res) => {
+    const m = manager();
+    const id = jobId(String(req.params.id));
+    const result = id === null ? ({ status: "unknown" } as const) : await m.cancel(id, typeof res.locals.apiKeyName === "string" ? res.locals.apiKeyName : null);
+    if (result.status === "unknown") throw new HttpProblem(404, "Not Found", `no job has id ${String(req.params.id)}`, "id");
+    if (result.status === "finished") {
+      const j = result.job;
+      const detail = j.state === "succeeded" ? `job ${j.id} already succeeded (it published matrix version ${j.publishedVersion}); there is nothing to cancel` : `job ${j.id} already ${j.state}; there is nothing to cancel`;
+      throw new HttpProblem(409, "Conflict", detail, "id");
+    }
+    res.json(jobView(result.job));
+  });
+
+  return r;
+}

@@ -1,0 +1,94 @@
+// What a refresh of a model runs: the grid (the default grid file or one given, validated with the
+// grid schema of src/matrix/grid.ts) with the registered model as its given dense model, on the
+// data set the model was registered for (its directory from the configured data sets,
+// ADVISOR_DATASETS — never a path from the request). Shared by POST /v1/models/{id}/refresh and
+// `advisor refresh`. No TensorFlow here.
+import path from "node:path";
+import { BuildLedger } from "../matrix/build-state.js";
+import { MODEL_LABEL, asRefreshGrid, gridHash, loadGrid, planCells, refreshGrid, type Grid, type RefreshGrid } from "../matrix/grid.js";
+import type { Database } from "../matrix/sqlite.js";
+import type { MatrixStore } from "../matrix/store.js";
+import { findModel, isModelId, type RegisteredModel } from "../models/storage.js";
+import { defaultRefreshGridPath } from "../paths.js";
+
+export const DEFAULT_REFRESH_GRID = defaultRefreshGridPath;
+
+/** A refresh that cannot be prepared; `status` is the HTTP status it maps to, `field` what is to blame. */
+export class RefreshError extends Error {
+  override name = "RefreshError";
+  constructor(
+    readonly status: 400 | 404 | 409,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface PreparedRefresh {
+  model: RegisteredModel;
+  grid: Grid;
+  gridHash: string;
+  /** Cells of the plan. */
+  cells: number;
+}
+
+export interface PrepareOptions {
+  db: Database;
+  dbFile: string;
+  modelId: string;
+  /** A validated refresh grid; default: `defaultGridFile`. */
+  grid?: RefreshGrid;
+  defaultGridFile?: string;
+  /** Data set name → IDX directory (ADVISOR_DATASETS). */
+  datasets: ReadonlyMap<string, string>;
+  /** Where the model id comes from, for error messages (`id` for the URL, `<model-id>` for the CLI). */
+  idField?: string;
+}
+
+export async function prepareRefresh(o: PrepareOptions): Promise<PreparedRefresh> {
+  const idField = o.idField ?? "id";
+  const model = isModelId(o.modelId) ? await findModel(o.db, o.modelId) : null;
+  if (!model) {
+    throw new RefreshError(404, `no model has id ${JSON.stringify(o.modelId)} (a model id is the sha256 of its weights, as POST /v1/models answers it)`, idField);
+  }
+  if (model.modelDir === null) {
+    throw new RefreshError(409, `model ${model.id} is known from an imported matrix without its files; upload it (POST /v1/models) to refresh it`, idField);
+  }
+  const datasetDir = o.datasets.get(model.dataset);
+  if (datasetDir === undefined) {
+    throw new RefreshError(
+      409,
+      `model ${model.id} is registered for data set ${model.dataset}, which this server does not know (known: ${[...o.datasets.keys()].join(", ")}; configure it with ADVISOR_DATASETS)`,
+      idField,
+    );
+  }
+  let r: RefreshGrid;
+  if (o.grid) {
+    r = o.grid;
+    if (r.dataset !== undefined && r.dataset.name !== model.dataset) {
+      throw new RefreshError(400, `grid.dataset.name: model ${model.id.slice(0, 12)}… is registered for data set ${model.dataset}, not ${r.dataset.name}; a refresh measures it on its own data set`, "grid.dataset.name");
+    }
+  } else {
+    r = asRefreshGrid(await loadGrid(o.defaultGridFile ?? DEFAULT_REFRESH_GRID));
+  }
+  // Cell keys carry the label; an odd one (from an import) is made safe, the model id is what counts.
+  const label = MODEL_LABEL.test(model.architecture) ? model.architecture : model.architecture.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64) || "model";
+  const what = `refresh of model ${model.id.slice(0, 12)}… (${model.architecture}, ${model.dataset})`;
+  const grid = refreshGrid(
+    { ...r, description: o.grid?.description ? `${what}: ${o.grid.description}` : what },
+    { id: model.id, architecture: label, dir: path.resolve(path.dirname(path.resolve(o.dbFile)), model.modelDir) },
+    { name: model.dataset, dir: path.resolve(datasetDir) },
+  );
+  return { model, grid, gridHash: gridHash(grid), cells: planCells(grid).length };
+}
+
+/** The published version holding every row of `grid` (its build done and published), or null. */
+export async function measuredVersion(store: MatrixStore, hash: string, grid: Grid): Promise<number | null> {
+  const ledger = new BuildLedger(store.db);
+  const build = await ledger.build(hash);
+  if (!build || build.matrixVersion === null) return null;
+  const v = await store.version(build.matrixVersion);
+  if (!v || v.publishedAt === null) return null;
+  return (await ledger.pending(hash, planCells(grid))).length === 0 ? v.id : null;
+}
