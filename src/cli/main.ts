@@ -10,6 +10,7 @@ import { registerAttack } from "./attack.js";
 import { registerMatrix } from "./matrix.js";
 import { registerAdvise } from "./advise.js";
 import { registerModels } from "./models.js";
+import { registerRefresh } from "./refresh.js";
 import { reportAndExit } from "./errors.js";
 
 const program = new Command("advisor")
@@ -26,6 +27,7 @@ registerAttack(program);
 registerAdvise(program);
 registerMatrix(program);
 registerModels(program);
+registerRefresh(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -15,20 +15,14 @@ import { UsageError } from "./errors.js";
 import { progressBar, type Progress } from "./progress.js";
 import { resolveDb, type MatrixBuildFlags, type MatrixExportFlags, type MatrixImportFlags, type MatrixMergeFlags, type MatrixStatsFlags, type MatrixVerifyFlags } from "./matrix.js";
 
-function formatDuration(seconds: number): string {
+export function formatDuration(seconds: number): string {
   if (seconds < 90) return `${seconds.toFixed(1)} s`;
   if (seconds < 5400) return `${(seconds / 60).toFixed(1)} min`;
   return `${(seconds / 3600).toFixed(2)} h`;
 }
 
-export async function buildAction(flags: MatrixBuildFlags): Promise<void> {
-  const db = resolveDb(flags);
-  let shard: ShardSpec | undefined;
-  try {
-    shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+/** Build events as a progress bar on stderr (a line per cell when stderr is not a terminal). */
+export function buildProgressReporter(): { onEvent: (e: BuildEvent) => void; stop: () => void } {
   let bar: Progress | undefined;
   let total = 0;
   let done = 0;
@@ -79,6 +73,18 @@ export async function buildAction(flags: MatrixBuildFlags): Promise<void> {
         break;
     }
   };
+  return { onEvent, stop: () => bar?.stop() };
+}
+
+export async function buildAction(flags: MatrixBuildFlags): Promise<void> {
+  const db = resolveDb(flags);
+  let shard: ShardSpec | undefined;
+  try {
+    shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const { onEvent, stop } = buildProgressReporter();
   let summary;
   try {
     summary = await buildMatrix({
@@ -91,7 +97,7 @@ export async function buildAction(flags: MatrixBuildFlags): Promise<void> {
       onEvent,
     });
   } finally {
-    bar?.stop();
+    stop();
   }
   if (flags.json) process.stdout.write(JSON.stringify(summary) + "\n");
   else {
