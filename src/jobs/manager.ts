@@ -18,7 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../logger.js";
-import { processAlive } from "../matrix/build-state.js";
+import { BuildLedger, DEFAULT_STALE_AFTER_MS, processAlive, type LockInfo } from "../matrix/build-state.js";
 import type { MatrixStore } from "../matrix/store.js";
 import { measuredVersion, type PreparedRefresh } from "./prepare.js";
 import type { FromRunner, RunnerArgs } from "./runner-process.js";
@@ -69,6 +69,12 @@ function runnerEntry(): { file: string; execArgv: string[] } {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** As BuildLedger.acquireLock judges a holder: its process is gone (this host) or its heartbeat is stale. */
+function lockAbandoned(lock: LockInfo, now = Date.now()): boolean {
+  if (lock.host === os.hostname() && !processAlive(lock.pid)) return true;
+  return now - Date.parse(lock.heartbeatAt) > DEFAULT_STALE_AFTER_MS;
+}
 
 export type CancelResult = { status: "cancelled"; job: Job } | { status: "finished"; job: Job } | { status: "unknown" };
 
@@ -197,6 +203,13 @@ export class JobManager {
     if (this.running || Date.now() < this.notBefore) return;
     const next = await this.jobs.nextQueued();
     if (!next) return;
+    // Another builder (e.g. an operator's `advisor matrix build` on this database) holds the build
+    // lock: wait for it here rather than forking a runner that would only find the lock taken.
+    const lock = await new BuildLedger(this.o.store.db).currentLock();
+    if (lock && !lockAbandoned(lock)) {
+      await this.jobs.noteQueued(next.id, `waiting for the database's build lock, held by process ${lock.pid} on ${lock.host} since ${lock.acquiredAt}`);
+      return;
+    }
     const token = randomUUID();
     if (!(await this.jobs.claim(next.id, { token, host: os.hostname(), pid: process.pid }))) {
       this.again = true;

@@ -190,6 +190,11 @@ export class JobStore {
     return r ? jobFrom(r) : null;
   }
 
+  /** Says why a queued job waits (written only when it changes). */
+  async noteQueued(id: number, note: string, now = new Date()): Promise<void> {
+    await this.write((tx) => tx.db.run("UPDATE jobs SET note = ?, updated_at = ? WHERE id = ? AND state = 'queued' AND note IS NOT ?", [note, now.toISOString(), id, note]));
+  }
+
   /** queued → running for this run; false when the job is no longer queued (someone else took it, or it was cancelled). */
   async claim(id: number, runner: { token: string; host: string; pid: number }, now = new Date()): Promise<boolean> {
     const at = now.toISOString();
