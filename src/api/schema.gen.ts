@@ -881,8 +881,8 @@ export interface components {
     responses: {
         /**
          * @description The body is not a valid refresh request: `field` names the offending field of the grid
-         *     (e.g. `grid.strategies[1]`, `grid.budgets.l0[2]`, `grid.samples`), or `grid.dataset.name`
-         *     when it names another data set than the model's.
+         *     (e.g. `grid.strategies[1]`, `grid.budgets.l0[2]`), `grid.samples` when the data set's test
+         *     split holds fewer images, or `grid.dataset.name` when it names another data set than the model's.
          */
         BadRefresh: {
             headers: {
@@ -921,7 +921,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The model cannot be refreshed here: its files are not kept (known from an imported matrix only), or its data set is not configured on this server (ADVISOR_DATASETS). */
+        /** @description The model cannot be refreshed here: its files are not kept (known from an imported matrix only), its data set is not configured on this server (ADVISOR_DATASETS) or cannot be read, or — without a grid in the body — the server's default grid asks for more samples than the data set's test split holds (`field` grid.samples: send a grid). */
         RefreshConflict: {
             headers: {
                 [name: string]: unknown;

@@ -3,7 +3,9 @@
 // data set the model was registered for (its directory from the configured data sets,
 // ADVISOR_DATASETS — never a path from the request). Shared by POST /v1/models/{id}/refresh and
 // `advisor refresh`. No TensorFlow here.
+import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { gunzipSync } from "node:zlib";
 import { BuildLedger } from "../matrix/build-state.js";
 import { MODEL_LABEL, asRefreshGrid, gridHash, loadGrid, planCells, refreshGrid, type Grid, type RefreshGrid } from "../matrix/grid.js";
 import type { Database } from "../matrix/sqlite.js";
@@ -72,6 +74,16 @@ export async function prepareRefresh(o: PrepareOptions): Promise<PreparedRefresh
   } else {
     r = asRefreshGrid(await loadGrid(o.defaultGridFile ?? DEFAULT_REFRESH_GRID));
   }
+  // Every cell evaluates the first `samples` test images: say so now rather than fail every cell later.
+  const available = await testSplitCount(datasetDir).catch((err: unknown) => {
+    throw new RefreshError(409, `data set ${model.dataset} cannot be read from its configured directory: ${(err as Error).message}`, idField);
+  });
+  if (r.samples > available) {
+    const why = `asks for ${r.samples} samples per cell, but the test split of data set ${model.dataset} holds ${available} images`;
+    throw o.grid
+      ? new RefreshError(400, `grid.samples: the grid ${why}`, "grid.samples")
+      : new RefreshError(409, `the server's default grid ${why}: send a grid with samples <= ${available}`, "grid.samples");
+  }
   // Cell keys carry the label; an odd one (from an import) is made safe, the model id is what counts.
   const label = MODEL_LABEL.test(model.architecture) ? model.architecture : model.architecture.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64) || "model";
   const what = `refresh of model ${model.id.slice(0, 12)}… (${model.architecture}, ${model.dataset})`;
@@ -81,6 +93,19 @@ export async function prepareRefresh(o: PrepareOptions): Promise<PreparedRefresh
     { name: model.dataset, dir: path.resolve(datasetDir) },
   );
   return { model, grid, gridHash: gridHash(grid), cells: planCells(grid).length };
+}
+
+/** Images in a data set's test split, from the header of its labels file (IDX, raw or gzip). */
+async function testSplitCount(dir: string): Promise<number> {
+  let raw: Buffer | undefined;
+  for (const name of ["t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte"]) {
+    raw = await readFile(path.join(dir, name)).catch(() => undefined);
+    if (raw) break;
+  }
+  if (!raw) throw new Error("no t10k-labels-idx1-ubyte[.gz]");
+  const b = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
+  if (b.length < 8 || b.readUInt32BE(0) !== 0x00000801) throw new Error("t10k-labels-idx1-ubyte is not an IDX label file");
+  return b.readUInt32BE(4);
 }
 
 /** The published version holding every row of `grid` (its build done and published), or null. */

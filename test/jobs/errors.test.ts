@@ -42,6 +42,7 @@ test("refresh and jobs: unknown model 404, bad grid 400 naming the field, no key
     ["fractional L0 budget", { ...TINY_GRID, norms: ["l0"], budgets: { l0: [0, 1.5] } }, "grid.budgets.l0[1]", /must be an integer/],
     ["a typo", { ...TINY_GRID, finetune: { epoch: 1 } }, "grid.finetune.epoch", /unknown field "epoch"/],
     ["a model in the grid", { ...TINY_GRID, model: { id, architecture: "x", dir: "/etc" } }, "grid.model", /unknown field "model"/],
+    ["more samples than the test split", { ...TINY_GRID, samples: 61 }, "grid.samples", /asks for 61 samples per cell, but the test split of data set synthetic holds 60 images/],
     ["another data set", { ...TINY_GRID, dataset: { name: "fashion-mnist", dir: "/usr/share/datasets/fashion-mnist" } }, "grid.dataset.name", /registered for data set synthetic, not fashion-mnist/],
   ];
   for (const [name, grid, field, detail] of bad) {
@@ -51,6 +52,8 @@ test("refresh and jobs: unknown model 404, bad grid 400 naming the field, no key
     assert.match(String(res.body.detail), detail, name);
   }
   await problem(await refresh(api, id, { gird: TINY_GRID }), 400, "gird", /unknown field "gird"/);
+  // No grid: the server's default grid (500 samples per cell) does not fit this data set's 60 test images.
+  await problem(await refresh(api, id), 409, "grid.samples", /default grid asks for 500 samples .* send a grid with samples <= 60/);
   const text = await api.call("POST", `/v1/models/${id}/refresh`, { body: "grid: {}", headers: { "content-type": "text/yaml", ...AUTH } });
   assert.equal(text.status, 415);
 
