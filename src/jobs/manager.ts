@@ -24,6 +24,7 @@ import { measuredVersion, type PreparedRefresh } from "./prepare.js";
 import type { FromRunner, RunnerArgs } from "./runner-process.js";
 import type { RunOutcome } from "./runner.js";
 import { JobStore, runnerGone, type Job, type SubmitOutcome } from "./store.js";
+import { Mutex } from "../matrix/mutex.js";
 
 export interface JobManagerOptions {
   /** The service's store (its connection is shared with the API). */
@@ -53,14 +54,6 @@ interface Running {
   stderr: string[];
 }
 
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn, fn);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}
 
 function runnerEntry(): { file: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);

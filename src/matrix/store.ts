@@ -26,6 +26,7 @@ import { migrate } from "./migrations.js";
 import { Database, type SqlValue } from "./sqlite.js";
 import { blobToFloat32, blobToUint32, canonicalJson, float32ToBlob, sha256Hex, toBase64, uint32ToBlob } from "./blobs.js";
 import { budgetListProblems, curveFromDistances, type CurvePointRow, type MatrixRow, type StoredAttack } from "./row.js";
+import { Mutex } from "./mutex.js";
 
 // ───────────────────────────── errors ─────────────────────────────
 
@@ -362,14 +363,6 @@ export interface CurvePlot {
 
 // ───────────────────────────── internals ─────────────────────────────
 
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn, fn);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}
 
 interface VersionRow {
   id: number;
