@@ -6,11 +6,13 @@
 import { access, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AdvisorError, gate, recommend } from "../advisor/index.js";
-import { checkBudgetAgainstInputs } from "../api/routes/advisor.js";
+import { defaultModelSet } from "../api/matrix-cache.js";
+import { answerSet, checkBudgetAgainstInputs } from "../api/routes/advisor.js";
 import type { components } from "../api/schema.gen.js";
 import { fieldOf, gateRequestSchema, scenarioSchema } from "../api/validation.js";
 import { Database } from "../matrix/sqlite.js";
 import { MatrixStore } from "../matrix/store.js";
+import { findModel, uploadedModelIds } from "../models/storage.js";
 import type { GateFlags, ScenarioFlags } from "./advise.js";
 import { UsageError } from "./errors.js";
 
@@ -145,10 +147,14 @@ async function fromDb<T>(f: ScenarioFlags, scenario: Scenario, field: string, an
       throw new UsageError(`--db: ${f.db} is not a matrix database: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (!latest) throw new UsageError(`matrix is empty: ${f.db} has no published version (build or import one)`);
-    const [snapshot, models] = await Promise.all([store.snapshot(latest.id), store.listModels(latest.id)]);
+    const [snapshot, models, uploaded] = await Promise.all([store.snapshot(latest.id), store.listModels(latest.id), uploadedModelIds(store.db)]);
+    const defaults = defaultModelSet(snapshot, models, uploaded);
     try {
-      checkBudgetAgainstInputs(scenario, models, field);
-      return answer(snapshot);
+      // The same model set the service answers from: uploaded models only when named by id.
+      const source = { version: latest.id, snapshot, models, defaultSnapshot: defaults.snapshot, defaultModels: defaults.models };
+      const from = await answerSet(source, scenario.modelId, (id) => findModel(store.db, id), field.replace(/budget$/, "modelId"));
+      checkBudgetAgainstInputs(scenario, from.models, field);
+      return answer(from.snapshot);
     } catch (err) {
       if (err instanceof AdvisorError) throw usage(err.message, err.field);
       if (err instanceof Error && "status" in err && (err as { status: number }).status < 500) throw usage(err.message, (err as { field?: string }).field);

@@ -9,8 +9,9 @@ import { gateAction, recommendAction } from "../../src/cli/advise-actions.js";
 import type { GateFlags } from "../../src/cli/advise.js";
 import { exitCodeFor, UsageError } from "../../src/cli/errors.js";
 import { runCli } from "../helpers/cli.js";
-import { tempDir } from "../matrix/fixtures.js";
-import { buildFixtureMatrix, MODEL_A, startApi } from "../api/helpers.js";
+import { fixtureModel, fixtureModelId, tempDir } from "../matrix/fixtures.js";
+import { UPLOAD_SOURCE } from "../../src/models/storage.js";
+import { buildFixtureMatrix, MODEL_A, MODEL_B, startApi } from "../api/helpers.js";
 
 interface TestContext {
   after: (fn: () => Promise<void> | void) => void;
@@ -111,6 +112,26 @@ test("gate and recommend --url against a running service; recommend --db in-proc
   assert.equal(viaDb, viaUrl);
   const recDb = await captureStdout(() => recommendAction({ db: api.dbFile, norm: "linf", budget: 0.1, knowledge: "white-box", model: MODEL_A, structuredOnly: true, timeout: 5000 }));
   assert.match(recDb, /^matrix version 1: ok\nrecommendation: dense 1×/);
+});
+
+test("recommend/gate --db answer from the service's model set: uploaded models only when named, 'refresh first' for one without rows", async (t) => {
+  const { db } = await fixtureDb(t);
+  const store = await MatrixStore.open(db);
+  await store.db.run("UPDATE models SET metadata = json_set(metadata, '$.source', ?) WHERE id = ?", [UPLOAD_SOURCE, MODEL_B]);
+  const unmeasured = fixtureModelId("uploaded, not refreshed");
+  await store.upsertModel(fixtureModel({ id: unmeasured }));
+  await store.db.run("UPDATE models SET metadata = json_set(metadata, '$.source', ?) WHERE id = ?", [UPLOAD_SOURCE, unmeasured]);
+  await store.close();
+
+  const cited = (json: string): string[] => [...new Set((JSON.parse(json) as { evidence: { candidate: { modelId: string } }[] }).evidence.map((e) => e.candidate.modelId))];
+  const base = { db, norm: "linf", budget: 0.1, knowledge: "white-box", timeout: 5000, json: true } as const;
+  assert.deepEqual(cited(await captureStdout(() => recommendAction(base))), [MODEL_A], "B is uploaded: not in the default set");
+  assert.deepEqual(cited(await captureStdout(() => recommendAction({ ...base, model: MODEL_B }))), [MODEL_B]);
+  await assert.rejects(recommendAction({ ...base, dataset: "mnist" }), (err: unknown) => err instanceof UsageError && /^--dataset: /.test(err.message));
+  await assert.rejects(recommendAction({ ...base, model: unmeasured }), (err: unknown) => err instanceof UsageError && /^--model: model [0-9a-f]+ .*is registered, but matrix version 1 holds no rows for it yet: refresh/.test(err.message));
+  const gate = await runCli(["gate", "--db", db, "--norm", "linf", "--budget", "0.1", "--knowledge", "white-box", "--model", unmeasured, "--strategy", "dense", "--rate", "1", "--min-robust-accuracy", "0.1"]);
+  assert.equal(gate.code, 2, gate.stderr);
+  assert.match(gate.stderr, /--model: .*refresh the matrix for this model first/);
 });
 
 async function captureStdout(fn: () => Promise<void>): Promise<string> {

@@ -56,12 +56,15 @@ export function checkBudgetAgainstInputs(s: Schemas["Scenario"], models: readonl
 /** Looks a model up in the models table (whether or not the matrix holds rows for it). */
 export type ModelLookup = (id: string) => Promise<RegisteredModel | null>;
 
+/** What answerSet needs of a loaded matrix (the service's cache, or a database file the CLI opened). */
+export type AnswerSource = Pick<LoadedMatrix, "version" | "snapshot" | "models" | "defaultSnapshot" | "defaultModels">;
+
 /**
  * What a question is answered from: with a modelId the whole snapshot (the advisor keeps that
  * model's rows, or answers 404), after a 409 for a registered model without rows; without one the
- * default model set.
+ * default model set. Shared by the HTTP routes and `advisor recommend/gate --db`.
  */
-async function answerSet(loaded: LoadedMatrix, modelId: string | undefined, lookup: ModelLookup | undefined, field: string): Promise<{ snapshot: MatrixSnapshot; models: ModelSummary[] }> {
+export async function answerSet(loaded: AnswerSource, modelId: string | undefined, lookup: ModelLookup | undefined, field: string): Promise<{ snapshot: MatrixSnapshot; models: ModelSummary[] }> {
   if (modelId === undefined) {
     if (loaded.defaultSnapshot.candidates.length === 0 && loaded.snapshot.candidates.length > 0) {
       throw new HttpProblem(
