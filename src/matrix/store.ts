@@ -295,18 +295,49 @@ export interface VersionInfo {
   evaluations: number;
 }
 
-export interface ModelSummary {
-  modelId: string;
+/** What every reader of the models table reports of a model (listModels here, findModel in src/models). */
+export interface ModelFields {
   architecture: string;
   dataset: string;
   inputShape: number[];
   numClasses: number;
   seed: number;
   clean: CleanCount | null;
+  createdAt: string;
+  /** Relative to the database's folder (or absolute); null if the files are not kept. */
+  modelDir: string | null;
+}
+
+/** The models-table columns behind ModelFields, as SQLite returns them. */
+export interface ModelFieldsRow {
+  architecture: string;
+  dataset: string;
+  input_shape: string;
+  num_classes: number;
+  seed: number;
+  clean_correct: number | null;
+  clean_n: number | null;
+  created_at: string;
+  model_dir: string | null;
+}
+
+export function modelFields(r: ModelFieldsRow): ModelFields {
+  return {
+    architecture: r.architecture,
+    dataset: r.dataset,
+    inputShape: JSON.parse(r.input_shape) as number[],
+    numClasses: r.num_classes,
+    seed: r.seed,
+    clean: r.clean_correct === null || r.clean_n === null ? null : { correct: r.clean_correct, n: r.clean_n },
+    createdAt: r.created_at,
+    modelDir: r.model_dir,
+  };
+}
+
+export interface ModelSummary extends ModelFields {
+  modelId: string;
   backend: string;
   codeVersion: string;
-  createdAt: string;
-  modelDir: string | null;
   /** In the snapshot of the version asked for. */
   variants: number;
   evaluations: number;
@@ -970,43 +1001,14 @@ export class MatrixStore {
   /** Models with evaluations in the snapshot of `version` (default: the latest published). */
   async listModels(version?: number): Promise<ModelSummary[]> {
     const v = await this.resolveVersion(version);
-    const rows = await this.db.all<{
-      id: string;
-      architecture: string;
-      dataset: string;
-      input_shape: string;
-      num_classes: number;
-      seed: number;
-      clean_correct: number | null;
-      clean_n: number | null;
-      backend: string;
-      code_version: string;
-      created_at: string;
-      model_dir: string | null;
-      variants: number;
-      evaluations: number;
-    }>(
+    const rows = await this.db.all<ModelFieldsRow & { id: string; backend: string; code_version: string; variants: number; evaluations: number }>(
       `SELECT m.id, m.architecture, m.dataset, m.input_shape, m.num_classes, m.seed, m.clean_correct, m.clean_n, m.backend, m.code_version,
               m.created_at, m.model_dir, count(DISTINCT va.id) AS variants, count(*) AS evaluations
          ${FROM_SNAPSHOT}
         GROUP BY m.id ORDER BY m.dataset, m.architecture, m.seed, m.id`,
       [v.seq],
     );
-    return rows.map((r) => ({
-      modelId: r.id,
-      architecture: r.architecture,
-      dataset: r.dataset,
-      inputShape: JSON.parse(r.input_shape) as number[],
-      numClasses: r.num_classes,
-      seed: r.seed,
-      clean: r.clean_correct === null || r.clean_n === null ? null : { correct: r.clean_correct, n: r.clean_n },
-      backend: r.backend,
-      codeVersion: r.code_version,
-      createdAt: r.created_at,
-      modelDir: r.model_dir,
-      variants: r.variants,
-      evaluations: r.evaluations,
-    }));
+    return rows.map((r) => ({ modelId: r.id, ...modelFields(r), backend: r.backend, codeVersion: r.code_version, variants: r.variants, evaluations: r.evaluations }));
   }
 
   /**

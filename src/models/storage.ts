@@ -16,6 +16,7 @@
 import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Database } from "../matrix/sqlite.js";
+import { modelFields, type ModelFields, type ModelFieldsRow } from "../matrix/store.js";
 
 export const MODELS_SUBDIR = "models";
 export const STAGING_SUBDIR = ".staging";
@@ -67,53 +68,19 @@ export async function sweepStale(modelsDir: string, maxAgeMs = 60 * 60 * 1000, n
   return removed;
 }
 
-export interface RegisteredModel {
+export interface RegisteredModel extends ModelFields {
   id: string;
-  architecture: string;
-  dataset: string;
-  inputShape: number[];
-  numClasses: number;
-  seed: number;
-  clean: { correct: number; n: number } | null;
-  /** Relative to the database's folder (or absolute); null if the files are not kept. */
-  modelDir: string | null;
-  createdAt: string;
   metadata: Record<string, unknown>;
-}
-
-interface ModelRow {
-  id: string;
-  architecture: string;
-  dataset: string;
-  input_shape: string;
-  num_classes: number;
-  seed: number;
-  clean_correct: number | null;
-  clean_n: number | null;
-  model_dir: string | null;
-  created_at: string;
-  metadata: string;
 }
 
 /** A model of the models table, whether or not any matrix version holds rows for it. */
 export async function findModel(db: Database, id: string): Promise<RegisteredModel | null> {
-  const r = await db.get<ModelRow>(
+  const r = await db.get<ModelFieldsRow & { id: string; metadata: string }>(
     "SELECT id, architecture, dataset, input_shape, num_classes, seed, clean_correct, clean_n, model_dir, created_at, metadata FROM models WHERE id = ?",
     [id],
   );
   if (!r) return null;
-  return {
-    id: r.id,
-    architecture: r.architecture,
-    dataset: r.dataset,
-    inputShape: JSON.parse(r.input_shape) as number[],
-    numClasses: r.num_classes,
-    seed: r.seed,
-    clean: r.clean_correct === null || r.clean_n === null ? null : { correct: r.clean_correct, n: r.clean_n },
-    modelDir: r.model_dir,
-    createdAt: r.created_at,
-    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-  };
+  return { id: r.id, ...modelFields(r), metadata: JSON.parse(r.metadata) as Record<string, unknown> };
 }
 
 /** Ids of the models registered by upload (not part of the default model set). */
