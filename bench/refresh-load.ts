@@ -8,13 +8,10 @@
 //   2. while a refresh of that model runs (pruning, fine-tuning and attacks in the job's worker
 //      process at the configured niceness), checked to be running from start to end of the window;
 // and prints one JSON line per phase (requests/s, p50, p99, errors) and the p99 ratio.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startServer } from "../src/api/server.js";
 import { keyLine } from "../src/auth/keys.js";
@@ -24,6 +21,7 @@ import { syntheticSplits, writeIdxDirectory } from "../src/engine/synthetic.js";
 import { sha256Hex } from "../src/matrix/blobs.js";
 import { MatrixStore } from "../src/matrix/store.js";
 import { packageRoot } from "../src/paths.js";
+import { autocannon, jsonPost, loadBounds, type LoadSummary } from "./autocannon.js";
 
 const { values } = parseArgs({
   options: {
@@ -33,11 +31,7 @@ const { values } = parseArgs({
     nice: { type: "string", default: "10" },
   },
 });
-const seconds = Number(values.seconds);
-const connections = Number(values.connections);
-if (!(seconds > 0 && seconds <= 60 && Number.isInteger(connections) && connections > 0 && connections <= 100)) {
-  throw new Error("--seconds must be in (0, 60] and --connections an integer in 1..100 (the run is bounded on purpose)");
-}
+const bounds = loadBounds(values);
 
 const KEY = `bench-${sha256Hex(String(Math.random()))}`;
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -148,26 +142,9 @@ const config = resolveServeConfig(
 );
 const server = await startServer(config);
 const base = `http://127.0.0.1:${server.port}`;
-const autocannon = fileURLToPath(new URL("../node_modules/autocannon/autocannon.js", import.meta.url));
-
-interface Result {
-  requests: { average: number };
-  latency: { p50: number; p99: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-
-async function load(phase: string): Promise<{ phase: string; requests_per_s: number; p50_ms: number; p99_ms: number; non2xx: number; errors: number }> {
-  const body = JSON.stringify({ norm: "linf", budget: 0.05, knowledge: "white-box", sizeLimit: { minCompression: 4 } });
-  const child = spawn(process.execPath, [autocannon, "-j", "-d", String(seconds), "-c", String(connections), "-m", "POST", "-H", "content-type=application/json", "-b", body, `${base}/v1/recommendations`], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  await once(child, "exit");
-  const r = JSON.parse(out) as Result;
-  const line = { phase, requests_per_s: Math.round(r.requests.average), p50_ms: r.latency.p50, p99_ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, seconds, connections };
+async function load(phase: string): Promise<LoadSummary & { phase: string }> {
+  const body = { norm: "linf", budget: 0.05, knowledge: "white-box", sizeLimit: { minCompression: 4 } };
+  const line = { phase, ...(await autocannon(bounds, `${base}/v1/recommendations`, jsonPost(body))) };
   console.log(JSON.stringify(line));
   return line;
 }
