@@ -220,6 +220,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Refresh jobs, newest first, optionally of one state or model, one page at a time.
+         * @description Jobs come newest first (descending id). Pass `nextBefore` as `before` for the next page;
+         *     it is null on the last page.
+         */
+        get: operations["listJobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/jobs/{id}": {
         parameters: {
             query?: never;
@@ -821,6 +842,11 @@ export interface components {
             cell: string | null;
             error: string;
             at: string;
+        };
+        JobList: {
+            jobs: components["schemas"]["Job"][];
+            /** @description Pass as `before` for the next page; null on the last page. */
+            nextBefore: number | null;
         };
         Job: {
             id: number;
@@ -2143,6 +2169,46 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["WriteUnavailable"];
+        };
+    };
+    listJobs: {
+        parameters: {
+            query?: {
+                /** @description Only jobs in this state. */
+                state?: components["schemas"]["JobState"];
+                /** @description Model id (sha256 of the dense weights). */
+                model?: components["parameters"]["Model"];
+                /** @description Jobs per page. */
+                limit?: number;
+                /** @description Only jobs with a smaller id (the previous page's `nextBefore`). */
+                before?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of jobs. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "jobs": [],
+                     *       "nextBefore": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
         };
     };
     getJob: {

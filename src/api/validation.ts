@@ -6,6 +6,7 @@
 // which names the field the same way.
 import { z } from "zod";
 import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../advisor/types.js";
+import { JOB_STATES } from "../jobs/store.js";
 import { refreshGridSchema } from "../matrix/grid.js";
 import { formatPath } from "../matrix/row.js";
 import { HttpProblem } from "./problem.js";
@@ -100,6 +101,13 @@ export const matrixQuerySchema = z.strictObject({
   cursor: text.optional(),
 });
 
+export const jobsQuerySchema = z.strictObject({
+  state: oneOf(JOB_STATES, "job state").optional(),
+  model: text.optional(),
+  limit: intParam("limit", 1, 200).optional(),
+  before: intParam("before", 1).optional(),
+});
+
 export const MAX_CURVE_BUDGETS = 200;
 
 export const curvesQuerySchema = z.strictObject({
@@ -143,6 +151,8 @@ type MatrixQuery = NonNullable<operations["listMatrixRows"]["parameters"]["query
 type CurvesQuery = NonNullable<operations["getMatrixCurves"]["parameters"]["query"]>;
 const _matrixQuery: Same<z.output<typeof matrixQuerySchema>, MatrixQuery> = true;
 const _curvesQuery: Same<z.output<typeof curvesQuerySchema>, CurvesQuery> = true;
+type JobsQuery = NonNullable<operations["listJobs"]["parameters"]["query"]>;
+const _jobsQuery: Same<z.output<typeof jobsQuerySchema>, JobsQuery> = true;
 // Request bodies arrive as JSON: the generated body types must be what the schemas accept.
 type RecommendationBody = operations["createRecommendation"]["requestBody"]["content"]["application/json"];
 type GateBody = operations["runGate"]["requestBody"]["content"]["application/json"];
@@ -152,7 +162,7 @@ const _gateBody: Same<z.input<typeof gateRequestSchema>, GateBody> = true;
 type RefreshBody = NonNullable<operations["refreshModel"]["requestBody"]>["content"]["application/json"];
 const _refreshBody: Same<z.input<typeof refreshRequestSchema>, RefreshBody> = true;
 const _refreshGrid: Same<z.input<typeof refreshGridSchema>, Schemas["RefreshGrid"]> = true;
-void [_scenario, _sizeLimit, _thresholds, _gate, _matrixQuery, _curvesQuery, _recBody, _gateBody, _refreshBody, _refreshGrid];
+void [_scenario, _sizeLimit, _thresholds, _gate, _matrixQuery, _curvesQuery, _jobsQuery, _recBody, _gateBody, _refreshBody, _refreshGrid];
 
 /** The offending field of a zod error: its path, plus the key for an unknown field. */
 export function fieldOf(issue: z.core.$ZodIssue, prefix = ""): string {

@@ -23,7 +23,7 @@ import type { MatrixStore } from "../matrix/store.js";
 import { measuredVersion, type PreparedRefresh } from "./prepare.js";
 import type { FromRunner, RunnerArgs } from "./runner-process.js";
 import type { RunOutcome } from "./runner.js";
-import { JobStore, runnerGone, type Job, type SubmitOutcome } from "./store.js";
+import { JobStore, runnerGone, type Job, type JobQuery, type SubmitOutcome } from "./store.js";
 import { Mutex } from "../matrix/mutex.js";
 
 export interface JobManagerOptions {
@@ -106,6 +106,10 @@ export class JobManager {
 
   get(id: number): Promise<Job | null> {
     return this.jobs.get(id);
+  }
+
+  find(q: JobQuery): Promise<Job[]> {
+    return this.jobs.find(q);
   }
 
   /** Queues a refresh unless an equivalent job is queued or running, or its grid is fully measured already. */

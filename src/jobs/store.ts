@@ -57,6 +57,14 @@ export interface Job {
   finishedAt: string | null;
 }
 
+export interface JobQuery {
+  state?: JobState;
+  modelId?: string;
+  /** Only jobs with a smaller id (the previous page's last id). */
+  before?: number;
+  limit: number;
+}
+
 interface JobRow {
   id: number;
   kind: "refresh";
@@ -145,6 +153,28 @@ export class JobStore {
   async get(id: number): Promise<Job | null> {
     const r = await this.store.db.get<JobRow>("SELECT * FROM jobs WHERE id = ?", [id]);
     return r ? jobFrom(r) : null;
+  }
+
+  /**
+   * Jobs newest first, optionally of one state and/or model; `before` (a job id) pages: the next
+   * page starts below the last id of this one.
+   */
+  async find(q: JobQuery): Promise<Job[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const add = (clause: string, value: string | number | undefined): void => {
+      if (value === undefined) return;
+      where.push(clause);
+      args.push(value);
+    };
+    add("state = ?", q.state);
+    add("model_id = ?", q.modelId);
+    add("id < ?", q.before);
+    const rows = await this.store.db.all<JobRow>(
+      `SELECT * FROM jobs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`,
+      [...args, q.limit],
+    );
+    return rows.map(jobFrom);
   }
 
   async list(states: readonly JobState[]): Promise<Job[]> {

@@ -14,6 +14,7 @@ const OPERATIONS = [
   "get /v1/matrix/versions",
   "post /v1/models",
   "post /v1/models/{id}/refresh",
+  "get /v1/jobs",
   "get /v1/jobs/{id}",
   "delete /v1/jobs/{id}",
 ];

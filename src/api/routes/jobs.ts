@@ -1,5 +1,6 @@
 // Refresh jobs over HTTP (the jobs themselves: src/jobs/):
 //   POST   /v1/models/{id}/refresh  (API key) queue a job running a grid for a registered model;
+//   GET    /v1/jobs                 jobs newest first, by state and/or model, paged with `before`;
 //   GET    /v1/jobs/{id}            state, cells done/total, ETA, current cell, errors, published version;
 //   DELETE /v1/jobs/{id}            (API key) cancel it.
 // GET follows the read protection of /v1 (ADVISOR_PROTECT_READS); without a job manager (an app
@@ -13,7 +14,7 @@ import type { Database } from "../../matrix/sqlite.js";
 import { requireApiKey } from "../auth.js";
 import { HttpProblem } from "../problem.js";
 import type { components } from "../schema.gen.js";
-import { parseOr400, refreshRequestSchema } from "../validation.js";
+import { jobsQuerySchema, parseOr400, refreshRequestSchema } from "../validation.js";
 import { jsonBody } from "./advisor.js";
 
 type Schemas = components["schemas"];
@@ -73,6 +74,16 @@ export function jobRoutes(jobs: JobManager | undefined, keys: ApiKeys, settings:
     }
     req.log?.info({ outcome: result.outcome, job: body200.job?.id ?? null, modelId: prepared.model.id }, "refresh requested");
     res.status(result.outcome === "queued" ? 202 : 200).json(body200);
+  });
+
+  r.get("/v1/jobs", async (req, res) => {
+    const q = parseOr400(jobsQuerySchema, req.query, "query");
+    const limit = q.limit ?? 50;
+    // One more than the page, to know whether there is a next page without a second query.
+    const found = jobs ? await jobs.find({ state: q.state, modelId: q.model, before: q.before, limit: limit + 1 }) : [];
+    const page = found.slice(0, limit);
+    const body: Schemas["JobList"] = { jobs: page.map((j) => jobView(j)), nextBefore: found.length > limit ? page[page.length - 1]!.id : null };
+    res.json(body);
   });
 
   r.get("/v1/jobs/:id", async (req, res) => {
