@@ -15,6 +15,7 @@ import { findModel, modelsDirFor, uploadedModelIds } from "../models/storage.js"
 import type { JobManager } from "../jobs/manager.js";
 import { requireApiKey } from "./auth.js";
 import { MatrixCache } from "./matrix-cache.js";
+import { METRICS_CONTENT_TYPE, ServiceMetrics } from "./metrics.js";
 import { notFound, problemHandler, sendProblem } from "./problem.js";
 import { advisorRoutes } from "./routes/advisor.js";
 import { domainErrors } from "./routes/errors.js";
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
     maxBytes: deps.uploads?.maxBytes ?? DEFAULT_UPLOAD_MAX_BYTES,
     maxFiles: deps.uploads?.maxFiles,
   };
+  const metrics = new ServiceMetrics({ matrixCache, db: deps.db });
   app.locals.matrixCache = matrixCache;
   app.disable("x-powered-by");
   app.set("query parser", "simple");
@@ -92,7 +94,13 @@ export function createApp(deps: AppDeps): Express {
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
     }),
   );
+  app.use(metrics.middleware());
   app.use(express.json({ limit: "64kb", type: ["application/json", "application/*+json"] }));
+
+  // Open like /healthz (a scraper has no API key); it shows counts and timings, no request data.
+  app.get("/metrics", async (_req, res) => {
+    res.type(METRICS_CONTENT_TYPE).send(await metrics.registry.metrics());
+  });
 
   app.get("/healthz", (_req, res) => {
     const body: Health = { status: "ok", version: deps.version };
@@ -123,7 +131,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   if (deps.protectReads) app.use("/v1", requireApiKey(keys, "/v1 (ADVISOR_PROTECT_READS is on)"));
-  app.use(advisorRoutes(matrixCache, (id) => findModel(deps.db, id)));
+  app.use(advisorRoutes(matrixCache, (id) => findModel(deps.db, id), metrics));
   app.use(modelRoutes(store, keys, uploads));
   app.use(jobRoutes(deps.jobs, keys, { db: deps.db, dbFile: deps.db.file, datasets: uploads.datasets, defaultGridFile: deps.refreshGridFile }));
   app.use(matrixRoutes(store, matrixCache));

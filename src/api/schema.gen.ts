@@ -38,6 +38,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics (text exposition format 0.0.4), open like /healthz.
+         * @description HTTP requests and latency by method, route template and status; recommendations by
+         *     status and gate verdicts; the matrix version answered from, its candidates and when it was
+         *     loaded; refresh jobs by state; process metrics (CPU, memory, event-loop lag), all prefixed
+         *     `advisor_`.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.yaml": {
         parameters: {
             query?: never;
@@ -1427,6 +1450,35 @@ export interface operations {
                 };
             };
             503: components["responses"]["Unavailable"];
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example # HELP advisor_matrix_version The published matrix version the service answers from (0 while none is loaded).
+                     *     # TYPE advisor_matrix_version gauge
+                     *     advisor_matrix_version 1
+                     *     # HELP advisor_http_requests_total HTTP requests answered, by method, route template and status.
+                     *     # TYPE advisor_http_requests_total counter
+                     *     advisor_http_requests_total{method="POST",route="/v1/recommendations",status="200"} 42
+                     */
+                    "text/plain": string;
+                };
+            };
         };
     };
     getOpenApi: {

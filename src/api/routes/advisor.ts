@@ -90,7 +90,13 @@ export async function answerSet(loaded: AnswerSource, modelId: string | undefine
   return { snapshot: loaded.snapshot, models: loaded.models };
 }
 
-export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup): Router {
+/** Where the answers are counted (src/api/metrics.ts). */
+export interface AnswerCounter {
+  recommendation(status: string): void;
+  verdict(pass: boolean): void;
+}
+
+export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup, counter?: AnswerCounter): Router {
   const r = Router();
 
   r.post("/v1/recommendations", async (req, res) => {
@@ -99,6 +105,7 @@ export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup): Router 
     const from = await answerSet(loaded, scenario.modelId, lookup, "modelId");
     checkBudgetAgainstInputs(scenario, from.models, "budget");
     const body: Schemas["Recommendation"] = recommend(from.snapshot, scenario);
+    counter?.recommendation(body.status);
     res.json(body);
   });
 
@@ -108,6 +115,7 @@ export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup): Router 
     const from = await answerSet(loaded, request.scenario.modelId, lookup, "scenario.modelId");
     checkBudgetAgainstInputs(request.scenario, from.models, "scenario.budget");
     const body: Schemas["GateResult"] = gate(from.snapshot, request);
+    counter?.verdict(body.pass);
     res.json(body);
   });
 
