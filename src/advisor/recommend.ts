@@ -5,6 +5,7 @@
 // budget, the matrix version, a plain-language rationale and warnings. No feasible candidate is
 // an answer too (status "infeasible", with the binding limit and the nearest candidate's need).
 // Pure: plain data in, plain data out.
+import { incompleteGridWarnings } from "./coverage.js";
 import { assessCandidate, comparable, curveSeries, evidenceRows, rankCompare, type Assessment } from "./assess.js";
 import { marginWarning, noEvidenceWarning, rationaleNoEvidence, rationaleOk } from "./explain.js";
 import { activeLimits, analyseInfeasibility, failedLimits } from "./limits.js";
@@ -18,6 +19,8 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario): Reco
   const pool = selectCandidates(matrix, scenario, false);
   const withModel = new Set(modelsOf(pool).map((m) => m.modelId)).size > 1;
   const limits = activeLimits(scenario);
+  // Holes in a model's (strategy, rate) set: said in every answer, whatever its status.
+  const coverage = incompleteGridWarnings(pool);
   const feasible = pool.filter((c) => failedLimits(c, limits).length === 0);
   const base = {
     matrixVersion: matrix.version,
@@ -39,7 +42,7 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario): Reco
       infeasible,
       counts: { considered: pool.length, feasible: 0, ranked: 0 },
       rationale: infeasible.text,
-      warnings: [],
+      warnings: coverage,
     };
   }
 
@@ -57,7 +60,7 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario): Reco
       unscored,
       counts,
       rationale: rationaleNoEvidence(scenario, unscoredA, pool.length),
-      warnings: w ? [w] : [],
+      warnings: [...(w ? [w] : []), ...coverage],
     };
   }
 
@@ -85,6 +88,7 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario): Reco
   }
   const ne = noEvidenceWarning(unscoredA, withModel);
   if (ne) warnings.push(ne);
+  warnings.push(...coverage);
 
   const curve = [curveSeries(winner, "recommendation"), runnerUp ? curveSeries(runnerUp, "runner-up") : null].filter((c): c is CurveSeries => c !== null);
   return {

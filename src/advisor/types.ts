@@ -189,6 +189,7 @@ export const WARNING_CODES = [
   "duplicate-evidence",
   "margin-not-significant",
   "no-evidence",
+  "incomplete-grid",
 ] as const;
 /**
  * - budget-beyond-range: ε exceeds the largest measured budget;
@@ -198,7 +199,8 @@ export const WARNING_CODES = [
  * - lattice-inconsistent: a weaker-knowledge evaluation found the model less robust than the level used (possible masking);
  * - duplicate-evidence: several evaluations for one (candidate, norm, knowledge); the most pessimistic was used;
  * - margin-not-significant: the recommendation's lead over the runner-up is not statistically significant;
- * - no-evidence: candidates met the limits but had no admissible evidence and were not ranked.
+ * - no-evidence: candidates met the limits but had no admissible evidence and were not ranked;
+ * - incomplete-grid: a model's candidates do not cover every strategy at every rate (a partial matrix).
  */
 export type WarningCode = (typeof WARNING_CODES)[number];
 

@@ -433,7 +433,7 @@ export interface components {
             score: number | null;
         };
         /** @enum {string} */
-        WarningCode: "budget-beyond-range" | "knowledge-fallback" | "few-samples" | "gradient-masking" | "lattice-inconsistent" | "duplicate-evidence" | "margin-not-significant" | "no-evidence";
+        WarningCode: "budget-beyond-range" | "knowledge-fallback" | "few-samples" | "gradient-masking" | "lattice-inconsistent" | "duplicate-evidence" | "margin-not-significant" | "no-evidence" | "incomplete-grid";
         Warning: {
             code: components["schemas"]["WarningCode"];
             message: string;
