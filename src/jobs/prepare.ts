@@ -10,6 +10,8 @@ import { BuildLedger } from "../matrix/build-state.js";
 import { MODEL_LABEL, asRefreshGrid, gridHash, loadGrid, planCells, refreshGrid, type Grid, type RefreshGrid } from "../matrix/grid.js";
 import type { Database } from "../matrix/sqlite.js";
 import type { MatrixStore } from "../matrix/store.js";
+import { infeasiblePairs } from "../engine/pruning/feasibility.js";
+import { prunableLayersIn } from "../models/layers.js";
 import { findModel, isModelId, type RegisteredModel } from "../models/storage.js";
 import { defaultRefreshGridPath } from "../paths.js";
 
@@ -84,12 +86,23 @@ export async function prepareRefresh(o: PrepareOptions): Promise<PreparedRefresh
       ? new RefreshError(400, `grid.samples: the grid ${why}`, "grid.samples")
       : new RefreshError(409, `the server's default grid ${why}: send a grid with samples <= ${available}`, "grid.samples");
   }
+  // A rate that would empty a layer fails its prune cell — and the whole job, after every other
+  // cell ran: say so now. (Unreadable layer sizes: nothing to check here; the cell would tell.)
+  const modelDir = path.resolve(path.dirname(path.resolve(o.dbFile)), model.modelDir);
+  const layers = await prunableLayersIn(modelDir);
+  const infeasible = layers ? infeasiblePairs(layers, r.strategies, r.rates) : [];
+  if (infeasible.length > 0) {
+    const bad = [...new Set(infeasible.map((x) => x.rate))].sort((a, b) => a - b);
+    const pairs = infeasible.map((x) => `${x.strategy} at ${x.rate}×`).join(", ");
+    const why = `cannot prune model ${model.id.slice(0, 12)}… to ${pairs}: ${infeasible[0]!.reason}; leave out rate(s) ${bad.join(", ")} (or those strategies)`;
+    throw o.grid ? new RefreshError(400, `grid.rates: the grid ${why}`, "grid.rates") : new RefreshError(409, `the server's default grid ${why}: send a grid without them`, "grid.rates");
+  }
   // Cell keys carry the label; an odd one (from an import) is made safe, the model id is what counts.
   const label = MODEL_LABEL.test(model.architecture) ? model.architecture : model.architecture.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64) || "model";
   const what = `refresh of model ${model.id.slice(0, 12)}… (${model.architecture}, ${model.dataset})`;
   const grid = refreshGrid(
     { ...r, description: o.grid?.description ? `${what}: ${o.grid.description}` : what },
-    { id: model.id, architecture: label, dir: path.resolve(path.dirname(path.resolve(o.dbFile)), model.modelDir) },
+    { id: model.id, architecture: label, dir: modelDir },
     { name: model.dataset, dir: path.resolve(datasetDir) },
   );
   return { model, grid, gridHash: gridHash(grid), cells: planCells(grid).length };

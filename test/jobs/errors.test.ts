@@ -43,6 +43,12 @@ test("refresh and jobs: unknown model 404, bad grid 400 naming the field, no key
     ["a typo", { ...TINY_GRID, finetune: { epoch: 1 } }, "grid.finetune.epoch", /unknown field "epoch"/],
     ["a model in the grid", { ...TINY_GRID, model: { id, architecture: "x", dir: "/etc" } }, "grid.model", /unknown field "model"/],
     ["more samples than the test split", { ...TINY_GRID, samples: 61 }, "grid.samples", /asks for 61 samples per cell, but the test split of data set synthetic holds 60 images/],
+    [
+      "a rate that would empty a layer (an 18-weight conv)",
+      { ...TINY_GRID, strategies: ["global-magnitude", "layer-magnitude", "random"], rates: [1, 4, 32, 64] },
+      "grid.rates",
+      /cannot prune model [0-9a-f]{12}… to layer-magnitude at 32×, random at 32×, layer-magnitude at 64×, random at 64×: layer-wise pruning at 32× would remove every weight of layer "[^"]+" \(18 weights\); leave out rate\(s\) 32, 64/,
+    ],
     ["another data set", { ...TINY_GRID, dataset: { name: "fashion-mnist", dir: "/usr/share/datasets/fashion-mnist" } }, "grid.dataset.name", /registered for data set synthetic, not fashion-mnist/],
   ];
   for (const [name, grid, field, detail] of bad) {
