@@ -8,6 +8,7 @@
 //   - the process itself (prom-client's default metrics: CPU, memory, event-loop lag, GC).
 import type { NextFunction, Request, Response } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { JOB_STATES } from "../jobs/store.js";
 import type { Database } from "../matrix/sqlite.js";
 import type { MatrixCache } from "./matrix-cache.js";
 
@@ -68,7 +69,7 @@ export class ServiceMetrics {
       async collect() {
         const rows = await o.db.all<{ state: string; n: number }>("SELECT state, count(*) AS n FROM jobs GROUP BY state");
         this.reset();
-        for (const state of ["queued", "running", "succeeded", "failed", "cancelled"]) this.set({ state }, rows.find((r) => r.state === state)?.n ?? 0);
+        for (const state of JOB_STATES) this.set({ state }, rows.find((r) => r.state === state)?.n ?? 0);
       },
     });
   }

@@ -138,7 +138,7 @@ async function withStore<T>(file: string, fn: (store: MatrixStore) => Promise<T>
   }
 }
 
-async function fromDb<T>(f: ScenarioFlags, scenario: Scenario, field: string, answer: (snapshot: Awaited<ReturnType<MatrixStore["snapshot"]>>) => T): Promise<T> {
+async function fromDb<T>(f: ScenarioFlags, scenario: Scenario, prefix: "" | "scenario.", answer: (snapshot: Awaited<ReturnType<MatrixStore["snapshot"]>>) => T): Promise<T> {
   return withStore(f.db!, async (store) => {
     let latest;
     try {
@@ -152,8 +152,8 @@ async function fromDb<T>(f: ScenarioFlags, scenario: Scenario, field: string, an
     try {
       // The same model set the service answers from: uploaded models only when named by id.
       const source = { version: latest.id, snapshot, models, defaultSnapshot: defaults.snapshot, defaultModels: defaults.models };
-      const from = await answerSet(source, scenario.modelId, (id) => findModel(store.db, id), field.replace(/budget$/, "modelId"));
-      checkBudgetAgainstInputs(scenario, from.models, field);
+      const from = await answerSet(source, scenario.modelId, (id) => findModel(store.db, id), `${prefix}modelId`);
+      checkBudgetAgainstInputs(scenario, from.models, `${prefix}budget`);
       return answer(from.snapshot);
     } catch (err) {
       if (err instanceof AdvisorError) throw usage(err.message, err.field);
@@ -235,7 +235,7 @@ export async function recommendAction(f: ScenarioFlags): Promise<void> {
   const result =
     f.url !== undefined
       ? await post<Schemas["Recommendation"]>(f, "v1/recommendations", scenario)
-      : await fromDb(f, scenario, "budget", (snapshot): Schemas["Recommendation"] => recommend(snapshot, scenario));
+      : await fromDb(f, scenario, "", (snapshot): Schemas["Recommendation"] => recommend(snapshot, scenario));
   process.stdout.write(f.json ? JSON.stringify(result, null, 2) + "\n" : formatRecommendation(result));
 }
 
@@ -249,7 +249,7 @@ export async function gateAction(f: GateFlags): Promise<void> {
     result =
       f.url !== undefined
         ? await post<Schemas["GateResult"]>(f, "v1/gate", request)
-        : await fromDb(f, request.scenario, "scenario.budget", (snapshot): Schemas["GateResult"] => gate(snapshot, request));
+        : await fromDb(f, request.scenario, "scenario.", (snapshot): Schemas["GateResult"] => gate(snapshot, request));
   } catch (err) {
     // No verdict: still leave a report for the CI, then exit 2.
     const message = err instanceof Error ? err.message : String(err);
