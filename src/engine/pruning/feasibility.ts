@@ -1,12 +1,12 @@
 // Which (strategy, rate) pairs a model cannot be pruned to, from its prunable layer sizes alone
 // (no TensorFlow): global selections need round(total / rate) >= 1 weight; layer-wise ones
-// (layer-magnitude, layer-gradient, random) need every layer to keep at least one weight after
+// (SELECTION in names.ts) need every layer to keep at least one weight after
 // the largest-remainder apportionment (a layer emptied entirely would cut the network). The
 // pruning itself throws PruningError in exactly these cases; checking first lets a refresh say so
 // before hours of other cells, instead of failing at the end. structured-l1 always has an
 // achievable rate (the nearest one, see structured.ts), so it is never infeasible here.
 import { keepCount, layerKeepCounts } from "./counts.js";
-import type { StrategyName } from "./names.js";
+import { SELECTION, type StrategyName } from "./names.js";
 
 export interface PrunableLayer {
   layer: string;
@@ -20,9 +20,6 @@ export interface Infeasible {
   reason: string;
 }
 
-const LAYER_WISE: readonly StrategyName[] = ["layer-magnitude", "layer-gradient", "random"];
-const GLOBAL: readonly StrategyName[] = ["global-magnitude", "global-gradient"];
-
 export function infeasiblePairs(layers: readonly PrunableLayer[], strategies: readonly StrategyName[], rates: readonly number[]): Infeasible[] {
   const total = layers.reduce((a, l) => a + l.weights, 0);
   const out: Infeasible[] = [];
@@ -31,9 +28,9 @@ export function infeasiblePairs(layers: readonly PrunableLayer[], strategies: re
     const counts = layerKeepCounts(layers.map((l) => l.weights), rate);
     const emptied = layers.findIndex((_, i) => counts[i]! < 1);
     for (const strategy of strategies) {
-      if (GLOBAL.includes(strategy) && keepCount(total, rate) < 1) {
+      if (SELECTION[strategy] === "global" && keepCount(total, rate) < 1) {
         out.push({ strategy, rate, reason: `at ${rate}× no weight of the ${total} prunable ones would be left` });
-      } else if (LAYER_WISE.includes(strategy) && emptied >= 0) {
+      } else if (SELECTION[strategy] === "layer" && emptied >= 0) {
         const l = layers[emptied]!;
         out.push({ strategy, rate, reason: `layer-wise pruning at ${rate}× would remove every weight of layer "${l.layer}" (${l.weights} weights)` });
       }

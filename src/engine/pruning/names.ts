@@ -5,6 +5,22 @@ import { InvalidRateError, UnknownStrategyError } from "./errors.js";
 export const STRATEGIES = ["global-magnitude", "layer-magnitude", "global-gradient", "layer-gradient", "random", "structured-l1"] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
 
+/**
+ * Over which weights a strategy ranks: all prunable weights at once ("global"), each layer on its
+ * own with the keep count apportioned by size ("layer"), or whole filters / neurons ("structured").
+ * The one statement of it: strategy.ts derives `structured` from it, feasibility.ts which rates a
+ * model cannot take.
+ */
+export type Selection = "global" | "layer" | "structured";
+export const SELECTION: Readonly<Record<StrategyName, Selection>> = {
+  "global-magnitude": "global",
+  "layer-magnitude": "layer",
+  "global-gradient": "global",
+  "layer-gradient": "layer",
+  random: "layer",
+  "structured-l1": "structured",
+};
+
 export function parseStrategy(name: string): StrategyName {
   if ((STRATEGIES as readonly string[]).includes(name)) return name as StrategyName;
   throw new UnknownStrategyError(`unknown pruning strategy "${String(name)}" (known: ${STRATEGIES.join(", ")})`);

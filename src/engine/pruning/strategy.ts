@@ -11,7 +11,7 @@ import { globalGradientMasks, layerGradientMasks } from "./gradient.js";
 import { randomMasks } from "./random.js";
 import { structuredL1Masks } from "./structured.js";
 import { onesMasks } from "./select.js";
-import { parseStrategy, validateRate, type StrategyName } from "./names.js";
+import { SELECTION, parseStrategy, validateRate, type StrategyName } from "./names.js";
 
 export { InvalidRateError, PruningError, UnknownStrategyError } from "./errors.js";
 export { STRATEGIES, parseRate, parseStrategy, validateRate, type StrategyName } from "./names.js";
@@ -33,26 +33,26 @@ export interface PruningStrategy {
 
 type MaskFn = (model: LayersModel, rate: number, ctx: PruneContext) => Masks;
 
-const IMPLEMENTATIONS: Record<StrategyName, { structured: boolean; fn: MaskFn }> = {
-  "global-magnitude": { structured: false, fn: globalMagnitudeMasks },
-  "layer-magnitude": { structured: false, fn: layerMagnitudeMasks },
-  "global-gradient": { structured: false, fn: globalGradientMasks },
-  "layer-gradient": { structured: false, fn: layerGradientMasks },
-  random: { structured: false, fn: randomMasks },
-  "structured-l1": { structured: true, fn: structuredL1Masks },
+const IMPLEMENTATIONS: Record<StrategyName, MaskFn> = {
+  "global-magnitude": globalMagnitudeMasks,
+  "layer-magnitude": layerMagnitudeMasks,
+  "global-gradient": globalGradientMasks,
+  "layer-gradient": layerGradientMasks,
+  random: randomMasks,
+  "structured-l1": structuredL1Masks,
 };
 
 /** The strategy of that name. Its `masks` validates the rate; rate 1 always gives all-ones masks. */
 export function strategyFor(name: StrategyName | string): PruningStrategy {
   const strategyName = parseStrategy(name);
-  const impl = IMPLEMENTATIONS[strategyName];
+  const maskFn = IMPLEMENTATIONS[strategyName];
   return {
     name: strategyName,
-    structured: impl.structured,
+    structured: SELECTION[strategyName] === "structured",
     masks(model, rate, ctx) {
       const c = validateRate(rate);
       if (c === 1) return onesMasks(model);
-      return impl.fn(model, c, ctx);
+      return maskFn(model, c, ctx);
     },
   };
 }
