@@ -76,14 +76,17 @@ export function buildProgressReporter(): { onEvent: (e: BuildEvent) => void; sto
   return { onEvent, stop: () => bar?.stop() };
 }
 
-export async function buildAction(flags: MatrixBuildFlags): Promise<void> {
-  const db = resolveDb(flags);
-  let shard: ShardSpec | undefined;
+function shardFlag(text: string | undefined): ShardSpec | undefined {
   try {
-    shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+    return text === undefined ? undefined : parseShard(text);
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
+}
+
+export async function buildAction(flags: MatrixBuildFlags): Promise<void> {
+  const db = resolveDb(flags);
+  const shard = shardFlag(flags.shard);
   const { onEvent, stop } = buildProgressReporter();
   let summary;
   try {
@@ -239,10 +242,11 @@ export async function verifyAction(flags: MatrixVerifyFlags): Promise<void> {
 }
 
 export async function statsAction(flags: MatrixStatsFlags): Promise<void> {
+  const shard = shardFlag(flags.shard);
   const store = await openStore(resolveDb(flags));
   try {
     const grid = flags.grid === undefined ? undefined : await loadGrid(flags.grid);
-    const s = await matrixStats(store, { ...(flags.matrixVersion === undefined ? {} : { version: flags.matrixVersion }), ...(grid ? { grid } : {}) });
+    const s = await matrixStats(store, { ...(flags.matrixVersion === undefined ? {} : { version: flags.matrixVersion }), ...(grid ? { grid } : {}), ...(shard ? { shard } : {}) });
     if (flags.json) process.stdout.write(JSON.stringify(s) + "\n");
     else process.stdout.write(formatStats(s, { all: flags.all === true }).join("\n") + "\n");
   } finally {

@@ -46,6 +46,7 @@ export interface MatrixStatsFlags {
   db?: string;
   matrixVersion?: number;
   grid?: string;
+  shard?: string;
   all?: boolean;
   json?: boolean;
 }
@@ -128,6 +129,7 @@ export function registerMatrix(program: Command): void {
     .option("--db <path>", DB_HELP)
     .option("--matrix-version <n>", "version to count (default the latest build's, else the latest published)", intOption("--matrix-version", 1))
     .option("--grid <file>", "find the gaps against this grid (e.g. db/grids/default.yaml) instead of the latest build's")
+    .option("--shard <k/N>", "expect only the rows and cells of shard k of N (a shard's database)")
     .option("--all", "list every missing row (default: a summary and the first 20)")
     .option("--json", "print the statistics as one JSON object on stdout")
     .action(async (flags: MatrixStatsFlags) => {

@@ -5,10 +5,12 @@
 // The rows counted are those of one version: by default the version of the latest build (published
 // or not, so a partial build shows its progress), else the latest published version. With a grid
 // given (`--grid`), the gaps are those of that grid — e.g. a merged or imported matrix, which
-// records no build, against the default grid it is meant to cover.
+// records no build, against the default grid it is meant to cover. With a shard given (`--shard
+// k/N`), the expected rows and cells are that shard's, so a shard's database reads as complete
+// when its part is done.
 import type { MatrixStore, VersionInfo } from "./store.js";
 import { BuildLedger } from "./build-state.js";
-import { gridHash, planCells, validateGrid, type Grid } from "./grid.js";
+import { gridHash, planCells, shardCells, validateGrid, type Cell, type Grid, type ShardSpec } from "./grid.js";
 
 export interface MatrixStats {
   version: number | null;
@@ -23,6 +25,8 @@ export interface MatrixStats {
   samplesPerRow: Record<string, number>;
   versions: VersionInfo[];
   build: { gridHash: string; description: string | null; expectedRows: number; cells: number; cellsDone: number } | null;
+  /** The shard of the grid the expected rows and cells are limited to, when given. */
+  shard: ShardSpec | null;
   /** The grid the gaps were computed against, when given explicitly. */
   grid: { gridHash: string; description: string | null; expectedRows: number } | null;
   /** Expected rows missing, as `<arch>/<strategy>/<rate>x/s<seed>/<norm>/<knowledge>`. */
@@ -50,17 +54,17 @@ export function rowKey(r: { architecture: string; strategy: string; rate: number
   return `${r.architecture}/${r.strategy}/${r.rate}x/s${r.seed}/${r.norm}/${r.knowledge}`;
 }
 
-/** Every row a grid expects (keys as in `gaps`). */
-export function expectedRows(grid: Grid): string[] {
+/** Every row a grid (or those of its cells given) expects (keys as in `gaps`). */
+export function expectedRows(grid: Grid, cells: readonly Cell[] = planCells(grid)): string[] {
   const keys: string[] = [];
-  for (const c of planCells(grid)) {
+  for (const c of cells) {
     if (c.kind !== "evaluate") continue;
     for (const k of c.knowledge) keys.push(rowKey({ architecture: c.architecture, strategy: c.strategy, rate: c.rate, seed: c.seed, norm: c.norm, knowledge: k }));
   }
   return keys;
 }
 
-export async function matrixStats(store: MatrixStore, options: { version?: number; grid?: Grid } = {}): Promise<MatrixStats> {
+export async function matrixStats(store: MatrixStore, options: { version?: number; grid?: Grid; shard?: ShardSpec } = {}): Promise<MatrixStats> {
   const db = store.db;
   const versions = await store.listVersions({ includeUnpublished: true });
   const buildRow = await db.get<{ grid_hash: string; matrix_version: number | null; grid: string }>(
@@ -89,6 +93,7 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
     samplesPerRow: {},
     versions,
     build: null,
+    shard: options.shard ?? null,
     grid: null,
     gaps: [],
     unfinishedCells: [],
@@ -102,17 +107,21 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
     bump(stats.samplesPerRow, r.samples);
   }
   const presentFor = (grid: Grid): Set<string> => new Set(rows.filter((r) => r.dataset === grid.dataset.name).map((r) => rowKey(r)));
+  const cellsOf = (grid: Grid): Cell[] => {
+    const plan = planCells(grid);
+    return options.shard ? shardCells(plan, options.shard.index, options.shard.count).cells : plan;
+  };
   if (options.grid) {
     const present = presentFor(options.grid);
-    const expected = expectedRows(options.grid);
+    const expected = expectedRows(options.grid, cellsOf(options.grid));
     stats.gaps = expected.filter((k) => !present.has(k));
     stats.grid = { gridHash: gridHash(options.grid), description: options.grid.description ?? null, expectedRows: expected.length };
   } else if (buildRow) {
     const grid = validateGrid(JSON.parse(buildRow.grid) as unknown, "the build's grid");
     const present = presentFor(grid);
-    const expected = expectedRows(grid);
+    const plan = cellsOf(grid);
+    const expected = expectedRows(grid, plan);
     stats.gaps = expected.filter((k) => !present.has(k));
-    const plan = planCells(grid);
     const pending = await new BuildLedger(db).pending(buildRow.grid_hash, plan);
     stats.unfinishedCells = pending.map((c) => c.key);
     stats.build = { gridHash: buildRow.grid_hash, description: grid.description ?? null, expectedRows: expected.length, cells: plan.length, cellsDone: plan.length - pending.length };
@@ -143,11 +152,12 @@ export function formatStats(s: MatrixStats, options: { all?: boolean } = {}): st
     for (const g of shown) lines.push(`  missing ${g}`);
     if (shown.length < s.gaps.length) lines.push(`  … ${s.gaps.length - shown.length} more (--all lists them)`);
   };
+  const of = s.shard ? ` shard ${s.shard.index}/${s.shard.count}` : "";
   if (s.grid) {
-    lines.push(`grid ${s.grid.gridHash.slice(0, 12)}… (${s.grid.description ?? "no description"}): ${s.grid.expectedRows - s.gaps.length}/${s.grid.expectedRows} expected rows present`);
+    lines.push(`grid ${s.grid.gridHash.slice(0, 12)}…${of} (${s.grid.description ?? "no description"}): ${s.grid.expectedRows - s.gaps.length}/${s.grid.expectedRows} expected rows present`);
     gapLines();
   } else if (s.build) {
-    lines.push(`build ${s.build.gridHash.slice(0, 12)}…: ${s.build.cellsDone}/${s.build.cells} cells done, ${s.build.expectedRows - s.gaps.length}/${s.build.expectedRows} expected rows present`);
+    lines.push(`build ${s.build.gridHash.slice(0, 12)}…${of}: ${s.build.cellsDone}/${s.build.cells} cells done, ${s.build.expectedRows - s.gaps.length}/${s.build.expectedRows} expected rows present`);
     gapLines();
     const cells = options.all ? s.unfinishedCells : s.unfinishedCells.slice(0, 20);
     for (const c of cells) lines.push(`  unfinished cell ${c}`);

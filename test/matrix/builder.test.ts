@@ -63,6 +63,14 @@ test("two shards merged equal the unsharded build; a partial shard's stats names
   assert.equal(stats.code, 0, stats.stderr);
   assert.match(stats.stdout, /gaps: \d+ missing rows/);
   assert.match(stats.stdout, /missing lenet300\/random\/4x\/s1\/linf\/white-box/);
+  // Seen as the shard it is, the same database has every row and cell it should.
+  const ownPart = await runCli(["matrix", "stats", "--db", path.join(s1, "m.sqlite"), "--shard", "1/2"]);
+  assert.equal(ownPart.code, 0, ownPart.stderr);
+  assert.match(ownPart.stdout, /build [0-9a-f]{12}… shard 1\/2: (\d+)\/\1 cells done, (\d+)\/\2 expected rows present/);
+  assert.match(ownPart.stdout, /gaps: none/);
+  const badShard = await runCli(["matrix", "stats", "--db", path.join(s1, "m.sqlite"), "--shard", "3/2"]);
+  assert.equal(badShard.code, 2, badShard.stdout);
+  assert.match(badShard.stderr, /invalid shard "3\/2"/);
   const merged = path.join(work, "merged", "m.sqlite");
   const m = await runCli(["matrix", "merge", path.join(s1, "m.sqlite"), path.join(s2, "m.sqlite"), "--db", merged]);
   assert.equal(m.code, 0, m.stderr);
