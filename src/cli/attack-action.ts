@@ -139,6 +139,6 @@ function report(r: RobustnessResult, flags: AttackFlags, metadata: ModelMetadata
     lines.push(`    rule: ${m.rule}`);
   }
   lines.push("");
-  lines.push(`${r.seconds.toFixed(1)} s on ${r.backend.name}, ${r.queries} black-box queries (budget ${r.queryBudget} per sample and run), seed ${r.seed}`);
+  lines.push(`${r.seconds.toFixed(1)} s on ${r.backend.label}, ${r.queries} black-box queries (budget ${r.queryBudget} per sample and run), seed ${r.seed}`);
   return lines;
 }

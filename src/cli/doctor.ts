@@ -138,7 +138,7 @@ function formatText(r: DoctorReport): string {
   if (b.wasmSimd !== undefined) extras.push(`SIMD ${b.wasmSimd ? "on" : "off"}`);
   if (b.wasmThreads !== undefined) extras.push(`threads ${b.wasmThreads ? "on" : "off"}`);
   const lines = [
-    `backend          ${b.name}${extras.length > 0 ? ` (${extras.join(", ")})` : ""}`,
+    `backend          ${b.label}${extras.length > 0 ? ` (${extras.join(", ")})` : ""}`,
     ...(b.fallbacks.length > 0 ? b.fallbacks.map((f, i) => `${i === 0 ? "skipped         " : "                "} ${f}`) : []),
     `versions         advisor ${r.versions.advisor}, tfjs ${r.versions.tfjs}, node ${r.versions.node}`,
     `speed probe      lenet5, batch ${r.probe.batch}, random data`,
@@ -146,7 +146,7 @@ function formatText(r: DoctorReport): string {
     `  input gradient ${r.probe.inputGradient.samplesPerSec} samples/s (${plural(r.probe.inputGradient.steps, "step")} in ${r.probe.inputGradient.seconds} s)`,
   ];
   if (b.name === "wasm") lines.push("note             the wasm backend uses one core per process: run one worker per core");
-  if (b.name === "cpu") lines.push("note             the cpu backend is slow: install @tensorflow/tfjs-node or use the wasm backend");
+  if (b.name === "cpu") lines.push("note             the cpu backend is slow: install @tensorflow/tfjs-node (or tfjs-node-gpu) or use the wasm backend");
   return lines.join("\n") + "\n";
 }
 

@@ -55,13 +55,13 @@ export async function trainAction(flags: TrainFlags): Promise<void> {
   const data = await loadData(flags);
   const t0 = performance.now();
   const { settings, stop } = settingsWithProgress(flags, flags.epochs);
-  const dense = await trainDense({ architecture: flags.arch, train: data.train, test: data.test, backend: backend.name, settings }).finally(stop);
+  const dense = await trainDense({ architecture: flags.arch, train: data.train, test: data.test, backend: backend.label, settings }).finally(stop);
   const meta = await saveModel(dense.model, flags.out, dense.metadata);
   const seconds = (performance.now() - t0) / 1000;
   const { result, test } = dense;
   report(flags.json, { ...meta, out: path.resolve(flags.out), seconds }, [
     `${flags.arch} on ${data.train.name}: test accuracy ${pct(test.accuracy)} on ${test.count} images`,
-    `epochs run ${result.history.length} (best ${result.bestEpoch}${result.stoppedEarly ? ", stopped early" : ""}), ${seconds.toFixed(1)} s on ${backend.name}`,
+    `epochs run ${result.history.length} (best ${result.bestEpoch}${result.stoppedEarly ? ", stopped early" : ""}), ${seconds.toFixed(1)} s on ${backend.label}`,
     `saved to ${flags.out} (weights sha256 ${meta.weightsSha256})`,
   ]);
   dense.model.dispose();
@@ -87,7 +87,7 @@ export async function pruneAction(flags: PruneFlags): Promise<void> {
     rate: flags.rate,
     train: data.train,
     test: data.test,
-    backend: backend.name,
+    backend: backend.label,
     gradientBatches: flags.gradientBatches,
     settings,
   }).finally(stop);
@@ -97,7 +97,7 @@ export async function pruneAction(flags: PruneFlags): Promise<void> {
   report(flags.json, { ...meta, out: path.resolve(flags.out), seconds, parentCleanAccuracy: metadata.cleanAccuracy }, [
     `${flags.strategy} at ${flags.rate}x: ${s.nonZeroPrunable} of ${s.prunableParams} prunable weights left (achieved ${s.compression.toFixed(2)}x), ${s.sparseBytes} bytes sparse`,
     `test accuracy ${pct(pruned.test.accuracy)} on ${pruned.test.count} images (dense: ${pct(metadata.cleanAccuracy)})`,
-    `fine-tuned ${pruned.result.history.length} epoch(s) in ${seconds.toFixed(1)} s on ${backend.name}; saved to ${flags.out}`,
+    `fine-tuned ${pruned.result.history.length} epoch(s) in ${seconds.toFixed(1)} s on ${backend.label}; saved to ${flags.out}`,
   ]);
   model.dispose();
 }

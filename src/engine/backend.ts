@@ -2,6 +2,9 @@
 // `@tensorflow/tfjs-node` when it is installed (an optional dependency), else the bundled
 // WebAssembly backend with our convolution gradients, else tfjs's pure-JS `cpu` backend.
 // `ADVISOR_BACKEND=tensorflow|wasm|cpu` forces one; forcing one that cannot start is an error.
+// "tensorflow" is `@tensorflow/tfjs-node-gpu` (CUDA) when that is installed, else
+// `@tensorflow/tfjs-node`; results record which (`label`: "tensorflow-gpu" or "tensorflow"), since
+// GPU kernels need not give the same bits as the CPU ones.
 //
 // The wasm backend finds its .wasm binaries by itself in Node: its CommonJS build (the one Node
 // resolves) looks next to its own file in node_modules, so running from src/ (tsx) and from
@@ -16,6 +19,8 @@ export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BackendInfo {
   name: BackendName;
+  /** What results record as their backend: the name, or "tensorflow-gpu" for tfjs-node-gpu. */
+  label: string;
   tfjsVersion: string;
   /** The forced backend (ADVISOR_BACKEND or the argument), if any. */
   requested?: string;
@@ -29,6 +34,12 @@ export class BackendError extends ConfigError {
 }
 
 const TFJS_NODE = "@tensorflow/tfjs-node";
+const TFJS_NODE_GPU = "@tensorflow/tfjs-node-gpu";
+/** Packages that register the "tensorflow" backend, fastest first, with the label results get. */
+const TENSORFLOW_PACKAGES = [
+  { pkg: TFJS_NODE_GPU, label: "tensorflow-gpu" },
+  { pkg: TFJS_NODE, label: "tensorflow" },
+] as const;
 const TFJS_WASM = "@tensorflow/tfjs-backend-wasm";
 
 let current: BackendInfo | undefined;
@@ -50,33 +61,46 @@ function isMissingModule(err: unknown, name: string): boolean {
   return (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && firstLine(err).includes(`'${name}'`);
 }
 
-/** Tries to start one backend; returns undefined on success, else the reason it is unavailable. */
-async function tryBackend(name: BackendName): Promise<string | undefined> {
-  switch (name) {
-    case "tensorflow": {
-      try {
-        // A variable specifier: the package is optional, and tsc must not require its types.
-        const specifier: string = TFJS_NODE;
-        await import(specifier);
-      } catch (err) {
-        return isMissingModule(err, TFJS_NODE)
-          ? `${TFJS_NODE} is not installed`
-          : `${TFJS_NODE} failed to load: ${firstLine(err)}`;
-      }
-      return (await activate("tensorflow")) ? undefined : `${TFJS_NODE} is installed but its backend did not start`;
+type Attempt = { label: string } | { reason: string };
+
+/** The first tfjs-node package that loads and starts; else why none did. */
+async function tryTensorflow(): Promise<Attempt> {
+  const missing: string[] = [];
+  const failures: string[] = [];
+  for (const { pkg, label } of TENSORFLOW_PACKAGES) {
+    try {
+      // A variable specifier: the packages are optional, and tsc must not require their types.
+      const specifier: string = pkg;
+      await import(specifier);
+    } catch (err) {
+      if (isMissingModule(err, pkg)) missing.push(pkg);
+      else failures.push(`${pkg} failed to load: ${firstLine(err)}`);
+      continue;
     }
+    if (await activate("tensorflow")) return { label };
+    failures.push(`${pkg} is installed but its backend did not start`);
+  }
+  if (failures.length > 0) return { reason: failures.join("; ") };
+  return { reason: `${missing.join(" and ")} ${missing.length === 1 ? "is" : "are"} not installed` };
+}
+
+/** Tries to start one backend: its label on success, else the reason it is unavailable. */
+async function tryBackend(name: BackendName): Promise<Attempt> {
+  switch (name) {
+    case "tensorflow":
+      return tryTensorflow();
     case "wasm": {
       try {
         await import(TFJS_WASM);
       } catch (err) {
-        return `${TFJS_WASM} failed to load: ${firstLine(err)}`;
+        return { reason: `${TFJS_WASM} failed to load: ${firstLine(err)}` };
       }
-      if (!(await activate("wasm"))) return `the wasm backend did not start`;
+      if (!(await activate("wasm"))) return { reason: `the wasm backend did not start` };
       registerWasmGradients();
-      return undefined;
+      return { label: name };
     }
     case "cpu":
-      return (await activate("cpu")) ? undefined : "the cpu backend did not start";
+      return (await activate("cpu")) ? { label: name } : { reason: "the cpu backend did not start" };
   }
 }
 
@@ -118,19 +142,19 @@ export function parseBackendName(value: string): BackendName {
 async function select(requested: string | undefined): Promise<BackendInfo> {
   const forced = requested === undefined || requested.trim() === "" ? undefined : parseBackendName(requested);
   if (forced !== undefined) {
-    const reason = await tryBackend(forced);
-    if (reason !== undefined) throw new BackendError(`ADVISOR_BACKEND=${forced} but ${reason}`);
+    const attempt = await tryBackend(forced);
+    if ("reason" in attempt) throw new BackendError(`ADVISOR_BACKEND=${forced} but ${attempt.reason}`);
     silenceCpuBanner();
-    return { name: forced, tfjsVersion: tfjsVersion(), requested: forced, fallbacks: [] };
+    return { name: forced, label: attempt.label, tfjsVersion: tfjsVersion(), requested: forced, fallbacks: [] };
   }
   const fallbacks: string[] = [];
   for (const name of BACKEND_NAMES) {
-    const reason = await tryBackend(name);
-    if (reason === undefined) {
+    const attempt = await tryBackend(name);
+    if ("label" in attempt) {
       silenceCpuBanner();
-      return { name, tfjsVersion: tfjsVersion(), fallbacks };
+      return { name, label: attempt.label, tfjsVersion: tfjsVersion(), fallbacks };
     }
-    fallbacks.push(`${name}: ${reason}`);
+    fallbacks.push(`${name}: ${attempt.reason}`);
   }
   throw new BackendError(`no TensorFlow.js backend could start (${fallbacks.join("; ")})`);
 }

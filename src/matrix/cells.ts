@@ -240,7 +240,7 @@ export class CellRunner {
       train: data.train,
       test: data.test,
       datasetName: grid.dataset.name,
-      backend: backendInfo().name,
+      backend: backendInfo().label,
       settings: {
         ...trainSettings(grid, c.seed, grid.training.epochs),
         onEpoch: (e) => this.onProgress(`training ${c.architecture}: epoch ${e.epoch}, validation accuracy ${(100 * e.validationAccuracy).toFixed(1)}%`),
@@ -324,7 +324,7 @@ export class CellRunner {
         rate: c.rate,
         train: data.train,
         test: data.test,
-        backend: backendInfo().name,
+        backend: backendInfo().label,
         settings: trainSettings(grid, c.seed, grid.finetune.epochs),
       });
       const metadata = await saveModel(model, dir, pr.metadata);

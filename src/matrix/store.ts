@@ -209,7 +209,7 @@ export function evaluationInputFromResult(
     queryBudget: result.queryBudget,
     queries: result.queries,
     surrogateSha256: result.transfer?.surrogateSha256 ?? null,
-    backend: result.backend.name,
+    backend: result.backend.label,
     codeVersion: ctx.codeVersion ?? packageVersion(),
     startedAt,
     finishedAt,

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
       }
     });
   });
-  await send({ type: "ready", backend: backend.name });
+  await send({ type: "ready", backend: backend.label });
 }
 
 await main();

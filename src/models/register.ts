@@ -328,7 +328,7 @@ async function addModelNow(o: AddModelOptions): Promise<ModelSummary> {
       let modelDir = existing.modelDir;
       if (modelDir === null) {
         // Known from an import without its files: keep the files now.
-        modelDir = (await store(model, o, id, { architecture: existing.architecture, ds, clean, backend: backend.name, seed: existing.seed })).relative;
+        modelDir = (await store(model, o, id, { architecture: existing.architecture, ds, clean, backend: backend.label, seed: existing.seed })).relative;
         await o.store.db.run("UPDATE models SET model_dir = ? WHERE id = ? AND model_dir IS NULL", [modelDir, id]);
       }
       return summary(existing, parameters, modelDir, false, warnings);
@@ -336,7 +336,7 @@ async function addModelNow(o: AddModelOptions): Promise<ModelSummary> {
 
     const architecture = o.architecture ?? labelFrom(uploadedMeta.architecture) ?? "custom";
     const seed = Number.isSafeInteger(uploadedMeta.seed) ? (uploadedMeta.seed as number) : 0;
-    const stored = await store(model, o, id, { architecture, ds, clean, backend: backend.name, seed });
+    const stored = await store(model, o, id, { architecture, ds, clean, backend: backend.label, seed });
     const modelDir = stored.relative;
     const createdAt = new Date().toISOString();
     const row = {
@@ -347,7 +347,7 @@ async function addModelNow(o: AddModelOptions): Promise<ModelSummary> {
       numClasses: ds.numClasses,
       seed,
       clean,
-      backend: backend.name,
+      backend: backend.label,
       codeVersion: packageVersion(),
       createdAt,
       modelDir,
