@@ -61,7 +61,8 @@ export function buildProgressReporter(): { onEvent: (e: BuildEvent) => void; sto
       case "cell-done":
         current.delete(e.key);
         done = e.done;
-        bar?.line(`[${e.done}/${e.total}] ${e.key} done in ${e.seconds.toFixed(1)} s${e.reused ? " (model reused)" : ""}`);
+        // The ETA on the line too: a build's log (stderr not a terminal) shows no bar.
+        bar?.line(`[${e.done}/${e.total}] ${e.key} done in ${e.seconds.toFixed(1)} s${e.reused ? " (model reused)" : ""}${e.done < e.total ? `, ETA ${fields().etaText}` : ""}`);
         bar?.update(done, fields());
         break;
       case "cell-failed":

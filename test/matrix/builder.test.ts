@@ -34,6 +34,9 @@ test("full build publishes every cell; stats shows no gaps; a rerun does nothing
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /7 run/);
   assert.match(r.stdout, /matrix version 1 published/);
+  // The log (stderr is not a terminal here) has a line per cell with the time left, none after the last.
+  assert.match(r.stderr, /^\[1\/7\] train\/lenet300\/s1 done in [\d.]+ s, ETA [\d.]+ (s|min|h)$/m);
+  assert.match(r.stderr, /^\[7\/7\] \S+ done in [\d.]+ s$/m);
   const stats = await runCli(["matrix", "stats", "--db", path.join(full, "m.sqlite")]);
   assert.equal(stats.code, 0, stats.stderr);
   assert.match(stats.stdout, /9 rows/);
