@@ -139,6 +139,26 @@ function side(p: number, b: PlainBatch, min: number): number {
   return Math.max(1, Math.min(s, Math.min(h, w) - 1));
 }
 
+/** What both Square variants start from; null when the budget allows no change at all. */
+interface SquareSetup {
+  b: PlainBatch;
+  eps: number;
+  h: number;
+  w: number;
+  c: number;
+  F: number;
+  rngs: Rng[];
+  /** Index of pixel (y, x), channel ch in a sample's row. */
+  at: (y: number, x: number, ch: number) => number;
+}
+
+function squareSetup(batch: AttackBatch, budget: number): SquareSetup | null {
+  if (!(budget > 0)) return null;
+  const b = plainBatch(batch);
+  const [h, w, c] = b.shape;
+  return { b, eps: budget, h, w, c, F: b.features, rngs: sampleRngs(b, batch.seed), at: (y, x, ch) => (y * w + x) * c + ch };
+}
+
 export function squareLinf(opts: SquareOptions = {}): FixedBudgetAttack<QueryAccess> {
   const pInit = opts.pInit ?? 0.05;
   return {
@@ -148,13 +168,9 @@ export function squareLinf(opts: SquareOptions = {}): FixedBudgetAttack<QueryAcc
     access: "query",
     params: { pInit, loss: "margin", init: "vertical-stripes" },
     async run(access, batch, budget) {
-      const b = plainBatch(batch);
-      if (!(budget > 0)) return batch.x.clone();
-      const eps = budget;
-      const [h, w, c] = b.shape;
-      const F = b.features;
-      const rngs = sampleRngs(b, batch.seed);
-      const at = (y: number, x: number, ch: number): number => (y * w + x) * c + ch;
+      const setup = squareSetup(batch, budget);
+      if (setup === null) return batch.x.clone();
+      const { b, eps, h, w, c, F, rngs, at } = setup;
       const best = await randomSearch(
         access,
         b,
@@ -233,13 +249,9 @@ export function squareL2(opts: SquareOptions = {}): FixedBudgetAttack<QueryAcces
     access: "query",
     params: { pInit, loss: "margin", init: "pseudo-gaussian-grid" },
     async run(access, batch, budget) {
-      const b = plainBatch(batch);
-      if (!(budget > 0)) return batch.x.clone();
-      const eps = budget;
-      const [h, w, c] = b.shape;
-      const F = b.features;
-      const rngs = sampleRngs(b, batch.seed);
-      const at = (y: number, x: number, ch: number): number => (y * w + x) * c + ch;
+      const setup = squareSetup(batch, budget);
+      if (setup === null) return batch.x.clone();
+      const { b, eps, h, w, c, F, rngs, at } = setup;
       /** x + delta·eps/||delta||, clipped into the box. */
       const rescaleInto = (x0: Float32Array, delta: Float64Array, out: Float32Array): void => {
         const norm = Math.sqrt(delta.reduce((a, v) => a + v * v, 0));
