@@ -103,7 +103,7 @@ export const serveSettings = {
   /** Largest model upload (all files together). */
   uploadMaxBytes: { env: "ADVISOR_UPLOAD_MAX_BYTES", flag: "--upload-max-bytes", schema: sizeSchema, fallback: "50M" },
   datasets: { env: "ADVISOR_DATASETS", flag: "--datasets", schema: datasetsSchema, fallback: `fashion-mnist=${DEFAULT_DATA_DIR}` },
-  /** The matrix (JSONL) imported into a database that holds no published matrix yet; "none" imports nothing. */
+  /** The shipped matrix (JSONL) seeding a database without one, and updating one seeded from earlier files (src/matrix/seed.ts); "none" imports nothing. */
   seedMatrix: {
     env: "ADVISOR_SEED_MATRIX",
     flag: "--seed-matrix",

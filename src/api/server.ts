@@ -36,7 +36,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   }
   try {
     const seed = await seedMatrix(new MatrixStore(db), config.seedMatrix, config.db);
-    if (seed.seeded) logger.info({ file: seed.file, rows: seed.result.inserted, version: seed.result.version }, "matrix seeded from the shipped file");
+    if (seed.seeded) {
+      const fields = { file: seed.file, rows: seed.result.inserted, version: seed.result.version, sha256: seed.sha256 };
+      logger.info(fields, seed.update ? "matrix updated from a newer shipped file (its new rows, as a new version)" : "matrix seeded from the shipped file");
+    }
     else if (seed.reason === "missing") logger.warn({ file: seed.file }, "no matrix yet and no shipped matrix file to seed it from");
   } catch (err) {
     await db.close().catch(() => undefined);

@@ -67,6 +67,8 @@ export interface ImportOptions {
   into?: number;
   /** Maps each row's modelDir as stored (e.g. rebaseModelDir: relative to another folder). */
   modelDir?: (dir: string | null) => string | null;
+  /** Runs inside the import's transaction once rows were written to `version` (not when nothing was new). */
+  inTransaction?: (tx: MatrixStore, version: number) => Promise<void>;
 }
 
 /**
@@ -223,6 +225,7 @@ export async function importJsonl(store: MatrixStore, source: LineSource, option
         }
       }
       if (result.inserted === 0) throw new NothingNew();
+      await options.inTransaction?.(tx, version);
       const after = await counts();
       result.newModels = after.models - before.models;
       result.newVariants = after.variants - before.variants;

@@ -1,8 +1,17 @@
 // The shipped default matrix (db/matrix.jsonl, exported from the default build) seeds a database
-// that has no published matrix yet, so a fresh `advisor serve` answers out of the box. A database
-// that already holds a published version is never touched: an operator's matrix always wins.
+// that has no published matrix yet, so a fresh `advisor serve` answers out of the box.
+//
+// The shipped file grows between releases (the default build is resumed across sittings), so a
+// database whose published versions ALL came from shipped files takes a changed file in at the
+// next start: a new version holding only the rows it did not have (the snapshot keeps the rest).
+// A database with versions of its own (a build, an import, a refresh) that measured any model of
+// the shipped file is never touched: an operator's matrix always wins. (Refreshes of uploaded
+// models measure other models, so they do not stop the shipped rows from being updated.) Which files were applied is kept by content hash in
+// matrix_seeds (migration 005), so an unchanged file costs one hash at start-up.
+//
 // The import is the ordinary JSONL import (validated line by line, one transaction, published at
-// the end), so a damaged file changes nothing.
+// the end), so a damaged file changes nothing; the file's hash is recorded in that transaction.
+import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -10,18 +19,66 @@ import { importJsonl, rebaseModelDir, type ImportResult } from "./jsonl.js";
 import type { MatrixStore } from "./store.js";
 
 export type SeedOutcome =
-  | { seeded: true; file: string; result: ImportResult }
-  | { seeded: false; reason: "disabled" | "missing" | "has-matrix"; file: string | null };
+  /** `update`: the database already held an earlier shipped file's rows. */
+  | { seeded: true; update: boolean; file: string; sha256: string; result: ImportResult }
+  | { seeded: false; reason: "disabled" | "missing" | "has-matrix" | "up-to-date"; file: string | null };
+
+async function fileSha256(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+async function recordSeed(store: MatrixStore, sha256: string, version: number | null): Promise<void> {
+  // OR IGNORE: two services starting on one database may both get here; the first record stands.
+  await store.db.run("INSERT OR IGNORE INTO matrix_seeds (file_sha256, applied_at, matrix_version) VALUES (?, ?, ?)", [sha256, new Date().toISOString(), version]);
+}
+
+/** Models measured by published versions that did not come from a shipped file. */
+async function ownModels(store: MatrixStore): Promise<Set<string>> {
+  const rows = await store.db.all<{ id: string }>(
+    `SELECT DISTINCT va.model_id AS id FROM evaluations e
+       JOIN variants va ON va.id = e.variant_id
+       JOIN matrix_versions v ON v.id = e.matrix_version
+      WHERE v.published_at IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM matrix_seeds s WHERE s.matrix_version = v.id)`,
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** The model ids a JSONL file names (lines that do not parse are left to the import to report). */
+async function modelsOf(file: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    try {
+      const id = (JSON.parse(line) as { modelId?: unknown } | null)?.modelId;
+      if (typeof id === "string") ids.add(id);
+    } catch {
+      // reported by importJsonl
+    }
+  }
+  return ids;
+}
 
 export async function seedMatrix(store: MatrixStore, file: string | null, dbFile: string): Promise<SeedOutcome> {
   if (file === null) return { seeded: false, reason: "disabled", file };
-  if ((await store.latestPublishedVersion()) !== null) return { seeded: false, reason: "has-matrix", file };
-  if (!existsSync(file)) return { seeded: false, reason: "missing", file };
+  const latest = await store.latestPublishedVersion();
+  if (!existsSync(file)) return { seeded: false, reason: latest === null ? "missing" : "has-matrix", file };
+  const sha256 = await fileSha256(file);
+  if (await store.db.get("SELECT 1 FROM matrix_seeds WHERE file_sha256 = ?", [sha256])) return { seeded: false, reason: "up-to-date", file };
+  const own = await ownModels(store);
+  if (own.size > 0 && [...(await modelsOf(file))].some((id) => own.has(id))) return { seeded: false, reason: "has-matrix", file };
   const input = createReadStream(file);
   const result = await importJsonl(store, createInterface({ input, crlfDelay: Infinity }), {
-    description: `seeded from ${path.basename(file)}`,
+    description: `seeded from ${path.basename(file)}${latest === null ? "" : ` (update, sha256 ${sha256.slice(0, 12)}…)`}`,
     // Rows name the models' directories relative to the file's folder (db/models/… next to db/matrix.jsonl).
     modelDir: rebaseModelDir(path.dirname(path.resolve(file)), path.dirname(path.resolve(dbFile))),
+    inTransaction: (tx, version) => recordSeed(tx, sha256, version),
   });
-  return { seeded: true, file, result };
+  if (result.version === null) {
+    // Nothing new (e.g. the same rows in another order): remember the file so it is not read again.
+    await recordSeed(store, sha256, null);
+    return { seeded: false, reason: "up-to-date", file };
+  }
+  return { seeded: true, update: latest !== null, file, sha256, result };
 }
