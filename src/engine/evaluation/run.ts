@@ -1,0 +1,361 @@
+// One robustness evaluation in progress (evaluateRobustness in robustness.ts drives it): checks
+// its inputs, finds the clean errors, runs or takes over each stage, and reports. What is
+// measured and why in this order is in robustness.ts's header.
+import { tf, type LayersModel } from "../tf.js";
+import { backendInfo, type BackendInfo } from "../backend.js";
+import { weightsSha256 } from "../model-io.js";
+import type { AttackBatch, Knowledge, Norm, PredictFn } from "../attacks/types.js";
+import { verify } from "../attacks/verify.js";
+import { EvaluationError, normalizeBudgets } from "./budgets.js";
+import { levelsInScope, resolvePlan, type AttackPlan } from "./attack-plan.js";
+import { beatenAt, curveOf } from "./curve.js";
+import { TransferCache } from "./transfer-cache.js";
+import { craftStage, transferKey } from "./crafting.js";
+import { checkPositiveInt, mixSeed, planStages, priorRecord, runAttack, stageSeedOf, type Stage, type StagePlan } from "./stages.js";
+import { checkCleanAccuracy, checkMasking, checkMonotone, sanityReport, unboundedCheck, uncheckedMasking, uncheckedUnbounded } from "./sanity.js";
+import type { AttackRecord, EvaluationProgress, LevelResult, RobustnessOptions, RobustnessResult, SampleSet, Surrogate } from "./robustness.js";
+
+function inputShapeOf(model: LayersModel): number[] {
+  return (model.inputs[0]?.shape ?? []).slice(1).map((d) => d ?? -1);
+}
+
+function classesOf(model: LayersModel): number {
+  const out = model.outputs[0]?.shape ?? [];
+  return out[out.length - 1] ?? -1;
+}
+
+interface Settings {
+  opts: RobustnessOptions;
+  backend: BackendInfo;
+  norm: Norm;
+  knowledge: Knowledge;
+  target: LayersModel;
+  samples: SampleSet;
+  budgets: number[];
+  batchSize: number;
+  queryBudget: number;
+  seed: number;
+  levels: Knowledge[];
+  plan: AttackPlan;
+  shape: [number, number, number];
+  surrogate: Surrogate | undefined;
+  surrogateSha256: string | undefined;
+  cache: TransferCache;
+}
+
+/** Checks the options and resolves their defaults (the surrogate's hash included). */
+async function settingsOf(opts: RobustnessOptions): Promise<Settings> {
+  const backend = backendInfo();
+  const { norm, knowledge, target, samples } = opts;
+  const budgets = normalizeBudgets(norm, opts.budgets);
+  const batchSize = opts.batchSize ?? 100;
+  const queryBudget = opts.queryBudget ?? 1000;
+  const seed = opts.seed ?? 0;
+  checkPositiveInt("batch size", batchSize);
+  checkPositiveInt("query budget", queryBudget);
+  const levels = levelsInScope(knowledge, opts.surrogate !== undefined);
+  const plan = resolvePlan(norm, opts.attacks);
+
+  const [h, w, c] = samples.shape;
+  const n = samples.labels.length;
+  if (samples.indices.length !== n || samples.x.length !== n * h * w * c) {
+    throw new EvaluationError(`sample set inconsistent: ${n} labels, ${samples.indices.length} indices, ${samples.x.length} values for ${h}x${w}x${c} images`);
+  }
+  if (inputShapeOf(target).join() !== [h, w, c].join()) {
+    throw new EvaluationError(`the target expects inputs ${inputShapeOf(target).join("x")}, the samples are ${h}x${w}x${c}`);
+  }
+  const surrogate = levels.includes("transfer") ? opts.surrogate : undefined;
+  if (surrogate) {
+    if (inputShapeOf(surrogate.model).join() !== inputShapeOf(target).join() || classesOf(surrogate.model) !== classesOf(target)) {
+      throw new EvaluationError(
+        `the surrogate (inputs ${inputShapeOf(surrogate.model).join("x")}, ${classesOf(surrogate.model)} classes) does not match the target (inputs ${inputShapeOf(target).join("x")}, ${classesOf(target)} classes)`,
+      );
+    }
+  }
+  const surrogateSha256 = surrogate ? (surrogate.weightsSha256 ?? (await weightsSha256(surrogate.model))) : undefined;
+  const cache = opts.transferCache ?? new TransferCache();
+  return { opts, backend, norm, knowledge, target, samples, budgets, batchSize, queryBudget, seed, levels, plan, shape: [h, w, c], surrogate, surrogateSha256, cache };
+}
+
+export class EvaluationRun {
+  readonly stages: Stage[];
+  private readonly F: number;
+  private readonly n: number;
+  private readonly y: Int32Array;
+  private readonly sampleIndices: number[];
+  private readonly cacheBefore: TransferCache["stats"];
+  private readonly correct: boolean[];
+  private readonly cleanCorrect: number;
+  private readonly distances: Float32Array;
+  private readonly levelDistances: Map<Knowledge, Float32Array>;
+  private readonly stagePlan: StagePlan;
+  private readonly smallestPositive: number | undefined;
+  private readonly perAttack: AttackRecord[] = [];
+  /** Per fixed-budget attack record: samples it failed on at a larger budget (given up, see robustness.ts). */
+  private readonly failures = new Map<AttackRecord, Uint8Array>();
+  private readonly reusedRecords = new Set<AttackRecord>();
+  private reusedStages = 0;
+  private queries = 0;
+
+  private constructor(private readonly s: Settings) {
+    const [h, w, c] = s.shape;
+    this.F = h * w * c;
+    this.n = s.samples.labels.length;
+    this.cacheBefore = { ...s.cache.stats };
+    this.y = Int32Array.from(s.samples.labels);
+    this.sampleIndices = Array.from(s.samples.indices);
+
+    // Clean predictions: errors get d = 0 and are never attacked.
+    this.correct = new Array<boolean>(this.n).fill(false);
+    for (const part of this.chunks(Array.from({ length: this.n }, (_, i) => i))) {
+      const b = this.tensors(part);
+      const ok = tf.tidy(() => tf.equal(tf.argMax(this.predict(b.x), 1), b.y).dataSync());
+      b.dispose();
+      part.forEach((p, k) => (this.correct[p] = ok[k] === 1));
+    }
+    this.cleanCorrect = this.correct.filter(Boolean).length;
+    this.distances = this.initial();
+    this.levelDistances = new Map<Knowledge, Float32Array>(s.levels.map((l) => [l, this.initial()]));
+    this.stagePlan = planStages({
+      levels: s.levels,
+      plan: s.plan,
+      norm: s.norm,
+      budgets: s.budgets,
+      features: this.F,
+      queryBudget: s.queryBudget,
+      unboundedCheck: s.opts.unboundedCheck !== false,
+      initial: () => this.initial(),
+    });
+    this.stages = this.stagePlan.stages;
+    this.smallestPositive = s.budgets.find((b) => b > 0);
+  }
+
+  static async start(opts: RobustnessOptions): Promise<EvaluationRun> {
+    return new EvaluationRun(await settingsOf(opts));
+  }
+
+  private initial(): Float32Array {
+    return Float32Array.from(this.correct, (ok) => (ok ? Infinity : 0));
+  }
+
+  private row(p: number): Float32Array {
+    return this.s.samples.x.subarray(p * this.F, (p + 1) * this.F);
+  }
+
+  private tensors(positions: number[]): AttackBatch & { dispose(): void } {
+    const [h, w, c] = this.s.shape;
+    const xs = new Float32Array(positions.length * this.F);
+    positions.forEach((p, k) => xs.set(this.row(p), k * this.F));
+    const x = tf.tensor4d(xs, [positions.length, h, w, c]);
+    const yt = tf.tensor1d(Int32Array.from(positions, (p) => this.y[p]!), "int32");
+    return { x, y: yt, seed: 0, dispose: () => (x.dispose(), yt.dispose()) };
+  }
+
+  private readonly predict: PredictFn = (x) => this.s.target.predict(x, { batchSize: Math.max(1, x.shape[0]) }) as tf.Tensor2D;
+
+  private readonly countingPredict: PredictFn = (x) => {
+    this.queries += x.shape[0];
+    return this.predict(x);
+  };
+
+  private chunks(positions: number[]): number[][] {
+    const out: number[][] = [];
+    for (let k = 0; k < positions.length; k += this.s.batchSize) out.push(positions.slice(k, k + this.s.batchSize));
+    return out;
+  }
+
+  private failedBy(r: AttackRecord): Uint8Array {
+    let f = this.failures.get(r);
+    if (!f) this.failures.set(r, (f = new Uint8Array(this.n)));
+    return f;
+  }
+
+  /** A verified success of stage `st` on sample p at distance d. */
+  private beat(st: Stage, levelD: Float32Array, p: number, d: number): void {
+    this.distances[p] = Math.min(this.distances[p]!, d);
+    levelD[p] = Math.min(levelD[p]!, d);
+    st.record.distances[p] = Math.min(st.record.distances[p]!, d);
+  }
+
+  async runStage(si: number, st: Stage): Promise<void> {
+    const { s, n, F } = this;
+    const [h, w, c] = s.shape;
+    if (!this.perAttack.includes(st.record)) this.perAttack.push(st.record);
+    const levelD = this.levelDistances.get(st.level)!;
+    const fixedBudget = st.attack.kind === "fixed-budget" ? st.budget : undefined;
+    const candidates: number[] = [];
+    // Minimization attacks skip samples beaten at the smallest positive budget: nothing they could
+    // find there would change the curve at any budget of the grid. Only this level's findings
+    // count, so the level's outcome does not depend on the other levels (exact `reuse`).
+    const threshold = fixedBudget ?? this.smallestPositive;
+    const givesUp = fixedBudget !== undefined && !st.sanity && st.level !== "transfer";
+    const failed = givesUp ? this.failedBy(st.record) : undefined;
+    for (let p = 0; p < n; p++) {
+      if (!this.correct[p] || failed?.[p] === 1) continue;
+      if (st.sanity ? levelD[p] === Infinity : threshold !== undefined && !beatenAt(levelD[p]!, threshold)) candidates.push(p);
+    }
+    // After the stage: a candidate this attack did not beat at this budget is given up.
+    const giveUpFailures = (): void => {
+      if (failed) for (const p of candidates) if (!beatenAt(st.record.distances[p]!, fixedBudget!)) failed[p] = 1;
+    };
+    const stageSeed = stageSeedOf(s.seed, st.level, st.attack, fixedBudget, st.sanity);
+    let done = 0;
+    let beaten = 0;
+    const stageInfo = (): Pick<EvaluationProgress, "stageIndex" | "stages" | "knowledge" | "attack" | "budget" | "sanity"> => ({
+      stageIndex: si,
+      stages: this.stages.length,
+      knowledge: st.level,
+      attack: st.attack.name,
+      budget: fixedBudget,
+      sanity: st.sanity,
+    });
+    const progress = (phase: EvaluationProgress["phase"]): void => s.opts.onProgress?.({ ...stageInfo(), phase, done, total: candidates.length, beaten });
+    progress("start");
+    if (fixedBudget !== undefined && !st.record.budgets.includes(fixedBudget)) st.record.budgets.push(fixedBudget);
+
+    const prior = candidates.length > 0 ? priorRecord(s.opts.reuse, st, n) : undefined;
+    if (prior) {
+      // Taken over: the earlier run attacked every sample that is a candidate here (it had at most
+      // the same attacks before this stage), with the same per-sample outcome.
+      for (const p of candidates) {
+        const d = prior.distances[p]!;
+        // Distances are float32: a success at b was stored as fround(min(measured, b)).
+        if (!(d > 0 && (fixedBudget === undefined ? d < Infinity : d <= Math.fround(fixedBudget)))) continue;
+        beaten++;
+        this.beat(st, levelD, p, d);
+      }
+      if (!this.reusedRecords.has(prior)) {
+        this.reusedRecords.add(prior);
+        if (prior.queries !== undefined) {
+          st.record.queries = (st.record.queries ?? 0) + prior.queries;
+          this.queries += prior.queries;
+        }
+      }
+      this.reusedStages++;
+      giveUpFailures();
+      done = candidates.length;
+      st.record.attempted += candidates.length;
+      st.record.beaten += beaten;
+      progress("end");
+      return;
+    }
+    const queriesBefore = this.queries;
+
+    // Transfer: make sure the whole sample set has examples crafted on the surrogate for this stage.
+    let cacheKey: string | undefined;
+    let craftedNow = new Set<number>();
+    if (st.level === "transfer" && candidates.length > 0) {
+      cacheKey = transferKey(s.surrogateSha256!, st.attack, s.norm, fixedBudget, stageSeed);
+      craftedNow = await craftStage({ surrogate: s.surrogate!.model, samples: s.samples, batchSize: s.batchSize, cache: s.cache }, cacheKey, st.attack, fixedBudget, stageSeed, (done, total) =>
+        s.opts.onProgress?.({ ...stageInfo(), phase: "craft", done, total, beaten: 0 }),
+      );
+    }
+
+    for (const [ci, part] of this.chunks(candidates).entries()) {
+      const b = this.tensors(part);
+      let adv: tf.Tensor4D | undefined;
+      try {
+        if (st.level === "transfer") {
+          const xs = new Float32Array(part.length * F);
+          part.forEach((p, k) => xs.set(s.cache.get(cacheKey!, this.sampleIndices[p]!, this.row(p))!, k * F));
+          s.cache.stats.reused += part.filter((p) => !craftedNow.has(p)).length;
+          adv = tf.tensor4d(xs, [part.length, h, w, c]);
+        } else if (st.level === "white-box") {
+          adv = await runAttack(st.attack, { kind: "gradient", model: s.target }, { x: b.x, y: b.y, seed: mixSeed(stageSeed, `chunk${ci}`) }, fixedBudget);
+        } else {
+          // Query attacks derive per-sample streams from the stage seed: a sample's search does not depend on its batch.
+          adv = await runAttack(st.attack, { kind: "query", predict: this.countingPredict, queryBudget: s.queryBudget }, { x: b.x, y: b.y, seed: stageSeed }, fixedBudget);
+        }
+        const verdict = verify(this.predict, b.x, b.y, adv, s.norm, fixedBudget);
+        part.forEach((p, k) => {
+          if (!verdict.success[k]) return;
+          const measured = verdict.distance[k]!;
+          // A fixed-budget success at b means beaten at b (verify allows float round-off above b).
+          const dist = fixedBudget === undefined ? measured : Math.min(measured, fixedBudget);
+          beaten++;
+          this.beat(st, levelD, p, dist);
+        });
+      } finally {
+        adv?.dispose();
+        b.dispose();
+      }
+      done += part.length;
+      progress("chunk");
+    }
+    st.record.attempted += candidates.length;
+    st.record.beaten += beaten;
+    giveUpFailures();
+    if (st.attack.access === "query") st.record.queries = (st.record.queries ?? 0) + (this.queries - queriesBefore);
+    progress("end");
+  }
+
+  /** The result once every stage ran; `t0` is when the evaluation started. */
+  result(t0: number): RobustnessResult {
+    const { s, n, distances, levelDistances, cleanCorrect } = this;
+    const { levels, budgets, knowledge } = s;
+    const { runUnbounded, sanityAttack, hugeBudget } = this.stagePlan;
+    const curve = curveOf(distances, budgets);
+    const perLevel: LevelResult[] = levels.map((l) => ({
+      knowledge: l,
+      attacks: s.plan[l].map((a) => a.name),
+      distances: levelDistances.get(l)!,
+      curve: curveOf(levelDistances.get(l)!, budgets),
+    }));
+
+    const wb = levelDistances.get("white-box");
+    let unbounded = uncheckedUnbounded(
+      levels.includes("white-box") ? "disabled (unboundedCheck: false)" : `white-box attacks are not in scope for knowledge ${knowledge}`,
+    );
+    if (wb && runUnbounded) {
+      let beatenAny = 0;
+      for (let p = 0; p < n; p++) if (this.correct[p] && wb[p]! < Infinity) beatenAny++;
+      unbounded = unboundedCheck(beatenAny, cleanCorrect, sanityAttack.name, hugeBudget);
+    }
+    const masking =
+      wb === undefined
+        ? uncheckedMasking(`needs white-box attacks in scope (knowledge is ${knowledge})`)
+        : levels.length === 1
+          ? uncheckedMasking("no weaker-knowledge attacks in scope")
+          : checkMasking({
+              budgets,
+              whiteBox: wb,
+              all: distances,
+              transfer: levelDistances.get("transfer"),
+              blackBox: levelDistances.get("black-box"),
+            });
+    const sanity = sanityReport({ cleanAccuracy: checkCleanAccuracy(distances, cleanCorrect), monotone: checkMonotone(curve), unbounded, masking });
+
+    const { cache } = s;
+    const { cacheBefore } = this;
+    return {
+      norm: s.norm,
+      knowledge,
+      budgets,
+      sampleIndices: this.sampleIndices,
+      n,
+      cleanCorrect,
+      distances,
+      curve,
+      perAttack: this.perAttack,
+      perLevel,
+      sanity,
+      backend: s.backend,
+      seconds: (performance.now() - t0) / 1000,
+      queries: this.queries,
+      seed: s.seed,
+      queryBudget: s.queryBudget,
+      batchSize: s.batchSize,
+      ...(s.opts.reuse === undefined ? {} : { reusedStages: this.reusedStages }),
+      ...(s.surrogateSha256 === undefined
+        ? {}
+        : {
+            transfer: {
+              surrogateSha256: s.surrogateSha256,
+              runs: cache.stats.runs - cacheBefore.runs,
+              crafted: cache.stats.crafted - cacheBefore.crafted,
+              reused: cache.stats.reused - cacheBefore.reused,
+            },
+          }),
+    };
+  }
+}
