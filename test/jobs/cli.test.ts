@@ -74,10 +74,31 @@ test("advisor refresh next to a service running the same refresh follows that jo
   const gridFile = path.join(work, "grid.json");
   await writeFile(gridFile, JSON.stringify(LONGER_GRID));
 
+  // The service's runner is held (SIGSTOP) until the CLI has found the job running: a tiny job
+  // would otherwise finish before the CLI starts on a loaded machine. A stopped process is alive
+  // and its last heartbeat is seconds old, so the job counts as running (runnerGone: 2 minutes).
+  const runnerPid = (await api.store.db.get<{ pid: number }>("SELECT runner_pid AS pid FROM jobs WHERE id = ?", [jobId]))!.pid;
+  process.kill(runnerPid, "SIGSTOP");
+  let resumed = false;
+  const resume = (): void => {
+    if (!resumed) process.kill(runnerPid, "SIGCONT");
+    resumed = true;
+  };
+  t.after(resume);
   const env = { ADVISOR_DATASETS: `synthetic=${api.data.dir}` };
-  const r = await runCli(["refresh", id, "--grid", gridFile, "--db", api.dbFile, "--json"], env, 240_000);
+  const child = spawnCli(["refresh", id, "--grid", gridFile, "--db", api.dbFile, "--json"], env);
+  const r = { code: null as number | null, stdout: "", stderr: "" };
+  child.stdout?.on("data", (d: Buffer) => (r.stdout += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => {
+    r.stderr += d.toString();
+    if (/following it/.test(r.stderr)) resume();
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
+  [r.code] = (await once(child, "exit")) as [number | null];
+  clearTimeout(timer);
+  resume();
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, new RegExp(`job ${jobId} runs this refresh already \\(process \\d+ on .*\\); following it`));
+  assert.match(r.stderr, new RegExp(`job ${jobId} runs this refresh already \\(process ${runnerPid} on .*\\); following it`));
   const out = JSON.parse(r.stdout) as { outcome: string; job: { id: number } };
   assert.equal(out.outcome, "succeeded");
   assert.equal(out.job.id, jobId, "the service's job, not a second one");
