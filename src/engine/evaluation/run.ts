@@ -77,6 +77,16 @@ async function settingsOf(opts: RobustnessOptions): Promise<Settings> {
   return { opts, backend, norm, knowledge, target, samples, budgets, batchSize, queryBudget, seed, levels, plan, shape: [h, w, c], surrogate, surrogateSha256, cache };
 }
 
+/** What every chunk of one stage shares. */
+interface StageContext {
+  fixedBudget: number | undefined;
+  stageSeed: number;
+  /** The transfer cache's key for this stage's examples (transfer stages only). */
+  cacheKey?: string;
+  /** Samples whose transfer examples were crafted by this stage (the rest count as reused). */
+  craftedNow: Set<number>;
+}
+
 export class EvaluationRun {
   readonly stages: Stage[];
   private readonly F: number;
@@ -177,27 +187,96 @@ export class EvaluationRun {
     st.record.distances[p] = Math.min(st.record.distances[p]!, d);
   }
 
-  async runStage(si: number, st: Stage): Promise<void> {
-    const { s, n, F } = this;
-    const [h, w, c] = s.shape;
-    if (!this.perAttack.includes(st.record)) this.perAttack.push(st.record);
-    const levelD = this.levelDistances.get(st.level)!;
-    const fixedBudget = st.attack.kind === "fixed-budget" ? st.budget : undefined;
-    const candidates: number[] = [];
-    // Minimization attacks skip samples beaten at the smallest positive budget: nothing they could
-    // find there would change the curve at any budget of the grid. Only this level's findings
-    // count, so the level's outcome does not depend on the other levels (exact `reuse`).
+  /**
+   * The samples stage `st` attacks: clean-correct, not given up by its attack, and not already
+   * beaten at the stage's budget by this level. Minimization attacks skip samples beaten at the
+   * smallest positive budget: nothing they could find there would change the curve at any budget
+   * of the grid. Only this level's findings count, so the level's outcome does not depend on the
+   * other levels (exact `reuse`).
+   */
+  private candidatesOf(st: Stage, levelD: Float32Array, fixedBudget: number | undefined, failed: Uint8Array | undefined): number[] {
     const threshold = fixedBudget ?? this.smallestPositive;
-    const givesUp = fixedBudget !== undefined && !st.sanity && st.level !== "transfer";
-    const failed = givesUp ? this.failedBy(st.record) : undefined;
-    for (let p = 0; p < n; p++) {
+    const candidates: number[] = [];
+    for (let p = 0; p < this.n; p++) {
       if (!this.correct[p] || failed?.[p] === 1) continue;
       if (st.sanity ? levelD[p] === Infinity : threshold !== undefined && !beatenAt(levelD[p]!, threshold)) candidates.push(p);
     }
-    // After the stage: a candidate this attack did not beat at this budget is given up.
-    const giveUpFailures = (): void => {
-      if (failed) for (const p of candidates) if (!beatenAt(st.record.distances[p]!, fixedBudget!)) failed[p] = 1;
-    };
+    return candidates;
+  }
+
+  /**
+   * Takes an earlier run's outcome over: it attacked every sample that is a candidate here (it had
+   * at most the same attacks before this stage), with the same per-sample outcome. Returns how
+   * many candidates it beat.
+   */
+  private takeOver(st: Stage, levelD: Float32Array, prior: AttackRecord, candidates: number[], fixedBudget: number | undefined): number {
+    let beaten = 0;
+    for (const p of candidates) {
+      const d = prior.distances[p]!;
+      // Distances are float32: a success at b was stored as fround(min(measured, b)).
+      if (!(d > 0 && (fixedBudget === undefined ? d < Infinity : d <= Math.fround(fixedBudget)))) continue;
+      beaten++;
+      this.beat(st, levelD, p, d);
+    }
+    if (!this.reusedRecords.has(prior)) {
+      this.reusedRecords.add(prior);
+      if (prior.queries !== undefined) {
+        st.record.queries = (st.record.queries ?? 0) + prior.queries;
+        this.queries += prior.queries;
+      }
+    }
+    this.reusedStages++;
+    return beaten;
+  }
+
+  /** Adversarial examples for one chunk of candidates: from the transfer cache, or by running the attack. */
+  private async examplesFor(st: Stage, part: number[], b: AttackBatch, ci: number, ctx: StageContext): Promise<tf.Tensor4D> {
+    const { s, F } = this;
+    if (st.level === "transfer") {
+      const [h, w, c] = s.shape;
+      const xs = new Float32Array(part.length * F);
+      part.forEach((p, k) => xs.set(s.cache.get(ctx.cacheKey!, this.sampleIndices[p]!, this.row(p))!, k * F));
+      s.cache.stats.reused += part.filter((p) => !ctx.craftedNow.has(p)).length;
+      return tf.tensor4d(xs, [part.length, h, w, c]);
+    }
+    if (st.level === "white-box") {
+      return runAttack(st.attack, { kind: "gradient", model: s.target }, { x: b.x, y: b.y, seed: mixSeed(ctx.stageSeed, `chunk${ci}`) }, ctx.fixedBudget);
+    }
+    // Query attacks derive per-sample streams from the stage seed: a sample's search does not depend on its batch.
+    return runAttack(st.attack, { kind: "query", predict: this.countingPredict, queryBudget: s.queryBudget }, { x: b.x, y: b.y, seed: ctx.stageSeed }, ctx.fixedBudget);
+  }
+
+  /** Attacks one chunk, verifies the examples, and records the successes; returns how many it beat. */
+  private async attackChunk(st: Stage, levelD: Float32Array, part: number[], ci: number, ctx: StageContext): Promise<number> {
+    const b = this.tensors(part);
+    let adv: tf.Tensor4D | undefined;
+    let beaten = 0;
+    try {
+      adv = await this.examplesFor(st, part, b, ci, ctx);
+      const verdict = verify(this.predict, b.x, b.y, adv, this.s.norm, ctx.fixedBudget);
+      part.forEach((p, k) => {
+        if (!verdict.success[k]) return;
+        const measured = verdict.distance[k]!;
+        // A fixed-budget success at b means beaten at b (verify allows float round-off above b).
+        const dist = ctx.fixedBudget === undefined ? measured : Math.min(measured, ctx.fixedBudget);
+        beaten++;
+        this.beat(st, levelD, p, dist);
+      });
+    } finally {
+      adv?.dispose();
+      b.dispose();
+    }
+    return beaten;
+  }
+
+  async runStage(si: number, st: Stage): Promise<void> {
+    const { s, n } = this;
+    if (!this.perAttack.includes(st.record)) this.perAttack.push(st.record);
+    const levelD = this.levelDistances.get(st.level)!;
+    const fixedBudget = st.attack.kind === "fixed-budget" ? st.budget : undefined;
+    const givesUp = fixedBudget !== undefined && !st.sanity && st.level !== "transfer";
+    const failed = givesUp ? this.failedBy(st.record) : undefined;
+    const candidates = this.candidatesOf(st, levelD, fixedBudget, failed);
     const stageSeed = stageSeedOf(s.seed, st.level, st.attack, fixedBudget, st.sanity);
     let done = 0;
     let beaten = 0;
@@ -214,78 +293,30 @@ export class EvaluationRun {
     if (fixedBudget !== undefined && !st.record.budgets.includes(fixedBudget)) st.record.budgets.push(fixedBudget);
 
     const prior = candidates.length > 0 ? priorRecord(s.opts.reuse, st, n) : undefined;
-    if (prior) {
-      // Taken over: the earlier run attacked every sample that is a candidate here (it had at most
-      // the same attacks before this stage), with the same per-sample outcome.
-      for (const p of candidates) {
-        const d = prior.distances[p]!;
-        // Distances are float32: a success at b was stored as fround(min(measured, b)).
-        if (!(d > 0 && (fixedBudget === undefined ? d < Infinity : d <= Math.fround(fixedBudget)))) continue;
-        beaten++;
-        this.beat(st, levelD, p, d);
-      }
-      if (!this.reusedRecords.has(prior)) {
-        this.reusedRecords.add(prior);
-        if (prior.queries !== undefined) {
-          st.record.queries = (st.record.queries ?? 0) + prior.queries;
-          this.queries += prior.queries;
-        }
-      }
-      this.reusedStages++;
-      giveUpFailures();
-      done = candidates.length;
-      st.record.attempted += candidates.length;
-      st.record.beaten += beaten;
-      progress("end");
-      return;
-    }
     const queriesBefore = this.queries;
-
-    // Transfer: make sure the whole sample set has examples crafted on the surrogate for this stage.
-    let cacheKey: string | undefined;
-    let craftedNow = new Set<number>();
-    if (st.level === "transfer" && candidates.length > 0) {
-      cacheKey = transferKey(s.surrogateSha256!, st.attack, s.norm, fixedBudget, stageSeed);
-      craftedNow = await craftStage({ surrogate: s.surrogate!.model, samples: s.samples, batchSize: s.batchSize, cache: s.cache }, cacheKey, st.attack, fixedBudget, stageSeed, (done, total) =>
-        s.opts.onProgress?.({ ...stageInfo(), phase: "craft", done, total, beaten: 0 }),
-      );
-    }
-
-    for (const [ci, part] of this.chunks(candidates).entries()) {
-      const b = this.tensors(part);
-      let adv: tf.Tensor4D | undefined;
-      try {
-        if (st.level === "transfer") {
-          const xs = new Float32Array(part.length * F);
-          part.forEach((p, k) => xs.set(s.cache.get(cacheKey!, this.sampleIndices[p]!, this.row(p))!, k * F));
-          s.cache.stats.reused += part.filter((p) => !craftedNow.has(p)).length;
-          adv = tf.tensor4d(xs, [part.length, h, w, c]);
-        } else if (st.level === "white-box") {
-          adv = await runAttack(st.attack, { kind: "gradient", model: s.target }, { x: b.x, y: b.y, seed: mixSeed(stageSeed, `chunk${ci}`) }, fixedBudget);
-        } else {
-          // Query attacks derive per-sample streams from the stage seed: a sample's search does not depend on its batch.
-          adv = await runAttack(st.attack, { kind: "query", predict: this.countingPredict, queryBudget: s.queryBudget }, { x: b.x, y: b.y, seed: stageSeed }, fixedBudget);
-        }
-        const verdict = verify(this.predict, b.x, b.y, adv, s.norm, fixedBudget);
-        part.forEach((p, k) => {
-          if (!verdict.success[k]) return;
-          const measured = verdict.distance[k]!;
-          // A fixed-budget success at b means beaten at b (verify allows float round-off above b).
-          const dist = fixedBudget === undefined ? measured : Math.min(measured, fixedBudget);
-          beaten++;
-          this.beat(st, levelD, p, dist);
-        });
-      } finally {
-        adv?.dispose();
-        b.dispose();
+    if (prior) {
+      beaten = this.takeOver(st, levelD, prior, candidates, fixedBudget);
+      done = candidates.length;
+    } else {
+      const ctx: StageContext = { fixedBudget, stageSeed, craftedNow: new Set<number>() };
+      // Transfer: make sure the whole sample set has examples crafted on the surrogate for this stage.
+      if (st.level === "transfer" && candidates.length > 0) {
+        ctx.cacheKey = transferKey(s.surrogateSha256!, st.attack, s.norm, fixedBudget, stageSeed);
+        ctx.craftedNow = await craftStage({ surrogate: s.surrogate!.model, samples: s.samples, batchSize: s.batchSize, cache: s.cache }, ctx.cacheKey, st.attack, fixedBudget, stageSeed, (done, total) =>
+          s.opts.onProgress?.({ ...stageInfo(), phase: "craft", done, total, beaten: 0 }),
+        );
       }
-      done += part.length;
-      progress("chunk");
+      for (const [ci, part] of this.chunks(candidates).entries()) {
+        beaten += await this.attackChunk(st, levelD, part, ci, ctx);
+        done += part.length;
+        progress("chunk");
+      }
+      if (st.attack.access === "query") st.record.queries = (st.record.queries ?? 0) + (this.queries - queriesBefore);
     }
     st.record.attempted += candidates.length;
     st.record.beaten += beaten;
-    giveUpFailures();
-    if (st.attack.access === "query") st.record.queries = (st.record.queries ?? 0) + (this.queries - queriesBefore);
+    // A candidate this attack did not beat at this budget is given up (see robustness.ts).
+    if (failed) for (const p of candidates) if (!beatenAt(st.record.distances[p]!, fixedBudget!)) failed[p] = 1;
     progress("end");
   }
 
