@@ -8,6 +8,7 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { buildMatrix, mergeDatabases, openStore, type BuildEvent } from "../matrix/builder.js";
 import { exportJsonl, importJsonl, rebaseModelDir } from "../matrix/jsonl.js";
+import { missingModelDirs, missingModelDirsWarning } from "../matrix/model-dirs.js";
 import { loadGrid, parseShard, type ShardSpec } from "../matrix/grid.js";
 import { formatStats, matrixStats } from "../matrix/stats.js";
 import { verifyMatrix } from "../matrix/verify.js";
@@ -121,6 +122,7 @@ export async function mergeAction(shards: string[], flags: MatrixMergeFlags): Pr
   if (flags.json) process.stdout.write(JSON.stringify(r) + "\n");
   else {
     const lines = r.inputs.map((i) => `${i.file}: version ${i.version}, ${i.rows} rows, ${i.inserted} new, ${i.skipped} already present`);
+    for (const i of r.inputs) process.stderr.write(missingModelDirsWarning(i.file, i.missingModelDirs).map((l) => l + "\n").join(""));
     lines.push(r.version === null ? `nothing new; ${flags.db} unchanged` : `merged into ${flags.db}: version ${r.version} published with ${r.inserted} rows`);
     process.stdout.write(lines.join("\n") + "\n");
   }
@@ -176,6 +178,7 @@ export async function exportAction(flags: MatrixExportFlags): Promise<void> {
     };
     // A relative model directory is relative to the folder of the file holding the row.
     const dbFolder = path.dirname(path.resolve(resolveDb(flags)));
+    process.stderr.write(missingModelDirsWarning(resolveDb(flags), await missingModelDirs(store, dbFolder)).map((l) => l + "\n").join(""));
     const r = snapshot?.empty
       ? { rows: 0, version: "(none: no row finished yet)" }
       : await exportJsonl(store, flags.matrixVersion, write, {}, flags.out ? { modelDir: rebaseModelDir(dbFolder, path.dirname(path.resolve(flags.out))) } : {});

@@ -25,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { gridHash as hashOfGrid, loadGrid, planCells, shardCells, type Cell, type Grid, type ShardSpec } from "./grid.js";
 import { MatrixError, MatrixStore, evaluationInputFromResult, modelInputFromMetadata, variantInputFrom } from "./store.js";
 import { BuildLedger, type BuildLock } from "./build-state.js";
+import { missingModelDirs } from "./model-dirs.js";
 import type { BuildPaths, CellJob, CellOutput, EvaluateOutput, ModelOutput } from "./cells.js";
 import type { FromWorker, ToWorker } from "./worker.js";
 import { packageRoot } from "../paths.js";
@@ -422,7 +423,7 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
 export interface MergeSummary {
   version: number | null;
   published: boolean;
-  inputs: { file: string; version: number; rows: number; inserted: number; skipped: number }[];
+  inputs: { file: string; version: number; rows: number; inserted: number; skipped: number; missingModelDirs: string[] }[];
   inserted: number;
 }
 
@@ -451,8 +452,9 @@ export async function mergeDatabases(inputs: string[], out: string): Promise<Mer
       try {
         const lines: string[] = [];
         const exported = await exportJsonl(src, undefined, (l) => void lines.push(l.trimEnd()));
+        const missing = await missingModelDirs(src, path.dirname(path.resolve(f)));
         const r = await importJsonl(target, lines, { into: version, modelDir: rebaseModelDir(path.dirname(path.resolve(f)), path.dirname(resolvedOut)) });
-        summary.inputs.push({ file: f, version: exported.version, rows: exported.rows, inserted: r.inserted, skipped: r.skipped });
+        summary.inputs.push({ file: f, version: exported.version, rows: exported.rows, inserted: r.inserted, skipped: r.skipped, missingModelDirs: missing });
         summary.inserted += r.inserted;
         const builds = await src.db.all<{ grid_hash: string; grid: string }>("SELECT grid_hash, grid FROM builds");
         const srcLedger = new BuildLedger(src.db);
