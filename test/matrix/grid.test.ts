@@ -64,6 +64,13 @@ test("the shipped default grid loads and plans the whole study", async () => {
   assert.equal(count("evaluate"), 3 * 37 * 3);
 });
 
+test("the README's timing grid loads and plans the 17 cells it quotes", async () => {
+  const grid = await loadGrid(path.join(packageRoot, "bench", "grids", "timing-small.yaml"));
+  const cells = planCells(grid);
+  const count = (kind: Cell["kind"]): number => cells.filter((c) => c.kind === kind).length;
+  assert.deepEqual([cells.length, count("train"), count("craft"), count("prune"), count("evaluate")], [17, 1, 2, 4, 10]);
+});
+
 test("the tiny fixture grid is small and fully specified", async () => {
   const grid = await loadGrid(TINY_GRID);
   assert.equal(grid.dataset.dir, path.join(packageRoot, "test", "fixtures", "synthetic"), "a relative dir resolves against the file");
