@@ -117,12 +117,16 @@ export async function buildAction(flags: MatrixBuildFlags): Promise<void> {
   if (summary.failed.length > 0 || summary.blocked.length > 0) process.exitCode = 1;
 }
 
+function warn(line: string | null): void {
+  if (line !== null) process.stderr.write(line + "\n");
+}
+
 export async function mergeAction(shards: string[], flags: MatrixMergeFlags): Promise<void> {
   const r = await mergeDatabases(shards, flags.db);
   if (flags.json) process.stdout.write(JSON.stringify(r) + "\n");
   else {
     const lines = r.inputs.map((i) => `${i.file}: version ${i.version}, ${i.rows} rows, ${i.inserted} new, ${i.skipped} already present`);
-    for (const i of r.inputs) process.stderr.write(missingModelDirsWarning(i.file, i.missingModelDirs).map((l) => l + "\n").join(""));
+    for (const i of r.inputs) warn(missingModelDirsWarning(i.file, i.missingModelDirs));
     lines.push(r.version === null ? `nothing new; ${flags.db} unchanged` : `merged into ${flags.db}: version ${r.version} published with ${r.inserted} rows`);
     process.stdout.write(lines.join("\n") + "\n");
   }
@@ -166,8 +170,9 @@ async function inProgressSnapshot(db: string): Promise<{ file: string; note: str
 export async function exportAction(flags: MatrixExportFlags): Promise<void> {
   if (flags.format !== "jsonl") throw new UsageError(`--format must be jsonl, got ${JSON.stringify(flags.format)}`);
   if (flags.inProgress && flags.matrixVersion !== undefined) throw new UsageError("--in-progress exports the latest build's version; do not give --matrix-version too");
-  const snapshot = flags.inProgress ? await inProgressSnapshot(resolveDb(flags)) : undefined;
-  const store = await openStore(snapshot?.file ?? resolveDb(flags)).catch(async (err: unknown) => {
+  const db = resolveDb(flags);
+  const snapshot = flags.inProgress ? await inProgressSnapshot(db) : undefined;
+  const store = await openStore(snapshot?.file ?? db).catch(async (err: unknown) => {
     await snapshot?.cleanup();
     throw err;
   });
@@ -177,8 +182,8 @@ export async function exportAction(flags: MatrixExportFlags): Promise<void> {
       if (!out.write(line)) await once(out, "drain");
     };
     // A relative model directory is relative to the folder of the file holding the row.
-    const dbFolder = path.dirname(path.resolve(resolveDb(flags)));
-    process.stderr.write(missingModelDirsWarning(resolveDb(flags), await missingModelDirs(store, dbFolder)).map((l) => l + "\n").join(""));
+    const dbFolder = path.dirname(path.resolve(db));
+    warn(missingModelDirsWarning(db, await missingModelDirs(store, dbFolder)));
     const r = snapshot?.empty
       ? { rows: 0, version: "(none: no row finished yet)" }
       : await exportJsonl(store, flags.matrixVersion, write, {}, flags.out ? { modelDir: rebaseModelDir(dbFolder, path.dirname(path.resolve(flags.out))) } : {});
@@ -186,7 +191,7 @@ export async function exportAction(flags: MatrixExportFlags): Promise<void> {
       await new Promise<void>((resolve, reject) => (out as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
       process.stderr.write(`exported ${r.rows} rows of version ${r.version} to ${flags.out}\n`);
     }
-    if (snapshot) process.stderr.write(`in progress, not published in ${resolveDb(flags)}: ${snapshot.note}\n`);
+    if (snapshot) process.stderr.write(`in progress, not published in ${db}: ${snapshot.note}\n`);
   } finally {
     await store.close();
     await snapshot?.cleanup();

@@ -452,8 +452,9 @@ export async function mergeDatabases(inputs: string[], out: string): Promise<Mer
       try {
         const lines: string[] = [];
         const exported = await exportJsonl(src, undefined, (l) => void lines.push(l.trimEnd()));
-        const missing = await missingModelDirs(src, path.dirname(path.resolve(f)));
-        const r = await importJsonl(target, lines, { into: version, modelDir: rebaseModelDir(path.dirname(path.resolve(f)), path.dirname(resolvedOut)) });
+        const srcFolder = path.dirname(path.resolve(f));
+        const missing = await missingModelDirs(src, srcFolder);
+        const r = await importJsonl(target, lines, { into: version, modelDir: rebaseModelDir(srcFolder, path.dirname(resolvedOut)) });
         summary.inputs.push({ file: f, version: exported.version, rows: exported.rows, inserted: r.inserted, skipped: r.skipped, missingModelDirs: missing });
         summary.inserted += r.inserted;
         const builds = await src.db.all<{ grid_hash: string; grid: string }>("SELECT grid_hash, grid FROM builds");

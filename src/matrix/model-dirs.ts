@@ -14,11 +14,11 @@ export async function missingModelDirs(store: MatrixStore, folder: string): Prom
   return dirs.map((d) => path.resolve(folder, d.model_dir)).filter((abs) => !existsSync(abs));
 }
 
-/** One warning line for the missing directories of `source`, or none. */
-export function missingModelDirsWarning(source: string, missing: string[]): string[] {
-  if (missing.length === 0) return [];
-  return [
+/** The warning for the missing directories of `source`, or null when none is missing. */
+export function missingModelDirsWarning(source: string, missing: string[]): string | null {
+  if (missing.length === 0) return null;
+  return (
     `warning: ${source} names ${missing.length} model director${missing.length === 1 ? "y" : "ies"} that do not exist (${missing.join(", ")}); ` +
-      "a relative model directory is relative to its database's folder — was the database copied elsewhere? verify and transfer re-runs need the models",
-  ];
+    "a relative model directory is relative to its database's folder — was the database copied elsewhere? verify and transfer re-runs need the models"
+  );
 }

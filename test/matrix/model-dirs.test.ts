@@ -5,6 +5,7 @@ import path from "node:path";
 import { mergeDatabases } from "../../src/matrix/builder.js";
 import { missingModelDirs } from "../../src/matrix/model-dirs.js";
 import { MatrixStore } from "../../src/matrix/store.js";
+import { runCli } from "../helpers/cli.js";
 import { fixtureEvaluation, fixtureModel, fixtureVariant, runs, tempDir } from "./fixtures.js";
 
 /** A published one-row shard in `dir` whose model directory is `models/fixture` (relative to `dir`). */
@@ -44,4 +45,27 @@ test("model directories are checked where the rows say they are: a database copi
   const merged = await MatrixStore.open(path.join(home, "merged.sqlite"));
   t.after(() => merged.close());
   assert.deepEqual(await missingModelDirs(merged, home), []);
+});
+
+test("matrix export and merge warn on stderr about a copied database's missing model directories, and only then", async (t) => {
+  const home = await tempDir(t);
+  const shard = await shardIn(home);
+  await mkdir(path.join(home, "models", "fixture"), { recursive: true });
+  const elsewhere = path.join(home, "copies");
+  await mkdir(elsewhere);
+  const copy = path.join(elsewhere, "shard.sqlite");
+  await copyFile(shard, copy);
+  const warning = /^warning: .*shard\.sqlite names 1 model directory that do not exist \(.*copies\/models\/fixture\); .*copied elsewhere/m;
+
+  const inPlace = await runCli(["matrix", "export", "--db", shard, "--out", path.join(home, "a.jsonl")]);
+  assert.equal(inPlace.code, 0, inPlace.stderr);
+  assert.doesNotMatch(inPlace.stderr, /warning/);
+
+  const moved = await runCli(["matrix", "export", "--db", copy, "--out", path.join(home, "b.jsonl")]);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.match(moved.stderr, warning);
+
+  const merged = await runCli(["matrix", "merge", copy, "--db", path.join(home, "m.sqlite")]);
+  assert.equal(merged.code, 0, merged.stderr);
+  assert.match(merged.stderr, warning);
 });
