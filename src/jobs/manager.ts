@@ -236,6 +236,12 @@ export class JobManager {
       for (const line of d.toString().split("\n")) if (line.trim()) r.stderr.push(line.trim());
       if (r.stderr.length > 20) r.stderr.splice(0, r.stderr.length - 20);
     });
+    // Without a listener, a failed fork (or a send on a closed channel) would throw in the
+    // service's process. A fork that never started emits no 'exit': settle it as one here.
+    child.on("error", (err) => {
+      this.log?.error({ err, job: job.id, pid: child.pid }, "refresh runner process error");
+      if (child.pid === undefined) child.emit("exit", null, null);
+    });
     child.on("message", (m: FromRunner) => {
       if (m.type === "outcome") r.outcome = m.outcome;
       else if (m.type === "priority") this.log?.info({ job: job.id, pid: child.pid, niceness: m.niceness, ...(m.error ? { error: m.error } : {}) }, "refresh runner started");

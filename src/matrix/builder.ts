@@ -141,7 +141,14 @@ class WorkerProcess {
           p.resolve(m);
         }
       });
+      // A fork that failed to start emits 'error' and no 'exit'; a send on a closed channel
+      // emits 'error' too. Either way the worker is gone: settle like an exit, never throw.
+      this.child.on("error", (err) => {
+        if (this.child.pid === undefined || !this.child.connected) this.child.emit("exit", null, null);
+        else process.emitWarning(`worker ${id}: ${err.message}`);
+      });
       this.child.on("exit", (code, signal) => {
+        if (this.exited) return;
         this.exited = true;
         const err = new Error(`worker ${id} exited (${signal ?? `code ${code}`})`);
         reject(err);

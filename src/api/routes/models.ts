@@ -12,7 +12,7 @@ import { Router, type Request } from "express";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import { finished } from "node:stream/promises";
+import { pipeline } from "node:stream/promises";
 import { estimate } from "../../advisor/curve.js";
 import type { ApiKeys } from "../../auth/keys.js";
 import type { MatrixStore } from "../../matrix/store.js";
@@ -112,13 +112,21 @@ function receive(req: Request, dir: string, s: UploadSettings): Promise<Received
         if (total > s.maxBytes) fail(tooLarge(`the upload exceeds ${mb(s.maxBytes)} (ADVISOR_UPLOAD_MAX_BYTES)`, name));
       });
       stream.on("limit", () => fail(tooLarge(`file ${name} exceeds ${mb(s.maxBytes)} (ADVISOR_UPLOAD_MAX_BYTES)`, name)));
-      stream.pipe(out);
+      // pipeline, not pipe: an error on either side (a body cut before the part's closing
+      // boundary makes busboy's file stream emit 'error') must reach us, never go unheard.
       writes.push(
-        finished(out).then(
+        pipeline(stream, out).then(
           () => void open.delete(out),
           (err: unknown) => {
             open.delete(out);
-            if (!failed) fail(new HttpProblem(500, "Internal Server Error", `cannot store the upload: ${(err as Error).message}`));
+            if (failed) return;
+            // The part's own stream failed (truncated body) → the client's fault; the disk → ours.
+            const fromClient = stream.errored !== null || stream.truncated;
+            fail(
+              fromClient
+                ? new HttpProblem(400, "Bad Request", `malformed multipart request: ${(err as Error).message} (file ${name})`, "body")
+                : new HttpProblem(500, "Internal Server Error", `cannot store the upload: ${(err as Error).message}`),
+            );
           },
         ),
       );
