@@ -3,10 +3,9 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApiKeys } from "../auth/keys.js";
 import type { ServeConfig } from "../config.js";
+import { idxDirectoryProblem } from "../engine/data.js";
 import { createLogger, type Logger } from "../logger.js";
-import { Database } from "../matrix/sqlite.js";
-import { migrate } from "../matrix/migrations.js";
-import { seedMatrix } from "../matrix/seed.js";
+import { describeSeed, openSeededDatabase } from "../matrix/seed.js";
 import { MatrixStore } from "../matrix/store.js";
 import { modelsDirFor, sweepStale } from "../models/storage.js";
 import { migrationsDir, openapiPath, packageVersion } from "../paths.js";
@@ -26,28 +25,23 @@ export interface RunningServer {
 
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
-  const db = await Database.open(config.db);
-  try {
-    const applied = await migrate(db, migrationsDir);
+  const { db, seed } = await openSeededDatabase(config.db, config.seedMatrix, (applied) => {
     if (applied.length > 0) logger.info({ applied, db: config.db }, "database migrated");
-  } catch (err) {
-    await db.close().catch(() => undefined);
-    throw err;
-  }
-  try {
-    const seed = await seedMatrix(new MatrixStore(db), config.seedMatrix, config.db);
-    if (seed.seeded) {
-      const fields = { file: seed.file, rows: seed.result.inserted, version: seed.result.version, sha256: seed.sha256 };
-      logger.info(fields, seed.update ? "matrix updated from a newer shipped file (its new rows, as a new version)" : "matrix seeded from the shipped file");
-    }
-    else if (seed.reason === "missing") logger.warn({ file: seed.file }, "no matrix yet and no shipped matrix file to seed it from");
-  } catch (err) {
-    await db.close().catch(() => undefined);
-    throw err;
-  }
+  });
+  const said = describeSeed(seed);
+  if (said) logger[said.level](said.fields, said.msg);
   const keys = new ApiKeys([...(config.apiKeysFile ?? []), ...(config.apiKeys ?? [])]);
   if (keys.configured) logger.info({ apiKeys: keys.entries.map((e) => e.name), protectReads: config.protectReads }, "API keys configured");
   else logger.warn("no API keys configured: write endpoints (POST /v1/models) answer 503 until ADVISOR_API_KEYS_FILE is set");
+  // Said once, at start-up: without its data set a model can be neither uploaded nor refreshed.
+  const unusable = (await Promise.all([...config.datasets].map(async ([name, dir]) => ({ name, dir, problem: await idxDirectoryProblem(dir) })))).filter((d) => d.problem !== null);
+  if (unusable.length > 0) {
+    const what = unusable.map((d) => `${d.name} (${d.problem})`).join("; ");
+    logger.warn(
+      { datasets: unusable },
+      `model uploads (POST /v1/models) and refreshes are disabled for data set ${what}: install the Debian package dataset-fashion-mnist, mount the four IDX files there, or point ADVISOR_DATASETS at them`,
+    );
+  }
   const modelsDir = modelsDirFor(config.db);
   const swept = await sweepStale(modelsDir).catch(() => []);
   if (swept.length > 0) logger.info({ removed: swept }, "removed leftovers of interrupted uploads");

@@ -1,7 +1,7 @@
 // Data sets in MNIST's IDX format (Fashion-MNIST, MNIST, KMNIST, EMNIST): four files in one
 // directory, gzip-compressed or raw. Pixels are scaled to [0, 1]; every check fails with a message
 // naming the file and what is wrong. No TensorFlow here, so the CLI can load it cheaply.
-import { readFile, stat } from "node:fs/promises";
+import { access, readFile, stat } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
 import path from "node:path";
 import { mulberry32, permutation } from "./random.js";
@@ -57,6 +57,22 @@ async function readMaybeGzip(dir: string, base: string): Promise<{ file: string;
     return { file, bytes: raw };
   }
   throw new DataError(`${path.join(dir, base)}[.gz] not found (a data directory holds the four MNIST-format IDX files)`);
+}
+
+/**
+ * Why `dir` cannot serve as a data set (a directory of the four IDX files), from a look at the
+ * files and not their contents; null when it looks usable. Cheap enough for a start-up check.
+ */
+export async function idxDirectoryProblem(dir: string): Promise<string | null> {
+  try {
+    if (!(await stat(dir)).isDirectory()) return `${dir} is not a directory`;
+  } catch {
+    return `data directory ${dir} not found`;
+  }
+  const readable = (name: string) => access(path.join(dir, name)).then(() => true, () => false);
+  const missing: string[] = [];
+  for (const base of Object.values(FILES)) if (!(await readable(`${base}.gz`)) && !(await readable(base))) missing.push(`${base}[.gz]`);
+  return missing.length > 0 ? `${dir} lacks ${missing.join(", ")}` : null;
 }
 
 function parseImages(file: string, b: Buffer): { count: number; height: number; width: number; pixels: Float32Array } {

@@ -15,8 +15,11 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { migrationsDir } from "../paths.js";
 import { importJsonl, rebaseModelDir, type ImportResult } from "./jsonl.js";
-import type { MatrixStore } from "./store.js";
+import { migrate } from "./migrations.js";
+import { Database } from "./sqlite.js";
+import { MatrixStore } from "./store.js";
 
 export type SeedOutcome =
   /** `update`: the database already held an earlier shipped file's rows. */
@@ -81,4 +84,39 @@ export async function seedMatrix(store: MatrixStore, file: string | null, dbFile
     return { seeded: false, reason: "up-to-date", file };
   }
   return { seeded: true, update: latest !== null, file, sha256, result };
+}
+
+/** What a seed outcome is worth saying at start-up (the service logs it, the CLI prints it); null: nothing. */
+export function describeSeed(seed: SeedOutcome): { level: "info" | "warn"; fields: Record<string, unknown>; msg: string } | null {
+  if (seed.seeded) {
+    return {
+      level: "info",
+      fields: { file: seed.file, rows: seed.result.inserted, version: seed.result.version, sha256: seed.sha256 },
+      msg: seed.update ? "matrix updated from a newer shipped file (its new rows, as a new version)" : "matrix seeded from the shipped file",
+    };
+  }
+  if (seed.reason === "missing") return { level: "warn", fields: { file: seed.file }, msg: "no matrix yet and no shipped matrix file to seed it from" };
+  return null;
+}
+
+/**
+ * Opens a database file as `advisor serve` does at start-up: created if missing, migrated, then
+ * seeded from (or updated by) the shipped matrix `seedFile` (null: none). `onMigrated` hears the
+ * migrations applied before the seed runs. On failure the database is closed and the error thrown.
+ */
+export async function openSeededDatabase(
+  file: string,
+  seedFile: string | null,
+  onMigrated?: (applied: number[]) => void,
+): Promise<{ db: Database; seed: SeedOutcome }> {
+  const db = await Database.open(file);
+  try {
+    const applied = await migrate(db, migrationsDir);
+    onMigrated?.(applied);
+    const seed = await seedMatrix(new MatrixStore(db), seedFile, file);
+    return { db, seed };
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
 }
