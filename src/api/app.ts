@@ -17,6 +17,7 @@ import { requireApiKey } from "./auth.js";
 import { MatrixCache } from "./matrix-cache.js";
 import { METRICS_CONTENT_TYPE, ServiceMetrics } from "./metrics.js";
 import { notFound, problemHandler, sendProblem } from "./problem.js";
+import { redactUrl, rejectSecretsInQuery } from "./query-secrets.js";
 import { advisorRoutes } from "./routes/advisor.js";
 import { domainErrors } from "./routes/errors.js";
 import { jobRoutes } from "./routes/jobs.js";
@@ -86,9 +87,10 @@ export function createApp(deps: AppDeps): Express {
         res.setHeader("X-Request-Id", id);
         return id;
       },
-      // Headers stay out of the logs: they are noisy and may carry API keys.
+      // Headers stay out of the logs: they are noisy and may carry API keys; so may a query string
+      // (?api_key=…, refused under /v1 but still logged): those values are redacted.
       serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
@@ -130,6 +132,7 @@ export function createApp(deps: AppDeps): Express {
     res.type("application/yaml").send(await readFile(deps.openapiPath, "utf8"));
   });
 
+  app.use("/v1", rejectSecretsInQuery); // before any key check: a key in a URL is refused as such
   if (deps.protectReads) app.use("/v1", requireApiKey(keys, "/v1 (ADVISOR_PROTECT_READS is on)"));
   app.use(advisorRoutes(matrixCache, (id) => findModel(deps.db, id), metrics));
   app.use(modelRoutes(store, keys, uploads));

@@ -4,10 +4,12 @@
 //   a key that matches no entry     → 403;
 //   no keys configured at all       → 503: write endpoints are never open by default.
 // The key itself never reaches the logs (app.ts logs no headers); the matching entry's name is
-// kept in res.locals.apiKeyName and logged.
+// kept in res.locals.apiKeyName and logged. A key is never taken from the query string: under
+// /v1 a credential-looking query parameter is refused with 400 (query-secrets.ts), its value is
+// redacted in the request log, and no problem's `instance` carries a query string.
 import type { RequestHandler } from "express";
 import type { ApiKeys } from "../auth/keys.js";
-import { HttpProblem, sendProblem } from "./problem.js";
+import { HttpProblem, instanceOf, sendProblem } from "./problem.js";
 
 export const WWW_AUTHENTICATE = 'Bearer realm="pruning-advisor"';
 
@@ -45,13 +47,13 @@ export function requireApiKey(keys: ApiKeys, what = "this endpoint"): RequestHan
           key === null
             ? "the Authorization header must be `Bearer <API key>` (or send the key as X-API-Key)"
             : `${what} needs an API key: send it as \`Authorization: Bearer <key>\` or \`X-API-Key: <key>\``,
-        instance: req.originalUrl,
+        instance: instanceOf(req),
       });
       return;
     }
     const name = keys.verify(key);
     if (name === null) {
-      sendProblem(res, { status: 403, title: "Forbidden", detail: "the API key is not valid", instance: req.originalUrl });
+      sendProblem(res, { status: 403, title: "Forbidden", detail: "the API key is not valid", instance: instanceOf(req) });
       return;
     }
     res.locals.apiKeyName = name;

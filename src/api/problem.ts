@@ -29,24 +29,34 @@ export function sendProblem(res: Response, problem: Omit<ProblemBody, "type"> & 
   res.status(problem.status).type(PROBLEM_TYPE).send(JSON.stringify(body));
 }
 
+/**
+ * A problem's `instance`: the request path without its query string, so nothing a client put in
+ * the query (a misplaced API key above all) is ever echoed back.
+ */
+export function instanceOf(req: { originalUrl: string }): string {
+  const url = req.originalUrl;
+  const i = url.search(/[?#]/);
+  return i === -1 ? url : url.slice(0, i);
+}
+
 export const notFound: RequestHandler = (req, res) => {
-  sendProblem(res, { status: 404, title: "Not Found", detail: `no route for ${req.method} ${req.path}`, instance: req.originalUrl });
+  sendProblem(res, { status: 404, title: "Not Found", detail: `no route for ${req.method} ${req.path}`, instance: instanceOf(req) });
 };
 
 /** Known errors keep their status; body-parser errors (bad JSON, too large) are client errors; the rest is 500. */
 export const problemHandler: ErrorRequestHandler = (err: unknown, req, res, _next) => {
   if (err instanceof HttpProblem) {
-    sendProblem(res, { status: err.status, title: err.title, detail: err.detail, field: err.field, instance: req.originalUrl });
+    sendProblem(res, { status: err.status, title: err.title, detail: err.detail, field: err.field, instance: instanceOf(req) });
     return;
   }
   const status = statusOf(err);
   if (status !== undefined && status >= 400 && status < 500) {
     const detail = err instanceof Error ? err.message : undefined;
-    sendProblem(res, { status, title: titleFor(status), detail, instance: req.originalUrl });
+    sendProblem(res, { status, title: titleFor(status), detail, instance: instanceOf(req) });
     return;
   }
   req.log?.error({ err }, "unhandled error");
-  sendProblem(res, { status: 500, title: "Internal Server Error", instance: req.originalUrl });
+  sendProblem(res, { status: 500, title: "Internal Server Error", instance: instanceOf(req) });
 };
 
 function statusOf(err: unknown): number | undefined {

@@ -1045,9 +1045,32 @@ export interface components {
             };
         };
         /**
+         * @description The query string carries a credential-looking parameter (`api_key`, `key`, `token`, …):
+         *     keys are accepted only as `Authorization: Bearer <key>` or `X-API-Key: <key>`. `field`
+         *     names the parameter; its value is never echoed or logged.
+         */
+        CredentialsInQuery: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Bad Request",
+                 *       "status": 400,
+                 *       "detail": "credentials are never accepted in the query string (parameter \"api_key\"): send the API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`. A key in a URL ends up in logs and proxies — treat this one as exposed and rotate it",
+                 *       "field": "api_key",
+                 *       "instance": "/v1/models"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description The request is malformed: invalid JSON, a wrong type, an unknown field, a value out of range
          *     or inconsistent with the norm. `field` names the offending field (a dotted path such as
-         *     `sizeLimit.maxParameters`, or a query parameter).
+         *     `sizeLimit.maxParameters`, or a query parameter); also a credential in the query string.
          */
         BadRequest: {
             headers: {
@@ -1107,7 +1130,7 @@ export interface components {
                  *       "status": 404,
                  *       "detail": "matrix version 9 does not exist",
                  *       "field": "version",
-                 *       "instance": "/v1/matrix?version=9"
+                 *       "instance": "/v1/matrix"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -1858,6 +1881,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelsResponse"];
                 };
             };
+            400: components["responses"]["CredentialsInQuery"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
@@ -2022,6 +2046,7 @@ export interface operations {
                     "application/json": components["schemas"]["VersionsResponse"];
                 };
             };
+            400: components["responses"]["CredentialsInQuery"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
@@ -2288,6 +2313,7 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["CredentialsInQuery"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["UnknownJob"];
@@ -2409,6 +2435,7 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            400: components["responses"]["CredentialsInQuery"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["UnknownJob"];

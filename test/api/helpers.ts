@@ -7,7 +7,7 @@ import path from "node:path";
 import { createApp, type AppDeps, type AppLocals } from "../../src/api/app.js";
 import type { MatrixCache } from "../../src/api/matrix-cache.js";
 import { JobManager, type JobManagerOptions } from "../../src/jobs/manager.js";
-import { createLogger } from "../../src/logger.js";
+import { createLogger, type Logger } from "../../src/logger.js";
 import type { Strategy } from "../../src/advisor/types.js";
 import { MatrixStore } from "../../src/matrix/store.js";
 import { migrationsDir, openapiPath } from "../../src/paths.js";
@@ -83,7 +83,10 @@ export interface ApiResponse {
 export async function startApi(
   t: TestContext,
   fill: (store: MatrixStore) => Promise<unknown> = buildFixtureMatrix,
-  o: { checkIntervalMs?: number; jobs?: Partial<Omit<JobManagerOptions, "store" | "dbFile">> } & Pick<AppDeps, "keys" | "protectReads" | "uploads" | "refreshGridFile"> = {},
+  o: { checkIntervalMs?: number; jobs?: Partial<Omit<JobManagerOptions, "store" | "dbFile">>; logger?: Logger } & Pick<
+    AppDeps,
+    "keys" | "protectReads" | "uploads" | "refreshGridFile"
+  > = {},
 ): Promise<Api> {
   const dir = await tempDir(t, "advisor-api-");
   const dbFile = path.join(dir, "matrix.sqlite");
@@ -94,7 +97,7 @@ export async function startApi(
   const app = createApp({
     db: store.db,
     store,
-    logger: createLogger("silent"),
+    logger: o.logger ?? createLogger("silent"),
     migrationsDir,
     openapiPath,
     version: "0.0.0-test",

@@ -6,7 +6,7 @@
 import type { ErrorRequestHandler } from "express";
 import { AdvisorInputError, UnknownCandidateError, UnknownModelError } from "../../advisor/errors.js";
 import { MatrixInputError, MatrixVersionError } from "../../matrix/store.js";
-import { HttpProblem, sendProblem } from "../problem.js";
+import { HttpProblem, instanceOf, sendProblem } from "../problem.js";
 
 export const MATRIX_EMPTY = "matrix is empty";
 
@@ -41,7 +41,7 @@ export const domainErrors: ErrorRequestHandler = (err: unknown, req, res, next) 
   if (err instanceof UnknownModelError || err instanceof UnknownCandidateError) {
     const p = toProblem(err) as HttpProblem;
     const available = err instanceof UnknownModelError ? err.available.map((m) => ({ ...m })) : err.available.map((c) => ({ ...c }));
-    sendProblem(res, { status: p.status, title: p.title, detail: p.detail, field: p.field, instance: req.originalUrl, available });
+    sendProblem(res, { status: p.status, title: p.title, detail: p.detail, field: p.field, instance: instanceOf(req), available });
     return;
   }
   next(toProblem(err));
