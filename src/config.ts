@@ -66,6 +66,14 @@ const sizeSchema = z
   .transform((v) => Number(v.replace(/[kmgKMG]$/, "")) * UNITS[v.slice(-1).toLowerCase()]! || Number(v))
   .refine((n) => n >= 1024 && n <= 4 * 1024 ** 3, SIZE_MESSAGE);
 
+const MACS_MESSAGE = "expected a count of multiply-accumulates, optionally with a K, M or G suffix (decimal), from 100K to 1000G";
+const MACS_UNITS: Record<string, number> = { "": 1, k: 1e3, m: 1e6, g: 1e9 };
+const macsSchema = z
+  .string()
+  .regex(/^\d{1,12}(\.\d{1,3})?[kmgKMG]?$/, MACS_MESSAGE)
+  .transform((v) => Number(v.replace(/[kmgKMG]$/, "")) * (MACS_UNITS[/[kmgKMG]$/.test(v) ? v.slice(-1).toLowerCase() : ""] ?? 1))
+  .refine((n) => n >= 1e5 && n <= 1e12, MACS_MESSAGE);
+
 /** `name=dir[,name=dir…]`: the data sets uploaded models may name, by name → IDX directory. */
 const datasetsSchema = z.string().transform((text, ctx) => {
   const out = new Map<string, string>();
@@ -102,6 +110,12 @@ export const serveSettings = {
   protectReads: { env: "ADVISOR_PROTECT_READS", flag: "--protect-reads", schema: booleanSchema, fallback: "false" },
   /** Largest model upload (all files together). */
   uploadMaxBytes: { env: "ADVISOR_UPLOAD_MAX_BYTES", flag: "--upload-max-bytes", schema: sizeSchema, fallback: "50M" },
+  /** Largest cost of one input of an uploaded model, in multiply-accumulates (checked before any forward pass). */
+  uploadMaxMacs: { env: "ADVISOR_UPLOAD_MAX_MACS", flag: undefined, schema: macsSchema, fallback: "20M" },
+  /** Wall time allowed for checking one uploaded model (its child process is killed after it). */
+  uploadValidateSeconds: { env: "ADVISOR_UPLOAD_VALIDATE_SECONDS", flag: undefined, schema: intSchema(5, 3600), fallback: "120" },
+  /** Resident memory allowed for checking one uploaded model. */
+  uploadValidateMemory: { env: "ADVISOR_UPLOAD_VALIDATE_MEMORY", flag: undefined, schema: sizeSchema, fallback: "1536M" },
   datasets: { env: "ADVISOR_DATASETS", flag: "--datasets", schema: datasetsSchema, fallback: `fashion-mnist=${DEFAULT_DATA_DIR}` },
   /** The shipped matrix (JSONL) seeding a database without one, and updating one seeded from earlier files (src/matrix/seed.ts); "none" imports nothing. */
   seedMatrix: {

@@ -22,3 +22,13 @@ export function packageVersion(): string {
   }
   return cachedVersion;
 }
+
+/**
+ * The entry of a process to fork that sits next to the module at `moduleUrl` (import.meta.url):
+ * `<name>.ts` through tsx when running from sources, `<name>.js` from the build.
+ */
+export function siblingEntry(moduleUrl: string, name: string): { file: string; execArgv: string[] } {
+  const here = fileURLToPath(moduleUrl);
+  if (here.endsWith(".ts")) return { file: path.join(path.dirname(here), `${name}.ts`), execArgv: ["--import", "tsx"] };
+  return { file: path.join(path.dirname(here), `${name}.js`), execArgv: [] };
+}

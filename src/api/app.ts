@@ -71,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
     datasets: deps.uploads?.datasets ?? new Map([["fashion-mnist", DEFAULT_DATA_DIR]]),
     maxBytes: deps.uploads?.maxBytes ?? DEFAULT_UPLOAD_MAX_BYTES,
     maxFiles: deps.uploads?.maxFiles,
+    limits: deps.uploads?.limits,
   };
   const metrics = new ServiceMetrics({ matrixCache, db: deps.db });
   app.locals.matrixCache = matrixCache;

@@ -59,7 +59,12 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     version: packageVersion(),
     keys,
     protectReads: config.protectReads,
-    uploads: { modelsDir, datasets: config.datasets, maxBytes: config.uploadMaxBytes },
+    uploads: {
+      modelsDir,
+      datasets: config.datasets,
+      maxBytes: config.uploadMaxBytes,
+      limits: { maxMacs: config.uploadMaxMacs, maxSeconds: config.uploadValidateSeconds, maxMemoryBytes: config.uploadValidateMemory },
+    },
   });
   // Load the matrix before the first request; a failure here is logged and retried on demand.
   await (app.locals as AppLocals).matrixCache.refresh().catch((err: unknown) => logger.warn({ err }, "matrix not loaded at start-up"));

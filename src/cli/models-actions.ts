@@ -21,7 +21,18 @@ async function resolveDataset(value: string, datasets: ReadonlyMap<string, strin
 
 export async function modelsAddAction(dir: string, flags: ModelsAddFlags & { db: string }): Promise<void> {
   // The data sets setting is validated exactly as `advisor serve` validates it.
-  const datasets = resolveServeConfig({ datasets: flags.datasets }, { ADVISOR_DATASETS: process.env.ADVISOR_DATASETS }).datasets;
+  // Only the settings a registration reads: a stray PORT= must not break `models add`.
+  const env = process.env;
+  const config = resolveServeConfig(
+    { datasets: flags.datasets },
+    {
+      ADVISOR_DATASETS: env.ADVISOR_DATASETS,
+      ADVISOR_UPLOAD_MAX_MACS: env.ADVISOR_UPLOAD_MAX_MACS,
+      ADVISOR_UPLOAD_VALIDATE_SECONDS: env.ADVISOR_UPLOAD_VALIDATE_SECONDS,
+      ADVISOR_UPLOAD_VALIDATE_MEMORY: env.ADVISOR_UPLOAD_VALIDATE_MEMORY,
+    },
+  );
+  const datasets = config.datasets;
   if (!(await isDirectory(dir))) throw new UsageError(`<dir>: ${dir} is not a directory (give the folder holding model.json and its weight files)`);
   const dataset = await resolveDataset(flags.data, datasets);
   // TensorFlow.js comes with register.js: only once the arguments are known to be good.
@@ -36,6 +47,7 @@ export async function modelsAddAction(dir: string, flags: ModelsAddFlags & { db:
       store,
       modelsDir: modelsDirFor(flags.db),
       dbDir: path.dirname(path.resolve(flags.db)),
+      limits: { maxMacs: config.uploadMaxMacs, maxSeconds: config.uploadValidateSeconds, maxMemoryBytes: config.uploadValidateMemory },
     }).catch((err: unknown) => {
       if (err instanceof ModelUploadError) throw new UsageError(`${dir}: ${err.message}`);
       throw err;

@@ -16,7 +16,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { siblingEntry } from "../paths.js";
 import type { Logger } from "../logger.js";
 import { BuildLedger, DEFAULT_STALE_AFTER_MS, processAlive, type LockInfo } from "../matrix/build-state.js";
 import type { MatrixStore } from "../matrix/store.js";
@@ -55,11 +55,7 @@ interface Running {
 }
 
 
-function runnerEntry(): { file: string; execArgv: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith(".ts")) return { file: path.join(path.dirname(here), "runner-process.ts"), execArgv: ["--import", "tsx"] };
-  return { file: path.join(path.dirname(here), "runner-process.js"), execArgv: [] };
-}
+const runnerEntry = (): { file: string; execArgv: string[] } => siblingEntry(import.meta.url, "runner-process");
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -21,14 +21,13 @@ import { fork, type ChildProcess } from "node:child_process";
 import { open, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { gridHash as hashOfGrid, loadGrid, planCells, shardCells, type Cell, type Grid, type ShardSpec } from "./grid.js";
 import { MatrixError, MatrixStore, evaluationInputFromResult, modelInputFromMetadata, variantInputFrom } from "./store.js";
 import { BuildLedger, type BuildLock } from "./build-state.js";
 import { missingModelDirs } from "./model-dirs.js";
 import type { BuildPaths, CellJob, CellOutput, EvaluateOutput, ModelOutput } from "./cells.js";
 import type { FromWorker, ToWorker } from "./worker.js";
-import { packageRoot } from "../paths.js";
+import { packageRoot, siblingEntry } from "../paths.js";
 
 export interface BuildOptions {
   /** The grid file; or give the validated `grid` itself (e.g. a refresh job's grid, which names its model). */
@@ -113,11 +112,7 @@ export async function openStore(file: string): Promise<MatrixStore> {
   }
 }
 
-function workerEntry(): { file: string; execArgv: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith(".ts")) return { file: path.join(path.dirname(here), "worker.ts"), execArgv: ["--import", "tsx"] };
-  return { file: path.join(path.dirname(here), "worker.js"), execArgv: [] };
-}
+const workerEntry = (): { file: string; execArgv: string[] } => siblingEntry(import.meta.url, "worker");
 
 class WorkerProcess {
   readonly child: ChildProcess;

@@ -7,6 +7,7 @@ import { saveModel, type ModelMetadata } from "../../src/engine/model-io.js";
 import type { Architecture } from "../../src/engine/models.js";
 import { syntheticSplits, writeIdxDirectory } from "../../src/engine/synthetic.js";
 import { tf } from "../../src/engine/tf.js";
+import { train } from "../../src/engine/train.js";
 import { tempDir } from "../matrix/fixtures.js";
 
 interface TestContext {
@@ -39,19 +40,66 @@ export async function tinyModel(
     model.add(tf.layers.dense({ inputShape, units: 4, activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
   }
   model.add(tf.layers.dense({ units: o.classes ?? CLASSES, activation: o.softmax ? "softmax" : "linear", kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 100 }) }));
+  // Trained a little on the synthetic data set's training split, so it is above chance on its
+  // test split (registration refuses untrained models). Models of other shapes are for checks
+  // that refuse them before any forward pass.
+  const fits = inputShape.length === 3 && inputShape[0] === SIZE && inputShape[1] === SIZE && (o.classes ?? CLASSES) === CLASSES;
+  if (fits) {
+    const splits = syntheticSplits({ trainCount: 30, testCount: 60, classes: CLASSES, size: SIZE, seed: 3 });
+    await train(model, splits.train, splits.train, { epochs: 15, seed, batchSize: 10, learningRate: 0.05 });
+  }
+  const saved = await saveTestModel(t, model, { architecture: o.architecture ?? "tiny", size: SIZE, classes: o.classes ?? CLASSES, seed });
+  model.dispose();
+  return saved;
+}
+
+/** Saves a test model as the engine saves models, in a temp directory. */
+async function saveTestModel(
+  t: TestContext,
+  model: tf.Sequential,
+  m: { architecture: string; size: number; classes: number; seed: number },
+): Promise<{ dir: string; metadata: ModelMetadata }> {
   const dir = path.join(await tempDir(t, "advisor-model-"), "model");
   const metadata = await saveModel(model, dir, {
-    architecture: (o.architecture ?? "tiny") as Architecture,
+    architecture: m.architecture as Architecture,
     dataset: "synthetic",
-    inputShape: [SIZE, SIZE, 1],
-    numClasses: o.classes ?? CLASSES,
-    seed,
+    inputShape: [m.size, m.size, 1],
+    numClasses: m.classes,
+    seed: m.seed,
     backend: tf.getBackend(),
     codeVersion: "test",
     createdAt: new Date().toISOString(),
   });
-  model.dispose();
   return { dir, metadata };
+}
+
+/**
+ * The issue-16 case: a few KB of weights, a lot of compute (UpSampling2D 8x → Conv2D 64 →
+ * GlobalAveragePooling → Dense): ≈ 32 M multiply-accumulates per 28×28 input (macs.ts).
+ */
+export async function heavyModel(t: TestContext, o: { size?: number; classes?: number } = {}): Promise<{ dir: string; metadata: ModelMetadata }> {
+  await initBackend();
+  const size = o.size ?? 28;
+  const classes = o.classes ?? 10;
+  const model = tf.sequential();
+  model.add(tf.layers.upSampling2d({ inputShape: [size, size, 1], size: [8, 8] }));
+  model.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+  model.add(tf.layers.globalAveragePooling2d({}));
+  model.add(tf.layers.dense({ units: classes, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
+  const saved = await saveTestModel(t, model, { architecture: "heavy", size, classes, seed: 1 });
+  model.dispose();
+  return saved;
+}
+
+/** A model whose every weight is 0: it answers one class for every input (chance level). */
+export async function zeroModel(t: TestContext): Promise<{ dir: string; metadata: ModelMetadata }> {
+  await initBackend();
+  const model = tf.sequential();
+  model.add(tf.layers.flatten({ inputShape: [SIZE, SIZE, 1] }));
+  model.add(tf.layers.dense({ units: CLASSES, kernelInitializer: "zeros" }));
+  const saved = await saveTestModel(t, model, { architecture: "zeros", size: SIZE, classes: CLASSES, seed: 1 });
+  model.dispose();
+  return saved;
 }
 
 export interface Part {

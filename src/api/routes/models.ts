@@ -19,6 +19,7 @@ import type { MatrixStore } from "../../matrix/store.js";
 // Types only: the module itself (and TensorFlow.js with it) is imported when an upload arrives.
 import type { ModelSummary } from "../../models/register.js";
 import { newStagingDir } from "../../models/storage.js";
+import type { ValidationLimits } from "../../models/upload-types.js";
 import { requireApiKey } from "../auth.js";
 import { HttpProblem } from "../problem.js";
 import type { components } from "../schema.gen.js";
@@ -35,6 +36,8 @@ export interface UploadSettings {
   /** All files of one upload together. */
   maxBytes: number;
   maxFiles?: number;
+  /** Caps on checking a model (compute per input, wall time, memory); defaults in upload-types.ts. */
+  limits?: Partial<ValidationLimits>;
 }
 
 const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
@@ -186,6 +189,7 @@ export function modelRoutes(store: MatrixStore, keys: ApiKeys, settings: UploadS
           store,
           modelsDir: settings.modelsDir,
           dbDir: settings.dbDir,
+          limits: settings.limits,
         });
       } catch (err) {
         if (err instanceof ModelUploadError) throw new HttpProblem(err.status, titleOf(err.status), err.message, err.field);
