@@ -4,20 +4,22 @@
 # unreachable service). Writes a JUnit report either way, one testcase per check.
 #
 # Configuration (environment):
-#   ADVISOR         how to run the CLI            (default: "npx --no-install advisor")
-#   ADVISOR_DB      matrix database file          (default: data/advisor.sqlite); or
+#   ADVISOR         how to run the CLI            (default: "node dist/cli/main.js", after npm run build)
+#   ADVISOR_DB      matrix database file          (default: data/advisor.sqlite; a missing file is
+#                   created from the shipped matrix db/matrix.jsonl, as `advisor serve` does); or
 #   ADVISOR_URL     a running service instead of the file, e.g. http://advisor.internal:8080
 #   STRATEGY, RATE  the candidate to gate         (required), e.g. global-magnitude and 4
 #   NORM, BUDGET, KNOWLEDGE                       (default: linf, 0.1, white-box)
-#   MODEL           model id (sha256 of the dense weights), when the matrix holds several
-#   DATASET, ARCHITECTURE  alternatively select the model by data set and architecture
+#   MODEL           model id (sha256 of the dense weights): needed when the matrix holds several
+#                   models, as the shipped one does (lenet300, lenet5, convnet)
+#   DATASET, ARCHITECTURE  alternatively select the model by data set and architecture, e.g. lenet300
 #   MIN_ROBUST      min lower 95 % bound of robust accuracy, a fraction (default 0.40)
 #   MAX_DROP        max drop vs the dense model, a fraction (default 0.02 = 2 points)
 #   MAX_BYTES       optional size limit (bytes stored sparse)
 #   JUNIT_REPORT    where to write the report     (default: reports/advisor-gate.xml)
 set -uo pipefail
 
-read -r -a advisor <<< "${ADVISOR:-npx --no-install advisor}"
+read -r -a advisor <<< "${ADVISOR:-node dist/cli/main.js}"
 : "${STRATEGY:?set STRATEGY, e.g. global-magnitude}"
 : "${RATE:?set RATE, e.g. 4}"
 

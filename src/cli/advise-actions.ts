@@ -3,13 +3,16 @@
 // (--db, the same advisor code the service runs). Anything that is not an answer — bad flags,
 // an unreachable server, an empty matrix, an unknown model — is a UsageError (exit 2); for the
 // gate a verdict is exit 0 (pass) or 1 (fail).
-import { access, mkdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AdvisorError, gate, recommend } from "../advisor/index.js";
 import { defaultModelSet } from "../api/matrix-cache.js";
 import { answerSet, checkBudgetAgainstInputs } from "../api/routes/advisor.js";
 import type { components } from "../api/schema.gen.js";
 import { fieldOf, gateRequestSchema, scenarioSchema } from "../api/validation.js";
+import { serveSettings } from "../config.js";
+import { openSeededDatabase } from "../matrix/seed.js";
 import { Database } from "../matrix/sqlite.js";
 import { MatrixStore } from "../matrix/store.js";
 import { findModel, uploadedModelIds } from "../models/storage.js";
@@ -118,13 +121,34 @@ async function post<T>(f: ScenarioFlags, route: string, body: unknown): Promise<
   return parsed as T;
 }
 
-/** Runs `fn` on the database file, opened read-only (never created or migrated here). */
-async function withStore<T>(file: string, fn: (store: MatrixStore) => Promise<T>): Promise<T> {
+/**
+ * A database file that does not exist yet is made as `advisor serve` makes it at start-up
+ * (created, migrated, seeded from the shipped matrix, or ADVISOR_SEED_MATRIX), so a fresh
+ * checkout answers at once; with ADVISOR_SEED_MATRIX=none a missing file stays an error.
+ */
+async function createFromShippedMatrix(file: string): Promise<void> {
+  const setting = serveSettings.seedMatrix;
+  const parsed = setting.schema.safeParse(process.env[setting.env] ?? setting.fallback);
+  if (!parsed.success) throw new UsageError(`invalid seedMatrix from environment variable ${setting.env}: ${parsed.error.issues[0]!.message}`);
+  if (parsed.data === null) throw new UsageError(`--db: no such database file: ${file} (and ${setting.env}=none: no shipped matrix to create it from)`);
+  let opened;
   try {
-    await access(file);
-  } catch {
-    throw new UsageError(`--db: no such database file: ${file}`);
+    opened = await openSeededDatabase(file, parsed.data);
+  } catch (err) {
+    throw new UsageError(`--db: cannot create ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
+  await opened.db.close();
+  const { seed } = opened;
+  process.stderr.write(
+    seed.seeded
+      ? `--db: created ${file} from the shipped matrix ${seed.file} (${seed.result.inserted} rows, matrix version ${seed.result.version})\n`
+      : `--db: created ${file}, but found no shipped matrix at ${seed.file} to seed it from\n`,
+  );
+}
+
+/** Runs `fn` on the database file, opened read-only (a missing file is first created from the shipped matrix). */
+async function withStore<T>(file: string, fn: (store: MatrixStore) => Promise<T>): Promise<T> {
+  if (!existsSync(file)) await createFromShippedMatrix(file);
   let db: Database;
   try {
     db = await Database.open(file, { readonly: true });

@@ -36,7 +36,7 @@ const anyNumber = (flag: string) => numberOption(flag, () => true, "a number");
 function scenarioOptions(cmd: Command): Command {
   return cmd
     .option("--url <url>", "ask a running service, e.g. http://localhost:8080")
-    .option("--db <file>", "answer directly from a matrix database file (read-only)")
+    .option("--db <file>", "answer directly from a matrix database file (read-only; a missing file is first created from the shipped matrix, as `serve` does)")
     .requiredOption("--norm <norm>", "l0 | l2 | linf")
     .requiredOption("--budget <eps>", "ε in the units of the norm: L∞ in [0, 1], L2 Euclidean, L0 whole features", anyNumber("--budget"))
     .option("--knowledge <level>", "white-box | transfer | black-box", "white-box")

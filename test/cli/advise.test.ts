@@ -76,9 +76,16 @@ test("gate: bad input and an unreachable server exit 2 with a JUnit error; the o
     [{ model: "nope" }, /^--model: no model matches modelId "nope"/],
     [{ maxParameters: 0 }, /^--max-parameters: /],
     [{ minRobustAccuracy: 40 }, /^--min-robust-accuracy: /],
-    [{ db: path.join(dir, "missing.sqlite") }, /^--db: no such database file/],
+    // A missing file is created from the shipped matrix (test/hardening/cli-fresh-db.test.ts) unless seeding is off.
+    [{ db: path.join(dir, "missing.sqlite") }, /^--db: no such database file: .*ADVISOR_SEED_MATRIX=none/],
     [{ url: "http://127.0.0.1:9" }, /exactly one of --url .* or --db/],
   ];
+  const seedSetting = process.env.ADVISOR_SEED_MATRIX;
+  process.env.ADVISOR_SEED_MATRIX = "none";
+  t.after(() => {
+    if (seedSetting === undefined) delete process.env.ADVISOR_SEED_MATRIX;
+    else process.env.ADVISOR_SEED_MATRIX = seedSetting;
+  });
   for (const [i, [flags, message]] of cases.entries()) {
     const file = `${junit}.${i}`;
     await assert.rejects(gateAction({ ...base, ...flags, junit: file }), (err: unknown) => {
