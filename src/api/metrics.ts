@@ -32,7 +32,7 @@ export class ServiceMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.recommendations = new Counter({ name: "advisor_recommendations_total", help: "Recommendations answered, by status (ok, no-feasible-candidate, …).", labelNames: ["status"], registers });
+    this.recommendations = new Counter({ name: "advisor_recommendations_total", help: "Recommendations answered, by status (ok, infeasible, no-evidence).", labelNames: ["status"], registers });
     this.verdicts = new Counter({ name: "advisor_gate_verdicts_total", help: "Gate verdicts given, by verdict (pass, fail).", labelNames: ["verdict"], registers });
 
     const loaded = (): ReturnType<MatrixCache["peek"]> => o.matrixCache.peek();

@@ -1,6 +1,7 @@
 // GET /v1/matrix (rows, cursor pagination), /v1/matrix/curves (for plotting), /v1/models (of the
 // version the advisor answers from) and /v1/matrix/versions.
 import { Router } from "express";
+import { checkBudget } from "../../advisor/validate.js";
 import type { MatrixStore, RowFilter, CurvePlot } from "../../matrix/store.js";
 import type { MatrixCache } from "../matrix-cache.js";
 import type { components } from "../schema.gen.js";
@@ -42,6 +43,9 @@ export function matrixRoutes(store: MatrixStore, cache: MatrixCache): Router {
     const q = parseOr400(curvesQuerySchema, req.query, "query");
     const candidates = q.candidates === undefined ? null : parseCandidateList(q.candidates);
     const at = q.at === undefined ? undefined : parseBudgetList(q.at);
+    // With a norm, the same budget rules as POST /v1/recommendations (L∞ at most 1, L0 whole
+    // features): the two never disagree on what a valid budget of a norm is.
+    if (at !== undefined && q.norm !== undefined) for (const b of at) checkBudget(q.norm, b, "at");
     await requirePublished();
     const base = filterOf(q);
     // Pin one version for every candidate.
