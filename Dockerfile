@@ -1,6 +1,8 @@
-# Pruning Advisor service image. The database lives on the /data volume.
+# Pruning Advisor service image. The database lives on the /data volume; Fashion-MNIST (which model
+# uploads and refreshes measure on) comes from Debian's dataset-fashion-mnist package. Both are
+# checked statically by test/hardening/dockerfile.test.ts.
 # Build stage: compile TypeScript and the sqlite3 native addon.
-FROM node:20-slim AS build
+FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -8,10 +10,15 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json openapi.yaml ./
 COPY src ./src
 COPY db ./db
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && chmod +x dist/cli/main.js && npm prune --omit=dev
 
-FROM node:20-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 ADVISOR_DB=/data/advisor.sqlite
+FROM node:20-bookworm-slim
+# The four IDX files in /usr/share/datasets/fashion-mnist (about 30 MB): without them uploads
+# answer 503 and refreshes are refused, and the service says so at start-up. Mount another set there, or point
+# ADVISOR_DATASETS elsewhere, to measure on other data.
+RUN apt-get update && apt-get install -y --no-install-recommends dataset-fashion-mnist && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 ADVISOR_DB=/data/advisor.sqlite \
+    ADVISOR_DATASETS=fashion-mnist=/usr/share/datasets/fashion-mnist
 WORKDIR /app
 COPY --from=build /app/package.json /app/openapi.yaml ./
 COPY --from=build /app/node_modules ./node_modules
