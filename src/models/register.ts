@@ -11,6 +11,7 @@
 // forward pass), and does the database part. One registration runs at a time per process.
 import { fork, type ChildProcess } from "node:child_process";
 import { readFile, readdir, rm, stat } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import type { MatrixStore } from "../matrix/store.js";
 import { packageVersion, siblingEntry } from "../paths.js";
@@ -41,6 +42,7 @@ export interface ModelSummary {
 // ───────────────────────── the validation child ─────────────────────────
 
 const MEMORY_POLL_MS = 100;
+const VALIDATION_NICENESS = 10;
 const mib = (n: number): string => `${Math.round(n / 1024 / 1024)} MiB`;
 
 /** Resident memory of a process (Linux /proc); null where that cannot be read. */
@@ -65,6 +67,14 @@ class Validator {
     // The V8 heap cap is a second line behind the RSS watch (wasm memory lies outside that heap).
     const heapMb = Math.max(256, Math.floor(limits.maxMemoryBytes / 1024 / 1024));
     this.child = fork(entry.file, [], { execArgv: [...entry.execArgv, `--max-old-space-size=${heapMb}`], serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    // Lower priority than the service: on a busy machine the API's requests go first.
+    if (this.child.pid !== undefined) {
+      try {
+        os.setPriority(this.child.pid, VALIDATION_NICENESS);
+      } catch {
+        // Not permitted here (some containers): the check still runs, at the service's priority.
+      }
+    }
     const stderr: string[] = [];
     this.child.stderr?.on("data", (d: Buffer) => {
       stderr.push(d.toString());
