@@ -39,6 +39,10 @@ export function registerServe(program: Command): void {
       const { protectReads, ...rest } = flags;
       const config = resolveServeConfig({ ...rest, protectReads: protectReads ? "true" : undefined }, process.env);
       const running = await startServer(config).catch(reportAndExit);
+      // A promise rejected with nobody waiting (a bug) is logged and the service keeps serving:
+      // Node's default would end the process and every request in flight with it. (An uncaught
+      // exception still ends it: after one, the process state cannot be trusted.)
+      process.on("unhandledRejection", (reason) => running.logger.error({ err: reason }, "unhandled promise rejection"));
       const stop = (signal: string): void => {
         running.logger.info({ signal }, "shutting down");
         running.close().then(
