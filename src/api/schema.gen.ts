@@ -223,9 +223,11 @@ export interface paths {
         put?: never;
         /**
          * Queue a job that measures a registered model on a grid (API key required).
-         * @description Queues a refresh job: a matrix build of the grid — the server's default grid
-         *     (db/grids/default.yaml) or the one in the body — with the registered model as its dense
-         *     model. The model is not trained (it IS the dense model); it is pruned with each strategy
+         * @description Queues a refresh job: a matrix build of the grid — `{"grid": "default"}`, the server's
+         *     default grid (db/grids/default.yaml, 151 cells: hours), or a grid object — with the
+         *     registered model as its dense model. The grid is required: a body without one (none, or
+         *     `{}`) is a 400 whose `choices` name the default grid and an example grid object, each with
+         *     its cells and estimated time. The model is not trained (it IS the dense model); it is pruned with each strategy
          *     and rate, fine-tuned on the data set it was registered for and attacked as any grid says.
          *     The job runs in the background in its own processes at low CPU priority; follow it with
          *     `GET /v1/jobs/{id}` (the `Location` header). When it succeeds it has published a new matrix
@@ -235,6 +237,14 @@ export interface paths {
          *     that job is answered (200, `already-queued`); when that grid was already fully measured for
          *     the model, the answer says so (200, `already-measured`, nothing queued). A job that failed
          *     can be retried with the same request: it resumes from the cells that finished.
+         *
+         *     Better evidence is never replaced unasked: when the job publishes, a row of it with fewer
+         *     samples or weaker attack settings (fewer steps, restarts, targets or queries for the same
+         *     attack; an attack or a fixed-budget attack's budget missing) than the current row of the
+         *     same variant, norm and knowledge is published withheld, and the current row stays current;
+         *     the job's `kept` lists each such row and why. `"replace": true` makes every row of the
+         *     refresh current; sent for a grid already measured with rows kept, it publishes those rows
+         *     again as current in a new version (nothing re-run).
          */
         post: operations["refreshModel"];
         delete?: never;
@@ -312,6 +322,8 @@ export interface components {
             /** @description The offending field of the request, when one is to blame. */
             field?: string;
             requestId?: string;
+            /** @description With a 400 for a refresh without a grid, the grids to choose from, each with its cells and estimated time. */
+            choices?: components["schemas"]["RefreshChoice"][];
             /** @description With a 404 for an unknown model or candidate, what the matrix does hold. */
             available?: (components["schemas"]["ModelKey"] | components["schemas"]["CandidateKey"])[];
         };
@@ -823,7 +835,7 @@ export interface components {
             samples: number;
             /** @description Seeds of pruning, fine-tuning and the attacks (default [1]). */
             seeds?: number[];
-            /** @description Batch size and learning rate are those of fine-tuning; the model itself is not trained. */
+            /** @description Batch size and learning rate are those of fine-tuning; the model itself is not trained. Fields left out are the default grid's. */
             training?: {
                 epochs?: number;
                 batchSize?: number;
@@ -831,9 +843,11 @@ export interface components {
                 patience?: number;
                 validation?: number;
             };
+            /** @description Fields left out are the default grid's. */
             finetune?: {
                 epochs?: number;
             };
+            /** @description Fields left out are the default grid's, one by one: `{fmn: {steps: 5}}` changes FMN's steps only (its `targets` stay the default grid's 0). */
             attacks?: {
                 batchSize?: number;
                 pgd?: {
@@ -853,7 +867,40 @@ export interface components {
             };
         };
         RefreshRequest: {
-            grid?: components["schemas"]["RefreshGrid"];
+            /** @description `"default"`: the server's default grid (db/grids/default.yaml; hours). Or a grid object. */
+            grid: "default" | components["schemas"]["RefreshGrid"];
+            /** @description Publish every row as current, even where the current row of the same variant, norm and knowledge has more samples or stronger attack settings (default false: those are kept, and the job's `kept` says so). */
+            replace?: boolean;
+        };
+        RefreshChoice: {
+            /** @description What to send as `grid`. */
+            grid: "default" | components["schemas"]["RefreshGrid"];
+            description: string;
+            cells: number;
+            samples: number;
+            estimatedSeconds: number;
+            estimate: string;
+        };
+        /** @description A current row a refresh did not replace, because the refresh's row is weaker. */
+        KeptRow: {
+            strategy: components["schemas"]["Strategy"];
+            rate: number;
+            seed: number;
+            norm: components["schemas"]["Norm"];
+            knowledge: components["schemas"]["Knowledge"];
+            /** @description The row that stays current. */
+            kept: {
+                evaluation: number;
+                version: number;
+                samples: number;
+            };
+            /** @description The refresh's row, published in the job's version but not current. */
+            withheld: {
+                evaluation: number;
+                samples: number;
+            };
+            /** @description Each way it is weaker, e.g. "1 samples < 500", "pgd-linf (white-box) steps 5 < 40", "attack fmn-linf (transfer) missing". */
+            reasons: string[];
         };
         /**
          * @description queued → running → succeeded | failed; cancelled from queued or running. A running job whose service stopped is queued again and resumes.
@@ -913,6 +960,10 @@ export interface components {
             startedAt: string | null;
             updatedAt: string;
             finishedAt: string | null;
+            /** @description The request said `"replace": true`: its rows become current even where weaker. */
+            replace: boolean;
+            /** @description What its publication kept (empty until it published, and with replace). */
+            kept: components["schemas"]["KeptRow"][];
         };
         RefreshResult: {
             /**
@@ -932,6 +983,10 @@ export interface components {
          * @description The body is not a valid refresh request: `field` names the offending field of the grid
          *     (e.g. `grid.strategies[1]`, `grid.budgets.l0[2]`), `grid.samples` when the data set's test
          *     split holds fewer images, or `grid.dataset.name` when it names another data set than the model's.
+         *     No grid at all (no body, `{}`): `field` is `grid` and `choices` lists what to send — the
+         *     default grid and an example grid object — with each one's cells and estimated time
+         *     (cells × seconds per cell at its samples, from the cells/hour measured in the README, for
+         *     the server's build workers; a LeNet-5-sized model).
          */
         BadRefresh: {
             headers: {
@@ -2065,8 +2120,8 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Optional; without a body (or with `{}`) the server's default grid is run. */
-        requestBody?: {
+        /** @description The grid: `"default"` or a grid object. Without one (no body, `{}`) the answer is a 400 naming the choices. */
+        requestBody: {
             content: {
                 /**
                  * @example {
@@ -2230,7 +2285,9 @@ export interface operations {
                      *         "createdAt": "2026-11-02T10:00:00.000Z",
                      *         "startedAt": null,
                      *         "updatedAt": "2026-11-02T10:00:00.000Z",
-                     *         "finishedAt": null
+                     *         "finishedAt": null,
+                     *         "replace": false,
+                     *         "kept": []
                      *       }
                      *     }
                      */
@@ -2429,7 +2486,9 @@ export interface operations {
                      *       "createdAt": "2026-11-02T10:00:00.000Z",
                      *       "startedAt": "2026-11-02T10:00:01.000Z",
                      *       "updatedAt": "2026-11-02T10:20:05.000Z",
-                     *       "finishedAt": "2026-11-02T10:20:05.000Z"
+                     *       "finishedAt": "2026-11-02T10:20:05.000Z",
+                     *       "replace": false,
+                     *       "kept": []
                      *     }
                      */
                     "application/json": components["schemas"]["Job"];

@@ -64,10 +64,30 @@ export const gateRequestSchema = z.strictObject({
   thresholds: gateThresholdsSchema,
 });
 
-/** POST /v1/models/{id}/refresh: an optional grid, validated by the grid files' own rules (src/matrix/grid.ts). */
+/**
+ * POST /v1/models/{id}/refresh: the grid — "default" (the server's default grid) or a grid object,
+ * validated by the grid files' own rules (src/matrix/grid.ts) — and `replace` (src/matrix/evidence.ts).
+ * The type the API documents; requests are parsed by parseRefreshRequest, which reports a bad grid
+ * object by its own field (`grid.strategies[1]`) rather than as a failed union.
+ */
 export const refreshRequestSchema = z.strictObject({
-  grid: refreshGridSchema.optional(),
+  grid: z.union([z.literal("default"), refreshGridSchema]),
+  replace: z.boolean().optional(),
 });
+
+const refreshEnvelopeSchema = z.strictObject({ grid: z.unknown().optional(), replace: z.boolean({ error: "must be true or false" }).optional() });
+
+/** A refresh request; `grid` undefined when the body names none (the caller answers with the choices). */
+export function parseRefreshRequest(input: unknown): { grid: z.output<typeof refreshRequestSchema>["grid"] | undefined; replace: boolean } {
+  const env = parseOr400(refreshEnvelopeSchema, input);
+  const replace = env.replace ?? false;
+  if (env.grid === undefined) return { grid: undefined, replace };
+  if (typeof env.grid === "string") {
+    if (env.grid === "default") return { grid: "default", replace };
+    throw new HttpProblem(400, "Bad Request", `grid: unknown grid ${JSON.stringify(env.grid)}: send "default" (the server's default grid) or a grid object`, "grid");
+  }
+  return { grid: parseOr400(z.strictObject({ grid: refreshGridSchema }), { grid: env.grid }).grid, replace };
+}
 
 // ── queries: text in, typed values out ──
 
@@ -158,7 +178,7 @@ type RecommendationBody = operations["createRecommendation"]["requestBody"]["con
 type GateBody = operations["runGate"]["requestBody"]["content"]["application/json"];
 const _recBody: Same<z.input<typeof scenarioSchema>, RecommendationBody> = true;
 const _gateBody: Same<z.input<typeof gateRequestSchema>, GateBody> = true;
-// The refresh body is optional; when there is one, it is a RefreshRequest.
+// The refresh body is a RefreshRequest (documented as optional: without one the answer is a 400 naming the choices).
 type RefreshBody = NonNullable<operations["refreshModel"]["requestBody"]>["content"]["application/json"];
 const _refreshBody: Same<z.input<typeof refreshRequestSchema>, RefreshBody> = true;
 const _refreshGrid: Same<z.input<typeof refreshGridSchema>, Schemas["RefreshGrid"]> = true;

@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { resolveServeConfig } from "../config.js";
+import { choicesText, refreshChoices } from "../jobs/estimate.js";
 import { measuredVersion, prepareRefresh, RefreshError, type PreparedRefresh } from "../jobs/prepare.js";
 import { runJob, type RunOutcome } from "../jobs/runner.js";
 import { JobStore, runnerGone, type Job } from "../jobs/store.js";
@@ -46,10 +47,17 @@ async function follow(jobs: JobStore, id: number): Promise<Job> {
   }
 }
 
+/** What the publication kept, in a clause ("" when nothing). */
+function keptText(job: Job): string {
+  if (job.kept.length === 0) return "";
+  const first = job.kept[0]!;
+  return `; ${job.kept.length} current row(s) kept, the refresh's weaker rows withheld (e.g. ${first.strategy} ${first.rate}× ${first.norm} ${first.knowledge}: ${first.reasons.join("; ")}; run with --replace to make them current)`;
+}
+
 function reportOf(job: Job, p: PreparedRefresh, outcome?: RunOutcome): Report {
   const what = `model ${p.model.id.slice(0, 12)}… (${p.model.architecture}, ${p.model.dataset})`;
   if (job.state === "succeeded") {
-    return { outcome: "succeeded", matrixVersion: job.publishedVersion, detail: `${what} measured: ${job.cellsTotal ?? p.cells} cells, matrix version ${job.publishedVersion} published (job ${job.id})`, job: jobView(job) };
+    return { outcome: "succeeded", matrixVersion: job.publishedVersion, detail: `${what} measured: ${job.cellsTotal ?? p.cells} cells, matrix version ${job.publishedVersion} published (job ${job.id})${keptText(job)}`, job: jobView(job) };
   }
   if (outcome?.state === "waiting") return { outcome: "waiting", matrixVersion: null, detail: `job ${job.id} not run: ${outcome.reason}; try again when that build is done`, job: jobView(job) };
   if (job.state === "cancelled") return { outcome: "cancelled", matrixVersion: null, detail: `job ${job.id} was cancelled${job.note ? ` (${job.note})` : ""}`, job: jobView(job) };
@@ -60,8 +68,15 @@ function reportOf(job: Job, p: PreparedRefresh, outcome?: RunOutcome): Report {
 export async function refreshAction(modelId: string, flags: RefreshFlags & { db: string }): Promise<void> {
   // The data sets setting is validated exactly as `advisor serve` validates it.
   const datasets = resolveServeConfig({ datasets: flags.datasets }, { ADVISOR_DATASETS: process.env.ADVISOR_DATASETS }).datasets;
-  let grid: RefreshGrid | undefined;
-  if (flags.grid !== undefined) {
+  const defaultGridFile = process.env.ADVISOR_REFRESH_GRID ?? defaultRefreshGridPath;
+  const workers = flags.workers ?? 1;
+  if (flags.grid === undefined) {
+    // As POST /v1/models/{id}/refresh without a grid: never the default grid unasked; the choices and what they cost.
+    const choices = await refreshChoices(defaultGridFile, workers);
+    throw new UsageError(choicesText(choices, { defaultHow: "--grid default", objectHow: "--grid FILE" }, workers));
+  }
+  let grid: RefreshGrid | "default" = "default";
+  if (flags.grid !== "default") {
     try {
       grid = await loadRefreshGrid(flags.grid);
     } catch (err) {
@@ -77,8 +92,8 @@ export async function refreshAction(modelId: string, flags: RefreshFlags & { db:
         db: store.db,
         dbFile: flags.db,
         modelId,
-        ...(grid ? { grid } : {}),
-        defaultGridFile: process.env.ADVISOR_REFRESH_GRID ?? defaultRefreshGridPath,
+        grid,
+        defaultGridFile,
         datasets,
         idField: "<model-id>",
       });
@@ -88,20 +103,24 @@ export async function refreshAction(modelId: string, flags: RefreshFlags & { db:
       throw err;
     }
     const jobs = new JobStore(store);
-    const workers = flags.workers ?? 1;
-    const submitted = await jobs.submit({ modelId: prepared.model.id, gridHash: prepared.gridHash, grid: prepared.grid, workers, requestedBy: "cli" }, (tx) =>
+    const replace = flags.replace === true;
+    const submitted = await jobs.submit({ modelId: prepared.model.id, gridHash: prepared.gridHash, grid: prepared.grid, workers, requestedBy: "cli", replace }, (tx) =>
       measuredVersion(tx, prepared.gridHash, prepared.grid),
     );
     if (submitted.outcome === "already-measured") {
-      return finish(
-        {
-          outcome: "already-measured",
-          matrixVersion: submitted.matrixVersion,
-          detail: `model ${prepared.model.id.slice(0, 12)}… was already measured on this grid (${prepared.gridHash.slice(0, 12)}…) in matrix version ${submitted.matrixVersion}; nothing to do`,
-          job: submitted.job ? jobView(submitted.job) : null,
-        },
-        flags.json,
-      );
+      let detail = `model ${prepared.model.id.slice(0, 12)}… was already measured on this grid (${prepared.gridHash.slice(0, 12)}…) in matrix version ${submitted.matrixVersion}; nothing to do`;
+      let matrixVersion = submitted.matrixVersion;
+      const withheld = await jobs.withheldCount(submitted.matrixVersion);
+      if (withheld > 0 && replace) {
+        const r = await jobs.publishWithheld(submitted.matrixVersion, `${prepared.grid.description ?? "refresh"}: replace (the rows of version ${submitted.matrixVersion} kept back as weaker)`);
+        if (r) {
+          matrixVersion = r.version;
+          detail = `model ${prepared.model.id.slice(0, 12)}… was already measured on this grid in matrix version ${submitted.matrixVersion}, which kept ${withheld} stronger current row(s); with --replace its ${r.rows} row(s) were published again as current in matrix version ${r.version}`;
+        }
+      } else if (withheld > 0) {
+        detail += `; ${withheld} of its rows did not replace stronger current rows (run with --replace to make them current)`;
+      }
+      return finish({ outcome: "already-measured", matrixVersion, detail, job: submitted.job ? jobView(submitted.job) : null }, flags.json);
     }
     let job = submitted.job;
     // Take the job over when nobody runs it: queued (e.g. by the service), or running with its runner gone.

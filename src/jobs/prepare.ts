@@ -41,8 +41,11 @@ export interface PrepareOptions {
   db: Database;
   dbFile: string;
   modelId: string;
-  /** A validated refresh grid; default: `defaultGridFile`. */
-  grid?: RefreshGrid;
+  /**
+   * A validated refresh grid (its settings left out are the default grid's), or "default": the
+   * grid of `defaultGridFile`. Required: a refresh never runs the default grid unasked (it takes hours).
+   */
+  grid: RefreshGrid | "default";
   defaultGridFile?: string;
   /** Data set name → IDX directory (ADVISOR_DATASETS). */
   datasets: ReadonlyMap<string, string>;
@@ -67,22 +70,20 @@ export async function prepareRefresh(o: PrepareOptions): Promise<PreparedRefresh
       idField,
     );
   }
-  let r: RefreshGrid;
-  if (o.grid) {
-    r = o.grid;
-    if (r.dataset !== undefined && r.dataset.name !== model.dataset) {
-      throw new RefreshError(400, `grid.dataset.name: model ${model.id.slice(0, 12)}… is registered for data set ${model.dataset}, not ${r.dataset.name}; a refresh measures it on its own data set`, "grid.dataset.name");
-    }
-  } else {
-    r = asRefreshGrid(await loadGrid(o.defaultGridFile ?? DEFAULT_REFRESH_GRID));
+  const given = o.grid === "default" ? undefined : o.grid;
+  if (given?.dataset !== undefined && given.dataset.name !== model.dataset) {
+    throw new RefreshError(400, `grid.dataset.name: model ${model.id.slice(0, 12)}… is registered for data set ${model.dataset}, not ${given.dataset.name}; a refresh measures it on its own data set`, "grid.dataset.name");
   }
+  // The default grid: run as it is, or the settings (training, fine-tuning, attacks) a given grid leaves out.
+  const base = asRefreshGrid(await loadGrid(o.defaultGridFile ?? DEFAULT_REFRESH_GRID));
+  const r: RefreshGrid = given ?? base;
   // Every cell evaluates the first `samples` test images: say so now rather than fail every cell later.
   const available = await testSplitCount(datasetDir).catch((err: unknown) => {
     throw new RefreshError(409, `data set ${model.dataset} cannot be read from its configured directory: ${(err as Error).message}`, idField);
   });
   if (r.samples > available) {
     const why = `asks for ${r.samples} samples per cell, but the test split of data set ${model.dataset} holds ${available} images`;
-    throw o.grid
+    throw given
       ? new RefreshError(400, `grid.samples: the grid ${why}`, "grid.samples")
       : new RefreshError(409, `the server's default grid ${why}: send a grid with samples <= ${available}`, "grid.samples");
   }
@@ -95,15 +96,16 @@ export async function prepareRefresh(o: PrepareOptions): Promise<PreparedRefresh
     const bad = [...new Set(infeasible.map((x) => x.rate))].sort((a, b) => a - b);
     const pairs = infeasible.map((x) => `${x.strategy} at ${x.rate}×`).join(", ");
     const why = `cannot prune model ${model.id.slice(0, 12)}… to ${pairs}: ${infeasible[0]!.reason}; leave out rate(s) ${bad.join(", ")} (or those strategies)`;
-    throw o.grid ? new RefreshError(400, `grid.rates: the grid ${why}`, "grid.rates") : new RefreshError(409, `the server's default grid ${why}: send a grid without them`, "grid.rates");
+    throw given ? new RefreshError(400, `grid.rates: the grid ${why}`, "grid.rates") : new RefreshError(409, `the server's default grid ${why}: send a grid without them`, "grid.rates");
   }
   // Cell keys carry the label; an odd one (from an import) is made safe, the model id is what counts.
   const label = MODEL_LABEL.test(model.architecture) ? model.architecture : model.architecture.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64) || "model";
   const what = `refresh of model ${model.id.slice(0, 12)}… (${model.architecture}, ${model.dataset})`;
   const grid = refreshGrid(
-    { ...r, description: o.grid?.description ? `${what}: ${o.grid.description}` : what },
+    { ...r, description: given?.description ? `${what}: ${given.description}` : what },
     { id: model.id, architecture: label, dir: modelDir },
     { name: model.dataset, dir: path.resolve(datasetDir) },
+    base,
   );
   return { model, grid, gridHash: gridHash(grid), cells: planCells(grid).length };
 }

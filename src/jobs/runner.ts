@@ -1,7 +1,8 @@
 // Runs one claimed refresh job: the matrix build of the job's grid (src/matrix/builder.ts — cells
 // in worker processes, each checkpointed in the database, resumed after a crash, one builder per
 // database), reporting progress into the job's row and publishing the build's version in the same
-// transaction that marks the job succeeded. Used by the service's runner process
+// transaction that marks the job succeeded — where rows weaker than the current evidence are
+// withheld unless the request said `"replace": true` (src/matrix/evidence.ts). Used by the service's runner process
 // (runner-process.ts, forked at low CPU priority) and in the foreground by `advisor refresh`.
 //
 // Only the run holding the job's token changes it: once the job was cancelled or requeued, progress
@@ -9,6 +10,7 @@
 // never becomes visible.
 import { BuildLockedError } from "../matrix/build-state.js";
 import { buildMatrix, type BuildEvent, type BuildSummary } from "../matrix/builder.js";
+import { withholdWeaker } from "../matrix/evidence.js";
 import { MatrixStore } from "../matrix/store.js";
 import { HEARTBEAT_MS, JobStore } from "./store.js";
 
@@ -100,7 +102,9 @@ export async function runJob(o: RunJobOptions): Promise<RunOutcome> {
         onEvent,
         ...(o.onInterrupt ? { onInterrupt: o.onInterrupt } : {}),
         beforePublish: async (tx, version) => {
-          if (!(await JobStore.succeedIn(tx, o.jobId, o.token, version))) throw new JobLostError(`job ${o.jobId} was cancelled or taken over before its version ${version} was published`);
+          // Rows weaker than the current evidence are published withheld (src/matrix/evidence.ts) unless the request said replace.
+          const kept = (await JobStore.replaceIn(tx, o.jobId)) ? [] : await withholdWeaker(tx, version);
+          if (!(await JobStore.succeedIn(tx, o.jobId, o.token, version, new Date(), kept))) throw new JobLostError(`job ${o.jobId} was cancelled or taken over before its version ${version} was published`);
         },
       });
     } catch (err) {

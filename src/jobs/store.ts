@@ -5,6 +5,8 @@
 // else can no longer change the job (nor publish, see runner.ts).
 import os from "node:os";
 import { processAlive } from "../matrix/build-state.js";
+import { publishWithheld, withheldCount, type KeptRow } from "../matrix/evidence.js";
+import { FROM_SNAPSHOT } from "../matrix/queries.js";
 import type { Grid } from "../matrix/grid.js";
 import type { MatrixStore } from "../matrix/store.js";
 
@@ -55,6 +57,10 @@ export interface Job {
   startedAt: string | null;
   updatedAt: string;
   finishedAt: string | null;
+  /** The request said `"replace": true`: its rows become current even when weaker (src/matrix/evidence.ts). */
+  replace: boolean;
+  /** What its publication kept: current rows its weaker rows did not replace (empty until it published). */
+  kept: KeptRow[];
 }
 
 export interface JobQuery {
@@ -92,6 +98,8 @@ interface JobRow {
   started_at: string | null;
   updated_at: string;
   finished_at: string | null;
+  replace_evidence: number;
+  kept: string;
 }
 
 function jobFrom(r: JobRow): Job {
@@ -119,6 +127,8 @@ function jobFrom(r: JobRow): Job {
     startedAt: r.started_at,
     updatedAt: r.updated_at,
     finishedAt: r.finished_at,
+    replace: r.replace_evidence === 1,
+    kept: JSON.parse(r.kept) as KeptRow[],
   };
 }
 
@@ -136,6 +146,8 @@ export interface NewJob {
   grid: Grid;
   workers: number;
   requestedBy: string | null;
+  /** `"replace": true` (default false). */
+  replace?: boolean;
 }
 
 export type SubmitOutcome =
@@ -190,7 +202,14 @@ export class JobStore {
   async submit(j: NewJob, measured: (tx: MatrixStore) => Promise<number | null>, now = new Date()): Promise<SubmitOutcome> {
     return this.write(async (tx) => {
       const active = await tx.db.get<JobRow>("SELECT * FROM jobs WHERE grid_hash = ? AND state IN ('queued', 'running')", [j.gridHash]);
-      if (active) return { outcome: "already-queued", job: jobFrom(active) };
+      if (active) {
+        // Asked again with "replace": true: the equivalent job publishes with replace (it has not published yet).
+        if (j.replace && active.replace_evidence === 0) {
+          await tx.db.run("UPDATE jobs SET replace_evidence = 1, updated_at = ? WHERE id = ?", [now.toISOString(), active.id]);
+          return { outcome: "already-queued", job: jobFrom((await tx.db.get<JobRow>("SELECT * FROM jobs WHERE id = ?", [active.id]))!) };
+        }
+        return { outcome: "already-queued", job: jobFrom(active) };
+      }
       const version = await measured(tx);
       if (version !== null) {
         const last = await tx.db.get<JobRow>("SELECT * FROM jobs WHERE grid_hash = ? AND state = 'succeeded' ORDER BY id DESC LIMIT 1", [j.gridHash]);
@@ -198,13 +217,51 @@ export class JobStore {
       }
       const at = now.toISOString();
       const r = await tx.db.run(
-        `INSERT INTO jobs (kind, model_id, grid_hash, grid, state, workers, requested_by, created_at, updated_at)
-         VALUES ('refresh', ?, ?, ?, 'queued', ?, ?, ?, ?)`,
-        [j.modelId, j.gridHash, JSON.stringify(j.grid), j.workers, j.requestedBy, at, at],
+        `INSERT INTO jobs (kind, model_id, grid_hash, grid, state, workers, requested_by, created_at, updated_at, replace_evidence)
+         VALUES ('refresh', ?, ?, ?, 'queued', ?, ?, ?, ?, ?)`,
+        [j.modelId, j.gridHash, JSON.stringify(j.grid), j.workers, j.requestedBy, at, at, j.replace ? 1 : 0],
       );
       const row = (await tx.db.get<JobRow>("SELECT * FROM jobs WHERE id = ?", [r.lastID]))!;
       return { outcome: "queued", job: jobFrom(row) };
     });
+  }
+
+  /** Whether the job asks for `"replace": true` now (an equivalent request may have set it since it was queued). */
+  static async replaceIn(tx: MatrixStore, id: number): Promise<boolean> {
+    const r = await tx.db.get<{ replace_evidence: number }>("SELECT replace_evidence FROM jobs WHERE id = ?", [id]);
+    return r?.replace_evidence === 1;
+  }
+
+  /** Rows of published `version` withheld as weaker than the row then current (src/matrix/evidence.ts). */
+  withheldCount(version: number): Promise<number> {
+    return withheldCount(this.store, version);
+  }
+
+  /** `"replace": true` for an already measured grid: its withheld rows published again as current (see evidence.ts). */
+  publishWithheld(version: number, description: string): Promise<{ version: number; rows: number } | null> {
+    return publishWithheld(this.store, version, description);
+  }
+
+  /**
+   * Current rows (latest published snapshot) of `grid`'s model among the cells of `grid` that hold
+   * more samples than the grid measures: rows its publication will keep (unless replace).
+   */
+  async strongerRows(grid: Grid): Promise<number> {
+    if (!grid.model) return 0;
+    const latest = await this.store.db.get<{ seq: number | null }>("SELECT max(published_seq) AS seq FROM matrix_versions");
+    if (latest?.seq === null || latest?.seq === undefined) return 0;
+    const rows = await this.store.db.all<{ strategy: string; rate: number; seed: number; norm: string; knowledge: string }>(
+      `SELECT va.strategy, va.requested_rate AS rate, va.seed, e.norm, e.knowledge ${FROM_SNAPSHOT} AND m.id = ?2 AND e.sample_count > ?3`,
+      [latest.seq, grid.model.id, grid.samples],
+    );
+    return rows.filter(
+      (r) =>
+        grid.seeds.includes(r.seed) &&
+        (grid.norms as string[]).includes(r.norm) &&
+        (grid.knowledge as string[]).includes(r.knowledge) &&
+        grid.rates.includes(r.rate) &&
+        (r.strategy === "dense" || (grid.strategies as string[]).includes(r.strategy)),
+    ).length;
   }
 
   /** Cancelled jobs whose build has not been discarded yet. */
@@ -284,13 +341,13 @@ export class JobStore {
    * running → succeeded with the version it published, inside the caller's transaction (the one
    * publishing that version). False when this run no longer owns the job (cancelled, requeued).
    */
-  static async succeedIn(tx: MatrixStore, id: number, token: string, version: number, now = new Date()): Promise<boolean> {
+  static async succeedIn(tx: MatrixStore, id: number, token: string, version: number, now = new Date(), kept: readonly KeptRow[] = []): Promise<boolean> {
     const at = now.toISOString();
     const r = await tx.db.run(
       `UPDATE jobs SET state = 'succeeded', published_version = ?, finished_at = ?, updated_at = ?, cells_done = coalesce(cells_total, cells_done),
-              current_cell = NULL, current_detail = NULL, eta_at = NULL, note = NULL
+              current_cell = NULL, current_detail = NULL, eta_at = NULL, note = NULL, kept = ?
         WHERE id = ? AND runner_token = ? AND state = 'running'`,
-      [version, at, at, id, token],
+      [version, at, at, JSON.stringify(kept), id, token],
     );
     return r.changes === 1;
   }

@@ -30,6 +30,9 @@ export function jobView(j: Job, now = Date.now()): Schemas["Job"] {
     startedAt: j.startedAt,
     updatedAt: j.updatedAt,
     finishedAt: j.finishedAt,
+    replace: j.replace,
+    // Rows of the store's vocabulary (strategy, norm, knowledge), as the matrix holds them.
+    kept: j.kept as Schemas["KeptRow"][],
   };
 }
 

@@ -105,6 +105,24 @@ const attacksSchema = z.strictObject({
   sparseRs: z.strictObject({ queries: int(1, 10_000_000).default(1000) }).prefault({}),
 });
 
+/**
+ * The settings of a refresh grid: the same fields and bounds, but nothing filled in — a field left
+ * out is taken from the server's default grid (refreshGrid's `base`), not from the schema defaults
+ * above (which differ from db/grids/default.yaml: pgd.restarts 1 vs 2, fmn.targets 1 vs 0).
+ */
+const partialTrainingSchema = z.strictObject(Object.fromEntries(Object.entries(trainingSchema.shape).map(([k, v]) => [k, v.unwrap().optional()])) as {
+  [K in keyof typeof trainingSchema.shape]: z.ZodOptional<ReturnType<(typeof trainingSchema.shape)[K]["unwrap"]>>;
+});
+const partialAttackSchema = <T extends z.ZodRawShape>(shape: T) =>
+  z.strictObject(Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, (v as unknown as z.ZodDefault<z.ZodNumber>).unwrap().optional()])) as { [K in keyof T]: z.ZodOptional<z.ZodNumber> });
+const partialAttacksSchema = z.strictObject({
+  batchSize: attacksSchema.shape.batchSize.unwrap().optional(),
+  pgd: partialAttackSchema(attacksSchema.shape.pgd.unwrap().shape).optional(),
+  fmn: partialAttackSchema(attacksSchema.shape.fmn.unwrap().shape).optional(),
+  square: partialAttackSchema(attacksSchema.shape.square.unwrap().shape).optional(),
+  sparseRs: partialAttackSchema(attacksSchema.shape.sparseRs.unwrap().shape).optional(),
+});
+
 const budgetsSchema = z
   .strictObject({
     l0: z.array(z.number()).optional(),
@@ -238,6 +256,10 @@ const checkedGridSchema = gridSchema.superRefine(crossCheck);
 export const refreshGridSchema = z
   .strictObject({
     ...measurementShape,
+    // Partial: what is left out comes from the server's default grid (see refreshGrid).
+    training: partialTrainingSchema.optional(),
+    finetune: z.strictObject({ epochs: int(0, 10_000).optional() }).optional(),
+    attacks: partialAttacksSchema.optional(),
     dataset: z.strictObject({ name: z.string().min(1, "must not be empty"), dir: z.string().min(1, "must not be empty").optional() }).optional(),
     architectures: uniqueArray(oneOf(GRID_ARCHITECTURES, "architecture")).optional(),
   })
@@ -259,7 +281,7 @@ function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
 const byOrder = <T extends string>(order: readonly T[], list: readonly T[]): T[] => order.filter((x) => list.includes(x));
 
 /** The measurement fields in canonical order, defaults filled in. */
-function normalizeMeasurement(g: RefreshGrid | ParsedGrid): Omit<Grid, "dataset" | "architectures" | "model"> {
+function normalizeMeasurement(g: Omit<RefreshGrid, keyof GridSettings> & GridSettings): Omit<Grid, "dataset" | "architectures" | "model"> {
   const norms = byOrder(NORMS, g.norms);
   const budgets: Partial<Record<Norm, number[]>> = {};
   for (const n of norms) budgets[n] = [...g.budgets[n]!];
@@ -288,12 +310,41 @@ function normalize(g: ParsedGrid): Grid {
   };
 }
 
+/** The settings of a grid (how to fine-tune and attack), as opposed to what it measures. */
+export type GridSettings = Pick<Grid, "training" | "finetune" | "attacks">;
+
+/** The schema defaults of the settings (a grid file leaving them out gets these). */
+export function defaultSettings(): GridSettings {
+  return { training: trainingSchema.parse({}), finetune: { epochs: 2 }, attacks: attacksSchema.parse({}) };
+}
+
+/**
+ * The settings of a refresh grid merged over `base` (the server's default grid's), field by
+ * field: `{attacks: {fmn: {steps: 5}}}` changes FMN's steps and nothing else — every other
+ * setting, FMN's `targets` included, is the base's.
+ */
+export function mergeSettings(base: GridSettings, r: Pick<RefreshGrid, keyof GridSettings>): GridSettings {
+  const a = r.attacks ?? {};
+  return {
+    training: { ...base.training, ...r.training },
+    finetune: { ...base.finetune, ...r.finetune },
+    attacks: {
+      batchSize: a.batchSize ?? base.attacks.batchSize,
+      pgd: { ...base.attacks.pgd, ...a.pgd },
+      fmn: { ...base.attacks.fmn, ...a.fmn },
+      square: { ...base.attacks.square, ...a.square },
+      sparseRs: { ...base.attacks.sparseRs, ...a.sparseRs },
+    },
+  };
+}
+
 /**
  * The grid a refresh runs: the measurement fields of `r` (a parsed refresh grid) for the given
- * model on its data set. The result is a normal grid (validateGrid accepts it again).
+ * model on its data set, its settings merged over `base` (the server's default grid's; default:
+ * the schema defaults). The result is a normal grid (validateGrid accepts it again).
  */
-export function refreshGrid(r: RefreshGrid, model: GridModel, dataset: { name: string; dir: string }): Grid {
-  const m = normalizeMeasurement(r);
+export function refreshGrid(r: RefreshGrid, model: GridModel, dataset: { name: string; dir: string }, base: GridSettings = defaultSettings()): Grid {
+  const m = normalizeMeasurement({ ...r, ...mergeSettings(base, r) });
   return {
     dataset: { ...dataset },
     architectures: [],
@@ -303,7 +354,7 @@ export function refreshGrid(r: RefreshGrid, model: GridModel, dataset: { name: s
 }
 
 /** A normalised grid's measurement fields as a refresh grid (e.g. db/grids/default.yaml for a model). */
-export function asRefreshGrid(g: Grid): RefreshGrid {
+export function asRefreshGrid(g: Grid): RefreshGrid & GridSettings {
   const { dataset: _dataset, architectures: _architectures, model: _model, ...rest } = g;
   return { ...rest, strategies: [...rest.strategies] };
 }

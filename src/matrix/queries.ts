@@ -209,16 +209,18 @@ export const SELECT_JOINED = `SELECT
 
 /**
  * Rows of the snapshot of the version with publication position `?` (the first parameter): per
- * (variant, norm, knowledge), the row of the latest version published no later than it.
+ * (variant, norm, knowledge), the row of the latest version published no later than it — rows a
+ * refresh published but WITHHELD (`withheld_for`: an earlier row had more samples or stronger
+ * attack settings, src/matrix/evidence.ts) do not count: the earlier row stays current.
  */
 export const FROM_SNAPSHOT = `FROM evaluations e
   JOIN matrix_versions mv ON mv.id = e.matrix_version
   JOIN variants va ON va.id = e.variant_id
   JOIN models m ON m.id = va.model_id
-  WHERE mv.published_seq IS NOT NULL AND mv.published_seq <= ?1
+  WHERE mv.published_seq IS NOT NULL AND mv.published_seq <= ?1 AND e.withheld_for IS NULL
     AND NOT EXISTS (
       SELECT 1 FROM evaluations e2 JOIN matrix_versions mv2 ON mv2.id = e2.matrix_version
-      WHERE e2.variant_id = e.variant_id AND e2.norm = e.norm AND e2.knowledge = e.knowledge
+      WHERE e2.variant_id = e.variant_id AND e2.norm = e.norm AND e2.knowledge = e.knowledge AND e2.withheld_for IS NULL
         AND mv2.published_seq > mv.published_seq AND mv2.published_seq <= ?1)`;
 
 export const MAX_LIMIT = 1000;

@@ -26,7 +26,7 @@ test("advisor refresh: exit 2 on bad input; SIGINT marks the job failed and the 
   assert.equal(added.code, 0, added.stderr);
   const id = added.stdout.trim();
 
-  const unknown = await runCli(["refresh", "f".repeat(64), "--db", db], env);
+  const unknown = await runCli(["refresh", "f".repeat(64), "--grid", "default", "--db", db], env);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^advisor: <model-id>: no model has id "f{64}"/);
   const bad = await runCli(["refresh", id, "--grid", badGrid, "--db", db], env);

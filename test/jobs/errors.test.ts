@@ -27,10 +27,10 @@ test("refresh and jobs: unknown model 404, bad grid 400 naming the field, no key
 
   // Unknown models.
   await problem(await refresh(api, fixtureModelId("nobody"), { grid: TINY_GRID }), 404, "id", /no model has id "[0-9a-f]{64}"/);
-  await problem(await refresh(api, "not-a-model-id"), 404, "id", /no model has id "not-a-model-id"/);
+  await problem(await refresh(api, "not-a-model-id", { grid: "default" }), 404, "id", /no model has id "not-a-model-id"/);
   // Models this server cannot refresh.
-  await problem(await refresh(api, NO_FILES), 409, "id", /imported matrix without its files/);
-  await problem(await refresh(api, KMNIST), 409, "id", /registered for data set kmnist, which this server does not know \(known: synthetic/);
+  await problem(await refresh(api, NO_FILES, { grid: "default" }), 409, "id", /imported matrix without its files/);
+  await problem(await refresh(api, KMNIST, { grid: "default" }), 409, "id", /registered for data set kmnist, which this server does not know \(known: synthetic/);
 
   // Bad grids: the field is named, with the grid files' own messages.
   const bad: [string, unknown, string, RegExp][] = [
@@ -58,8 +58,8 @@ test("refresh and jobs: unknown model 404, bad grid 400 naming the field, no key
     assert.match(String(res.body.detail), detail, name);
   }
   await problem(await refresh(api, id, { gird: TINY_GRID }), 400, "gird", /unknown field "gird"/);
-  // No grid: the server's default grid (500 samples per cell) does not fit this data set's 60 test images.
-  await problem(await refresh(api, id), 409, "grid.samples", /default grid asks for 500 samples .* send a grid with samples <= 60/);
+  // The server's default grid (500 samples per cell) does not fit this data set's 60 test images.
+  await problem(await refresh(api, id, { grid: "default" }), 409, "grid.samples", /default grid asks for 500 samples .* send a grid with samples <= 60/);
   const text = await api.call("POST", `/v1/models/${id}/refresh`, { body: "grid: {}", headers: { "content-type": "text/yaml", ...AUTH } });
   assert.equal(text.status, 415);
 

@@ -16,7 +16,7 @@ const B = "b".repeat(64);
 test("a refresh grid is the measurement fields of a grid file: dataset and architectures optional, model refused", () => {
   const r = validateRefreshGrid(TINY_GRID);
   assert.deepEqual(r.seeds, [1], "defaults filled in");
-  assert.equal(r.finetune.epochs, 1);
+  assert.equal(r.finetune?.epochs, 1);
   // A whole grid file is accepted too (its architectures and dataset dir are ignored by the refresh).
   validateRefreshGrid({ ...TINY_GRID, dataset: { name: "synthetic", dir: "/data" }, architectures: ["lenet5"] });
   const err = (input: unknown): string[] => {

@@ -8,13 +8,14 @@
 import { Router, type Request } from "express";
 import type { ApiKeys } from "../../auth/keys.js";
 import type { JobManager } from "../../jobs/manager.js";
-import { prepareRefresh, RefreshError } from "../../jobs/prepare.js";
+import { choicesText, refreshChoices } from "../../jobs/estimate.js";
+import { DEFAULT_REFRESH_GRID, measuredVersion, prepareRefresh, RefreshError } from "../../jobs/prepare.js";
 import { jobView } from "../../jobs/view.js";
 import type { Database } from "../../matrix/sqlite.js";
 import { requireApiKey } from "../auth.js";
-import { HttpProblem } from "../problem.js";
+import { HttpProblem, instanceOf, sendProblem } from "../problem.js";
 import type { components } from "../schema.gen.js";
-import { jobsQuerySchema, parseOr400, refreshRequestSchema } from "../validation.js";
+import { jobsQuerySchema, parseOr400, parseRefreshRequest } from "../validation.js";
 import { jsonBody } from "./advisor.js";
 
 type Schemas = components["schemas"];
@@ -24,13 +25,13 @@ export interface RefreshSettings {
   dbFile: string;
   /** Data set name → IDX directory (ADVISOR_DATASETS). */
   datasets: ReadonlyMap<string, string>;
-  /** The grid run when the request names none (default db/grids/default.yaml). */
+  /** The grid of `{"grid": "default"}`, whose settings also fill in what a grid object leaves out (default db/grids/default.yaml). */
   defaultGridFile?: string;
 }
 
 const titles: Record<number, string> = { 400: "Bad Request", 404: "Not Found", 409: "Conflict" };
 
-/** The refresh body: none (or `{}`) runs the default grid. */
+/** The refresh body: none is `{}` (which names no grid: answered with the choices). */
 function refreshBody(req: Request): unknown {
   const length = req.headers["content-length"];
   const empty = req.body === undefined && req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
@@ -49,26 +50,56 @@ export function jobRoutes(jobs: JobManager | undefined, keys: ApiKeys, settings:
   };
 
   r.post("/v1/models/:id/refresh", requireApiKey(keys, "POST /v1/models/{id}/refresh"), async (req, res) => {
-    const body = parseOr400(refreshRequestSchema, refreshBody(req));
+    const body = parseRefreshRequest(refreshBody(req));
     const m = manager();
+    const defaultGridFile = settings.defaultGridFile ?? DEFAULT_REFRESH_GRID;
+    if (body.grid === undefined) {
+      // No grid named: never the default grid unasked (151 cells, hours); say what the choices cost.
+      const choices = await refreshChoices(defaultGridFile, m.workers);
+      const detail = choicesText(choices, { defaultHow: `{"grid": "default"}`, objectHow: `{"grid": {…}}` }, m.workers);
+      sendProblem(res, { status: 400, title: "Bad Request", detail, field: "grid", instance: instanceOf(req), choices });
+      return;
+    }
     let prepared;
     try {
-      prepared = await prepareRefresh({ db: settings.db, dbFile: settings.dbFile, modelId: String(req.params.id), grid: body.grid, defaultGridFile: settings.defaultGridFile, datasets: settings.datasets });
+      prepared = await prepareRefresh({ db: settings.db, dbFile: settings.dbFile, modelId: String(req.params.id), grid: body.grid, defaultGridFile, datasets: settings.datasets });
     } catch (err) {
       if (err instanceof RefreshError) throw new HttpProblem(err.status, titles[err.status] ?? "Error", err.message, err.field);
       throw err;
     }
     const requestedBy = typeof res.locals.apiKeyName === "string" ? res.locals.apiKeyName : null;
-    const result = await m.submit(prepared, requestedBy);
+    // As JobManager.submit, with the request's `replace`.
+    const p = prepared;
+    const result = await m.jobs.submit({ modelId: p.model.id, gridHash: p.gridHash, grid: p.grid, workers: m.workers, requestedBy, replace: body.replace }, (tx) => measuredVersion(tx, p.gridHash, p.grid));
+    if (result.outcome === "queued") m.kick();
     const what = `grid ${prepared.gridHash.slice(0, 12)}… for model ${prepared.model.id.slice(0, 12)}… (${prepared.model.architecture}, ${prepared.model.dataset})`;
     let body200: Schemas["RefreshResult"];
     if (result.outcome === "already-measured") {
-      body200 = { outcome: result.outcome, detail: `${what} was already fully measured in matrix version ${result.matrixVersion}; nothing queued`, job: result.job ? jobView(result.job) : null, matrixVersion: result.matrixVersion };
+      let detail = `${what} was already fully measured in matrix version ${result.matrixVersion}; nothing queued`;
+      let matrixVersion = result.matrixVersion;
+      const withheld = await m.jobs.withheldCount(result.matrixVersion);
+      if (withheld > 0 && body.replace) {
+        // "replace": true for a grid measured with rows withheld: those rows become current, as measured (nothing re-run).
+        const r = await m.jobs.publishWithheld(result.matrixVersion, `${prepared.grid.description ?? what}: replace (the rows of version ${result.matrixVersion} kept back as weaker)`);
+        if (r) {
+          matrixVersion = r.version;
+          detail = `${what} was already measured in matrix version ${result.matrixVersion}, which kept ${withheld} stronger current row(s); with "replace": true its ${r.rows} row(s) were published again as current in matrix version ${r.version}; nothing queued`;
+        }
+      } else if (withheld > 0) {
+        detail += `; ${withheld} of its rows did not replace stronger current rows (the job's \`kept\` lists them; send "replace": true to make them current)`;
+      }
+      body200 = { outcome: result.outcome, detail, job: result.job ? jobView(result.job) : null, matrixVersion };
     } else {
+      const keeps = await m.jobs.strongerRows(prepared.grid);
+      const rule = body.replace || result.job.replace
+        ? `; "replace": true: its rows become current even where the current row has more samples or stronger attack settings`
+        : keeps > 0
+          ? `; ${keeps} current row(s) of this model have more samples than this grid's ${prepared.grid.samples} and will stay current (as will any with stronger attack settings; the job's \`kept\` lists them once published; "replace": true overrides)`
+          : "";
       const detail =
         result.outcome === "queued"
-          ? `job ${result.job.id} queued: ${prepared.cells} cells of ${what}`
-          : `job ${result.job.id} (${result.job.state}) already runs ${what}; nothing new queued`;
+          ? `job ${result.job.id} queued: ${prepared.cells} cells of ${what}${rule}`
+          : `job ${result.job.id} (${result.job.state}) already runs ${what}; nothing new queued${rule}`;
       body200 = { outcome: result.outcome, detail, job: jobView(result.job), matrixVersion: null };
       res.setHeader("Location", `/v1/jobs/${result.job.id}`);
     }
