@@ -3,6 +3,7 @@
 import express, { type Express } from "express";
 import { pinoHttp } from "pino-http";
 import { randomUUID } from "node:crypto";
+import { finished } from "node:stream";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { ApiKeys } from "../auth/keys.js";
@@ -58,6 +59,7 @@ export interface AppLocals {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -98,7 +100,15 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(metrics.middleware());
-  app.use(express.json({ limit: "64kb", type: ["application/json", "application/*+json"] }));
+  // Only POST operations take a body. A stray body on a GET or DELETE (a probe, a scraper) is
+  // read and discarded before the answer, not parsed into a 400, 413 or 415 (and not left unread:
+  // closing a socket with unread data resets it, and the client loses the answer).
+  const json = express.json({ limit: "64kb", type: ["application/json", "application/*+json"] });
+  app.use((req, res, next) => {
+    if (BODY_METHODS.has(req.method)) return json(req, res, next);
+    if (req.headers["transfer-encoding"] === undefined && Number(req.headers["content-length"] ?? 0) === 0) return next();
+    finished(req.resume(), () => next());
+  });
 
   // Open like /healthz (a scraper has no API key); it shows counts and timings, no request data.
   app.get("/metrics", async (_req, res) => {
