@@ -3,8 +3,8 @@
 // about the evidence used. Shared by recommend and gate.
 import { wilson } from "../engine/stats.js";
 import { AdvisorDataError } from "./errors.js";
-import { conservativeBudget, estimateAt, pointsAround, robustIndicators, type BudgetChoice, type Estimate } from "./curve.js";
-import { resolveEvidence, type ResolvedEvidence } from "./lattice.js";
+import { conservativeBudget, estimate, estimateAt, pointsAround, robustCountSorted, robustIndicators, type BudgetChoice, type Estimate } from "./curve.js";
+import { resolveEvidence, type EvidenceCache, type ResolvedEvidence } from "./lattice.js";
 import { refOf, smallerFirst } from "./limits.js";
 import type { ComparableSide } from "./paired.js";
 import { budgetText, candidateLabel, fmtBudget, fmtInt } from "./format.js";
@@ -23,8 +23,6 @@ export interface Assessment {
   noEvidenceReason: string | null;
   choice: BudgetChoice | null;
   estimate: Estimate | null;
-  /** Per-sample robust indicators at the budget used, aligned with evidence.primary.sampleIndices. */
-  indicators: Uint8Array | null;
   /** Lower Wilson 95 % bound of the robust accuracy; null without evidence. */
   score: number | null;
   summary: CandidateSummary;
@@ -45,11 +43,12 @@ function checkCandidate(c: Candidate, label: string): void {
   if (!Array.isArray(c.evaluations)) throw new AdvisorDataError(`${label} of ${c.modelId}: evaluations must be an array`);
 }
 
-export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean): Assessment {
+export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, cache: EvidenceCache | null = null): Assessment {
   const ref = refOf(c);
   const label = candidateLabel(ref, withModel);
-  checkCandidate(c, label);
-  const res = resolveEvidence(c, s.norm, s.knowledge, s.budget, ref, label);
+  // A prepared snapshot's candidates were checked when it was prepared.
+  if (!cache?.levels.has(c)) checkCandidate(c, label);
+  const res = resolveEvidence(c, s.norm, s.knowledge, s.budget, ref, label, cache);
   const clean = { value: c.clean.n > 0 ? c.clean.correct / c.clean.n : 0, interval: wilson(c.clean.correct, c.clean.n), correct: c.clean.correct, n: c.clean.n };
   const summaryBase = {
     ...ref,
@@ -68,7 +67,6 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean): 
       noEvidenceReason: res.reason,
       choice: null,
       estimate: null,
-      indicators: null,
       score: null,
       summary: { ...summaryBase, robustAccuracy: null, score: null },
       warnings: [],
@@ -77,7 +75,7 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean): 
   const ev = res.evidence;
   const warnings = [...ev.warnings];
   const choice = conservativeBudget(ev.grid, s.budget);
-  const est = estimateAt(ev.distances, choice.budgetUsed);
+  const est = ev.sorted ? estimate(robustCountSorted(ev.sorted, choice.budgetUsed), ev.distances.length) : estimateAt(ev.distances, choice.budgetUsed);
   const ids = [ev.primary.id, ...ev.merged.map((e) => e.id)];
   if (choice.rule === "beyond-range") {
     const largest = ev.grid.at(-1);
@@ -120,7 +118,6 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean): 
     noEvidenceReason: null,
     choice,
     estimate: est,
-    indicators: robustIndicators(ev.distances, choice.budgetUsed),
     score: est.interval.low,
     summary: {
       ...summaryBase,
@@ -158,10 +155,11 @@ export function rankCompare(a: Assessment, b: Assessment): number {
   );
 }
 
-/** The side of a paired/unpaired comparison (needs evidence). */
+/** The side of a paired/unpaired comparison (needs evidence); the per-sample indicators are made here, only for sides compared. */
 export function comparable(a: Assessment): ComparableSide {
-  if (!a.evidence || !a.indicators || !a.estimate) throw new Error(`internal: ${a.label} has no evidence to compare`);
-  return { ref: a.ref, label: a.label, indicators: a.indicators, sampleIndices: a.evidence.primary.sampleIndices, robust: a.estimate.robust, n: a.estimate.n };
+  if (!a.evidence || !a.choice || !a.estimate) throw new Error(`internal: ${a.label} has no evidence to compare`);
+  const indicators = robustIndicators(a.evidence.distances, a.choice.budgetUsed);
+  return { ref: a.ref, label: a.label, indicators, sampleIndices: a.evidence.primary.sampleIndices, robust: a.estimate.robust, n: a.estimate.n };
 }
 
 export function evidenceRows(a: Assessment): EvidenceRow[] {

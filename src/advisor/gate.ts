@@ -13,6 +13,7 @@ import { budgetNote, comparisonNote } from "./explain.js";
 import { budgetText, fmtInt, fmtPct, fmtPoints, fmtRate } from "./format.js";
 import { activeLimits, passesLimit, shortfall, type ActiveLimit } from "./limits.js";
 import { compare } from "./paired.js";
+import { evidenceCacheOf } from "./prepared.js";
 import { selectCandidates } from "./select.js";
 import { validateGateRequest } from "./validate.js";
 import { STRATEGIES, type Candidate, type GateCheck, type GateRequest, type GateResult, type MatrixSnapshot, type Warning } from "./types.js";
@@ -65,10 +66,11 @@ export function gate(matrix: MatrixSnapshot, requestInput: GateRequest): GateRes
   if (matches.length > 1) {
     throw new AdvisorDataError(`matrix version ${matrix.version} holds ${matches.length} rows for ${req.candidate.strategy} at rate ${req.candidate.rate} of ${pool[0]!.modelId}`);
   }
-  const cand = assessCandidate(matches[0]!, s, false);
+  const cache = evidenceCacheOf(matrix);
+  const cand = assessCandidate(matches[0]!, s, false, cache);
   const label = cand.label;
   const denseCandidate = pool.find((c) => c.strategy === "dense") ?? null;
-  const dense = denseCandidate ? (denseCandidate === cand.candidate ? cand : assessCandidate(denseCandidate, s, false)) : null;
+  const dense = denseCandidate ? (denseCandidate === cand.candidate ? cand : assessCandidate(denseCandidate, s, false, cache)) : null;
 
   const checks: GateCheck[] = [];
   for (const l of activeLimits(s)) {

@@ -12,7 +12,8 @@
 // - significance: McNemar exact when paired on the same samples, Fisher exact otherwise; α = 0.05.
 export * from "./types.js";
 export { AdvisorError, AdvisorInputError, AdvisorDataError, UnknownModelError, UnknownCandidateError, type ModelInfo } from "./errors.js";
-export { recommend } from "./recommend.js";
+export { recommend, type RecommendOptions } from "./recommend.js";
+export { prepareSnapshot, evidenceCacheOf } from "./prepared.js";
 export { gate, RATE_TOLERANCE } from "./gate.js";
 export { validateScenario, validateSizeLimit, validateThresholds, validateGateRequest, checkBudget, parseNorm, parseKnowledge, parseStrategy } from "./validate.js";
 export { ALPHA, mcnemarExact, fisherExact, alignSamples, compare } from "./paired.js";

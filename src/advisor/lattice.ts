@@ -10,7 +10,7 @@
 // changes nothing for consistent data; when it does change the answer the row is inconsistent
 // (typically gradient masking) and a warning says so.
 import { AdvisorDataError } from "./errors.js";
-import { conservativeBudget, estimateAt, measuredGrid, robustCount } from "./curve.js";
+import { conservativeBudget, estimateAt, measuredGrid, robustCount, sortedDistances } from "./curve.js";
 import { ALPHA, alignSamples, fisherExact } from "./paired.js";
 import { fmtPct, knowledgeLabel, normLabel } from "./format.js";
 import { KNOWLEDGE_LEVELS, type Candidate, type CandidateRef, type Evaluation, type Knowledge, type Norm, type Warning } from "./types.js";
@@ -32,8 +32,10 @@ export interface ResolvedEvidence {
   primary: Evaluation;
   /** Weaker-level evaluations on the same samples that lowered some per-sample distance. */
   merged: Evaluation[];
-  /** Per-sample worst case, aligned with `primary.sampleIndices`. */
+  /** Per-sample worst case, aligned with `primary.sampleIndices`. Read-only: may be the primary's own array. */
   distances: Float32Array;
+  /** `distances` ascending without NaN, when the snapshot is prepared (counting by binary search). */
+  sorted: Float32Array | null;
   /** The primary's grid (sorted, deduplicated). */
   grid: number[];
   warnings: Warning[];
@@ -81,6 +83,75 @@ function pickEvaluation(rows: Evaluation[], budget: number, ref: CandidateRef, l
   return best;
 }
 
+/**
+ * What does not depend on the budget, computed once per matrix version when the snapshot is
+ * prepared (prepared.ts) and on every call otherwise: which level's rows stand for a requested
+ * level, and — per primary row — the per-sample merge with the weaker levels' rows.
+ */
+type LevelChoice = { used: Knowledge; rows: Evaluation[]; ofNorm: Evaluation[] } | { used: null; reason: string };
+
+/** One weaker row met while merging: aligned (and lowering some distance) or on other samples. */
+type MergeStep = { w: Evaluation; level: Knowledge; before: Float32Array; after: Float32Array | null };
+
+interface MergePlan {
+  /** Per-sample worst case (the primary's own array when nothing was lowered: read-only). */
+  distances: Float32Array;
+  /** The same, ascending without NaN, for counting by binary search (prepared snapshots only). */
+  sorted: Float32Array | null;
+  merged: Evaluation[];
+  steps: MergeStep[];
+}
+
+/** Memo tables of a prepared snapshot (prepared.ts); absent, everything is computed per call. */
+export interface EvidenceCache {
+  levels: WeakMap<Candidate, Map<string, LevelChoice>>;
+  merges: WeakMap<Evaluation, MergePlan>;
+}
+
+export function newEvidenceCache(): EvidenceCache {
+  return { levels: new WeakMap(), merges: new WeakMap() };
+}
+
+function chooseLevel(candidate: Candidate, norm: Norm, knowledge: Knowledge, label: string): LevelChoice {
+  const ofNorm = candidate.evaluations.filter((e) => e.norm === norm);
+  for (const e of ofNorm) checkEvaluation(e, label);
+  const byLevel = (k: Knowledge): Evaluation[] => ofNorm.filter((e) => e.knowledge === k);
+  const used = [knowledge, ...strongerLevels(knowledge)].find((k) => byLevel(k).length > 0);
+  if (used !== undefined) return { used, rows: byLevel(used), ofNorm };
+  const measured = KNOWLEDGE_LEVELS.filter((k) => byLevel(k).length > 0);
+  if (measured.length === 0) return { used: null, reason: `no ${normLabel(norm)} evaluation in the matrix` };
+  return {
+    used: null,
+    reason:
+      `${normLabel(norm)} was measured only at ${measured.join(", ")} knowledge, weaker than the requested ${knowledge}; ` +
+      `a weaker attacker's result would overstate robustness, so there is no admissible evidence`,
+  };
+}
+
+/** Merges the weaker levels' rows on the same samples into the primary's distances (per-sample minimum). */
+function planMerge(primary: Evaluation, ofNorm: readonly Evaluation[], sorted: boolean): MergePlan {
+  let current = primary.distances;
+  const steps: MergeStep[] = [];
+  for (const level of weakerLevels(primary.knowledge)) {
+    for (const w of ofNorm.filter((e) => e.knowledge === level)) {
+      const align = alignSamples(primary.sampleIndices, w.sampleIndices);
+      if (!align) {
+        steps.push({ w, level, before: current, after: null });
+        continue;
+      }
+      let next: Float32Array | null = null;
+      for (let i = 0; i < current.length; i++) {
+        const d = w.distances[align[i]!]!;
+        if (d < current[i]!) (next ??= Float32Array.from(current))[i] = d;
+      }
+      if (!next) continue;
+      steps.push({ w, level, before: current, after: next });
+      current = next;
+    }
+  }
+  return { distances: current, sorted: sorted ? sortedDistances(current) : null, merged: steps.filter((st) => st.after !== null).map((st) => st.w), steps };
+}
+
 /** Finds the admissible evidence of one candidate for (norm, knowledge) at ε. */
 export function resolveEvidence(
   candidate: Candidate,
@@ -89,24 +160,23 @@ export function resolveEvidence(
   budget: number,
   ref: CandidateRef,
   label: string,
+  cache: EvidenceCache | null = null,
 ): EvidenceResolution {
-  const ofNorm = candidate.evaluations.filter((e) => e.norm === norm);
-  for (const e of ofNorm) checkEvaluation(e, label);
-  const byLevel = (k: Knowledge): Evaluation[] => ofNorm.filter((e) => e.knowledge === k);
-  const order: Knowledge[] = [knowledge, ...strongerLevels(knowledge)];
-  const used = order.find((k) => byLevel(k).length > 0);
-  if (used === undefined) {
-    const measured = KNOWLEDGE_LEVELS.filter((k) => byLevel(k).length > 0);
-    if (measured.length === 0) return { evidence: null, reason: `no ${normLabel(norm)} evaluation in the matrix` };
-    return {
-      evidence: null,
-      reason:
-        `${normLabel(norm)} was measured only at ${measured.join(", ")} knowledge, weaker than the requested ${knowledge}; ` +
-        `a weaker attacker's result would overstate robustness, so there is no admissible evidence`,
-    };
+  let choice: LevelChoice;
+  if (cache) {
+    const key = `${norm}|${knowledge}`;
+    const perCandidate = cache.levels.get(candidate);
+    choice = perCandidate?.get(key) ?? chooseLevel(candidate, norm, knowledge, label);
+    // Kept only once its rows passed checkEvaluation (chooseLevel throws otherwise).
+    if (perCandidate) perCandidate.set(key, choice);
+    else cache.levels.set(candidate, new Map([[key, choice]]));
+  } else {
+    choice = chooseLevel(candidate, norm, knowledge, label);
   }
+  if (choice.used === null) return { evidence: null, reason: choice.reason };
+  const used = choice.used;
   const warnings: Warning[] = [];
-  const primary = pickEvaluation(byLevel(used), budget, ref, label, warnings);
+  const primary = pickEvaluation(choice.rows, budget, ref, label, warnings);
   if (used !== knowledge) {
     warnings.push({
       code: "knowledge-fallback",
@@ -118,53 +188,46 @@ export function resolveEvidence(
     });
   }
 
+  let plan = cache?.merges.get(primary);
+  if (!plan) {
+    plan = planMerge(primary, choice.ofNorm, cache !== null);
+    cache?.merges.set(primary, plan);
+  }
   const grid = measuredGrid(primary.budgets);
   const budgetUsed = conservativeBudget(grid, budget).budgetUsed;
-  const distances = Float32Array.from(primary.distances);
-  const merged: Evaluation[] = [];
-  for (const level of weakerLevels(used)) {
-    for (const w of byLevel(level)) {
-      const align = alignSamples(primary.sampleIndices, w.sampleIndices);
-      if (align) {
-        const before = robustCount(distances, budgetUsed);
-        let lowered = false;
-        for (let i = 0; i < distances.length; i++) {
-          const d = w.distances[align[i]!]!;
-          if (d < distances[i]!) {
-            distances[i] = d;
-            lowered = true;
-          }
-        }
-        if (!lowered) continue;
-        merged.push(w);
-        const after = robustCount(distances, budgetUsed);
-        if (after < before) {
-          warnings.push({
-            code: "lattice-inconsistent",
-            message:
-              `For ${label}, the ${level} evaluation (row ${String(w.id)}) beat ${before - after} sample(s) at this budget that the ${used} ` +
-              `evaluation (row ${String(primary.id)}) left robust — a weaker attacker should never do better (possible gradient masking). ` +
-              `The per-sample worst case of both rows was used.`,
-            candidate: ref,
-            evaluationIds: [primary.id, w.id],
-          });
-        }
-      } else {
-        const p = estimateAt(distances, budgetUsed);
-        const q = estimateAt(w.distances, conservativeBudget(measuredGrid(w.budgets), budget).budgetUsed);
-        if (q.value < p.value && fisherExact(q.robust, q.n, p.robust, p.n) < ALPHA) {
-          warnings.push({
-            code: "lattice-inconsistent",
-            message:
-              `For ${label}, the ${level} evaluation (row ${String(w.id)}, ${fmtPct(q.value)}) finds significantly less robustness than the ` +
-              `${used} evaluation (row ${String(primary.id)}, ${fmtPct(p.value)}) on a different sample set — a weaker attacker should never do better ` +
-              `(possible gradient masking). The rows cover different samples, so they could not be merged; treat the number with caution.`,
-            candidate: ref,
-            evaluationIds: [primary.id, w.id],
-          });
-        }
+  for (const { w, level, before, after } of plan.steps) {
+    if (after) {
+      const robustBefore = robustCount(before, budgetUsed);
+      const robustAfter = robustCount(after, budgetUsed);
+      if (robustAfter < robustBefore) {
+        warnings.push({
+          code: "lattice-inconsistent",
+          message:
+            `For ${label}, the ${level} evaluation (row ${String(w.id)}) beat ${robustBefore - robustAfter} sample(s) at this budget that the ${used} ` +
+            `evaluation (row ${String(primary.id)}) left robust — a weaker attacker should never do better (possible gradient masking). ` +
+            `The per-sample worst case of both rows was used.`,
+          candidate: ref,
+          evaluationIds: [primary.id, w.id],
+        });
       }
+      continue;
+    }
+    const p = estimateAt(before, budgetUsed);
+    const q = estimateAt(w.distances, conservativeBudget(measuredGrid(w.budgets), budget).budgetUsed);
+    if (q.value < p.value && fisherExact(q.robust, q.n, p.robust, p.n) < ALPHA) {
+      warnings.push({
+        code: "lattice-inconsistent",
+        message:
+          `For ${label}, the ${level} evaluation (row ${String(w.id)}, ${fmtPct(q.value)}) finds significantly less robustness than the ` +
+          `${used} evaluation (row ${String(primary.id)}, ${fmtPct(p.value)}) on a different sample set — a weaker attacker should never do better ` +
+          `(possible gradient masking). The rows cover different samples, so they could not be merged; treat the number with caution.`,
+        candidate: ref,
+        evaluationIds: [primary.id, w.id],
+      });
     }
   }
-  return { evidence: { knowledgeRequested: knowledge, knowledgeUsed: used, primary, merged, distances, grid, warnings }, reason: null };
+  return {
+    evidence: { knowledgeRequested: knowledge, knowledgeUsed: used, primary, merged: plan.merged, distances: plan.distances, sorted: plan.sorted, grid, warnings },
+    reason: null,
+  };
 }

@@ -10,12 +10,22 @@ import { assessCandidate, comparable, curveSeries, evidenceRows, rankCompare, ty
 import { marginWarning, noEvidenceWarning, rationaleNoEvidence, rationaleOk } from "./explain.js";
 import { activeLimits, analyseInfeasibility, failedLimits } from "./limits.js";
 import { compare } from "./paired.js";
+import { evidenceCacheOf } from "./prepared.js";
 import { modelsOf, selectCandidates } from "./select.js";
 import { validateScenario } from "./validate.js";
 import type { Alternative, CurveSeries, MatrixSnapshot, Recommendation, Scenario, Warning } from "./types.js";
 
-export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario): Recommendation {
+export interface RecommendOptions {
+  /**
+   * How many ranked candidates to return as alternatives (the winner is rank 1), default all.
+   * Paired tests are computed only for those returned; `counts.ranked` says how many there are.
+   */
+  alternatives?: number;
+}
+
+export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, options: RecommendOptions = {}): Recommendation {
   const scenario = validateScenario(scenarioInput);
+  const cache = evidenceCacheOf(matrix);
   const pool = selectCandidates(matrix, scenario, false);
   const withModel = new Set(modelsOf(pool).map((m) => m.modelId)).size > 1;
   const limits = activeLimits(scenario);
@@ -46,7 +56,7 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario): Reco
     };
   }
 
-  const assessed = feasible.map((c) => assessCandidate(c, scenario, withModel));
+  const assessed = feasible.map((c) => assessCandidate(c, scenario, withModel, cache));
   const ranked = assessed.filter((a) => a.score !== null).sort(rankCompare);
   const unscoredA = assessed.filter((a) => a.score === null);
   const unscored = unscoredA.map((a) => ({ candidate: a.summary, reason: a.noEvidenceReason ?? "no admissible evidence" }));
@@ -67,7 +77,8 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario): Reco
   const winner = ranked[0]!;
   const runnerUp: Assessment | null = ranked[1] ?? null;
   const winnerSide = comparable(winner);
-  const alternatives: Alternative[] = ranked.map((a, i) => {
+  const shown = Math.max(1, Math.floor(options.alternatives ?? ranked.length));
+  const alternatives: Alternative[] = ranked.slice(0, shown).map((a, i) => {
     const comparison = i === 0 ? null : compare(winnerSide, comparable(a));
     return {
       rank: i + 1,
@@ -79,7 +90,8 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario): Reco
       warnings: a.warnings,
     };
   });
-  const comparison = alternatives[1]?.comparison ?? null;
+  // The runner-up is compared even when only the winner is shown: the margin warning needs it.
+  const comparison = alternatives[1]?.comparison ?? (runnerUp ? compare(winnerSide, comparable(runnerUp)) : null);
 
   const warnings: Warning[] = [...winner.warnings, ...(runnerUp?.warnings ?? [])];
   if (runnerUp && comparison) {

@@ -13,6 +13,7 @@
 // publishes a new version and so triggers a reload).
 import type { MatrixSnapshot } from "../advisor/types.js";
 import type { Logger } from "../logger.js";
+import { prepareSnapshot } from "../advisor/prepared.js";
 import type { MatrixStore, ModelSummary, VersionInfo } from "../matrix/store.js";
 
 export interface LoadedMatrix {
@@ -88,7 +89,10 @@ export class MatrixCache {
           this.store.listModels(latest.id),
           this.options.uploadedModels?.() ?? Promise.resolve(new Set<string>()),
         ]);
+        // Worked out once per version, not per question (src/advisor/prepared.ts).
+        prepareSnapshot(snapshot);
         const defaults = defaultModelSet(snapshot, models, uploaded);
+        prepareSnapshot(defaults.snapshot, snapshot);
         const next: LoadedMatrix = { version: latest.id, info: latest, snapshot, models, defaultSnapshot: defaults.snapshot, defaultModels: defaults.models, loadedAt: new Date() };
         const previous = this.loaded?.version ?? null;
         this.loaded = next; // the swap: one assignment

@@ -118,6 +118,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/matrix/rows/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One evidence row of a published matrix version, by its id.
+         * @description The row as GET /v1/matrix lists it. A row never changes once published, so the answer may be cached for good (Cache-Control immutable).
+         */
+        get: operations["getMatrixRow"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/matrix": {
         parameters: {
             query?: never;
@@ -171,7 +191,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The models of the matrix version the advisor answers from (the latest published). */
+        /** The models of the matrix version the advisor answers from (the latest published), and registered models it has not measured yet. */
         get: operations["listModels"];
         put?: never;
         /**
@@ -477,8 +497,8 @@ export interface components {
             score: number;
             margin: number;
             significant: boolean | null;
-            comparison: components["schemas"]["Comparison"] | null;
-            warnings: components["schemas"]["Warning"][];
+            comparison?: components["schemas"]["Comparison"] | null;
+            warnings?: components["schemas"]["Warning"][];
         };
         AttackRecord: {
             name: string;
@@ -552,19 +572,26 @@ export interface components {
         Recommendation: {
             /** @enum {string} */
             status: "ok" | "infeasible" | "no-evidence";
+            /** @description Where the evidence behind the answer is: each evidence row (GET /v1/matrix/rows/{id}) of the recommendation and the runner-up, and their curves around the budget. */
+            links: {
+                evidence: string[];
+                curves: string | null;
+            };
             /** @description The matrix version the answer was computed from. */
             matrixVersion: number;
             scenario: components["schemas"]["Scenario"];
             recommendation: components["schemas"]["CandidateSummary"] | null;
-            /** @description Every feasible candidate with evidence, best first; rank 1 is the recommendation. */
+            /** @description Feasible candidates with evidence, best first; rank 1 is the recommendation. The best 5 by default, every one with `include=all-alternatives`; `counts.ranked` says how many there are. Each one's paired comparison with the winner and its own warnings come with `include=details` (the winner's and the runner-up's warnings are always in the answer's `warnings`). */
             alternatives: components["schemas"]["Alternative"][];
             unscored: {
                 candidate: components["schemas"]["CandidateSummary"];
                 reason: string;
             }[];
             comparison: components["schemas"]["Comparison"] | null;
-            evidence: components["schemas"]["EvidenceRow"][];
-            curve: components["schemas"]["CurveSeries"][];
+            /** @description The evidence rows of the recommendation and the runner-up; with `include=evidence`. */
+            evidence?: components["schemas"]["EvidenceRow"][];
+            /** @description Their robust-accuracy curves around the budget; with `include=curve`. */
+            curve?: components["schemas"]["CurveSeries"][];
             infeasible: components["schemas"]["Infeasibility"] | null;
             counts: {
                 considered: number;
@@ -732,6 +759,11 @@ export interface components {
         };
         ModelSummary: {
             modelId: string;
+            /**
+             * @description measured: the matrix version has rows for the model (variants and evaluations count them). not-measured: a registered model (e.g. uploaded) without rows in that version yet — refresh it (POST /v1/models/{id}/refresh) before asking about it.
+             * @enum {string}
+             */
+            state: "measured" | "not-measured";
             architecture: string;
             dataset: string;
             inputShape: number[];
@@ -1586,7 +1618,10 @@ export interface operations {
     };
     createRecommendation: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description What to add to the lean default answer, comma-separated: `evidence` (evidence rows), `curve` (curves around the budget), `details` (each alternative's paired test with the winner and its own warnings), `all-alternatives` (every ranked candidate instead of the best 5). */
+                include?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1746,6 +1781,39 @@ export interface operations {
             503: components["responses"]["MatrixEmpty"];
         };
     };
+    getMatrixRow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The row. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MatrixRow"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description No published row has that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listMatrixRows: {
         parameters: {
             query?: {
@@ -1789,6 +1857,13 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["MatrixPage"];
                 };
+            };
+            /** @description Not modified — the ETag sent in If-None-Match still holds (same matrix version, same request). */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1880,6 +1955,13 @@ export interface operations {
                     "application/json": components["schemas"]["CurvesResponse"];
                 };
             };
+            /** @description Not modified — the ETag sent in If-None-Match still holds (same matrix version, same request). */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -1928,13 +2010,21 @@ export interface operations {
                      *           "createdAt": "2026-11-01T12:00:00.000Z",
                      *           "modelDir": "models/lenet5-fashion-mnist-1",
                      *           "variants": 22,
-                     *           "evaluations": 66
+                     *           "evaluations": 66,
+                     *           "state": "measured"
                      *         }
                      *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["ModelsResponse"];
                 };
+            };
+            /** @description Not modified — the ETag sent in If-None-Match still holds (same matrix version, same request). */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["CredentialsInQuery"];
             401: components["responses"]["Unauthorized"];

@@ -6,7 +6,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { AdvisorError, gate, recommend } from "../advisor/index.js";
+import { AdvisorError, gate } from "../advisor/index.js";
+import { answerRecommendation, parseInclude } from "../api/recommendation-view.js";
 import { defaultModelSet } from "../api/matrix-cache.js";
 import { answerSet, checkBudgetAgainstInputs } from "../api/routes/advisor.js";
 import type { components } from "../api/schema.gen.js";
@@ -256,10 +257,17 @@ async function writeJunit(file: string, text: string): Promise<void> {
 export async function recommendAction(f: ScenarioFlags): Promise<void> {
   checkSource(f);
   const scenario = scenarioFromFlags(f);
+  let include: ReturnType<typeof parseInclude>;
+  try {
+    include = parseInclude(f.include);
+  } catch (err) {
+    throw new UsageError(`--${(err as Error).message}`);
+  }
+  const query = include.size > 0 ? `?include=${[...include].join(",")}` : "";
   const result =
     f.url !== undefined
-      ? await post<Schemas["Recommendation"]>(f, "v1/recommendations", scenario)
-      : await fromDb(f, scenario, "", (snapshot): Schemas["Recommendation"] => recommend(snapshot, scenario));
+      ? await post<Schemas["Recommendation"]>(f, `v1/recommendations${query}`, scenario)
+      : await fromDb(f, scenario, "", (snapshot): Schemas["Recommendation"] => answerRecommendation(snapshot, scenario, include));
   process.stdout.write(f.json ? JSON.stringify(result, null, 2) + "\n" : formatRecommendation(result));
 }
 

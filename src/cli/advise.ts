@@ -21,6 +21,7 @@ export interface ScenarioFlags {
   dataset?: string;
   json?: boolean;
   timeout: number;
+  include?: string;
 }
 
 export interface GateFlags extends ScenarioFlags {
@@ -57,7 +58,9 @@ export function registerAdvise(program: Command): void {
     program
       .command("recommend")
       .description("which pruning strategy and rate resist the attacker best within the size limit (exit 0 answered, 2 bad input or unreachable)"),
-  ).action(async (flags: ScenarioFlags) => {
+  )
+    .option("--include <parts>", "add to the lean answer, comma-separated: evidence, curve, details, all-alternatives (as the API's ?include=)")
+    .action(async (flags: ScenarioFlags) => {
     const { recommendAction } = await import("./advise-actions.js");
     await recommendAction(flags);
   });

@@ -475,6 +475,20 @@ export class MatrixStore {
     return { version: v.id, rows: pageRows, nextCursor: more && last ? encodeCursor({ v: v.id, after: last.id, f: fkey }) : null };
   }
 
+  /** One row of a published version by its id (whether or not a later version superseded it); null when none. */
+  async row(id: number): Promise<MatrixRow | null> {
+    check(isInt(id, 1), `a row id is a positive integer, got ${String(id)}`);
+    const r = await this.db.get<JoinedRow>(
+      `${SELECT_JOINED} FROM evaluations e
+         JOIN matrix_versions mv ON mv.id = e.matrix_version
+         JOIN variants va ON va.id = e.variant_id
+         JOIN models m ON m.id = va.model_id
+        WHERE e.id = ?1 AND mv.published_seq IS NOT NULL`,
+      [id],
+    );
+    return r ? rowFromJoined(r) : null;
+  }
+
   /** Every row of a published snapshot matching the filter, page by page. */
   async *rows(filter: RowFilter = {}, pageSize = 200): AsyncGenerator<MatrixRow, void, undefined> {
     let cursor: string | null = null;

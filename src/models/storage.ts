@@ -16,7 +16,7 @@
 import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Database } from "../matrix/sqlite.js";
-import { modelFields, type ModelFields, type ModelFieldsRow } from "../matrix/store.js";
+import { modelFields, type ModelFields, type ModelFieldsRow, type ModelSummary } from "../matrix/store.js";
 
 export const MODELS_SUBDIR = "models";
 export const STAGING_SUBDIR = ".staging";
@@ -81,6 +81,14 @@ export async function findModel(db: Database, id: string): Promise<RegisteredMod
   );
   if (!r) return null;
   return { id: r.id, ...modelFields(r), metadata: JSON.parse(r.metadata) as Record<string, unknown> };
+}
+
+/** Registered models whose ids are not in `measured`, with no variants or rows counted. */
+export async function modelsOutside(db: Database, measured: ReadonlySet<string>): Promise<ModelSummary[]> {
+  const rows = await db.all<ModelFieldsRow & { id: string; backend: string; code_version: string }>(
+    "SELECT id, architecture, dataset, input_shape, num_classes, seed, clean_correct, clean_n, model_dir, created_at, backend, code_version FROM models ORDER BY dataset, architecture, seed, id",
+  );
+  return rows.filter((r) => !measured.has(r.id)).map((r) => ({ modelId: r.id, ...modelFields(r), backend: r.backend, codeVersion: r.code_version, variants: 0, evaluations: 0 }));
 }
 
 /** Ids of the models registered by upload (not part of the default model set). */

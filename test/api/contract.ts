@@ -120,6 +120,16 @@ export class OpenApiContract {
   check(method: string, path: string, status: number, contentType: string | null, body: unknown): void {
     const mediaType = (contentType ?? "").split(";")[0]!.trim();
     const template = this.templateOf(path);
+    // A documented response without content (304 Not Modified) must come without a body.
+    if (template !== undefined) {
+      const raw = (this.operation(method, template).responses as Schema)[String(status)];
+      if (raw && this.deref(raw).content === undefined) {
+        const empty = body === "" || body === undefined || (typeof body === "object" && body !== null && (body as { text?: unknown }).text === "");
+        if (!empty) throw new Error(`${method} ${path} ${status}: the spec documents no body, got ${JSON.stringify(body).slice(0, 100)}`);
+        this.seen.add(`${method.toUpperCase()} ${template} ${status}`);
+        return;
+      }
+    }
     // The catch-all 404 of a path the API does not have is still a documented Problem.
     const schema =
       template === undefined && status === 404 && mediaType === "application/problem+json" ? { $ref: "#/components/schemas/Problem" } : this.responseSchema(method, template ?? path, status, mediaType);

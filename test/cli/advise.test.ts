@@ -131,7 +131,7 @@ test("recommend/gate --db answer from the service's model set: uploaded models o
   await store.close();
 
   const cited = (json: string): string[] => [...new Set((JSON.parse(json) as { evidence: { candidate: { modelId: string } }[] }).evidence.map((e) => e.candidate.modelId))];
-  const base = { db, norm: "linf", budget: 0.1, knowledge: "white-box", timeout: 5000, json: true } as const;
+  const base = { db, norm: "linf", budget: 0.1, knowledge: "white-box", timeout: 5000, json: true, include: "evidence" } as const;
   assert.deepEqual(cited(await captureStdout(() => recommendAction(base))), [MODEL_A], "B is uploaded: not in the default set");
   assert.deepEqual(cited(await captureStdout(() => recommendAction({ ...base, model: MODEL_B }))), [MODEL_B]);
   await assert.rejects(recommendAction({ ...base, dataset: "mnist" }), (err: unknown) => err instanceof UsageError && /^--dataset: /.test(err.message));

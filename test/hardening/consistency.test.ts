@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startApi } from "../api/helpers.js";
+import { fixtureModel, fixtureModelId } from "../matrix/fixtures.js";
 
 test("/v1/matrix/curves and /v1/recommendations agree on the valid L∞ (and L0) budgets", async (t) => {
   const api = await startApi(t);
@@ -30,4 +31,18 @@ test("the recommendations counter's help names the statuses the advisor really a
   assert.ok(seen.includes("infeasible") && seen.includes("ok"), `statuses counted: ${seen.join(", ")}`);
   for (const s of [...seen, "no-evidence"]) assert.match(help, new RegExp(`\\b${s}\\b`), `help text "${help}" names ${s}`);
   assert.doesNotMatch(help, /no-feasible-candidate/);
+});
+
+test("GET /v1/models lists a registered model without rows as not-measured, the measured ones as measured", async (t) => {
+  const api = await startApi(t);
+  const uploaded = fixtureModelId("uploaded, not refreshed");
+  await api.store.upsertModel({ ...fixtureModel({ id: uploaded, architecture: "custom" }), metadata: { source: "upload" } });
+  const res = await api.call("GET", "/v1/models");
+  assert.equal(res.status, 200);
+  const models = res.body.models as { modelId: string; state: string; variants: number; evaluations: number }[];
+  const mine = models.find((m) => m.modelId === uploaded);
+  assert.ok(mine, "the uploaded model is listed");
+  assert.deepEqual({ state: mine.state, variants: mine.variants, evaluations: mine.evaluations }, { state: "not-measured", variants: 0, evaluations: 0 });
+  const others = models.filter((m) => m.modelId !== uploaded);
+  assert.ok(others.length >= 2 && others.every((m) => m.state === "measured" && m.evaluations > 0));
 });

@@ -29,7 +29,7 @@ function modelIdsCited(body: Record<string, unknown>): string[] {
 test("with a modelId whose rows exist, the answer cites only that model's rows; an unknown id is 404 naming modelId", async (t) => {
   const api = await startApi(t);
   for (const id of [MODEL_A, MODEL_B]) {
-    const res = await api.call("POST", "/v1/recommendations", { json: { ...scenario, modelId: id } });
+    const res = await api.call("POST", "/v1/recommendations?include=evidence", { json: { ...scenario, modelId: id } });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.deepEqual(modelIdsCited(res.body), [id]);
     assert.equal((res.body.recommendation as { modelId: string }).modelId, id);
@@ -53,7 +53,7 @@ test("an uploaded model without matrix rows is 409 saying a refresh is needed, f
   assert.equal(up.status, 201);
   const id = up.body.id as string;
 
-  const rec = await api.call("POST", "/v1/recommendations", { json: { ...scenario, modelId: id } });
+  const rec = await api.call("POST", "/v1/recommendations?include=evidence", { json: { ...scenario, modelId: id } });
   assert.equal(rec.status, 409, JSON.stringify(rec.body));
   assert.equal(rec.body.field, "modelId");
   assert.match(String(rec.body.detail), /is registered, but matrix version 1 holds no rows for it yet: refresh/);
@@ -62,7 +62,7 @@ test("an uploaded model without matrix rows is 409 saying a refresh is needed, f
   assert.equal(g.body.field, "scenario.modelId");
 
   // The default answers are unchanged by the upload.
-  const def = await api.call("POST", "/v1/recommendations", { json: { ...scenario, dataset: "fashion-mnist" } });
+  const def = await api.call("POST", "/v1/recommendations?include=evidence", { json: { ...scenario, dataset: "fashion-mnist" } });
   assert.equal(def.status, 200);
   assert.deepEqual(modelIdsCited(def.body), [MODEL_A]);
 });
@@ -70,13 +70,13 @@ test("an uploaded model without matrix rows is 409 saying a refresh is needed, f
 test("without a modelId the default model set answers: uploaded models (even measured ones) are left out", async (t) => {
   const api = await startApi(t, fixtureWithUploadedB);
   // Models A and B are on different data sets; with B uploaded, A alone is the default set.
-  const def = await api.call("POST", "/v1/recommendations", { json: scenario });
+  const def = await api.call("POST", "/v1/recommendations?include=evidence", { json: scenario });
   assert.equal(def.status, 200, JSON.stringify(def.body));
   assert.deepEqual(modelIdsCited(def.body), [MODEL_A]);
   const byDataset = await api.call("POST", "/v1/recommendations", { json: { ...scenario, dataset: "mnist" } });
   assert.equal(byDataset.status, 404, "B's data set is not in the default set");
   assert.equal(byDataset.body.field, "dataset");
-  const byId = await api.call("POST", "/v1/recommendations", { json: { ...scenario, modelId: MODEL_B } });
+  const byId = await api.call("POST", "/v1/recommendations?include=evidence", { json: { ...scenario, modelId: MODEL_B } });
   assert.equal(byId.status, 200);
   assert.deepEqual(modelIdsCited(byId.body), [MODEL_B]);
   const gate = await api.call("POST", "/v1/gate", { json: gateBody() });

@@ -4,12 +4,13 @@
 // id, 409 when the model is registered (e.g. uploaded) but the matrix holds no rows for it yet.
 // Without a modelId, the default model set answers (the matrix's own models, no uploads).
 import { Router, type Request } from "express";
-import { gate, recommend } from "../../advisor/index.js";
+import { gate } from "../../advisor/index.js";
 import type { MatrixSnapshot } from "../../advisor/types.js";
 import type { ModelSummary } from "../../matrix/store.js";
 import type { RegisteredModel } from "../../models/storage.js";
 import type { MatrixCache, LoadedMatrix } from "../matrix-cache.js";
 import { HttpProblem } from "../problem.js";
+import { answerRecommendation, parseInclude } from "../recommendation-view.js";
 import type { components } from "../schema.gen.js";
 import { gateRequestSchema, parseOr400, scenarioSchema } from "../validation.js";
 import { matrixEmpty } from "./errors.js";
@@ -104,7 +105,8 @@ export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup, counter?
     const loaded = await loadedOr503(cache);
     const from = await answerSet(loaded, scenario.modelId, lookup, "modelId");
     checkBudgetAgainstInputs(scenario, from.models, "budget");
-    const body: Schemas["Recommendation"] = recommend(from.snapshot, scenario);
+    const include = parseInclude(typeof req.query.include === "string" ? req.query.include : undefined);
+    const body: Schemas["Recommendation"] = answerRecommendation(from.snapshot, scenario, include);
     counter?.recommendation(body.status);
     res.json(body);
   });

@@ -1,9 +1,13 @@
-// GET /v1/matrix (rows, cursor pagination), /v1/matrix/curves (for plotting), /v1/models (of the
-// version the advisor answers from) and /v1/matrix/versions.
+// GET /v1/matrix (rows, cursor pagination), /v1/matrix/rows/{id} (one row), /v1/matrix/curves (for
+// plotting), /v1/models (of the version the advisor answers from) and /v1/matrix/versions. The
+// first four carry an ETag keyed by the matrix version (etag.ts).
 import { Router } from "express";
 import { checkBudget } from "../../advisor/validate.js";
+import { modelsOutside } from "../../models/storage.js";
 import type { MatrixStore, RowFilter, CurvePlot } from "../../matrix/store.js";
+import { versionETag } from "../etag.js";
 import type { MatrixCache } from "../matrix-cache.js";
+import { HttpProblem } from "../problem.js";
 import type { components } from "../schema.gen.js";
 import { curvesQuerySchema, matrixQuerySchema, parseBudgetList, parseCandidateList, parseOr400 } from "../validation.js";
 import { matrixEmpty } from "./errors.js";
@@ -28,7 +32,22 @@ export function matrixRoutes(store: MatrixStore, cache: MatrixCache): Router {
     if ((await store.latestPublishedVersion()) === null) throw matrixEmpty();
   }
 
-  r.get("/v1/matrix", async (req, res) => {
+  const tagged = versionETag(cache);
+  // The models list also shows registered models without rows: they change it too.
+  const taggedModels = versionETag(cache, async () => JSON.stringify(await store.db.get("SELECT count(*) AS n, max(rowid) AS last FROM models")));
+
+  r.get("/v1/matrix/rows/:id", async (req, res) => {
+    const id = /^[1-9]\d{0,15}$/.test(req.params.id) ? Number(req.params.id) : NaN;
+    if (!Number.isSafeInteger(id)) throw new HttpProblem(400, "Bad Request", `id: a row id is a positive integer, got ${JSON.stringify(req.params.id)}`, "id");
+    const row = await store.row(id);
+    if (!row) throw new HttpProblem(404, "Not Found", `no published matrix row has id ${id}`, "id");
+    // A published row never changes.
+    res.setHeader("Cache-Control", "public, max-age=31536000, immutable");
+    const body: Schemas["MatrixRow"] = row;
+    res.json(body);
+  });
+
+  r.get("/v1/matrix", tagged, async (req, res) => {
     const q = parseOr400(matrixQuerySchema, req.query, "query");
     await requirePublished();
     const filter = filterOf(q);
@@ -39,7 +58,7 @@ export function matrixRoutes(store: MatrixStore, cache: MatrixCache): Router {
     res.json(body);
   });
 
-  r.get("/v1/matrix/curves", async (req, res) => {
+  r.get("/v1/matrix/curves", tagged, async (req, res) => {
     const q = parseOr400(curvesQuerySchema, req.query, "query");
     const candidates = q.candidates === undefined ? null : parseCandidateList(q.candidates);
     const at = q.at === undefined ? undefined : parseBudgetList(q.at);
@@ -59,10 +78,17 @@ export function matrixRoutes(store: MatrixStore, cache: MatrixCache): Router {
     res.json(body);
   });
 
-  r.get("/v1/models", async (_req, res) => {
+  r.get("/v1/models", taggedModels, async (_req, res) => {
     const loaded = await cache.current();
     if (!loaded) throw matrixEmpty();
-    const body: Schemas["ModelsResponse"] = { version: loaded.version, models: loaded.models };
+    // Registered models without rows in this version (an upload not refreshed yet) are listed
+    // too, so an operator sees them — marked not-measured, with nothing counted.
+    const measured = new Set(loaded.models.map((m) => m.modelId));
+    const others = await modelsOutside(store.db, measured);
+    const body: Schemas["ModelsResponse"] = {
+      version: loaded.version,
+      models: [...loaded.models.map((m) => ({ ...m, state: "measured" as const })), ...others.map((m) => ({ ...m, state: "not-measured" as const }))],
+    };
     res.json(body);
   });
 

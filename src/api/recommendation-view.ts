@@ -1,0 +1,70 @@
+// The recommendation as the API and `advisor recommend` hand it out: lean by default (the winner,
+// the best 5 alternatives without their details — each one's paired test with the winner and
+// its own warnings —, the answer's warnings, rationale, version and links to the evidence), the
+// rest on request with `include`. The advisor computes the paired
+// tests only for the alternatives shown.
+import { recommend, type MatrixSnapshot, type Recommendation, type Scenario } from "../advisor/index.js";
+import { HttpProblem } from "./problem.js";
+import type { components } from "./schema.gen.js";
+
+type Schemas = components["schemas"];
+
+export const INCLUDE_PARTS = ["evidence", "curve", "details", "all-alternatives"] as const;
+export type IncludePart = (typeof INCLUDE_PARTS)[number];
+/** Alternatives shown without `include=all-alternatives` (rank 1, the winner, among them). */
+export const DEFAULT_ALTERNATIVES = 5;
+
+/** `evidence,curve` → the set; an unknown part is a 400 naming `include`. */
+export function parseInclude(text: string | undefined): Set<IncludePart> {
+  const out = new Set<IncludePart>();
+  if (text === undefined || text === "") return out;
+  for (const part of text.split(",")) {
+    const p = part.trim();
+    if (!(INCLUDE_PARTS as readonly string[]).includes(p)) {
+      throw new HttpProblem(400, "Bad Request", `include: unknown part ${JSON.stringify(p)} (known: ${INCLUDE_PARTS.join(", ")})`, "include");
+    }
+    out.add(p as IncludePart);
+  }
+  return out;
+}
+
+/** GET /v1/matrix/curves for the recommendation and the runner-up around the budget. */
+function curvesLink(r: Recommendation): string | null {
+  const shown = r.alternatives.slice(0, 2).map((a) => a.candidate);
+  const first = shown[0];
+  if (!first) return null;
+  const q = new URLSearchParams({
+    model: first.modelId,
+    norm: r.scenario.norm,
+    knowledge: r.scenario.knowledge,
+    candidates: shown.filter((c) => c.modelId === first.modelId).map((c) => `${c.strategy}@${c.rate}`).join(","),
+    at: String(r.scenario.budget),
+  });
+  return `/v1/matrix/curves?${q.toString()}`;
+}
+
+function evidenceLinks(r: Recommendation): string[] {
+  const ids = new Set<string>();
+  for (const a of r.alternatives.slice(0, 2)) for (const id of a.candidate.robustAccuracy?.evaluationIds ?? []) ids.add(String(id));
+  return [...ids].map((id) => `/v1/matrix/rows/${encodeURIComponent(id)}`);
+}
+
+/** Shapes the advisor's full answer for the wire. */
+export function recommendationView(r: Recommendation, include: ReadonlySet<IncludePart>): Schemas["Recommendation"] {
+  const { evidence, curve, alternatives, ...rest } = r;
+  return {
+    ...rest,
+    // Each alternative's paired test and own warnings are details: the winner's and the
+    // runner-up's warnings are in the answer's warnings, their test in its comparison.
+    alternatives: include.has("details") ? alternatives : alternatives.map(({ comparison: _c, warnings: _w, ...a }) => a),
+    ...(include.has("evidence") ? { evidence } : {}),
+    ...(include.has("curve") ? { curve } : {}),
+    links: { evidence: evidenceLinks(r), curves: curvesLink(r) },
+  };
+}
+
+/** The advisor's answer, shaped: only the alternatives shown get their paired tests computed. */
+export function answerRecommendation(snapshot: MatrixSnapshot, scenario: Scenario, include: ReadonlySet<IncludePart>): Schemas["Recommendation"] {
+  const r = recommend(snapshot, scenario, include.has("all-alternatives") ? {} : { alternatives: DEFAULT_ALTERNATIVES });
+  return recommendationView(r, include);
+}

@@ -1,0 +1,102 @@
+// Issue 18: a prepared snapshot (what does not depend on the question worked out once per matrix
+// version) answers exactly as the plain snapshot does — on the shipped matrix over a sweep of
+// scenarios (every norm, knowledge level, budgets on, between, below and beyond the grid, size
+// limits, model filters), on the hand-made known-answer matrix, for recommendations and the gate;
+// and only the alternatives shown get a paired test, with the rest of the answer unchanged.
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { gate, prepareSnapshot, recommend, type GateRequest, type MatrixSnapshot, type Scenario } from "../../src/advisor/index.js";
+import { MatrixStore } from "../../src/matrix/store.js";
+import { seedMatrix } from "../../src/matrix/seed.js";
+import { shippedMatrixPath } from "../../src/paths.js";
+import { tempDir } from "../matrix/fixtures.js";
+import { mainMatrix } from "./fixtures.js";
+
+const BUDGETS: Record<Scenario["norm"], number[]> = {
+  linf: [0, 0.005, 0.01, 0.03, 0.04, 0.1, 0.3, 0.6],
+  l2: [0, 0.1, 0.5, 1.2, 2, 4, 6],
+  l0: [0, 1, 3, 8, 16, 64, 100],
+};
+const LIMITS: Scenario["sizeLimit"][] = [undefined, { minCompression: 4 }, { maxParameters: 20_000 }, { structuredOnly: true }, { maxParameters: 10 }];
+
+function scenarios(filters: Pick<Scenario, "architecture">[]): Scenario[] {
+  const out: Scenario[] = [];
+  for (const f of filters)
+    for (const norm of ["linf", "l2", "l0"] as const)
+      for (const knowledge of ["white-box", "transfer", "black-box"] as const)
+        for (const budget of BUDGETS[norm]) for (const sizeLimit of LIMITS) out.push({ norm, budget, knowledge, ...f, ...(sizeLimit ? { sizeLimit } : {}) });
+  return out;
+}
+
+/** The answer as it goes on the wire (structured clone drops nothing here: plain data). */
+const wire = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+
+async function shipped(t: TestContext): Promise<{ plain: MatrixSnapshot; prepared: MatrixSnapshot }> {
+  const dir = await tempDir(t, "advisor-prepared-");
+  const file = path.join(dir, "m.sqlite");
+  const store = await MatrixStore.open(file);
+  t.after(() => store.close());
+  await seedMatrix(store, shippedMatrixPath, file);
+  // Two independent loads: the plain one is never prepared.
+  return { plain: await store.snapshot(), prepared: prepareSnapshot(await store.snapshot()) };
+}
+
+function assertSameAnswers(plain: MatrixSnapshot, prepared: MatrixSnapshot, list: Scenario[]): number {
+  let compared = 0;
+  for (const s of list) {
+    let a: unknown;
+    let b: unknown;
+    try {
+      a = wire(recommend(plain, s));
+    } catch (err) {
+      a = { error: String(err) };
+    }
+    try {
+      b = wire(recommend(prepared, s));
+    } catch (err) {
+      b = { error: String(err) };
+    }
+    assert.deepStrictEqual(b, a, JSON.stringify(s));
+    compared++;
+  }
+  return compared;
+}
+
+test("on the shipped matrix, prepared and plain snapshots give identical recommendations over a sweep of scenarios", async (t) => {
+  const { plain, prepared } = await shipped(t);
+  const n = assertSameAnswers(plain, prepared, scenarios([{}, { architecture: "lenet5" }]));
+  assert.ok(n > 500, `${n} scenarios compared`);
+});
+
+test("on the shipped matrix, prepared and plain snapshots give identical gate verdicts", async (t) => {
+  const { plain, prepared } = await shipped(t);
+  let n = 0;
+  for (const architecture of ["lenet300", "lenet5", "convnet"])
+    for (const [strategy, rate] of [["dense", 1], ["global-magnitude", 4], ["random", 32], ["structured-l1", 2]] as const)
+      for (const scenario of scenarios([{ architecture }]).filter((_, i) => i % 7 === 0)) {
+        const request: GateRequest = { candidate: { strategy, rate }, scenario, thresholds: { minRobustAccuracy: 0.3, maxDropVsDense: 0.05 } };
+        assert.deepStrictEqual(wire(gate(prepared, request)), wire(gate(plain, request)), JSON.stringify(request));
+        n++;
+      }
+  assert.ok(n > 200, `${n} verdicts compared`);
+});
+
+test("on the known-answer matrix, prepared and plain snapshots give identical recommendations", () => {
+  const n = assertSameAnswers(mainMatrix(), prepareSnapshot(mainMatrix()), scenarios([{}]));
+  assert.ok(n > 100);
+});
+
+test("only the alternatives shown are compared; everything else in the answer is the same as with all of them", async (t) => {
+  const { prepared } = await shipped(t);
+  const s: Scenario = { norm: "linf", budget: 0.03, knowledge: "white-box", sizeLimit: { minCompression: 4 } };
+  const all = wire(recommend(prepared, s)) as { alternatives: unknown[]; counts: { ranked: number } };
+  const top = wire(recommend(prepared, s, { alternatives: 5 })) as typeof all;
+  assert.equal(top.alternatives.length, 5);
+  assert.ok(all.alternatives.length === all.counts.ranked && all.counts.ranked > 5);
+  assert.deepStrictEqual(top.alternatives, all.alternatives.slice(0, 5));
+  assert.deepStrictEqual({ ...top, alternatives: [] }, { ...all, alternatives: [] });
+  const one = wire(recommend(prepared, s, { alternatives: 1 })) as typeof all & { comparison: unknown; warnings: unknown };
+  assert.equal(one.alternatives.length, 1);
+  assert.deepStrictEqual(one.comparison, (all as unknown as { comparison: unknown }).comparison, "the runner-up is still compared for the answer's comparison");
+});

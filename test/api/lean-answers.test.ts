@@ -1,0 +1,95 @@
+// Issue 18: lean answers by default, the rest with ?include=; evidence rows by id; conditional
+// GETs keyed by the matrix version; the default answer's size on the shipped matrix.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { seedMatrix } from "../../src/matrix/seed.js";
+import { shippedMatrixPath } from "../../src/paths.js";
+import { MODEL_A, publishRefresh, startApi } from "./helpers.js";
+
+const scenario = { norm: "linf", budget: 0.1, knowledge: "white-box", modelId: MODEL_A };
+
+test("a recommendation is lean by default: best 5 alternatives without their paired tests, no evidence or curve, links that resolve", async (t) => {
+  const api = await startApi(t);
+  const r = await api.call("POST", "/v1/recommendations", { json: scenario });
+  assert.equal(r.status, 200);
+  assert.ok(!("evidence" in r.body) && !("curve" in r.body));
+  const alts = r.body.alternatives as Record<string, unknown>[];
+  assert.ok(alts.length <= 5 && alts.length > 1);
+  assert.ok(alts.every((a) => !("comparison" in a) && typeof a.significant !== "undefined"));
+  assert.ok(r.body.comparison !== null, "the winner vs runner-up test stays");
+  const links = r.body.links as { evidence: string[]; curves: string };
+  assert.ok(links.evidence.length >= 2);
+  for (const href of links.evidence) {
+    const row = await api.call("GET", href);
+    assert.equal(row.status, 200, href);
+    assert.equal(String(row.body.id), href.split("/").at(-1));
+    assert.match(row.headers.get("cache-control") ?? "", /immutable/);
+  }
+  const curves = await api.call("GET", links.curves);
+  assert.equal(curves.status, 200);
+  assert.equal((curves.body.curves as unknown[]).length, 2, "recommendation and runner-up");
+});
+
+test("?include= adds evidence, curve, details and every alternative; an unknown part is 400 naming include", async (t) => {
+  const api = await startApi(t);
+  const full = await api.call("POST", "/v1/recommendations?include=evidence,curve,details,all-alternatives", { json: scenario });
+  assert.equal(full.status, 200);
+  assert.ok((full.body.evidence as unknown[]).length > 0);
+  assert.ok((full.body.curve as unknown[]).length > 0);
+  const alts = full.body.alternatives as { comparison?: unknown; rank: number }[];
+  assert.equal(alts.length, (full.body.counts as { ranked: number }).ranked);
+  assert.ok(alts.slice(1).every((a) => a.comparison !== null && typeof a.comparison === "object"));
+  const lean = await api.call("POST", "/v1/recommendations", { json: scenario });
+  assert.deepEqual(lean.body.recommendation, full.body.recommendation);
+  assert.deepEqual(lean.body.comparison, full.body.comparison);
+  const only = await api.call("POST", "/v1/recommendations?include=curve", { json: scenario });
+  assert.ok("curve" in only.body && !("evidence" in only.body));
+  const bad = await api.call("POST", "/v1/recommendations?include=evidence,everything", { json: scenario });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.field, "include");
+});
+
+test("GET /v1/matrix/rows/{id}: 400 for a malformed id, 404 for one no published row has", async (t) => {
+  const api = await startApi(t);
+  assert.equal((await api.call("GET", "/v1/matrix/rows/abc")).status, 400);
+  assert.equal((await api.call("GET", "/v1/matrix/rows/0")).status, 400);
+  const missing = await api.call("GET", "/v1/matrix/rows/999999");
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.field, "id");
+});
+
+test("GET endpoints carry an ETag keyed by the matrix version: 304 while it holds, a new tag once a version is published", async (t) => {
+  const api = await startApi(t);
+  for (const p of ["/v1/matrix/curves?norm=linf", "/v1/matrix?limit=2", "/v1/models"]) {
+    const first = await api.call("GET", p);
+    const tag = first.headers.get("etag");
+    assert.ok(tag, p);
+    assert.equal(first.headers.get("cache-control"), "no-cache");
+    const again = await api.call("GET", p, { headers: { "if-none-match": tag } });
+    assert.equal(again.status, 304, p);
+  }
+  const before = (await api.call("GET", "/v1/matrix/curves?norm=linf")).headers.get("etag")!;
+  await publishRefresh(api.store, "etag");
+  const after = await api.call("GET", "/v1/matrix/curves?norm=linf", { headers: { "if-none-match": before } });
+  assert.equal(after.status, 200);
+  assert.notEqual(after.headers.get("etag"), before);
+});
+
+test("on the shipped matrix the default answer stays under 8 KB for the README's and docs' scenarios", async (t) => {
+  const api = await startApi(t, (store) => seedMatrix(store, shippedMatrixPath, store.db.file));
+  const scenarios = [
+    { norm: "linf", budget: 0.03, knowledge: "white-box", sizeLimit: { minCompression: 4 } },
+    { norm: "linf", budget: 0.01, knowledge: "white-box", architecture: "lenet300" },
+    { norm: "l0", budget: 8, knowledge: "white-box", architecture: "lenet5" },
+    { norm: "l2", budget: 1, knowledge: "black-box" },
+    { norm: "linf", budget: 0.1, knowledge: "transfer", sizeLimit: { maxParameters: 20000 } },
+  ];
+  for (const s of scenarios) {
+    const res = await fetch(`${api.baseUrl}/v1/recommendations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(s) });
+    const text = await res.text();
+    assert.equal(res.status, 200, text.slice(0, 300));
+    const bytes = Buffer.byteLength(text);
+    t.diagnostic(`${JSON.stringify(s)}: ${bytes} bytes`);
+    assert.ok(bytes <= 8192, `${JSON.stringify(s)}: ${bytes} bytes`);
+  }
+});
