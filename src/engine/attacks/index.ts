@@ -2,6 +2,8 @@
 export { pgdLinf, pgdL2, type PgdOptions } from "./pgd.js";
 export { pgdL0, type PgdL0Options } from "./sparse-l0.js";
 export { fmn, type FmnOptions } from "./fmn.js";
+export { apgd, apgdCeLinf, apgdCeL2, apgdDlrTLinf, apgdDlrTL2, apgdCheckpoints, type ApgdOptions, type ApgdLoss, type ApgdNorm } from "./apgd.js";
+export { cwL2, type CwOptions, type CwLoss } from "./cw.js";
 export type { AttackLoss } from "./gradients.js";
 // Black-box (query access):
 export { squareLinf, squareL2, squareSchedule, type SquareOptions } from "./square.js";

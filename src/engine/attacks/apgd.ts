@@ -1,0 +1,489 @@
+// Auto-PGD (APGD; Croce & Hein, ICML 2020) for L∞ and L2 budgets, as fixed-budget attacks:
+// APGD-CE (untargeted, cross-entropy) and APGD-DLR-T (targeted difference-of-logits-ratio loss,
+// one run per target among the `targets` most likely non-true classes, 9 by default), the two
+// white-box attacks of AutoAttack's standard evaluation.
+//
+// What APGD adds to PGD is a step size that needs no tuning and a momentum step:
+//   - start: a random point on the ε-sphere (L∞: ε·u/‖u‖∞ with u uniform in [−1, 1]; L2:
+//     ε·g/‖g‖₂ with g Gaussian), clipped to the [0, 1] box; step size η = 2ε;
+//   - step: z = P(x_k + η·s(∇)) with s = sign (L∞) or ∇/‖∇‖₂ (L2), then
+//     x_{k+1} = P(x_k + α(z − x_k) + (1 − α)(x_k − x_{k−1})), α = 0.75 (α = 1 on the first step),
+//     where P projects onto the ε-ball around the clean input and then into the box;
+//   - checkpoints w_j = ⌈p_j·N⌉ with p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06)
+//     (as intervals: 22 % of the N iterations, then 3 % less each time, never under 6 %);
+//   - at each checkpoint, per sample, η is halved and the iterate restarts from the highest-loss
+//     point so far (with that point's gradient) when either
+//       1. the loss went up in at most ρ = 0.75 of the steps since the last checkpoint, or
+//       2. η was not halved at the last checkpoint and the best loss has not improved since.
+// Condition 1 uses "at most" (≤ ρ·interval), as the authors' code does; the paper writes "<".
+//
+// Losses, both per sample and increasing towards misclassification:
+//   - ce: softmax cross-entropy logsumexp(z) − z_y;
+//   - dlr-t: −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2 + 10⁻¹²), π the classes sorted by logit
+//     (descending) at the current point. The ratio is invariant to shifting and scaling the
+//     logits. With fewer than 4 classes there is no π4 (and with 2 or 3 the ratio can be
+//     constant in x), so the loss falls back to the plain targeted margin z_t − z_y.
+// Cross-entropy's gradient mixes every class by its softmax weight, so it is not zero where the
+// margin's is (e.g. when the true class and the runner-up both have their classifier column pruned
+// away, the margin max_{j≠y} z_j − z_y is flat although other classes can still overtake).
+//
+// Per sample, the attack keeps the first iterate the attacked model misclassifies and stops
+// attacking that sample (it is dropped from the batch, so later iterations run on the rest only).
+// Later restarts and targets run only on samples no earlier run beat. A sample never beaten gets
+// the highest-loss point of the last run (within budget and box; more useful for transfer than x).
+// Attacks only propose: verify.ts measures distance, box and label.
+import { tf, type LayersModel } from "../tf.js";
+import type { AttackBatch, FixedBudgetAttack, GradientAccess } from "./types.js";
+import {
+  addInBox,
+  likelyOtherClasses,
+  logitsOf,
+  misclassified,
+  normalizeL2,
+  perSample,
+  projectL2,
+  projectLinf,
+  replaceRows,
+  sampleLoss,
+  subSeed,
+  takeRows,
+  wherePerSample,
+} from "./gradients.js";
+
+export type ApgdNorm = "linf" | "l2";
+export type ApgdLoss = "ce" | "dlr-t";
+
+export interface ApgdOptions {
+  /** Iterations per run (default 100). */
+  steps?: number;
+  /** Runs from independent random starts, per target for dlr-t (default 1). */
+  restarts?: number;
+  /** dlr-t only: how many of the most likely non-true classes (at the clean input) to target, one run each (default 9; capped at classes − 1). */
+  targets?: number;
+  /** Share of loss increases between checkpoints below which (≤) the step size is halved (default 0.75). */
+  rho?: number;
+  /** Momentum α: weight of the new projected step against the previous move (default 0.75). */
+  momentum?: number;
+  /** Initial step size as a multiple of ε (default 2). */
+  relativeStepSize?: number;
+}
+
+interface Resolved {
+  steps: number;
+  restarts: number;
+  targets: number;
+  rho: number;
+  momentum: number;
+  relativeStepSize: number;
+}
+
+function resolve(loss: ApgdLoss, opts: ApgdOptions): Resolved {
+  const steps = opts.steps ?? 100;
+  const restarts = opts.restarts ?? 1;
+  const targets = loss === "dlr-t" ? (opts.targets ?? 9) : 1;
+  const rho = opts.rho ?? 0.75;
+  const momentum = opts.momentum ?? 0.75;
+  const relativeStepSize = opts.relativeStepSize ?? 2;
+  if (!(Number.isInteger(steps) && steps >= 1)) throw new RangeError(`APGD steps must be a positive integer, got ${steps}`);
+  if (!(Number.isInteger(restarts) && restarts >= 1)) throw new RangeError(`APGD restarts must be a positive integer, got ${restarts}`);
+  if (!(Number.isInteger(targets) && targets >= 1)) throw new RangeError(`APGD targets must be a positive integer, got ${targets}`);
+  if (!(rho > 0 && rho <= 1)) throw new RangeError(`APGD rho must be in (0, 1], got ${rho}`);
+  if (!(momentum > 0 && momentum <= 1)) throw new RangeError(`APGD momentum must be in (0, 1], got ${momentum}`);
+  if (!(relativeStepSize > 0 && Number.isFinite(relativeStepSize))) throw new RangeError(`APGD relative step size must be > 0, got ${relativeStepSize}`);
+  return { steps, restarts, targets, rho, momentum, relativeStepSize };
+}
+
+/**
+ * The checkpoint intervals of an N-iteration run: the first after ⌊0.22·N⌋ iterations, each next
+ * one ⌊0.03·N⌋ shorter, never shorter than ⌊0.06·N⌋ (all at least 1), until N is reached.
+ * Returned as the iteration counts (1-based) at which the step-size conditions are checked.
+ */
+export function apgdCheckpoints(steps: number): number[] {
+  const first = Math.max(Math.floor(0.22 * steps), 1);
+  const decrease = Math.max(Math.floor(0.03 * steps), 1);
+  const min = Math.max(Math.floor(0.06 * steps), 1);
+  const out: number[] = [];
+  let at = 0;
+  for (let k = first; at + k <= steps; k = Math.max(k - decrease, min)) {
+    at += k;
+    out.push(at);
+  }
+  return out;
+}
+
+/** Yields to the event loop so timers and signals run between long stretches of work. */
+const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Per-sample loss [n] from logits [n, K]. */
+type LossFn = (logits: tf.Tensor2D) => tf.Tensor1D;
+
+/**
+ * One forward and backward pass: the per-sample loss at x, its input gradient and the logits.
+ * The returned tensors belong to the caller's scope.
+ */
+function lossAndGradient(model: LayersModel, x: tf.Tensor4D, loss: LossFn): { grad: tf.Tensor4D; logits: tf.Tensor2D; loss: tf.Tensor1D } {
+  let logitsKept: tf.Tensor2D | undefined;
+  let lossKept: tf.Tensor1D | undefined;
+  const grad = tf.grad((xi: tf.Tensor) => {
+    const logits = model.apply(xi, { training: false }) as tf.Tensor2D;
+    const l = loss(logits);
+    logitsKept = tf.keep(logits);
+    lossKept = tf.keep(l);
+    return tf.sum(l);
+  })(x) as tf.Tensor4D;
+  const logits = logitsKept!.clone();
+  const l = lossKept!.clone();
+  logitsKept!.dispose();
+  lossKept!.dispose();
+  return { grad, logits, loss: l };
+}
+
+/** Cross-entropy per sample. */
+function ceLoss(y: tf.Tensor1D): LossFn {
+  return (logits) => sampleLoss(logits, y, "ce");
+}
+
+/**
+ * Targeted DLR per sample (see the header), with labels y and targets t as host arrays of the
+ * rows' classes. The numerator z_t − z_y and the denominator's class weights are built on the
+ * host and enter as constants: the sort order needs no gradient, TopK has none in tfjs, and a
+ * copy of the logits through the host keeps the ordering off the gradient tape.
+ */
+function dlrTargetedLoss(y: Int32Array, t: Int32Array, classes: number): LossFn {
+  const m = y.length;
+  const num = new Float32Array(m * classes);
+  for (let r = 0; r < m; r++) {
+    num[r * classes + t[r]!] = 1;
+    num[r * classes + y[r]!] = -1;
+  }
+  return (logits) =>
+    tf.tidy(() => {
+      const numerator = tf.sum(tf.mul(logits, tf.tensor2d(num, [m, classes])), 1);
+      if (classes < 4) return numerator as tf.Tensor1D;
+      const host = logits.dataSync() as Float32Array;
+      const den = new Float32Array(m * classes);
+      const order = Array.from({ length: classes }, (_, k) => k);
+      for (let r = 0; r < m; r++) {
+        const row = host.subarray(r * classes, (r + 1) * classes);
+        // Descending by logit; ties by class index (any fixed rule will do).
+        order.sort((a, b) => row[b]! - row[a]! || a - b);
+        den[r * classes + order[0]!] = 1;
+        den[r * classes + order[2]!] = -0.5;
+        den[r * classes + order[3]!] = -0.5;
+      }
+      const denominator = tf.add(tf.sum(tf.mul(logits, tf.tensor2d(den, [m, classes])), 1), 1e-12);
+      return tf.div(numerator, denominator) as tf.Tensor1D;
+    });
+}
+
+/** The per-row state of one APGD run; every tensor has the run's active rows as first axis. */
+interface State {
+  x: tf.Tensor4D;
+  /** Current and previous iterate. */
+  xAdv: tf.Tensor4D;
+  xPrev: tf.Tensor4D;
+  grad: tf.Tensor4D;
+  /** Step size per row. */
+  eta: tf.Tensor1D;
+  /** Highest-loss point so far, its gradient and loss. */
+  xBest: tf.Tensor4D;
+  gradBest: tf.Tensor4D;
+  lossBest: tf.Tensor1D;
+  /** Loss of the previous iterate and the count of increases since the last checkpoint. */
+  lossPrev: tf.Tensor1D;
+  increases: tf.Tensor1D;
+  /** At the last checkpoint: whether η was halved (1/0) and the best loss then. */
+  reducedLast: tf.Tensor1D;
+  lossBestLast: tf.Tensor1D;
+}
+
+type StateKey = keyof State;
+const STATE_KEYS: StateKey[] = ["x", "xAdv", "xPrev", "grad", "eta", "xBest", "gradBest", "lossBest", "lossPrev", "increases", "reducedLast", "lossBestLast"];
+
+function disposeState(s: State): void {
+  for (const k of STATE_KEYS) s[k].dispose();
+}
+
+/** Replaces state entries, disposing the old tensors that are not reused. */
+function update(s: State, next: Partial<State>): void {
+  for (const k of Object.keys(next) as StateKey[]) {
+    const t = next[k]!;
+    if (t !== s[k]) {
+      s[k].dispose();
+      (s as unknown as Record<StateKey, tf.Tensor>)[k] = t;
+    }
+  }
+}
+
+interface RunSetup {
+  norm: ApgdNorm;
+  eps: number;
+  o: Resolved;
+}
+
+/**
+ * One APGD run on (x, y) (targets t for dlr-t). Returns, per row, the first misclassified
+ * iterate when one was found, else the highest-loss point, and whether the row was beaten.
+ */
+async function apgdRun(
+  model: LayersModel,
+  x: tf.Tensor4D,
+  yHost: Int32Array,
+  targetHost: Int32Array | undefined,
+  classes: number,
+  setup: RunSetup,
+  seed: number,
+): Promise<{ adv: tf.Tensor4D; beaten: boolean[] }> {
+  const { norm, eps, o } = setup;
+  const n = x.shape[0];
+  const project = (xa: tf.Tensor4D, x0: tf.Tensor4D): tf.Tensor4D =>
+    tf.tidy(() => {
+      const d = tf.sub(xa, x0) as tf.Tensor4D;
+      return addInBox(x0, norm === "linf" ? projectLinf(x0, d, eps) : projectL2(x0, d, eps));
+    });
+  const direction = (g: tf.Tensor4D): tf.Tensor4D => (norm === "linf" ? (tf.sign(g) as tf.Tensor4D) : normalizeL2(g));
+  // Rows (of this run's batch) still attacked, and the results of the rows already beaten.
+  let active = Array.from({ length: n }, (_, i) => i);
+  const done: { rows: number[]; adv: tf.Tensor4D }[] = [];
+  const beaten = new Array<boolean>(n).fill(false);
+  // The active rows' labels (a tensor, rebuilt when rows are dropped) and their loss.
+  let yActive = tf.tensor1d(yHost, "int32");
+  const lossFor = (): LossFn =>
+    targetHost === undefined
+      ? ceLoss(yActive)
+      : dlrTargetedLoss(
+          Int32Array.from(active, (r) => yHost[r]!),
+          Int32Array.from(active, (r) => targetHost[r]!),
+          classes,
+        );
+  let loss = lossFor();
+
+  const start = tf.tidy(() => {
+    const shape = x.shape;
+    let u: tf.Tensor;
+    if (norm === "linf") {
+      u = tf.randomUniform(shape, -1, 1, "float32", seed);
+      u = tf.div(u, perSample(tf.maximum(tf.max(tf.abs(tf.reshape(u, [n, -1])), 1), 1e-12)));
+    } else {
+      u = normalizeL2(tf.randomNormal(shape, 0, 1, "float32", seed) as tf.Tensor4D);
+    }
+    return project(tf.add(x, tf.mul(eps, u)) as tf.Tensor4D, x);
+  });
+  const first = tf.tidy(() => lossAndGradient(model, start, loss));
+  const s: State = {
+    x: x.clone(),
+    xAdv: start,
+    xPrev: start.clone(),
+    grad: first.grad,
+    eta: tf.fill([n], o.relativeStepSize * eps) as tf.Tensor1D,
+    xBest: start.clone(),
+    gradBest: first.grad.clone(),
+    lossBest: first.loss.clone(),
+    lossPrev: first.loss,
+    increases: tf.zeros([n]),
+    reducedLast: tf.ones([n]),
+    lossBestLast: first.loss.clone(),
+  };
+  const firstWrong = misclassified(first.logits, yActive);
+  first.logits.dispose();
+  /** A [rows] bool tensor as host flags (the tensor is disposed). */
+  const flags = async (t: tf.Tensor): Promise<Uint8Array> => {
+    try {
+      return (await t.data()) as Uint8Array;
+    } finally {
+      t.dispose();
+    }
+  };
+
+  /** Moves the rows flagged in `wrongHost` to `done` (with their current iterate) and drops them from the state. */
+  const retire = (wrongHost: Uint8Array): void => {
+    const hit: number[] = [];
+    const keep: number[] = [];
+    wrongHost.forEach((w, k) => (w ? hit : keep).push(k));
+    if (hit.length === 0) return;
+    done.push({ rows: hit.map((k) => active[k]!), adv: takeRows(s.xAdv, hit) });
+    for (const k of hit) beaten[active[k]!] = true;
+    active = keep.map((k) => active[k]!);
+    if (keep.length === 0) return;
+    const next: Partial<State> = {};
+    for (const key of STATE_KEYS) (next as Record<StateKey, tf.Tensor>)[key] = takeRows(s[key], keep);
+    update(s, next);
+    const yNext = takeRows(yActive, keep);
+    yActive.dispose();
+    yActive = yNext;
+    loss = lossFor();
+  };
+
+  const checkpoints = new Set(apgdCheckpoints(o.steps));
+  let sinceCheck = 0;
+  try {
+    retire(await flags(firstWrong));
+    for (let i = 0; i < o.steps && active.length > 0; i++) {
+      const a = i === 0 ? 1 : o.momentum;
+      const { wrong, ...next } = tf.tidy(() => {
+        const step = tf.mul(perSample(s.eta), direction(s.grad));
+        const z = project(tf.add(s.xAdv, step) as tf.Tensor4D, s.x);
+        const moved = tf.add(tf.add(s.xAdv, tf.mul(a, tf.sub(z, s.xAdv))), tf.mul(1 - a, tf.sub(s.xAdv, s.xPrev))) as tf.Tensor4D;
+        const xAdv = project(moved, s.x);
+        const r = lossAndGradient(model, xAdv, loss);
+        const better = tf.greater(r.loss, s.lossBest);
+        return {
+          xPrev: s.xAdv.clone(),
+          xAdv,
+          grad: r.grad,
+          xBest: wherePerSample(better, xAdv, s.xBest),
+          gradBest: wherePerSample(better, r.grad, s.gradBest),
+          lossBest: tf.where(better, r.loss, s.lossBest) as tf.Tensor1D,
+          increases: tf.add(s.increases, tf.cast(tf.greater(r.loss, s.lossPrev), "float32")) as tf.Tensor1D,
+          lossPrev: r.loss,
+          wrong: misclassified(r.logits, yActive),
+        };
+      });
+      update(s, next);
+      sinceCheck++;
+      retire(await flags(wrong));
+      if (active.length > 0 && checkpoints.has(i + 1)) {
+        const interval = sinceCheck;
+        sinceCheck = 0;
+        const halved = tf.tidy(() => {
+          const oscillating = tf.lessEqual(s.increases, o.rho * interval);
+          const stalled = tf.logicalAnd(tf.equal(s.reducedLast, 0), tf.greaterEqual(s.lossBestLast, s.lossBest));
+          const halve = tf.logicalOr(oscillating, stalled);
+          return {
+            eta: tf.where(halve, tf.mul(s.eta, 0.5), s.eta) as tf.Tensor1D,
+            xAdv: wherePerSample(halve, s.xBest, s.xAdv),
+            grad: wherePerSample(halve, s.gradBest, s.grad),
+            reducedLast: tf.cast(halve, "float32") as tf.Tensor1D,
+            lossBestLast: s.lossBest.clone(),
+            increases: tf.zerosLike(s.increases),
+          };
+        });
+        update(s, halved);
+      }
+      if (i % 10 === 9) await breathe();
+    }
+    // Rows never beaten: their highest-loss point.
+    if (active.length > 0) done.push({ rows: active, adv: s.xBest.clone() });
+    const adv = tf.tidy(() => {
+      const order = done.flatMap((d) => d.rows);
+      const all = done.length === 1 ? done[0]!.adv : tf.concat(done.map((d) => d.adv));
+      const inverse = new Int32Array(n);
+      order.forEach((row, k) => (inverse[row] = k));
+      return tf.gather(all, tf.tensor1d(inverse, "int32")) as tf.Tensor4D;
+    });
+    return { adv, beaten };
+  } finally {
+    disposeState(s);
+    yActive.dispose();
+    for (const d of done) d.adv.dispose();
+    if (!firstWrong.isDisposed) firstWrong.dispose();
+  }
+}
+
+function makeApgd(norm: ApgdNorm, lossKind: ApgdLoss, opts: ApgdOptions): FixedBudgetAttack<GradientAccess> {
+  const o = resolve(lossKind, opts);
+  const params: Record<string, number | string | boolean> = {
+    steps: o.steps,
+    restarts: o.restarts,
+    loss: lossKind,
+    rho: o.rho,
+    momentum: o.momentum,
+    relativeStepSize: o.relativeStepSize,
+    checkpoints: "first after 22 % of the steps, each next 3 % shorter, at least 6 %",
+    earlyStop: true,
+    seeding: "run (target k, restart r) draws its random start from tf's seeded ops, seed = mix(batch.seed, k·restarts + r)",
+  };
+  if (lossKind === "dlr-t") params.targets = o.targets;
+  return {
+    kind: "fixed-budget",
+    name: `apgd-${lossKind}-${norm}`,
+    norm,
+    access: "gradient",
+    params,
+    async run(access: GradientAccess, batch: AttackBatch, budget: number): Promise<tf.Tensor4D> {
+      if (!(budget >= 0 && Number.isFinite(budget))) throw new RangeError(`APGD budget must be a finite number >= 0, got ${budget}`);
+      const { x, y } = batch;
+      const n = x.shape[0];
+      if (n === 0 || budget === 0) return x.clone();
+      const model = access.model;
+      const yHost = Int32Array.from((await y.data()) as ArrayLike<number>);
+      // Targets: the most likely non-true classes at the clean input, as AutoAttack picks them.
+      let classes = 0;
+      let likely: Int32Array | undefined;
+      if (lossKind === "dlr-t") {
+        const z = logitsOf(model, x);
+        classes = z.shape[1];
+        const count = Math.min(o.targets, classes - 1);
+        const idx = likelyOtherClasses(z, y, count);
+        likely = Int32Array.from((await idx.data()) as ArrayLike<number>);
+        z.dispose();
+        idx.dispose();
+      }
+      const runs = lossKind === "dlr-t" ? Math.min(o.targets, classes - 1) : 1;
+      const setup: RunSetup = { norm, eps: budget, o };
+      let result: tf.Tensor4D | undefined;
+      let pending = Array.from({ length: n }, (_, i) => i);
+      try {
+        for (let t = 0; t < runs; t++) {
+          for (let r = 0; r < o.restarts && pending.length > 0; r++) {
+            const whole = pending.length === n;
+            const xs = whole ? x : takeRows(x, pending);
+            const ys = Int32Array.from(pending, (i) => yHost[i]!);
+            const targets = likely === undefined ? undefined : Int32Array.from(pending, (i) => likely[i * runs + t]!);
+            let run: { adv: tf.Tensor4D; beaten: boolean[] };
+            try {
+              run = await apgdRun(model, xs, ys, targets, classes, setup, subSeed(batch.seed, t * o.restarts + r));
+            } finally {
+              if (!whole) xs.dispose();
+            }
+            const last = t === runs - 1 && r === o.restarts - 1;
+            const take: number[] = [];
+            const still: number[] = [];
+            run.beaten.forEach((b, k) => {
+              if (b || last) take.push(k);
+              if (!b) still.push(pending[k]!);
+            });
+            const base = result ?? x;
+            const merged = tf.tidy(() =>
+              whole && take.length === n ? run.adv.clone() : replaceRows(base, take.map((k) => pending[k]!), takeRows(run.adv, take)),
+            );
+            run.adv.dispose();
+            result?.dispose();
+            result = merged;
+            pending = still;
+          }
+        }
+        const out = result ?? x.clone();
+        result = undefined;
+        return out;
+      } finally {
+        result?.dispose();
+      }
+    },
+  };
+}
+
+/** APGD under an L∞ or L2 budget with the given loss. */
+export function apgd(norm: ApgdNorm, loss: ApgdLoss, opts: ApgdOptions = {}): FixedBudgetAttack<GradientAccess> {
+  return makeApgd(norm, loss, opts);
+}
+
+/** APGD-CE under an L∞ budget (`apgd-ce-linf`). */
+export function apgdCeLinf(opts: ApgdOptions = {}): FixedBudgetAttack<GradientAccess> {
+  return makeApgd("linf", "ce", opts);
+}
+
+/** APGD-CE under an L2 budget (`apgd-ce-l2`). */
+export function apgdCeL2(opts: ApgdOptions = {}): FixedBudgetAttack<GradientAccess> {
+  return makeApgd("l2", "ce", opts);
+}
+
+/** Targeted APGD-DLR under an L∞ budget over the top `targets` non-true classes (`apgd-dlr-t-linf`). */
+export function apgdDlrTLinf(opts: ApgdOptions = {}): FixedBudgetAttack<GradientAccess> {
+  return makeApgd("linf", "dlr-t", opts);
+}
+
+/** Targeted APGD-DLR under an L2 budget over the top `targets` non-true classes (`apgd-dlr-t-l2`). */
+export function apgdDlrTL2(opts: ApgdOptions = {}): FixedBudgetAttack<GradientAccess> {
+  return makeApgd("l2", "dlr-t", opts);
+}
