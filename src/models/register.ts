@@ -2,7 +2,8 @@
 // addressed by the sha256 of its weights as the engine serialises them (the same id the matrix
 // uses for models it trained). Used by POST /v1/models and `advisor models add`.
 //
-// The model is checked in a child process (validate-process.ts → inspect.ts: manifest, build,
+// model.json and its manifest are checked here first (manifest.ts, no TensorFlow.js). The model
+// itself is checked in a child process (validate-process.ts → inspect.ts: manifest again, build,
 // shapes, compute cost, forward pass over the test split, clean accuracy above chance), never in
 // this one: a 7 KB model can cost minutes of compute and a gigabyte of memory, which in the API
 // process stalled every other request. This module holds no TensorFlow.js; it forks the child,
@@ -18,7 +19,8 @@ import { packageVersion, siblingEntry } from "../paths.js";
 import { ModelUploadError, type UploadStatus } from "./errors.js";
 import type { Inspection, StoredModel } from "./inspect.js";
 import { findModel, storedModelDir, UPLOAD_SOURCE, type RegisteredModel } from "./storage.js";
-import { ARCHITECTURE_LABEL, DEFAULT_VALIDATION_LIMITS, MODEL_JSON, type DatasetRef, type ModelFile, type ValidationLimits } from "./upload-types.js";
+import { checkManifest, readJsonFile } from "./manifest.js";
+import { ARCHITECTURE_LABEL, DEFAULT_VALIDATION_LIMITS, METADATA_JSON, MODEL_JSON, type DatasetRef, type ModelFile, type ValidationLimits } from "./upload-types.js";
 import type { FromValidator, ToValidator } from "./validate-process.js";
 
 export { ModelUploadError } from "./errors.js";
@@ -184,15 +186,25 @@ export async function filesOfDirectory(dir: string): Promise<ModelFile[]> {
   return out;
 }
 
-export function addModel(o: AddModelOptions): Promise<ModelSummary> {
+/** Checks and registers a model; the cheap checks run at once, the model check one at a time. */
+export async function addModel(o: AddModelOptions): Promise<ModelSummary> {
+  await cheapChecks(o);
   return serialised(() => addModelNow(o));
 }
 
-async function addModelNow(o: AddModelOptions): Promise<ModelSummary> {
-  if (!o.files.some((f) => f.name === MODEL_JSON)) throw new ModelUploadError(400, "no model.json among the files (a TF.js layers model is model.json plus its weight files)", MODEL_JSON);
+/** Without TensorFlow.js and outside the queue: a malformed upload never waits for a check process. */
+async function cheapChecks(o: AddModelOptions): Promise<void> {
+  const modelFile = o.files.find((f) => f.name === MODEL_JSON);
+  if (!modelFile) throw new ModelUploadError(400, "no model.json among the files (a TF.js layers model is model.json plus its weight files)", MODEL_JSON);
   if (o.architecture !== undefined && !ARCHITECTURE_LABEL.test(o.architecture)) {
     throw new ModelUploadError(400, "architecture must be 1-64 letters, digits, '.', '_' or '-'", "architecture");
   }
+  checkManifest(await readJsonFile(modelFile), new Map(o.files.map((f) => [f.name, f])), o.strictFiles);
+  const metadata = o.files.find((f) => f.name === METADATA_JSON);
+  if (metadata) await readJsonFile(metadata);
+}
+
+async function addModelNow(o: AddModelOptions): Promise<ModelSummary> {
   const limits: ValidationLimits = { ...DEFAULT_VALIDATION_LIMITS, ...o.limits };
   const validator = new Validator(limits);
   try {

@@ -75,13 +75,25 @@ test("a check that runs past its wall time is stopped (422 naming ADVISOR_UPLOAD
   let done = false;
   void pending.finally(() => (done = true));
   const latencies: number[] = [];
+  let malformedWhileBusy: { status: number; doneBefore: boolean } | null = null;
   while (!done) {
+    if (malformedWhileBusy === null && latencies.length === 5) {
+      const { body, contentType } = multipart([
+        { name: "dataset", content: "synthetic" },
+        { name: "files", filename: "model.json", content: "{not json" },
+      ]);
+      const r = await a.call("POST", "/v1/models", { body, headers: { "content-type": contentType, authorization: `Bearer ${KEY}` } });
+      malformedWhileBusy = { status: r.status, doneBefore: done };
+      assert.equal(malformedWhileBusy.doneBefore, false, "answered while the heavy check still ran");
+    }
     const t0 = performance.now();
     assert.equal((await a.call("GET", "/healthz")).status, 200);
     latencies.push(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 50));
   }
   const res = await pending;
+  assert.ok(malformedWhileBusy !== null, "a malformed upload was tried during the check");
+  assert.equal(malformedWhileBusy.status, 400, "refused by the cheap checks, not queued behind the running check");
   assert.equal(res.status, 422, JSON.stringify(res.body));
   assert.match(String(res.body.detail), /longer than 8 s \(ADVISOR_UPLOAD_VALIDATE_SECONDS\)/);
   assert.ok(Date.now() - started < 20_000, "stopped near the cap");
