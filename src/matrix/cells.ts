@@ -31,7 +31,7 @@ import { evaluate } from "../engine/train.js";
 import type { LayersModel } from "../engine/tf.js";
 import { craftTransferExamples, evaluateRobustness, samplesFromDataset, type EvaluationProgress, type RobustnessResult } from "../engine/evaluation/robustness.js";
 import { TransferCache } from "../engine/evaluation/transfer-cache.js";
-import type { AttackPlan } from "../engine/evaluation/attack-plan.js";
+import { defaultWhiteBox, type AttackPlan } from "../engine/evaluation/attack-plan.js";
 import { fmn } from "../engine/attacks/fmn.js";
 import { pgdL2, pgdLinf } from "../engine/attacks/pgd.js";
 import { pgdL0 } from "../engine/attacks/sparse-l0.js";
@@ -97,13 +97,20 @@ export function variantDir(paths: BuildPaths, grid: Grid, cell: { architecture: 
   return path.join(paths.variantsDir, `${cell.architecture}-${grid.dataset.name}-s${cell.seed}`, denseSha256.slice(0, 12), `${cell.strategy}-${cell.rate}x`);
 }
 
-/** The attacks of the grid's settings, per level (same choice of attacks as the engine's defaults). */
+/**
+ * The attacks of the grid's settings, per level (same choice of attacks as the engine's defaults).
+ * The white-box Sparse-RS (L0) gets 5x the black-box level's query budget (see WhiteBoxSettings).
+ */
 export function gridAttackPlan(grid: Grid, norm: Norm): AttackPlan {
   const { pgd, fmn: fmnSettings } = grid.attacks;
   const pgdFor = (earlyStop: boolean) =>
     norm === "linf" ? pgdLinf({ steps: pgd.steps, restarts: pgd.restarts, earlyStop }) : norm === "l2" ? pgdL2({ steps: pgd.steps, restarts: pgd.restarts, earlyStop }) : pgdL0({ steps: pgd.steps, restarts: pgd.restarts, earlyStop });
   return {
-    "white-box": [pgdFor(true), fmn(norm, { steps: fmnSettings.steps, targets: fmnSettings.targets })],
+    "white-box": defaultWhiteBox(norm, {
+      pgd: { steps: pgd.steps, restarts: pgd.restarts },
+      fmn: { steps: fmnSettings.steps, targets: fmnSettings.targets },
+      l0Queries: 5 * grid.attacks.sparseRs.queries,
+    }),
     transfer: [pgdFor(false), fmn(norm, { steps: fmnSettings.steps, targets: fmnSettings.targets })],
     "black-box": [norm === "linf" ? squareLinf() : norm === "l2" ? squareL2() : sparseRs()],
   };

@@ -32,6 +32,7 @@ import type { AttackBatch, GradientAccess, MinimizationAttack, Norm } from "./ty
 import {
   addInBox,
   batchNorm,
+  clipToBox,
   dualNorm,
   likelyOtherClasses,
   logitsOf,
@@ -42,6 +43,7 @@ import {
   projectL2,
   projectLinf,
   takeRows,
+  type AttackLoss,
   wherePerSample,
 } from "./gradients.js";
 
@@ -68,6 +70,16 @@ export interface FmnOptions {
    * capped at classes − 2; 0 = the paper's untargeted FMN only.
    */
   targets?: number;
+  /**
+   * Loss whose gradient gives the step direction (default "margin", the paper's logit
+   * difference). "ce" steps along the cross-entropy gradient instead, which is not zero when the
+   * true class and the best other class both have a zero input gradient (a pruned model whose
+   * classifier columns for those classes are gone) while a third class still moves. Its
+   * first-order ε estimate (before any adversarial point) is the linearised distance to
+   * CE = ln 2, and ε grows by the factor (1 + γ) per step once CE is past ln 2 (the margin's value
+   * is no guide there: it can be constant). Targeted rows use the targeted margin either way.
+   */
+  loss?: AttackLoss;
 }
 
 interface FmnParams {
@@ -77,6 +89,7 @@ interface FmnParams {
   alphaFinal: number;
   gammaInit: number;
   gammaFinal: number;
+  loss: AttackLoss;
 }
 
 const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -148,7 +161,7 @@ async function fmnCore(
       const kBound = Math.min(features, Math.max(kMax + 1, Math.floor(kMax * (1 + gamma))));
       const next = tf.tidy(() => {
         const adv = addInBox(x, delta);
-        const { grad, logits, loss } = lossGradient(model, adv, y, "margin", target);
+        const { grad, logits, loss } = lossGradient(model, adv, y, p.loss, target);
         const t = track(delta, logits);
         let e: tf.Tensor1D;
         if (norm === "l0") {
@@ -156,8 +169,16 @@ async function fmnCore(
           const grow = tf.maximum(tf.add(eps, 1), tf.floor(tf.mul(eps, 1 + gamma)));
           e = tf.maximum(tf.where(t.wrong, shrink, grow), 1) as tf.Tensor1D;
         } else {
-          // The loss is < 0 while not adversarial: |loss| / ||∇loss||_dual is the linearised distance.
-          const toBoundary = tf.div(tf.abs(loss), tf.maximum(dualNorm(grad, norm === "linf" ? "linf" : "l2"), 1e-12));
+          // The margin is < 0 while not adversarial: |loss| / ||∇loss||_dual is the linearised distance.
+          // Cross-entropy: the linearised distance to CE = ln 2 (p_y = 1/2, sufficient for a
+          // misclassification with two classes in play); 0 once past it, so ε grows by γ per step.
+          // Targeted rows ascend the targeted margin either way.
+          let gap: tf.Tensor = tf.abs(loss);
+          if (p.loss === "ce") {
+            const ceGap = tf.relu(tf.sub(Math.LN2, loss));
+            gap = target === undefined ? ceGap : tf.where(tf.less(target, 0), ceGap, gap);
+          }
+          const toBoundary = tf.div(gap, tf.maximum(dualNorm(grad, norm === "linf" ? "linf" : "l2"), 1e-12));
           e = tf.where(
             t.wrong,
             tf.minimum(tf.mul(eps, 1 - gamma), t.bn),
@@ -168,7 +189,10 @@ async function fmnCore(
         const moved = tf.add(delta, tf.mul(alpha, normalizeL2(grad))) as tf.Tensor4D;
         let d: tf.Tensor4D;
         if (norm === "linf") d = projectLinf(x, moved, e);
-        else if (norm === "l2") d = projectL2(x, moved, e);
+        // CE: clip to the box before scaling onto the ball (the CE gradient keeps pushing features
+        // that are already at the box edge; scaled first, those out-of-box parts would shrink the
+        // rest of the step to nothing). The margin run keeps its original order (same results as before).
+        else if (norm === "l2") d = projectL2(x, p.loss === "ce" ? clipToBox(x, moved) : moved, e);
         else d = projectL0(x, moved, e, kBound);
         return { delta: d, eps: e, bn: t.bn, ba: t.ba, f: t.f, kMax: norm === "l0" ? tf.max(e) : tf.scalar(0) };
       });
@@ -206,11 +230,12 @@ export function fmn(norm: Norm, opts: FmnOptions = {}): MinimizationAttack<Gradi
   if (!(gammaInit < 1 && gammaFinal < 1)) throw new RangeError("FMN gamma must be < 1");
   const targets = opts.targets ?? 1;
   if (!(Number.isInteger(targets) && targets >= 0)) throw new RangeError(`FMN targets must be a non-negative integer, got ${targets}`);
-  const p: FmnParams = { norm, steps, alphaInit, alphaFinal, gammaInit, gammaFinal };
+  const loss = opts.loss ?? "margin";
+  const p: FmnParams = { norm, steps, alphaInit, alphaFinal, gammaInit, gammaFinal, loss };
 
   return {
     kind: "minimization",
-    name: `fmn-${norm}`,
+    name: `fmn-${norm}${loss === "ce" ? "-ce" : ""}`,
     norm,
     access: "gradient",
     params: {
@@ -220,7 +245,7 @@ export function fmn(norm: Norm, opts: FmnOptions = {}): MinimizationAttack<Gradi
       gammaInit,
       gammaFinal,
       targets,
-      loss: "margin",
+      loss,
       init: "zero",
       overshoot: "1+gamma",
       seeding: "deterministic (no randomness)",

@@ -7,8 +7,11 @@
 // squashed by a softmax, and is positive exactly when the sample is misclassified — it is what
 // a fixed-budget *success* check wants (Carlini & Wagner 2017; Croce & Hein 2020 use its scaled
 // form in APGD). Measured on random 5- and 10-class linear models (samples within 0.9·ε of the
-// boundary, which PGD must beat): margin missed 6 of 1,853, cross-entropy 127. `loss: "ce"`
-// remains available (the reference benchmark uses it).
+// boundary, which PGD must beat): margin missed 6 of 1,853, cross-entropy 127. But the margin's
+// gradient is exactly 0 where neither the true class nor the best other class has an input
+// gradient (a pruned model whose classifier column for a class is gone), and PGD stalls there
+// while cross-entropy still feels the other classes; so the default plans run `loss: "ce"` too,
+// named `pgd-<norm>-ce` (see evaluation/attack-plan.ts).
 // With more than two classes the untargeted margin can lock onto the class ahead at the start
 // when another class's boundary is nearer; random restarts fix that (the 6 misses above went
 // to 0 with 3 restarts), hence `restarts`.
@@ -263,7 +266,8 @@ function makePgd(norm: PgdNorm, opts: PgdOptions): FixedBudgetAttack<GradientAcc
   else params.relativeStepSize = o.relativeStepSize;
   return {
     kind: "fixed-budget",
-    name: `pgd-${norm}`,
+    // The cross-entropy variant runs next to the margin one in the default plans: a distinct name.
+    name: `pgd-${norm}${o.loss === "ce" ? "-ce" : ""}`,
     norm,
     access: "gradient",
     params,

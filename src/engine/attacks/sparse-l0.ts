@@ -48,7 +48,7 @@ export function pgdL0(opts: PgdL0Options = {}): FixedBudgetAttack<GradientAccess
   if (!(relativeStepSize > 0)) throw new RangeError(`PGD-L0 relative step size must be > 0, got ${relativeStepSize}`);
   return {
     kind: "fixed-budget",
-    name: "pgd-l0",
+    name: loss === "ce" ? "pgd-l0-ce" : "pgd-l0",
     norm: "l0",
     access: "gradient",
     params: {

@@ -10,7 +10,7 @@
 // to 0 spends a feature of the budget on nothing).
 import { tf } from "../tf.js";
 import type { Rng } from "../random.js";
-import type { FixedBudgetAttack, QueryAccess } from "./types.js";
+import type { FixedBudgetAttack, GradientAccess, QueryAccess } from "./types.js";
 import { plainBatch, randomSearch, sampleRngs } from "./square.js";
 
 export interface SparseRsOptions {
@@ -116,6 +116,36 @@ export function sparseRs(opts: SparseRsOptions = {}): FixedBudgetAttack<QueryAcc
         },
       );
       return tf.tensor4d(best, batch.x.shape);
+    },
+  };
+}
+
+export interface SparseRsWhiteBoxOptions extends SparseRsOptions {
+  /** Forward queries per sample (default 5000). */
+  queries?: number;
+}
+
+/**
+ * Sparse-RS as a white-box attack (the way AutoAttack runs Square next to its gradient attacks):
+ * the same search, querying the attacked model itself, with its own, larger query budget. In the
+ * default white-box L0 plan it comes after the gradient attacks at each budget, so it only
+ * searches the samples they left — in particular those with no usable input gradient, where
+ * PGD-L0 and FMN stall and only a gradient-free search is left. Not counted as black-box
+ * queries: it is part of the white-box level's own measurement.
+ */
+export function sparseRsWhiteBox(opts: SparseRsWhiteBoxOptions = {}): FixedBudgetAttack<GradientAccess> {
+  const queries = opts.queries ?? 5000;
+  if (!(Number.isInteger(queries) && queries >= 1)) throw new RangeError(`Sparse-RS queries must be a positive integer, got ${queries}`);
+  const inner = sparseRs(opts);
+  return {
+    kind: "fixed-budget",
+    name: "sparse-rs-wb",
+    norm: "l0",
+    access: "gradient",
+    params: { ...inner.params, queryBudget: queries, queries: "the target model's own predictions (white-box)" },
+    run(access, batch, budget) {
+      const predict = (x: tf.Tensor4D): tf.Tensor2D => access.model.predict(x, { batchSize: Math.max(1, x.shape[0]) }) as tf.Tensor2D;
+      return inner.run({ kind: "query", predict, queryBudget: queries }, batch, budget);
     },
   };
 }

@@ -19,6 +19,12 @@ export type PredictFn = (x: tf.Tensor4D) => tf.Tensor2D;
 export interface GradientAccess {
   kind: "gradient";
   model: LayersModel;
+  /**
+   * Data-set images the attacker knows, [P, H, W, C] in [0, 1] (a white-box attacker knows the
+   * data; the evaluation gives its test samples). Only the dataset-seeded attack uses them, as
+   * starting points; without a pool it falls back to the batch's own images.
+   */
+  pool?: tf.Tensor4D;
 }
 export interface QueryAccess {
   kind: "query";

@@ -171,8 +171,12 @@ export interface RobustnessResult {
 export async function evaluateRobustness(opts: RobustnessOptions): Promise<RobustnessResult> {
   const t0 = performance.now();
   const run = await EvaluationRun.start(opts);
-  for (const [si, st] of run.stages.entries()) await run.runStage(si, st);
-  return run.result(t0);
+  try {
+    for (const [si, st] of run.stages.entries()) await run.runStage(si, st);
+    return run.result(t0);
+  } finally {
+    run.dispose();
+  }
 }
 
 /** Per-sample distances as JSON-friendly numbers (Infinity → null). */

@@ -106,6 +106,8 @@ export class EvaluationRun {
   private readonly reusedRecords = new Set<AttackRecord>();
   private reusedStages = 0;
   private queries = 0;
+  /** Every evaluated sample as one tensor: the white-box attacker's pool of data-set images (dataset-seed). Made on first use. */
+  private pool: tf.Tensor4D | undefined;
 
   private constructor(private readonly s: Settings) {
     const [h, w, c] = s.shape;
@@ -240,7 +242,8 @@ export class EvaluationRun {
       return tf.tensor4d(xs, [part.length, h, w, c]);
     }
     if (st.level === "white-box") {
-      return runAttack(st.attack, { kind: "gradient", model: s.target }, { x: b.x, y: b.y, seed: mixSeed(ctx.stageSeed, `chunk${ci}`) }, ctx.fixedBudget);
+      this.pool ??= tf.tensor4d(s.samples.x, [this.n, ...s.shape]);
+      return runAttack(st.attack, { kind: "gradient", model: s.target, pool: this.pool }, { x: b.x, y: b.y, seed: mixSeed(ctx.stageSeed, `chunk${ci}`) }, ctx.fixedBudget);
     }
     // Query attacks derive per-sample streams from the stage seed: a sample's search does not depend on its batch.
     return runAttack(st.attack, { kind: "query", predict: this.countingPredict, queryBudget: s.queryBudget }, { x: b.x, y: b.y, seed: ctx.stageSeed }, ctx.fixedBudget);
@@ -318,6 +321,12 @@ export class EvaluationRun {
     // A candidate this attack did not beat at this budget is given up (see robustness.ts).
     if (failed) for (const p of candidates) if (!beatenAt(st.record.distances[p]!, fixedBudget!)) failed[p] = 1;
     progress("end");
+  }
+
+  /** Frees the run's tensors (the pool); call once, after the last stage. */
+  dispose(): void {
+    this.pool?.dispose();
+    this.pool = undefined;
   }
 
   /** The result once every stage ran; `t0` is when the evaluation started. */

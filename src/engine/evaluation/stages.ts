@@ -1,8 +1,8 @@
 // The stages of a robustness evaluation (see robustness.ts for the order and why): one attack at
 // one budget (or unbounded, for minimization attacks and the sanity run) for one knowledge level,
 // each with its own seed, and the record each attack's results accumulate in.
-import type { tf, LayersModel } from "../tf.js";
-import type { Attack, AttackBatch, Knowledge, Norm, PredictFn } from "../attacks/types.js";
+import type { tf } from "../tf.js";
+import type { Attack, AttackBatch, GradientAccess, Knowledge, Norm, QueryAccess } from "../attacks/types.js";
 import { EvaluationError, unboundedBudget } from "./budgets.js";
 import { defaultPgd, type AttackPlan } from "./attack-plan.js";
 import type { AttackRecord } from "./robustness.js";
@@ -103,7 +103,7 @@ export function priorRecord(reuse: readonly AttackRecord[] | undefined, st: Stag
 /** Runs either kind of attack; a minimization attack ignores the budget. */
 export async function runAttack(
   attack: Attack,
-  access: { kind: "gradient"; model: LayersModel } | { kind: "query"; predict: PredictFn; queryBudget: number },
+  access: GradientAccess | QueryAccess,
   batch: AttackBatch,
   budget: number | undefined,
 ): Promise<tf.Tensor4D> {
