@@ -239,7 +239,15 @@ describe("a model with zero classifier columns: margin attacks stall, cross-entr
       assert.equal(tf.memory().numTensors, before, "no tensors left behind");
       assert.deepEqual(
         now.perLevel[0]!.attacks,
-        [`dataset-seed-${norm}`, `fmn-${norm}`, `fmn-${norm}-ce`, ...(norm === "l0" ? ["greedy-l0"] : []), `pgd-${norm}`, `pgd-${norm}-ce`, ...(norm === "l0" ? ["sparse-rs-wb"] : [])],
+        [
+          `dataset-seed-${norm}`,
+          `fmn-${norm}`,
+          `fmn-${norm}-ce`,
+          ...(norm === "l0" ? ["greedy-l0"] : norm === "l2" ? ["cw-l2"] : []),
+          `pgd-${norm}`,
+          `pgd-${norm}-ce`,
+          ...(norm === "l0" ? ["sparse-rs-wb"] : [`apgd-ce-${norm}`, `apgd-dlr-t-${norm}`]),
+        ],
       );
       // The default engine plan has the same attacks.
       assert.deepEqual(

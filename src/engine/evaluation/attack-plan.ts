@@ -8,10 +8,12 @@
 //                  binary-searched towards x: every sample the model can misclassify at all gets a
 //                  finite distance, so the unbounded check cannot fail for want of a gradient),
 //                  FMN (margin) and FMN-CE, and for L0 the greedy CE pixel attack;
+//                  and for L2 Carlini-Wagner L2;
 //                fixed-budget, at every budget: PGD (margin), PGD-CE (one restart: it only attacks
-//                  what margin PGD left), and for L0 Sparse-RS on the target's own predictions
-//                  with a larger query budget than the black-box level's (only what the gradient
-//                  attacks left);
+//                  what margin PGD left), for L∞ and L2 APGD-CE and targeted APGD-DLR (AutoAttack's
+//                  white-box pair, Croce & Hein 2020), and for L0 Sparse-RS on the target's own
+//                  predictions with a larger query budget than the black-box level's (only what
+//                  the gradient attacks left);
 //   transfer:  PGD for the norm without early stop (it uses the whole budget, so its examples sit
 //              well past the surrogate's boundary and transfer better than boundary points) and
 //              FMN, run on the surrogate, judged on the target;
@@ -26,6 +28,8 @@ import { pgdL0 } from "../attacks/sparse-l0.js";
 import { sparseRs, sparseRsWhiteBox } from "../attacks/sparse-rs.js";
 import { squareL2, squareLinf } from "../attacks/square.js";
 import { datasetSeed } from "../attacks/dataset-seed.js";
+import { apgd } from "../attacks/apgd.js";
+import { cwL2, type CwOptions } from "../attacks/cw.js";
 import { greedyL0 } from "../attacks/greedy-l0.js";
 import { EvaluationError } from "./budgets.js";
 
@@ -53,6 +57,10 @@ export interface WhiteBoxSettings {
    * 28.9 s → 53.8 s on a loaded 2-core machine).
    */
   l0Queries?: number;
+  /** APGD-CE and APGD-DLR-T (L∞, L2; default: the paper's 100 steps, 1 restart, 9 targets). */
+  apgd?: { steps?: number; targets?: number };
+  /** Carlini-Wagner L2 (L2 minimization; default: cw.ts's defaults, 9 binary-search steps x 100 Adam steps, 1 targeted run). */
+  cw?: CwOptions;
 }
 
 /** Default queries of the white-box Sparse-RS (see WhiteBoxSettings.l0Queries). */
@@ -64,9 +72,11 @@ export function defaultWhiteBox(norm: Norm, s: WhiteBoxSettings = {}): Attack[] 
   const pgdFor = (o: { steps?: number; restarts?: number; loss?: "ce" }) => (norm === "linf" ? pgdLinf(o) : norm === "l2" ? pgdL2(o) : pgdL0(o));
   const minimization: Attack[] = [datasetSeed(norm), fmn(norm, s.fmn ?? {}), fmn(norm, { ...s.fmn, loss: "ce" })];
   if (norm === "l0") minimization.push(greedyL0());
+  if (norm === "l2") minimization.push(cwL2(s.cw ?? {}));
   // The first fixed-budget attack is also the unbounded sanity run's (stages.ts): margin PGD, as before.
   const fixed: Attack[] = [pgdFor({ steps: pgd.steps, restarts: pgd.restarts }), pgdFor(ce)];
   if (norm === "l0") fixed.push(sparseRsWhiteBox({ queries: s.l0Queries ?? WHITE_BOX_L0_QUERIES }));
+  else fixed.push(apgd(norm, "ce", { steps: s.apgd?.steps }), apgd(norm, "dlr-t", { steps: s.apgd?.steps, targets: s.apgd?.targets }));
   return [...minimization, ...fixed];
 }
 
