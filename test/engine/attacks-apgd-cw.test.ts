@@ -12,9 +12,14 @@ import { DISTANCE_TOLERANCE } from "../../src/engine/attacks/verify.js";
 import { lossGradient } from "../../src/engine/attacks/gradients.js";
 import { apgd, apgdCeL2, apgdCeLinf, apgdCheckpoints, apgdDlrTL2, apgdDlrTLinf, cwL2, pgdL2, pgdLinf } from "../../src/engine/attacks/index.js";
 import {
+  D,
+  H,
+  W,
   analyticDistance,
   attackOnce,
   disposeAll,
+  linearModel,
+  logits,
   quantile,
   randomLinear,
   samples,
@@ -117,15 +122,57 @@ describe("Carlini–Wagner L2 on linear models", () => {
         ratios.push(d / truth[i]!);
       });
       const within3 = ratios.filter((q) => q <= 1.03).length;
-      assert.ok(within3 >= 85, `only ${within3}/100 within 3 % of the minimum`);
-      assert.ok(quantile(ratios, 0.5) <= 1.01, `median ratio ${quantile(ratios, 0.5)}`);
-      assert.ok(Math.max(...ratios) <= 1.08, `worst ratio ${Math.max(...ratios)}`);
+      assert.ok(within3 >= 95, `only ${within3}/100 within 3 % of the minimum`);
+      assert.ok(quantile(ratios, 0.5) <= 1.005, `median ratio ${quantile(ratios, 0.5)}`);
+      assert.ok(Math.max(...ratios) <= 1.06, `worst ratio ${Math.max(...ratios)}`);
       t.diagnostic(
         `distance / analytic minimum: median ${quantile(ratios, 0.5).toFixed(4)}, p95 ${quantile(ratios, 0.95).toFixed(4)}, max ${Math.max(...ratios).toFixed(4)}; ${within3}/100 within 3 %; ${r.ms.toFixed(0)} ms`,
       );
       disposeAll(m, s);
     });
   }
+});
+
+describe("C&W on images whose useful pixels sit at exactly 0", () => {
+  test("the minimum needs pixels at 0 raised: C&W is within 3 % of it (the paper's inset 10⁻⁶ and rate 0.01 measured alongside)", async (t) => {
+    // Two classes. Class 1 gains from pixels 0–31 (weights 0.2–1), which are 0 in every sample,
+    // and a little (±0.05) from the others (near 0.5). The minimal L2 move is (margin/‖c‖²)·c with
+    // c = w_1 − w_0: it raises the dark pixels and nudges the rest, inside the box.
+    const rng = mulberry32(83);
+    const w = Array.from({ length: D }, (_, i) => Float64Array.from([0, i < 32 ? 0.2 + 0.8 * rng() : (rng() * 2 - 1) * 0.05]));
+    const m = linearModel(w, Float64Array.from([0, -2]));
+    const n = 24;
+    const xs = Array.from({ length: n }, () => Float64Array.from(Float32Array.from({ length: D }, (_, i) => (i < 32 ? 0 : 0.5 + (rng() * 2 - 1) * 0.2))));
+    const x = tf.tensor4d(Float32Array.from(xs.flatMap((v) => Array.from(v))), [n, H, W, 1]);
+    const y = tf.zeros([n], "int32") as tf.Tensor1D;
+    const norm2 = w.reduce((acc, row) => acc + (row[1]! - row[0]!) ** 2, 0);
+    const truth = xs.map((v) => {
+      const z = logits(m, v);
+      assert.ok(z[0]! > z[1]!, "class 0 at x");
+      const d = (z[0]! - z[1]!) / Math.sqrt(norm2);
+      for (let i = 0; i < D; i++) {
+        const moved = v[i]! + (d * (w[i]![1]! - w[i]![0]!)) / Math.sqrt(norm2);
+        assert.ok(moved >= 0 && moved <= 0.98, "the minimal move stays inside the box (and within 1 − tanhInset)");
+      }
+      return d;
+    });
+    const r = await attackOnce(cwL2(), m.model, { x, y }, 1);
+    const paper = await attackOnce(cwL2({ tanhInset: 1e-6, stepSize: 0.01 }), m.model, { x, y }, 1);
+    assert.ok(r.inBox && paper.inBox);
+    const ratios = truth.map((d, i) => {
+      assert.ok(r.success[i], `sample ${i}: not beaten`);
+      assert.ok(r.distance[i]! >= d * (1 - 1e-4) - 1e-6, `sample ${i}: ${r.distance[i]} below the minimum ${d}`);
+      return r.distance[i]! / d;
+    });
+    assert.ok(Math.max(...ratios) <= 1.03, `worst ratio ${Math.max(...ratios)}`);
+    const paperRatios = truth.map((d, i) => (paper.success[i] ? paper.distance[i]! / d : Infinity));
+    t.diagnostic(
+      `distance / minimum: defaults median ${quantile(ratios, 0.5).toFixed(4)}, max ${Math.max(...ratios).toFixed(4)}; inset 1e-6 and rate 0.01: beaten ${paper.success.filter(Boolean).length}/${n}, median ${quantile(paperRatios, 0.5).toFixed(4)}`,
+    );
+    m.model.dispose();
+    x.dispose();
+    y.dispose();
+  });
 });
 
 describe("a zero-margin-gradient trap (true class and runner-up with pruned classifier columns)", () => {
@@ -180,16 +227,13 @@ describe("a zero-margin-gradient trap (true class and runner-up with pruned clas
 
 describe("budgets, box, determinism and memory", () => {
   // Large budgets and inputs with many pixels at exactly 0 or 1, so the box is active.
-  // C&W: pixels at exactly 0 or 1 start at w = ±7.25 in tanh space, and Adam moves w by about
-  // the learning rate per step, so in 100 steps such pixels barely move; where the box is active
-  // C&W misses some samples FMN beats (measured: 5 of 24 here with the defaults, 0 with 200 steps).
   const cases = [
     { make: () => apgdCeLinf({ steps: 30 }), budget: 0.3 },
     { make: () => apgdDlrTLinf({ steps: 30, targets: 3 }), budget: 0.3 },
     { make: () => apgdCeL2({ steps: 30, restarts: 2 }), budget: 2 },
     { make: () => apgdDlrTL2({ steps: 30, targets: 3 }), budget: 2 },
-    { make: () => cwL2({ steps: 50, targets: 0 }), beatenAtLeast: 0.5 },
-    { make: () => cwL2({ steps: 50, loss: "ce" }), beatenAtLeast: 0.5 },
+    { make: () => cwL2({ targets: 0 }) },
+    { make: () => cwL2({ loss: "ce" }) },
   ];
   for (const c of cases) {
     test(`${c.make().name}: the same seed gives identical proposals, within budget and [0, 1]; tf.memory() flat`, async (t) => {
@@ -205,7 +249,7 @@ describe("budgets, box, determinism and memory", () => {
       } else {
         assert.ok(a.inBox);
         const beaten = a.success.filter(Boolean).length;
-        assert.ok(beaten >= (c.beatenAtLeast ?? 1) * a.success.length, `unbounded: only ${beaten}/${a.success.length} beaten`);
+        assert.equal(beaten, a.success.length, `unbounded: only ${beaten}/${a.success.length} beaten`);
         t.diagnostic(`unbounded, box active: ${beaten}/${a.success.length} beaten`);
       }
       // A second batch: tensors and bytes stay flat.
