@@ -3,12 +3,12 @@
 // about the evidence used. Shared by recommend and gate.
 import { wilson } from "../engine/stats.js";
 import { AdvisorDataError } from "./errors.js";
-import { conservativeBudget, estimate, estimateAt, pointsAround, robustCountSorted, robustIndicators, type BudgetChoice, type Estimate } from "./curve.js";
-import { resolveEvidence, type EvidenceCache, type ResolvedEvidence } from "./lattice.js";
+import { conservativeBudget, estimate, pointsAround, robustIndicators, type BudgetChoice, type Estimate } from "./curve.js";
+import { preparedEvidence, resolveEvidence, robustCountAt, type EvidenceCache, type ResolvedEvidence } from "./lattice.js";
 import { refOf, smallerFirst } from "./limits.js";
 import type { ComparableSide } from "./paired.js";
 import { budgetText, candidateLabel, fmtBudget, fmtInt } from "./format.js";
-import { PRUNING_STRATEGIES, type Candidate, type CandidateRef, type CandidateSummary, type CurveSeries, type EvidenceRow, type Scenario, type Warning } from "./types.js";
+import { PRUNING_STRATEGIES, type Candidate, type CandidateRef, type CandidateSummary, type CurveSeries, type EvidenceId, type EvidenceRow, type Scenario, type Warning } from "./types.js";
 
 /** Below this many evaluated samples a warning says the interval is wide. */
 export const FEW_SAMPLES = 100;
@@ -25,8 +25,9 @@ export interface Assessment {
   estimate: Estimate | null;
   /** Lower Wilson 95 % bound of the robust accuracy; null without evidence. */
   score: number | null;
-  summary: CandidateSummary;
-  warnings: Warning[];
+  /** Built on first read (a question shows only a few candidates). */
+  readonly summary: CandidateSummary;
+  readonly warnings: Warning[];
 }
 
 function checkCandidate(c: Candidate, label: string): void {
@@ -49,16 +50,18 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
   // A prepared snapshot's candidates were checked when it was prepared.
   if (!cache?.levels.has(c)) checkCandidate(c, label);
   const res = resolveEvidence(c, s.norm, s.knowledge, s.budget, ref, label, cache);
-  const clean = { value: c.clean.n > 0 ? c.clean.correct / c.clean.n : 0, interval: wilson(c.clean.correct, c.clean.n), correct: c.clean.correct, n: c.clean.n };
-  const summaryBase = {
+  // The summary and the warnings are built on first use: a question ranks every candidate but
+  // shows only a few of them.
+  const summaryBase = lazy(() => ({
     ...ref,
     achievedRate: c.achievedRate,
     nonZeroParams: c.nonZeroParams,
     sparseBytes: c.sparseBytes,
     structured: c.structured,
-    cleanAccuracy: clean,
-  };
+    cleanAccuracy: { value: c.clean.n > 0 ? c.clean.correct / c.clean.n : 0, interval: wilson(c.clean.correct, c.clean.n), correct: c.clean.correct, n: c.clean.n },
+  }));
   if (!res.evidence) {
+    const summary = lazy((): CandidateSummary => ({ ...summaryBase(), robustAccuracy: null, score: null }));
     return {
       candidate: c,
       ref,
@@ -68,15 +71,69 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
       choice: null,
       estimate: null,
       score: null,
-      summary: { ...summaryBase, robustAccuracy: null, score: null },
+      get summary() {
+        return summary();
+      },
       warnings: [],
     };
   }
   const ev = res.evidence;
-  const warnings = [...ev.warnings];
   const choice = conservativeBudget(ev.grid, s.budget);
-  const est = ev.sorted ? estimate(robustCountSorted(ev.sorted, choice.budgetUsed), ev.distances.length) : estimateAt(ev.distances, choice.budgetUsed);
-  const ids = [ev.primary.id, ...ev.merged.map((e) => e.id)];
+  const est = estimate(robustCountAt(ev, choice.budgetUsed), ev.distances.length);
+  const ids = (): EvidenceId[] => [ev.primary.id, ...ev.merged.map((e) => e.id)];
+  const warnings = lazy((): Warning[] => evidenceWarnings(ev, choice, est, s, ref, label, ids()));
+  const summary = lazy(
+    (): CandidateSummary => ({
+      ...summaryBase(),
+      robustAccuracy: {
+        value: est.value,
+        interval: est.interval,
+        robust: est.robust,
+        n: est.n,
+        norm: s.norm,
+        budget: s.budget,
+        budgetUsed: choice.budgetUsed,
+        budgetRule: choice.rule,
+        knowledgeRequested: ev.knowledgeRequested,
+        knowledgeUsed: ev.knowledgeUsed,
+        evaluationIds: ids(),
+      },
+      score: est.interval.low,
+    }),
+  );
+  return {
+    candidate: c,
+    ref,
+    label,
+    evidence: ev,
+    noEvidenceReason: null,
+    choice,
+    estimate: est,
+    score: est.interval.low,
+    get summary() {
+      return summary();
+    },
+    get warnings() {
+      return warnings();
+    },
+  };
+}
+
+function lazy<T>(make: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) {
+      value = make();
+      done = true;
+    }
+    return value;
+  };
+}
+
+/** What a reader of this candidate's number must know about the evidence behind it. */
+function evidenceWarnings(ev: ResolvedEvidence, choice: BudgetChoice, est: Estimate, s: Scenario, ref: CandidateRef, label: string, ids: EvidenceId[]): Warning[] {
+  const warnings = [...ev.warnings];
   if (choice.rule === "beyond-range") {
     const largest = ev.grid.at(-1);
     warnings.push({
@@ -110,49 +167,36 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
       evaluationIds: masked.map((e) => e.id),
     });
   }
-  return {
-    candidate: c,
-    ref,
-    label,
-    evidence: ev,
-    noEvidenceReason: null,
-    choice,
-    estimate: est,
-    score: est.interval.low,
-    summary: {
-      ...summaryBase,
-      robustAccuracy: {
-        value: est.value,
-        interval: est.interval,
-        robust: est.robust,
-        n: est.n,
-        norm: s.norm,
-        budget: s.budget,
-        budgetUsed: choice.budgetUsed,
-        budgetRule: choice.rule,
-        knowledgeRequested: ev.knowledgeRequested,
-        knowledgeUsed: ev.knowledgeUsed,
-        evaluationIds: ids,
-      },
-      score: est.interval.low,
-    },
-    warnings,
-  };
+  return warnings;
 }
 
 const STRATEGY_ORDER = ["dense", ...PRUNING_STRATEGIES] as readonly string[];
 
 /** Best first: higher score; ties (within SCORE_TIE) to the smaller model, then deterministic (strategy, rate, model). */
-export function rankCompare(a: Assessment, b: Assessment): number {
+export function rankCompare(a: { score: number | null; candidate: Candidate }, b: { score: number | null; candidate: Candidate }): number {
   const sa = a.score ?? Number.NEGATIVE_INFINITY;
   const sb = b.score ?? Number.NEGATIVE_INFINITY;
   if (Math.abs(sa - sb) > SCORE_TIE) return sb - sa;
+  const ca = a.candidate;
+  const cb = b.candidate;
   return (
-    smallerFirst(a.candidate, b.candidate) ||
-    STRATEGY_ORDER.indexOf(a.ref.strategy) - STRATEGY_ORDER.indexOf(b.ref.strategy) ||
-    a.ref.rate - b.ref.rate ||
-    (a.ref.modelId < b.ref.modelId ? -1 : a.ref.modelId > b.ref.modelId ? 1 : 0)
+    smallerFirst(ca, cb) ||
+    STRATEGY_ORDER.indexOf(ca.strategy) - STRATEGY_ORDER.indexOf(cb.strategy) ||
+    ca.rate - cb.rate ||
+    (ca.modelId < cb.modelId ? -1 : ca.modelId > cb.modelId ? 1 : 0)
   );
+}
+
+/**
+ * The score assessCandidate gives, read off a prepared snapshot's precomputed evidence without
+ * building anything else; undefined where that evidence is not prepared or depends on ε (then
+ * assess the candidate). null: no admissible evidence.
+ */
+export function preparedScore(c: Candidate, s: Scenario, cache: EvidenceCache): number | null | undefined {
+  const ev = preparedEvidence(c, s.norm, s.knowledge, cache);
+  if (ev === undefined || ev === null) return ev;
+  const budgetUsed = conservativeBudget(ev.grid, s.budget).budgetUsed;
+  return wilson(robustCountAt(ev, budgetUsed), ev.distances.length).low;
 }
 
 /** The side of a paired/unpaired comparison (needs evidence); the per-sample indicators are made here, only for sides compared. */

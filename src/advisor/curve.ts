@@ -22,24 +22,6 @@ export function robustCount(distances: ArrayLike<number>, budget: number): numbe
   return robust;
 }
 
-/** Distances ascending without NaN (NaN counts as beaten), for robustCountSorted. */
-export function sortedDistances(distances: Float32Array): Float32Array {
-  return distances.filter((d) => !Number.isNaN(d)).sort();
-}
-
-/** robustCount over sortedDistances' output, by binary search: the values > fround(ε). */
-export function robustCountSorted(sorted: Float32Array, budget: number): number {
-  const b = Math.fround(budget);
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! > b) hi = mid;
-    else lo = mid + 1;
-  }
-  return sorted.length - lo;
-}
-
 /** Per-sample robust indicators (1 = robust) at ε, aligned with the distances. */
 export function robustIndicators(distances: ArrayLike<number>, budget: number): Uint8Array {
   const out = new Uint8Array(distances.length);

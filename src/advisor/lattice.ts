@@ -10,10 +10,10 @@
 // changes nothing for consistent data; when it does change the answer the row is inconsistent
 // (typically gradient masking) and a warning says so.
 import { AdvisorDataError } from "./errors.js";
-import { conservativeBudget, estimateAt, measuredGrid, robustCount, sortedDistances } from "./curve.js";
+import { conservativeBudget, estimateAt, measuredGrid, robustCount } from "./curve.js";
 import { ALPHA, alignSamples, fisherExact } from "./paired.js";
 import { fmtPct, knowledgeLabel, normLabel } from "./format.js";
-import { KNOWLEDGE_LEVELS, type Candidate, type CandidateRef, type Evaluation, type Knowledge, type Norm, type Warning } from "./types.js";
+import { KNOWLEDGE_LEVELS, NORMS, type Candidate, type CandidateRef, type Evaluation, type Knowledge, type Norm, type Warning } from "./types.js";
 
 /** Levels stronger than k, nearest first (for black-box: transfer, then white-box). */
 export function strongerLevels(k: Knowledge): Knowledge[] {
@@ -34,8 +34,8 @@ export interface ResolvedEvidence {
   merged: Evaluation[];
   /** Per-sample worst case, aligned with `primary.sampleIndices`. Read-only: may be the primary's own array. */
   distances: Float32Array;
-  /** `distances` ascending without NaN, when the snapshot is prepared (counting by binary search). */
-  sorted: Float32Array | null;
+  /** Robust counts at the grid budgets, when the snapshot is prepared (see robustCountAt). */
+  gridCounts: Int32Array | null;
   /** The primary's grid (sorted, deduplicated). */
   grid: number[];
   warnings: Warning[];
@@ -88,28 +88,47 @@ function pickEvaluation(rows: Evaluation[], budget: number, ref: CandidateRef, l
  * prepared (prepared.ts) and on every call otherwise: which level's rows stand for a requested
  * level, and — per primary row — the per-sample merge with the weaker levels' rows.
  */
-type LevelChoice = { used: Knowledge; rows: Evaluation[]; ofNorm: Evaluation[] } | { used: null; reason: string };
+type LevelChoice =
+  | {
+      used: Knowledge;
+      rows: Evaluation[];
+      ofNorm: Evaluation[];
+      /** The merge plan of the one row at `used`, once made; undefined with several rows (which one depends on ε). */
+      plan?: MergePlan;
+    }
+  | { used: null; reason: string };
 
 /** One weaker row met while merging: aligned (and lowering some distance) or on other samples. */
 type MergeStep = { w: Evaluation; level: Knowledge; before: Float32Array; after: Float32Array | null };
 
-interface MergePlan {
+export interface MergePlan {
+  /** The primary's grid (measuredGrid). */
+  grid: number[];
   /** Per-sample worst case (the primary's own array when nothing was lowered: read-only). */
   distances: Float32Array;
-  /** The same, ascending without NaN, for counting by binary search (prepared snapshots only). */
-  sorted: Float32Array | null;
+  /**
+   * Robust counts at each grid budget (aligned with `grid`), prepared snapshots only: a budget
+   * maps onto a grid budget (curve.ts) except beyond the grid, where the distances are counted.
+   */
+  gridCounts: Int32Array | null;
   merged: Evaluation[];
   steps: MergeStep[];
 }
 
 /** Memo tables of a prepared snapshot (prepared.ts); absent, everything is computed per call. */
 export interface EvidenceCache {
-  levels: WeakMap<Candidate, Map<string, LevelChoice>>;
+  /** Per candidate, one slot per (norm, knowledge) (slotOf), filled when first resolved. */
+  levels: WeakMap<Candidate, (LevelChoice | undefined)[]>;
   merges: WeakMap<Evaluation, MergePlan>;
 }
 
 export function newEvidenceCache(): EvidenceCache {
   return { levels: new WeakMap(), merges: new WeakMap() };
+}
+
+/** The (norm, knowledge) slot of EvidenceCache.levels. */
+function slotOf(norm: Norm, knowledge: Knowledge): number {
+  return NORMS.indexOf(norm) * KNOWLEDGE_LEVELS.length + KNOWLEDGE_LEVELS.indexOf(knowledge);
 }
 
 function chooseLevel(candidate: Candidate, norm: Norm, knowledge: Knowledge, label: string): LevelChoice {
@@ -129,19 +148,33 @@ function chooseLevel(candidate: Candidate, norm: Norm, knowledge: Knowledge, lab
 }
 
 /** Merges the weaker levels' rows on the same samples into the primary's distances (per-sample minimum). */
-function planMerge(primary: Evaluation, ofNorm: readonly Evaluation[], sorted: boolean): MergePlan {
+function gridCountsOf(grid: readonly number[], distances: Float32Array): Int32Array {
+  return Int32Array.from(grid, (b) => robustCount(distances, b));
+}
+
+/** The robust count at `budgetUsed`: from the grid counts when it is a grid budget. */
+export function robustCountAt(plan: { grid: readonly number[]; gridCounts: Int32Array | null; distances: Float32Array }, budgetUsed: number): number {
+  if (plan.gridCounts) {
+    const i = plan.grid.indexOf(budgetUsed);
+    if (i >= 0) return plan.gridCounts[i]!;
+  }
+  return robustCount(plan.distances, budgetUsed);
+}
+
+function planMerge(primary: Evaluation, ofNorm: readonly Evaluation[], counts: boolean): MergePlan {
   let current = primary.distances;
   const steps: MergeStep[] = [];
   for (const level of weakerLevels(primary.knowledge)) {
     for (const w of ofNorm.filter((e) => e.knowledge === level)) {
-      const align = alignSamples(primary.sampleIndices, w.sampleIndices);
-      if (!align) {
+      // One array for the same samples (a loaded snapshot shares them): no alignment needed.
+      const align = primary.sampleIndices === w.sampleIndices ? null : alignSamples(primary.sampleIndices, w.sampleIndices);
+      if (!align && primary.sampleIndices !== w.sampleIndices) {
         steps.push({ w, level, before: current, after: null });
         continue;
       }
       let next: Float32Array | null = null;
       for (let i = 0; i < current.length; i++) {
-        const d = w.distances[align[i]!]!;
+        const d = w.distances[align ? align[i]! : i]!;
         if (d < current[i]!) (next ??= Float32Array.from(current))[i] = d;
       }
       if (!next) continue;
@@ -149,7 +182,26 @@ function planMerge(primary: Evaluation, ofNorm: readonly Evaluation[], sorted: b
       current = next;
     }
   }
-  return { distances: current, sorted: sorted ? sortedDistances(current) : null, merged: steps.filter((st) => st.after !== null).map((st) => st.w), steps };
+  const grid = measuredGrid(primary.budgets);
+  return {
+    grid,
+    distances: current,
+    gridCounts: counts ? gridCountsOf(grid, current) : null,
+    merged: steps.filter((st) => st.after !== null).map((st) => st.w),
+    steps,
+  };
+}
+
+/**
+ * A prepared candidate's evidence for (norm, knowledge) when it does not depend on ε (one row at
+ * the level used): its grid, counts at the grid budgets and distances. null: no admissible evidence;
+ * undefined: not prepared, or several rows at that level (the most pessimistic one depends on ε).
+ */
+export function preparedEvidence(c: Candidate, norm: Norm, knowledge: Knowledge, cache: EvidenceCache): MergePlan | null | undefined {
+  const choice = cache.levels.get(c)?.[slotOf(norm, knowledge)];
+  if (choice === undefined) return undefined;
+  if (choice.used === null) return null;
+  return choice.plan;
 }
 
 /** Finds the admissible evidence of one candidate for (norm, knowledge) at ε. */
@@ -164,12 +216,16 @@ export function resolveEvidence(
 ): EvidenceResolution {
   let choice: LevelChoice;
   if (cache) {
-    const key = `${norm}|${knowledge}`;
+    const slot = slotOf(norm, knowledge);
     const perCandidate = cache.levels.get(candidate);
-    choice = perCandidate?.get(key) ?? chooseLevel(candidate, norm, knowledge, label);
+    choice = perCandidate?.[slot] ?? chooseLevel(candidate, norm, knowledge, label);
     // Kept only once its rows passed checkEvaluation (chooseLevel throws otherwise).
-    if (perCandidate) perCandidate.set(key, choice);
-    else cache.levels.set(candidate, new Map([[key, choice]]));
+    if (perCandidate) perCandidate[slot] = choice;
+    else {
+      const slots: (LevelChoice | undefined)[] = [];
+      slots[slot] = choice;
+      cache.levels.set(candidate, slots);
+    }
   } else {
     choice = chooseLevel(candidate, norm, knowledge, label);
   }
@@ -193,7 +249,8 @@ export function resolveEvidence(
     plan = planMerge(primary, choice.ofNorm, cache !== null);
     cache?.merges.set(primary, plan);
   }
-  const grid = measuredGrid(primary.budgets);
+  if (cache && choice.rows.length === 1) choice.plan = plan;
+  const grid = plan.grid;
   const budgetUsed = conservativeBudget(grid, budget).budgetUsed;
   for (const { w, level, before, after } of plan.steps) {
     if (after) {
@@ -227,7 +284,7 @@ export function resolveEvidence(
     }
   }
   return {
-    evidence: { knowledgeRequested: knowledge, knowledgeUsed: used, primary, merged: plan.merged, distances: plan.distances, sorted: plan.sorted, grid, warnings },
+    evidence: { knowledgeRequested: knowledge, knowledgeUsed: used, primary, merged: plan.merged, distances: plan.distances, gridCounts: plan.gridCounts, grid, warnings },
     reason: null,
   };
 }

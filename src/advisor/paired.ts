@@ -60,6 +60,18 @@ export function fisherExact(r1: number, n1: number, r2: number, n2: number): num
  */
 export function alignSamples(a: readonly number[], b: readonly number[]): Int32Array | null {
   if (a.length !== b.length) return null;
+  // The usual case (rows of one grid share their samples, in one order): no lookup table.
+  let same = a === b;
+  if (!same) {
+    let i = 0;
+    while (i < a.length && a[i] === b[i]) i++;
+    same = i === a.length;
+  }
+  if (same) {
+    const identity = new Int32Array(a.length);
+    for (let i = 0; i < a.length; i++) identity[i] = i;
+    return identity;
+  }
   const pos = new Map<number, number>();
   b.forEach((idx, i) => pos.set(idx, i));
   const out = new Int32Array(a.length);

@@ -8,6 +8,20 @@ import { newEvidenceCache, type EvidenceCache } from "./lattice.js";
 import { KNOWLEDGE_LEVELS, NORMS, type MatrixSnapshot, type Scenario } from "./types.js";
 
 const caches = new WeakMap<MatrixSnapshot, EvidenceCache>();
+/** Per prepared snapshot: answers' parts that depend only on the model selection (e.g. coverage). */
+const bySelection = new WeakMap<MatrixSnapshot, Map<string, unknown>>();
+
+/**
+ * `make()` once per prepared snapshot and `key` (a selection of models); on a plain snapshot,
+ * every time. The value is shared between answers: read-only.
+ */
+export function perSelection<T>(matrix: MatrixSnapshot, key: string, make: () => T): T {
+  if (!caches.has(matrix)) return make();
+  let memo = bySelection.get(matrix);
+  if (!memo) bySelection.set(matrix, (memo = new Map()));
+  if (!memo.has(key)) memo.set(key, make());
+  return memo.get(key) as T;
+}
 
 /** The memo tables of a prepared snapshot, or null for a plain one. */
 export function evidenceCacheOf(matrix: MatrixSnapshot): EvidenceCache | null {

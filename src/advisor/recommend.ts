@@ -6,14 +6,14 @@
 // an answer too (status "infeasible", with the binding limit and the nearest candidate's need).
 // Pure: plain data in, plain data out.
 import { incompleteGridWarnings } from "./coverage.js";
-import { assessCandidate, comparable, curveSeries, evidenceRows, rankCompare, type Assessment } from "./assess.js";
+import { assessCandidate, comparable, curveSeries, evidenceRows, preparedScore, rankCompare, type Assessment } from "./assess.js";
 import { marginWarning, noEvidenceWarning, rationaleNoEvidence, rationaleOk } from "./explain.js";
-import { activeLimits, analyseInfeasibility, failedLimits } from "./limits.js";
+import { activeLimits, analyseInfeasibility, passesLimit } from "./limits.js";
 import { compare } from "./paired.js";
-import { evidenceCacheOf } from "./prepared.js";
+import { evidenceCacheOf, perSelection } from "./prepared.js";
 import { modelsOf, selectCandidates } from "./select.js";
 import { validateScenario } from "./validate.js";
-import type { Alternative, CurveSeries, MatrixSnapshot, Recommendation, Scenario, Warning } from "./types.js";
+import type { Alternative, Candidate, CurveSeries, MatrixSnapshot, Recommendation, Scenario, Warning } from "./types.js";
 
 export interface RecommendOptions {
   /**
@@ -23,15 +23,27 @@ export interface RecommendOptions {
   alternatives?: number;
 }
 
+interface Scored {
+  candidate: Candidate;
+  score: number | null;
+  assessment: Assessment | null;
+}
+
 export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, options: RecommendOptions = {}): Recommendation {
   const scenario = validateScenario(scenarioInput);
   const cache = evidenceCacheOf(matrix);
-  const pool = selectCandidates(matrix, scenario, false);
-  const withModel = new Set(modelsOf(pool).map((m) => m.modelId)).size > 1;
+  // What depends only on the models selected: once per prepared snapshot and selection.
+  const { pool, withModel, coverage } = perSelection(matrix, JSON.stringify(["recommend", scenario.modelId, scenario.architecture, scenario.dataset]), () => {
+    const selected = selectCandidates(matrix, scenario, false);
+    return {
+      pool: selected,
+      withModel: modelsOf(selected).length > 1,
+      // Holes in a model's (strategy, rate) set: said in every answer, whatever its status.
+      coverage: incompleteGridWarnings(selected),
+    };
+  });
   const limits = activeLimits(scenario);
-  // Holes in a model's (strategy, rate) set: said in every answer, whatever its status.
-  const coverage = incompleteGridWarnings(pool);
-  const feasible = pool.filter((c) => failedLimits(c, limits).length === 0);
+  const feasible = pool.filter((c) => limits.every((l) => passesLimit(c, l)));
   const base = {
     matrixVersion: matrix.version,
     scenario,
@@ -56,11 +68,23 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
     };
   }
 
-  const assessed = feasible.map((c) => assessCandidate(c, scenario, withModel, cache));
-  const ranked = assessed.filter((a) => a.score !== null).sort(rankCompare);
-  const unscoredA = assessed.filter((a) => a.score === null);
+  // Every feasible candidate is scored; only those shown are assessed in full. On a prepared
+  // snapshot the score is a binary search on precomputed distances (preparedScore); otherwise,
+  // and where the evidence depends on ε, it comes from the full assessment.
+  const scored: Scored[] = feasible.map((c) => {
+    const quick = cache ? preparedScore(c, scenario, cache) : undefined;
+    if (quick !== undefined) return { candidate: c, score: quick, assessment: null };
+    const a = assessCandidate(c, scenario, withModel, cache);
+    return { candidate: c, score: a.score, assessment: a };
+  });
+  const assess = (x: Scored): Assessment => (x.assessment ??= assessCandidate(x.candidate, scenario, withModel, cache));
+  const rankedScores = scored.filter((x) => x.score !== null).sort(rankCompare);
+  const unscoredA = scored.filter((x) => x.score === null).map(assess);
   const unscored = unscoredA.map((a) => ({ candidate: a.summary, reason: a.noEvidenceReason ?? "no admissible evidence" }));
-  const counts = { considered: pool.length, feasible: feasible.length, ranked: ranked.length };
+  const counts = { considered: pool.length, feasible: feasible.length, ranked: rankedScores.length };
+  const shown = Math.max(1, Math.floor(options.alternatives ?? rankedScores.length));
+  // The runner-up is assessed even when only the winner is shown: the answer compares them.
+  const ranked = rankedScores.slice(0, Math.max(shown, 2)).map(assess);
 
   if (ranked.length === 0) {
     const w = noEvidenceWarning(unscoredA, withModel);
@@ -77,7 +101,6 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   const winner = ranked[0]!;
   const runnerUp: Assessment | null = ranked[1] ?? null;
   const winnerSide = comparable(winner);
-  const shown = Math.max(1, Math.floor(options.alternatives ?? ranked.length));
   const alternatives: Alternative[] = ranked.slice(0, shown).map((a, i) => {
     const comparison = i === 0 ? null : compare(winnerSide, comparable(a));
     return {

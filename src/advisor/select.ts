@@ -5,11 +5,9 @@ import { AdvisorDataError, AdvisorInputError, UnknownModelError, type ModelInfo 
 import type { Candidate, MatrixSnapshot, Scenario } from "./types.js";
 
 export function modelsOf(cands: readonly Candidate[]): ModelInfo[] {
+  // A model id names one model (the hash of its weights), so one architecture and data set.
   const seen = new Map<string, ModelInfo>();
-  for (const c of cands) {
-    const key = `${c.modelId}\u0000${c.architecture}\u0000${c.dataset}`;
-    if (!seen.has(key)) seen.set(key, { modelId: c.modelId, architecture: c.architecture, dataset: c.dataset });
-  }
+  for (const c of cands) if (!seen.has(c.modelId)) seen.set(c.modelId, { modelId: c.modelId, architecture: c.architecture, dataset: c.dataset });
   return [...seen.values()];
 }
 
@@ -32,7 +30,6 @@ export function checkSnapshot(matrix: MatrixSnapshot): void {
 export function selectCandidates(matrix: MatrixSnapshot, s: Pick<Scenario, "modelId" | "architecture" | "dataset">, singleModel: boolean, prefix = ""): Candidate[] {
   checkSnapshot(matrix);
   const all = matrix.candidates;
-  const models = modelsOf(all);
   if (all.length === 0) throw new UnknownModelError(`matrix version ${matrix.version} holds no candidates`, undefined, []);
   let pool = all;
   for (const key of ["modelId", "architecture", "dataset"] as const) {
@@ -43,7 +40,7 @@ export function selectCandidates(matrix: MatrixSnapshot, s: Pick<Scenario, "mode
       const field = prefix ? `${prefix}.${key}` : key;
       const known = [...new Set(all.map((c) => c[key]))].join(", ");
       const also = pool === all ? "" : " together with the other model filters";
-      throw new UnknownModelError(`no model matches ${key} "${want}"${also} in matrix version ${matrix.version} (known ${key}s: ${known})`, field, models);
+      throw new UnknownModelError(`no model matches ${key} "${want}"${also} in matrix version ${matrix.version} (known ${key}s: ${known})`, field, modelsOf(all));
     }
     pool = next;
   }
