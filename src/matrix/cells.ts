@@ -31,10 +31,7 @@ import { evaluate } from "../engine/train.js";
 import type { LayersModel } from "../engine/tf.js";
 import { craftTransferExamples, evaluateRobustness, samplesFromDataset, type EvaluationProgress, type RobustnessResult } from "../engine/evaluation/robustness.js";
 import { TransferCache } from "../engine/evaluation/transfer-cache.js";
-import { defaultWhiteBox, type AttackPlan } from "../engine/evaluation/attack-plan.js";
-import { fmn } from "../engine/attacks/fmn.js";
-import { pgdL2, pgdLinf } from "../engine/attacks/pgd.js";
-import { pgdL0 } from "../engine/attacks/sparse-l0.js";
+import { defaultTransfer, defaultWhiteBox, type AttackPlan } from "../engine/evaluation/attack-plan.js";
 import { sparseRs } from "../engine/attacks/sparse-rs.js";
 import { squareL2, squareLinf } from "../engine/attacks/square.js";
 import type { Norm } from "../engine/attacks/types.js";
@@ -122,8 +119,6 @@ export const GRID_WHITE_BOX = { apgdTargets: 3, cw: { binarySearchSteps: 5, step
  */
 export function gridAttackPlan(grid: Grid, norm: Norm): AttackPlan {
   const { pgd, fmn: fmnSettings } = grid.attacks;
-  const pgdFor = (earlyStop: boolean) =>
-    norm === "linf" ? pgdLinf({ steps: pgd.steps, restarts: pgd.restarts, earlyStop }) : norm === "l2" ? pgdL2({ steps: pgd.steps, restarts: pgd.restarts, earlyStop }) : pgdL0({ steps: pgd.steps, restarts: pgd.restarts, earlyStop });
   return {
     "white-box": defaultWhiteBox(norm, {
       pgd: { steps: pgd.steps, restarts: pgd.restarts },
@@ -132,7 +127,7 @@ export function gridAttackPlan(grid: Grid, norm: Norm): AttackPlan {
       apgd: { steps: 100, targets: GRID_WHITE_BOX.apgdTargets },
       cw: { ...GRID_WHITE_BOX.cw, targets: fmnSettings.targets },
     }),
-    transfer: [pgdFor(false), fmn(norm, { steps: fmnSettings.steps, targets: fmnSettings.targets })],
+    transfer: defaultTransfer(norm, { pgd: { steps: pgd.steps, restarts: pgd.restarts }, fmn: { steps: fmnSettings.steps, targets: fmnSettings.targets } }),
     "black-box": [norm === "linf" ? squareLinf() : norm === "l2" ? squareL2() : sparseRs()],
   };
 }

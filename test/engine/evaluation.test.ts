@@ -250,7 +250,7 @@ test("transfer examples crafted ahead of time (craftTransferExamples) and saved 
 
   const ahead = new TransferCache();
   const crafted = await craftTransferExamples({ surrogate: { model: dense }, samples, norm: "linf", budgets: opts.budgets, batchSize: base.batchSize, seed: base.seed, cache: ahead });
-  assert.equal(crafted.crafted, 3 * samples.labels.length, "fmn once + pgd at two positive budgets");
+  assert.equal(crafted.crafted, 5 * samples.labels.length, "fmn once + pgd and pgd-ce at two positive budgets each");
   const file = path.join(dir, "t.bin");
   assert.equal(await ahead.writeFile(file), ahead.size);
   const loaded = new TransferCache();

@@ -15,8 +15,9 @@
 //                  predictions with a larger query budget than the black-box level's (only what
 //                  the gradient attacks left);
 //   transfer:  PGD for the norm without early stop (it uses the whole budget, so its examples sit
-//              well past the surrogate's boundary and transfer better than boundary points) and
-//              FMN, run on the surrogate, judged on the target;
+//              well past the surrogate's boundary and transfer better than boundary points), with
+//              the margin and (one restart) the cross-entropy loss, and FMN, run on the surrogate,
+//              judged on the target;
 //   black-box: Square (L∞, L2) or Sparse-RS (L0) at every budget, with a fixed query budget.
 // The lattice: white-box runs all three levels (transfer only when a surrogate is given),
 // transfer runs transfer + black-box, black-box runs black-box only.
@@ -80,9 +81,13 @@ export function defaultWhiteBox(norm: Norm, s: WhiteBoxSettings = {}): Attack[] 
   return [...minimization, ...fixed];
 }
 
-export function defaultTransfer(norm: Norm): Attack[] {
-  const full = { earlyStop: false };
-  return [norm === "linf" ? pgdLinf(full) : norm === "l2" ? pgdL2(full) : pgdL0(full), fmn(norm)];
+/** Transfer: margin PGD and FMN as before, plus PGD-CE (one restart) crafted on the surrogate. */
+export function defaultTransfer(norm: Norm, s: Pick<WhiteBoxSettings, "pgd" | "fmn"> = {}): Attack[] {
+  const pgdFor = (o: { steps?: number; restarts?: number; loss?: "ce" }) => {
+    const full = { ...o, earlyStop: false };
+    return norm === "linf" ? pgdLinf(full) : norm === "l2" ? pgdL2(full) : pgdL0(full);
+  };
+  return [pgdFor({ steps: s.pgd?.steps, restarts: s.pgd?.restarts }), fmn(norm, s.fmn ?? {}), pgdFor({ steps: s.pgd?.steps, restarts: 1, loss: "ce" })];
 }
 
 export function defaultBlackBox(norm: Norm): Attack[] {
