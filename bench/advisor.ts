@@ -8,7 +8,9 @@
 //           them), p50/p99 over rotating scenarios;
 //   http:   `advisor serve` started as its own process on that database (info logging to
 //           /dev/null, as an operator runs it), driven from a second process (autocannon):
-//           POST /v1/recommendations, then GET /healthz, and the ratio of their throughputs.
+//           POST /v1/recommendations asking the same question every time (answered from the
+//           answer cache), then a different question every time (bench/distinct-questions.ts:
+//           every answer computed), then GET /healthz; the ratios of their throughputs.
 // Loopback only; every run is bounded (--seconds ≤ 60).
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
@@ -22,7 +24,7 @@ import { answerRecommendation } from "../src/api/recommendation-view.js";
 import { seedMatrix } from "../src/matrix/seed.js";
 import { MatrixStore } from "../src/matrix/store.js";
 import { packageRoot, shippedMatrixPath } from "../src/paths.js";
-import { autocannon, jsonPost, loadBounds } from "./autocannon.js";
+import { autocannon, jsonPost, loadBounds, type LoadSummary } from "./autocannon.js";
 import { syntheticMatrix } from "./synthetic-matrix.js";
 
 const { values } = parseArgs({
@@ -90,9 +92,17 @@ async function inProcess(db: string, calls: number): Promise<void> {
   await store.close();
 }
 
+const ratio = (a: LoadSummary, b: LoadSummary): number => Math.round((100 * a.requests_per_s) / b.requests_per_s) / 100;
+
 function run(args: string[]): Promise<string> {
+  return runScript(path.basename(fileURLToPath(import.meta.url)), args, ["--expose-gc"]);
+}
+
+/** Runs a script of bench/ in its own process; its stdout. */
+function runScript(script: string, args: string[], nodeFlags: string[] = []): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    const file = path.join(path.dirname(fileURLToPath(import.meta.url)), script);
+    const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", file, ...args], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`phase exited ${code}`))));
@@ -132,13 +142,23 @@ async function measure(name: string, db: string): Promise<void> {
     // One warm-up answer, then the service's resident memory as it serves.
     await fetch(`${base}/v1/recommendations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(SCENARIOS[0]) });
     const serverRssMb = mb(await rssOf(child.pid!));
+    // The same question every time (a pipeline gate asking again): served from the answer cache.
     const rec = await autocannon(bounds, `${base}/v1/recommendations`, jsonPost(SCENARIOS[0]));
+    // A different question every time: every answer computed.
+    const distinct = JSON.parse(await runScript("distinct-questions.ts", ["--url", `${base}/v1/recommendations`, "--seconds", String(bounds.seconds), "--connections", String(bounds.connections)])) as LoadSummary;
     const health = await autocannon(bounds, `${base}/healthz`);
     const bytes = (await (await fetch(`${base}/v1/recommendations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(SCENARIOS[0]) })).text()).length;
     console.log(
       JSON.stringify({
         matrix: name,
-        http: { serverRssMb, responseBytes: bytes, recommendations: rec, healthz: health, throughputRatio: Math.round((100 * rec.requests_per_s) / health.requests_per_s) / 100 },
+        http: {
+          serverRssMb,
+          responseBytes: bytes,
+          sameQuestion: rec,
+          distinctQuestions: distinct,
+          healthz: health,
+          throughputRatio: { sameQuestion: ratio(rec, health), distinctQuestions: ratio(distinct, health) },
+        },
       }),
     );
   } finally {

@@ -93,3 +93,26 @@ test("on the shipped matrix the default answer stays under 8 KB for the README's
     assert.ok(bytes <= 8192, `${JSON.stringify(s)}: ${bytes} bytes`);
   }
 });
+
+test("the same question on the same matrix version is answered from the answer cache, byte for byte; a new version answers anew", async (t) => {
+  const api = await startApi(t);
+  const ask = async (): Promise<string> => {
+    const res = await fetch(`${api.baseUrl}/v1/recommendations?include=evidence`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(scenario) });
+    assert.equal(res.status, 200);
+    return res.text();
+  };
+  const first = await ask();
+  assert.equal(await ask(), first);
+  // Key order in the request does not matter: the scenario is normalised first.
+  const reordered = await fetch(`${api.baseUrl}/v1/recommendations?include=evidence`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ modelId: scenario.modelId, knowledge: scenario.knowledge, budget: scenario.budget, norm: scenario.norm }),
+  });
+  assert.equal(await reordered.text(), first);
+  const metrics = String((await api.call("GET", "/metrics")).body.text);
+  assert.match(metrics, /advisor_recommendations_total\{status="ok"\} 3/, "every answer is counted, cached or not");
+  await publishRefresh(api.store, "answer cache");
+  const after = JSON.parse(await ask()) as { matrixVersion: number };
+  assert.notEqual(after.matrixVersion, (JSON.parse(first) as { matrixVersion: number }).matrixVersion);
+});

@@ -9,6 +9,7 @@ import type { MatrixSnapshot } from "../../advisor/types.js";
 import type { ModelSummary } from "../../matrix/store.js";
 import type { RegisteredModel } from "../../models/storage.js";
 import type { MatrixCache, LoadedMatrix } from "../matrix-cache.js";
+import { AnswerCache } from "../answer-cache.js";
 import { HttpProblem } from "../problem.js";
 import { answerRecommendation, parseInclude } from "../recommendation-view.js";
 import type { components } from "../schema.gen.js";
@@ -97,7 +98,7 @@ export interface AnswerCounter {
   verdict(pass: boolean): void;
 }
 
-export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup, counter?: AnswerCounter): Router {
+export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup, counter?: AnswerCounter, answers = new AnswerCache()): Router {
   const r = Router();
 
   r.post("/v1/recommendations", async (req, res) => {
@@ -106,9 +107,13 @@ export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup, counter?
     const from = await answerSet(loaded, scenario.modelId, lookup, "modelId");
     checkBudgetAgainstInputs(scenario, from.models, "budget");
     const include = parseInclude(typeof req.query.include === "string" ? req.query.include : undefined);
-    const body: Schemas["Recommendation"] = answerRecommendation(from.snapshot, scenario, include);
-    counter?.recommendation(body.status);
-    res.json(body);
+    const key = answers.key(loaded.version, from.snapshot, ["recommend", scenario, [...include].sort()]);
+    const answer = answers.get(key, () => {
+      const body: Schemas["Recommendation"] = answerRecommendation(from.snapshot, scenario, include);
+      return { body, status: body.status };
+    });
+    counter?.recommendation(answer.status);
+    res.type("application/json").send(answer.body);
   });
 
   r.post("/v1/gate", async (req, res) => {
@@ -116,9 +121,12 @@ export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup, counter?
     const loaded = await loadedOr503(cache);
     const from = await answerSet(loaded, request.scenario.modelId, lookup, "scenario.modelId");
     checkBudgetAgainstInputs(request.scenario, from.models, "scenario.budget");
-    const body: Schemas["GateResult"] = gate(from.snapshot, request);
-    counter?.verdict(body.pass);
-    res.json(body);
+    const answer = answers.get(answers.key(loaded.version, from.snapshot, ["gate", request]), () => {
+      const body: Schemas["GateResult"] = gate(from.snapshot, request);
+      return { body, status: body.pass ? "pass" : "fail" };
+    });
+    counter?.verdict(answer.status === "pass");
+    res.type("application/json").send(answer.body);
   });
 
   return r;

@@ -1,0 +1,43 @@
+// Load with a different question every request (bench/advisor.ts runs it as its own process, so
+// the load generator does not share the service's event loop): POST /v1/recommendations with
+// scenarios drawn from 12,000 distinct (norm, budget, knowledge, size limit) combinations, so the
+// service's answer cache (src/api/answer-cache.ts) almost never hits and every answer is computed.
+// Prints one JSON line in the shape of bench/autocannon.ts's summary.
+import { parseArgs } from "node:util";
+import autocannonLib from "autocannon";
+
+const { values } = parseArgs({ options: { url: { type: "string" }, seconds: { type: "string", default: "10" }, connections: { type: "string", default: "10" } } });
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+
+let i = 0;
+function nextBody(): string {
+  i++;
+  const k = i % 12_000;
+  const norm = (["linf", "l2", "l0"] as const)[k % 3]!;
+  const step = Math.floor(k / 3);
+  // Budgets on a fine lattice (many between grid points), so each lands on a distinct question.
+  const budget = norm === "linf" ? (step % 1000) / 1000 * 0.3 : norm === "l2" ? (step % 1000) / 1000 * 4 : step % 65;
+  const knowledge = (["white-box", "transfer", "black-box"] as const)[Math.floor(step / 1000) % 3]!;
+  const sizeLimit = step % 2 === 0 ? { minCompression: 1 + (Math.floor(step / 2000) % 4) } : undefined;
+  return JSON.stringify({ norm, budget, knowledge, ...(sizeLimit ? { sizeLimit } : {}) });
+}
+
+const result = await autocannonLib({
+  url: values.url!,
+  duration: seconds,
+  connections,
+  requests: [{ method: "POST", headers: { "content-type": "application/json" }, setupRequest: (req) => ({ ...req, body: nextBody() }) }],
+});
+console.log(
+  JSON.stringify({
+    requests_per_s: Math.round(result.requests.average),
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    seconds,
+    connections,
+    distinctQuestions: Math.min(i, 12_000),
+  }),
+);

@@ -1,0 +1,63 @@
+// Recent answers, serialised, per matrix version: a pipeline gate or a dashboard asks the same
+// question again and again, and a published version never changes, so the same question on the
+// same version has the same answer. Keyed by the version, the snapshot answered from and the
+// normalised request; bounded by entries and bytes (least recently used out first). A new
+// version simply misses (its key differs) and the old entries age out.
+import type { MatrixSnapshot } from "../advisor/types.js";
+
+export interface AnswerCacheStats {
+  hits: number;
+  misses: number;
+  entries: number;
+  bytes: number;
+}
+
+export class AnswerCache {
+  private readonly entries = new Map<string, { body: string; status: string }>();
+  private bytes = 0;
+  private hits = 0;
+  private misses = 0;
+  private readonly snapshotIds = new WeakMap<MatrixSnapshot, number>();
+  private nextSnapshotId = 1;
+
+  constructor(
+    private readonly maxEntries = 1000,
+    private readonly maxBytes = 32 * 1024 * 1024,
+  ) {}
+
+  /** The key of a question answered from `snapshot` (which snapshot matters: default set or all models). */
+  key(version: number, snapshot: MatrixSnapshot, request: unknown): string {
+    let id = this.snapshotIds.get(snapshot);
+    if (id === undefined) this.snapshotIds.set(snapshot, (id = this.nextSnapshotId++));
+    return `${version}\u0000${id}\u0000${JSON.stringify(request)}`;
+  }
+
+  /** The cached answer, or `make()`'s (serialised and kept). `status` is what the answer counts as. */
+  get(key: string, make: () => { body: unknown; status: string }): { body: string; status: string } {
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.hits++;
+      // Most recently used last.
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit;
+    }
+    this.misses++;
+    const made = make();
+    const entry = { body: JSON.stringify(made.body), status: made.status };
+    if (entry.body.length <= this.maxBytes / 4) {
+      this.entries.set(key, entry);
+      this.bytes += entry.body.length;
+      for (const [k, v] of this.entries) {
+        if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
+        this.entries.delete(k);
+        this.bytes -= v.body.length;
+      }
+    }
+    return entry;
+  }
+
+  stats(): AnswerCacheStats {
+    return { hits: this.hits, misses: this.misses, entries: this.entries.size, bytes: this.bytes };
+  }
+}
