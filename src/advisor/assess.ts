@@ -1,7 +1,7 @@
 // One candidate under one scenario: admissible evidence (lattice), the conservative budget
 // (curve), robust accuracy with its Wilson interval, the score (lower bound) and the warnings
 // about the evidence used. Shared by recommend and gate.
-import { wilson } from "../engine/stats.js";
+import { wilson } from "../vocabulary.js";
 import { AdvisorDataError } from "./errors.js";
 import { conservativeBudget, estimate, pointsAround, robustIndicators, type BudgetChoice, type Estimate } from "./curve.js";
 import { preparedEvidence, resolveEvidence, robustCountAt, type EvidenceCache, type ResolvedEvidence } from "./lattice.js";

@@ -4,46 +4,16 @@
 // accuracy never rises with the budget, so that is a lower bound of what the attacks would have
 // found at ε); beyond the grid it uses the distances at ε themselves (minimization attacks give
 // them) and says so. Never more robustness than the neighbouring measurements support.
-import { wilson, type Interval } from "../engine/stats.js";
+import { estimate, estimateAt, isRobustAt, robustCount, type Estimate } from "../vocabulary.js";
+
+export { estimate, estimateAt, isRobustAt, robustCount, type Estimate };
 import type { BudgetRule, CurvePointOut } from "./types.js";
-
-/**
- * Sample robust at ε: d > fround(ε). Distances are stored as float32, so the budget is compared in
- * the same precision (a sample recorded as beaten at exactly ε counts as beaten at ε). A NaN
- * distance counts as beaten (conservative).
- */
-export function isRobustAt(distance: number, budget: number): boolean {
-  return distance > Math.fround(budget);
-}
-
-export function robustCount(distances: ArrayLike<number>, budget: number): number {
-  let robust = 0;
-  for (let i = 0; i < distances.length; i++) if (isRobustAt(distances[i]!, budget)) robust++;
-  return robust;
-}
 
 /** Per-sample robust indicators (1 = robust) at ε, aligned with the distances. */
 export function robustIndicators(distances: ArrayLike<number>, budget: number): Uint8Array {
   const out = new Uint8Array(distances.length);
   for (let i = 0; i < distances.length; i++) out[i] = isRobustAt(distances[i]!, budget) ? 1 : 0;
   return out;
-}
-
-export interface Estimate {
-  robust: number;
-  n: number;
-  /** robust / n (0 when n = 0). */
-  value: number;
-  /** Wilson 95 %. */
-  interval: Interval;
-}
-
-export function estimate(successes: number, n: number): Estimate {
-  return { robust: successes, n, value: n > 0 ? successes / n : 0, interval: wilson(successes, n) };
-}
-
-export function estimateAt(distances: ArrayLike<number>, budget: number): Estimate {
-  return estimate(robustCount(distances, budget), distances.length);
 }
 
 /** Grid budgets sorted ascending, duplicates and non-finite or negative values dropped. */

@@ -8,89 +8,13 @@
 // - a budget ε is in the units of its norm: L∞ pixel units in [0, 1], L2 Euclidean, L0 an
 //   integer number of changed input features;
 // - a compression rate is prunable parameters before ÷ non-zero prunable parameters after.
-import type { Interval } from "../engine/stats.js";
+// The shared names, units and the matrix snapshot come from the vocabulary (src/vocabulary.ts),
+// which the engine and the store import too, so none of them can drift apart. KNOWLEDGE_LEVELS is
+// ordered STRONGEST FIRST.
+import type { AttackRecord, EvidenceId, Interval, Knowledge, Norm, Strategy } from "../vocabulary.js";
 
-export type { Interval };
-
-// The vocabulary's names come from the engine's TensorFlow-free modules, so the advisor, the
-// engine and the store cannot drift apart. KNOWLEDGE_LEVELS is ordered STRONGEST FIRST.
-import { KNOWLEDGE_LEVELS, NORMS, type Knowledge, type Norm } from "../engine/attacks/types.js";
-import { STRATEGIES as PRUNING_STRATEGIES } from "../engine/pruning/names.js";
-
-export { KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, type Knowledge, type Norm };
-
-/** `dense` is the unpruned model (rate 1); the others are ShrinkBench-style pruning strategies. */
-export const STRATEGIES = ["dense", ...PRUNING_STRATEGIES] as const;
-export type Strategy = (typeof STRATEGIES)[number];
-
-// ───────────────────────────────── input: the matrix ─────────────────────────────────
-
-/** Identifies an evidence row of the matrix (SQLite rowid, or a string key in JSON Lines). */
-export type EvidenceId = number | string;
-
-/** One attack that contributed to an evaluation, as recorded (provenance). */
-export interface AttackRecord {
-  name: string;
-  params: Record<string, unknown>;
-}
-
-/**
- * One (norm, knowledge) robustness result of one candidate.
- *
- * `distances[i]` is, for the test image `sampleIndices[i]`, the minimal adversarial distance (in
- * the units of `norm`) found by ANY attack allowed at `knowledge` — i.e. the per-sample worst
- * case over every attack of this level and of the weaker levels, as the engine computes it:
- * 0 = already misclassified without attack, Infinity = never beaten. A fixed-budget attack that
- * succeeded at grid budget b contributes d_i <= b. Robust accuracy at ε = count(d_i > ε) / n,
- * with n = distances.length. Distances are compared in float32 precision (d_i > fround(ε)), as
- * the engine stores them.
- */
-export interface Evaluation {
-  id: EvidenceId;
-  norm: Norm;
-  knowledge: Knowledge;
-  /** The grid budgets at which fixed-budget attacks ran, ascending (the advisor sorts a copy anyway). May be empty for minimization-only runs. */
-  budgets: number[];
-  /** The exact evaluated test images (indices into the data set's test split), aligned with `distances`. */
-  sampleIndices: number[];
-  /** Per-sample minimal adversarial distance; same length as `sampleIndices`. */
-  distances: Float32Array;
-  attacks: AttackRecord[];
-  /** The engine's sanity check flagged gradient masking (a weaker-knowledge attack beat the white-box ones). */
-  maskingSuspected: boolean;
-}
-
-/** Clean (no-attack) accuracy as counts: `correct` of `n` test images. */
-export interface CleanCount {
-  correct: number;
-  n: number;
-}
-
-/** One (model, strategy, rate) variant of the matrix. */
-export interface Candidate {
-  modelId: string;
-  architecture: string;
-  dataset: string;
-  strategy: Strategy;
-  /** Requested compression rate of the grid (1 for dense). */
-  rate: number;
-  /** Measured compression rate (prunable before ÷ non-zero prunable after). */
-  achievedRate: number;
-  /** Non-zero parameters of the whole model (prunable or not). */
-  nonZeroParams: number;
-  /** Size of the model stored sparse, in bytes. */
-  sparseBytes: number;
-  /** Really shrinks compute: true for structured-l1 and for dense. */
-  structured: boolean;
-  clean: CleanCount;
-  evaluations: Evaluation[];
-}
-
-/** The matrix as the advisor sees it: one version, every candidate with its evaluations. */
-export interface MatrixSnapshot {
-  version: number;
-  candidates: Candidate[];
-}
+export { KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, STRATEGIES } from "../vocabulary.js";
+export type { AttackRecord, Candidate, CleanCount, Evaluation, EvidenceId, Interval, Knowledge, MatrixSnapshot, Norm, Strategy } from "../vocabulary.js";
 
 // ───────────────────────────────── input: the question ─────────────────────────────────
 

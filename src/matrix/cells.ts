@@ -21,7 +21,7 @@
 import { existsSync } from "node:fs";
 import { createHash } from "node:crypto";
 import path from "node:path";
-import type { Knowledge } from "../advisor/types.js";
+import type { Knowledge } from "../vocabulary.js";
 import { backendInfo } from "../engine/backend.js";
 import { head, loadIdxDirectory, type DataSplits } from "../engine/data.js";
 import { loadModel, saveModel, type ModelMetadata } from "../engine/model-io.js";

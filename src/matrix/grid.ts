@@ -38,7 +38,7 @@ import path from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
 import type { Architecture } from "../engine/architectures.js";
-import { KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, type Knowledge, type Norm, type Strategy } from "../advisor/types.js";
+import { KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, type Knowledge, type Norm, type Strategy } from "../vocabulary.js";
 import { canonicalJson, sha256Hex } from "./blobs.js";
 import { budgetListProblems, formatPath } from "./row.js";
 

@@ -1,7 +1,7 @@
 // What the store takes in: models, variants and evaluations as the builder and the importers
 // describe them, built from the engine's results, and the content hash that identifies a
 // measurement (the same cell measured the same way hashes the same, in any database).
-import type { CleanCount, Knowledge, Norm, Strategy } from "../advisor/types.js";
+import type { CleanCount, Knowledge, Norm, Strategy } from "../vocabulary.js";
 import type { ModelMetadata } from "../engine/model-io.js";
 import type { SparsityReport } from "../engine/pruning/accounting.js";
 import type { RobustnessResult } from "../engine/evaluation/robustness.js";

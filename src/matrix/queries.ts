@@ -1,8 +1,8 @@
 // What the store gives out (versions, models, rows, pages, curves) and the SQL behind its reads:
 // the joined row → MatrixRow mapping, row filters and the opaque paging cursor.
-import type { CleanCount, Knowledge, Norm, Strategy } from "../advisor/types.js";
-import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../advisor/types.js";
-import { estimate } from "../advisor/curve.js";
+import type { CleanCount, Knowledge, Norm, Strategy } from "../vocabulary.js";
+import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../vocabulary.js";
+import { estimate } from "../vocabulary.js";
 import type { SqlValue } from "./sqlite.js";
 import { canonicalJson, sha256Hex, toBase64 } from "./blobs.js";
 import type { CurvePointRow, MatrixRow, StoredAttack } from "./row.js";

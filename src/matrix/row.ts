@@ -17,8 +17,8 @@
 //   engine's sanity report, and run provenance.
 // Units: accuracies are fractions in [0, 1]; budgets are in the units of their norm.
 import { z } from "zod";
-import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES, type Knowledge, type Norm, type Strategy } from "../advisor/types.js";
-import { estimateAt } from "../advisor/curve.js";
+import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES, type Knowledge, type Norm, type Strategy } from "../vocabulary.js";
+import { estimateAt } from "../vocabulary.js";
 import { BlobFormatError, blobToFloat32, blobToUint32, fromBase64, sha256Hex } from "./blobs.js";
 
 export interface CurvePointRow {

@@ -15,8 +15,8 @@
 // Concurrency: one MatrixStore = one SQLite connection. Writes through one store are serialised
 // by a small mutex; `transaction()` runs its callback with exclusive use of the connection. Other
 // processes are kept apart by SQLite's own locking (BEGIN IMMEDIATE, busy timeout).
-import type { Evaluation, Candidate, Knowledge, MatrixSnapshot, Norm, Strategy } from "../advisor/types.js";
-import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../advisor/types.js";
+import type { Evaluation, Candidate, Knowledge, MatrixSnapshot, Norm, Strategy } from "../vocabulary.js";
+import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../vocabulary.js";
 import { migrationsDir as defaultMigrationsDir, packageVersion } from "../paths.js";
 import { migrate } from "./migrations.js";
 import { Database, type SqlValue } from "./sqlite.js";

@@ -10,7 +10,7 @@
 // Without a build record (an imported matrix) training settings come from the model metadata and
 // the data set directory from --data.
 import path from "node:path";
-import type { Knowledge, Norm } from "../advisor/types.js";
+import type { Knowledge, Norm } from "../vocabulary.js";
 import { mulberry32 } from "../engine/random.js";
 import { DEFAULT_DATA_DIR } from "../engine/data.js";
 import type { MatrixRow } from "./row.js";

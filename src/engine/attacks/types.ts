@@ -5,12 +5,10 @@
 // any success counts. An attack's own claims are never trusted.
 import type { tf, LayersModel } from "../tf.js";
 
-export const NORMS = ["l0", "l2", "linf"] as const;
-export type Norm = (typeof NORMS)[number];
+// Norms and knowledge levels are the shared vocabulary's (src/vocabulary.ts).
+import type { Norm } from "../../vocabulary.js";
+export { KNOWLEDGE_LEVELS, NORMS, type Knowledge, type Norm } from "../../vocabulary.js";
 
-/** The attacker-knowledge lattice, strongest first. Each level may also run every attack of the levels after it. */
-export const KNOWLEDGE_LEVELS = ["white-box", "transfer", "black-box"] as const;
-export type Knowledge = (typeof KNOWLEDGE_LEVELS)[number];
 
 /** Inputs [n, H, W, C] in [0, 1] → logits [n, classes]. The only thing a black-box attack is given. */
 export type PredictFn = (x: tf.Tensor4D) => tf.Tensor2D;

@@ -1,9 +1,10 @@
 // Strategy names and compression-rate validation, without TensorFlow, so the CLI and the API can
 // check input cheaply.
+import { PRUNING_STRATEGIES as STRATEGIES, type PruningStrategy as StrategyName } from "../../vocabulary.js";
 import { InvalidRateError, UnknownStrategyError } from "./errors.js";
 
-export const STRATEGIES = ["global-magnitude", "layer-magnitude", "global-gradient", "layer-gradient", "random", "structured-l1"] as const;
-export type StrategyName = (typeof STRATEGIES)[number];
+// The names are the shared vocabulary's (src/vocabulary.ts).
+export { PRUNING_STRATEGIES as STRATEGIES, type PruningStrategy as StrategyName } from "../../vocabulary.js";
 
 /**
  * Over which weights a strategy ranks: all prunable weights at once ("global"), each layer on its

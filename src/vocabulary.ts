@@ -1,0 +1,153 @@
+// The shared vocabulary (units are part of the contract): norms, attacker knowledge, strategy
+// names, the Wilson interval, robust accuracy from per-sample distances, and the matrix snapshot
+// the advisor reads. The engine, the matrix store and the advisor all import it; it imports
+// nothing of theirs, so the decision logic depends on none of them.
+//
+// Units: every accuracy and interval bound is a FRACTION in [0, 1]; a budget ε is in the units of
+// its norm (L∞ pixel units in [0, 1], L2 Euclidean, L0 an integer number of changed features); a
+// compression rate is prunable parameters before ÷ non-zero prunable parameters after.
+
+export const NORMS = ["l0", "l2", "linf"] as const;
+export type Norm = (typeof NORMS)[number];
+
+/** The attacker-knowledge lattice, strongest first. Each level may also run every attack of the levels after it. */
+export const KNOWLEDGE_LEVELS = ["white-box", "transfer", "black-box"] as const;
+export type Knowledge = (typeof KNOWLEDGE_LEVELS)[number];
+
+/** The pruning strategies (ShrinkBench-style unstructured ones and structured-l1). */
+export const PRUNING_STRATEGIES = ["global-magnitude", "layer-magnitude", "global-gradient", "layer-gradient", "random", "structured-l1"] as const;
+export type PruningStrategy = (typeof PRUNING_STRATEGIES)[number];
+
+/** `dense` is the unpruned model (rate 1); the others are the pruning strategies. */
+export const STRATEGIES = ["dense", ...PRUNING_STRATEGIES] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+// ───────────────────────────────── statistics ─────────────────────────────────
+
+export interface Interval {
+  low: number;
+  high: number;
+}
+
+/** z for a two-sided 95 % interval. */
+export const Z95 = 1.959963984540054;
+
+/**
+ * Wilson score interval for a binomial proportion (successes out of n), 95 % by default.
+ * Unlike the normal approximation it stays inside [0, 1] and behaves at 0 and n.
+ */
+export function wilson(successes: number, n: number, z = Z95): Interval {
+  if (!(Number.isInteger(successes) && Number.isInteger(n) && n >= 0 && successes >= 0 && successes <= n)) {
+    throw new RangeError(`wilson(${successes}, ${n}): need integers 0 <= successes <= n`);
+  }
+  if (n === 0) return { low: 0, high: 1 };
+  const p = successes / n;
+  const z2 = z * z;
+  const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  // At 0 and n the bounds are exactly 0 and 1; computing them would leave round-off.
+  return { low: successes === 0 ? 0 : centre - half, high: successes === n ? 1 : centre + half };
+}
+
+// ─────────────────────── robust accuracy from per-sample distances ───────────────────────
+
+/**
+ * Sample robust at ε: d > fround(ε). Distances are stored as float32, so the budget is compared in
+ * the same precision (a sample recorded as beaten at exactly ε counts as beaten at ε). A NaN
+ * distance counts as beaten (conservative).
+ */
+export function isRobustAt(distance: number, budget: number): boolean {
+  return distance > Math.fround(budget);
+}
+
+export function robustCount(distances: ArrayLike<number>, budget: number): number {
+  let robust = 0;
+  for (let i = 0; i < distances.length; i++) if (isRobustAt(distances[i]!, budget)) robust++;
+  return robust;
+}
+
+export interface Estimate {
+  robust: number;
+  n: number;
+  /** robust / n (0 when n = 0). */
+  value: number;
+  /** Wilson 95 %. */
+  interval: Interval;
+}
+
+export function estimate(successes: number, n: number): Estimate {
+  return { robust: successes, n, value: n > 0 ? successes / n : 0, interval: wilson(successes, n) };
+}
+
+export function estimateAt(distances: ArrayLike<number>, budget: number): Estimate {
+  return estimate(robustCount(distances, budget), distances.length);
+}
+
+// ─────────────────────────── the matrix as the advisor reads it ───────────────────────────
+
+/** Identifies an evidence row of the matrix (SQLite rowid, or a string key in JSON Lines). */
+export type EvidenceId = number | string;
+
+/** One attack that contributed to an evaluation, as recorded (provenance). */
+export interface AttackRecord {
+  name: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * One (norm, knowledge) robustness result of one candidate.
+ *
+ * `distances[i]` is, for the test image `sampleIndices[i]`, the minimal adversarial distance (in
+ * the units of `norm`) found by ANY attack allowed at `knowledge` — i.e. the per-sample worst
+ * case over every attack of this level and of the weaker levels, as the engine computes it:
+ * 0 = already misclassified without attack, Infinity = never beaten. A fixed-budget attack that
+ * succeeded at grid budget b contributes d_i <= b. Robust accuracy at ε = count(d_i > ε) / n,
+ * with n = distances.length. Distances are compared in float32 precision (d_i > fround(ε)), as
+ * the engine stores them.
+ */
+export interface Evaluation {
+  id: EvidenceId;
+  norm: Norm;
+  knowledge: Knowledge;
+  /** The grid budgets at which fixed-budget attacks ran, ascending (the advisor sorts a copy anyway). May be empty for minimization-only runs. */
+  budgets: number[];
+  /** The exact evaluated test images (indices into the data set's test split), aligned with `distances`. */
+  sampleIndices: number[];
+  /** Per-sample minimal adversarial distance; same length as `sampleIndices`. */
+  distances: Float32Array;
+  attacks: AttackRecord[];
+  /** The engine's sanity check flagged gradient masking (a weaker-knowledge attack beat the white-box ones). */
+  maskingSuspected: boolean;
+}
+
+/** Clean (no-attack) accuracy as counts: `correct` of `n` test images. */
+export interface CleanCount {
+  correct: number;
+  n: number;
+}
+
+/** One (model, strategy, rate) variant of the matrix. */
+export interface Candidate {
+  modelId: string;
+  architecture: string;
+  dataset: string;
+  strategy: Strategy;
+  /** Requested compression rate of the grid (1 for dense). */
+  rate: number;
+  /** Measured compression rate (prunable before ÷ non-zero prunable after). */
+  achievedRate: number;
+  /** Non-zero parameters of the whole model (prunable or not). */
+  nonZeroParams: number;
+  /** Size of the model stored sparse, in bytes. */
+  sparseBytes: number;
+  /** Really shrinks compute: true for structured-l1 and for dense. */
+  structured: boolean;
+  clean: CleanCount;
+  evaluations: Evaluation[];
+}
+
+/** The matrix as the advisor sees it: one version, every candidate with its evaluations. */
+export interface MatrixSnapshot {
+  version: number;
+  candidates: Candidate[];
+}
