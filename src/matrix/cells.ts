@@ -97,11 +97,13 @@ export function variantDir(paths: BuildPaths, grid: Grid, cell: { architecture: 
 /**
  * What the matrix's white-box plan runs cheaper than the engine's defaults (the papers' settings),
  * for the cost of a matrix build: targeted APGD-DLR over the 3 most likely other classes instead
- * of 9, and Carlini-Wagner L2 with 5 binary-search steps x 50 Adam steps from c = 0.1 (instead of
+ * of 9, and Carlini-Wagner L2 with 5 binary-search steps x 100 Adam steps from c = 0.1 (instead of
  * 9 x 100 from 0.001) and FMN's number of targeted runs. Measured with bench/profile-cell.ts on
- * lenet5 layer-magnitude 32x (first 100 test images): the white-box level took 48.4 s (L∞) and
- * 75.1 s (L2) with the papers' settings, 16.3 s and 22.6 s with these, and its curve differed by
- * one sample at one budget each (L∞ 0.1: 2 vs 3 robust; L2 0.5: 14 vs 15).
+ * lenet5 layer-magnitude 32x (first 100 test images): with APGD-DLR-T over 9 targets the
+ * white-box level took 48.4 s (L∞), with 3 targets 16.3 s, and its curve differed by one sample
+ * at one budget (L∞ 0.1: 2 vs 3 robust). C&W (cw.ts of df1424d, untargeted) took 19.5 s with
+ * 9 x 100 steps, 12.7 s with 5 x 100 and 5.8 s with 5 x 50, and found an adversarial point for 21,
+ * 21 and 14 of the 57 samples FMN and FMN-CE had left above L2 0.25 (the curve was the same).
  */
 /**
  * The white-box Sparse-RS (L0) gets l0QueryFactor x the grid's black-box Sparse-RS queries (5000
@@ -110,7 +112,7 @@ export function variantDir(paths: BuildPaths, grid: Grid, cell: { architecture: 
  * layer-magnitude 32x 11.6 → 53.8 s (L0 8 / 16 / 32: 34 / 21 / 10 → 22 / 8 / 1; with 1000 white-box
  * queries 28.9 s and 27 / 12 / 2).
  */
-export const GRID_WHITE_BOX = { apgdTargets: 3, cw: { binarySearchSteps: 5, steps: 50, initialConst: 0.1 }, l0QueryFactor: 5 } as const;
+export const GRID_WHITE_BOX = { apgdTargets: 3, cw: { binarySearchSteps: 5, steps: 100, initialConst: 0.1 }, l0QueryFactor: 5 } as const;
 
 /**
  * The attacks of the grid's settings, per level (same choice of attacks as the engine's defaults,
