@@ -56,7 +56,7 @@ test("upload → refresh on a tiny grid → job succeeded → the recommendation
   assert.equal(done.attempts, 1);
   assert.ok(typeof done.matrixVersion === "number" && done.matrixVersion > 1, "a new version after the fixture's version 1");
 
-  const rec = await api.call("POST", "/v1/recommendations", { json: { norm: "linf", budget: 0.05, knowledge: "white-box", modelId: id } });
+  const rec = await api.call("POST", "/v1/recommendations?include=evidence", { json: { norm: "linf", budget: 0.05, knowledge: "white-box", modelId: id } });
   assert.equal(rec.status, 200, JSON.stringify(rec.body));
   assert.equal(rec.body.matrixVersion, done.matrixVersion, "the answer cites the version the job published");
   const cited = new Set((rec.body.evidence as { candidate: { modelId: string } }[]).map((e) => e.candidate.modelId));
@@ -70,7 +70,7 @@ test("upload → refresh on a tiny grid → job succeeded → the recommendation
     [`dense@1/black-box/v${done.matrixVersion}`, `dense@1/white-box/v${done.matrixVersion}`, `global-magnitude@4/black-box/v${done.matrixVersion}`, `global-magnitude@4/white-box/v${done.matrixVersion}`],
   );
   // The fixture's models still answer as before (the refresh version only adds this model's rows).
-  const def = await api.call("POST", "/v1/recommendations", { json: { norm: "linf", budget: 0.1, knowledge: "white-box", dataset: "fashion-mnist" } });
+  const def = await api.call("POST", "/v1/recommendations?include=evidence", { json: { norm: "linf", budget: 0.1, knowledge: "white-box", dataset: "fashion-mnist" } });
   assert.equal(def.status, 200, JSON.stringify(def.body));
   assert.ok((def.body.evidence as { candidate: { modelId: string } }[]).every((e) => e.candidate.modelId !== id), "the default set leaves the uploaded model out");
 
