@@ -6,6 +6,7 @@
 // levels never beating stronger ones, some never-beaten samples) so the advisor does its real work.
 import { existsSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
+import { mulberry32 } from "../src/engine/random.js";
 import { sha256Hex } from "../src/matrix/blobs.js";
 import { MatrixStore } from "../src/matrix/store.js";
 
@@ -16,16 +17,6 @@ const SCALE = { linf: 0.05, l2: 1.2, l0: 12 } as const;
 const SAMPLES = 500;
 const GENERATOR = "v1";
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The database file for `models` models, generated once into `dir` and reused. */
 export async function syntheticMatrix(dir: string, models: number, log: (s: string) => void = () => undefined): Promise<string> {
@@ -35,7 +26,7 @@ export async function syntheticMatrix(dir: string, models: number, log: (s: stri
   await rm(partial, { force: true });
   const store = await MatrixStore.open(partial);
   const started = Date.now();
-  const rnd = mulberry(20261201);
+  const rnd = mulberry32(20261201);
   const sampleIndices = Array.from({ length: SAMPLES }, (_, i) => i);
   const version = await store.createVersion(`BENCH SYNTHETIC ${models} models × 37 variants × 9 (norm, knowledge) × ${SAMPLES} samples`);
   for (let m = 0; m < models; m++) {

@@ -8,45 +8,13 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { initBackend } from "../../src/engine/backend.js";
-import { tf, type LayersModel } from "../../src/engine/tf.js";
+import { tf } from "../../src/engine/tf.js";
 import { mulberry32 } from "../../src/engine/random.js";
 import { verify, DISTANCE_TOLERANCE } from "../../src/engine/attacks/verify.js";
 import type { Attack, GradientAccess, Norm } from "../../src/engine/attacks/types.js";
 import { fmn, pgdL0, pgdL2, pgdLinf } from "../../src/engine/attacks/index.js";
+import { analyticDistance, D, linearModel, logits, quantile, randomLinear, samples, type Linear, type Samples } from "../helpers/linear-attack-models.js";
 
-const H = 8;
-const W = 8;
-const D = H * W;
-
-interface Linear {
-  model: LayersModel;
-  /** Weights [D][K] and biases [K], float64 copies for the analytic answers. */
-  w: Float64Array[];
-  b: Float64Array;
-  classes: number;
-}
-
-/** A flatten + dense model with the given weights (w[i][k]: pixel i, class k). */
-function linearModel(w: Float64Array[], b: Float64Array): Linear {
-  const classes = b.length;
-  const model = tf.sequential();
-  model.add(tf.layers.flatten({ inputShape: [H, W, 1] }));
-  model.add(tf.layers.dense({ units: classes }));
-  const kernel = tf.tensor2d(Float32Array.from(w.flatMap((row) => Array.from(row))), [D, classes]);
-  const bias = tf.tensor1d(Float32Array.from(b));
-  model.layers[1]!.setWeights([kernel, bias]);
-  kernel.dispose();
-  bias.dispose();
-  return { model, w, b, classes };
-}
-
-/** Random weights in [−1, 1]; biases centre the logits at x = 0.5 plus a random class offset in ±offset/2. */
-function randomLinear(classes: number, seed: number, offset = 0.2): Linear {
-  const rng = mulberry32(seed);
-  const w = Array.from({ length: D }, () => Float64Array.from({ length: classes }, () => rng() * 2 - 1));
-  const b = Float64Array.from({ length: classes }, (_, k) => -0.5 * w.reduce((s, row) => s + row[k]!, 0) + (rng() - 0.5) * offset);
-  return linearModel(w, b);
-}
 
 /**
  * A few pixels with huge weights, the rest tiny: easy for L0. Classes 0 and 1 compete on the
@@ -61,54 +29,6 @@ function sparseLinear(classes: number, strong: number, threshold: number, seed: 
   );
   const b = Float64Array.from({ length: classes }, (_, k) => (k === 0 ? -20 * threshold : k === 1 ? 0 : -100));
   return linearModel(w, b);
-}
-
-function logits(m: Linear, x: Float64Array): Float64Array {
-  const z = Float64Array.from(m.b);
-  for (let i = 0; i < D; i++) for (let k = 0; k < m.classes; k++) z[k]! += m.w[i]![k]! * x[i]!;
-  return z;
-}
-
-function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
-  return best;
-}
-
-/**
- * Minimal distance of x (class y) to misclassification under L2 / L∞, ignoring the box, and
- * whether the minimising perturbation stays inside the box (then the box changes nothing).
- */
-function analytic(m: Linear, x: Float64Array, y: number, norm: "l2" | "linf"): { distance: number; boxInactive: boolean } {
-  const z = logits(m, x);
-  let best = Infinity;
-  let bestClass = -1;
-  let bestNorm = 1;
-  for (let j = 0; j < m.classes; j++) {
-    if (j === y) continue;
-    let n = 0;
-    for (let i = 0; i < D; i++) {
-      const c = m.w[i]![y]! - m.w[i]![j]!;
-      n += norm === "l2" ? c * c : Math.abs(c);
-    }
-    if (norm === "l2") n = Math.sqrt(n);
-    const d = (z[y]! - z[j]!) / n;
-    if (d < best) [best, bestClass, bestNorm] = [d, j, n];
-  }
-  let boxInactive = true;
-  for (let i = 0; i < D; i++) {
-    const c = m.w[i]![bestClass]! - m.w[i]![y]!;
-    const step = norm === "l2" ? (best * c) / bestNorm : best * Math.sign(c);
-    const v = x[i]! + step;
-    if (v < 0.01 || v > 0.99) boxInactive = false;
-  }
-  return { distance: best, boxInactive };
-}
-
-function analyticDistance(m: Linear, x: Float64Array, y: number, norm: "l2" | "linf"): number {
-  const a = analytic(m, x, y, norm);
-  assert.ok(a.boxInactive, "the box must not be active for the known answer to hold");
-  return a.distance;
 }
 
 /** Fewest pixels (each moved anywhere in [0, 1]) that misclassify x: greedy per class, exact for a linear model. */
@@ -128,33 +48,6 @@ function greedyL0(m: Linear, x: Float64Array, y: number): number {
     if (need < 0) best = Math.min(best, count);
   }
   return best;
-}
-
-interface Samples {
-  x: tf.Tensor4D;
-  y: tf.Tensor1D;
-  xs: Float64Array[];
-  labels: number[];
-}
-
-/**
- * n inputs with pixels uniform in 0.5 ± spread, labelled with the model's own prediction. With
- * `edges`, that share of the pixels is exactly 0 or 1 instead (as in real images).
- */
-function samples(m: Linear, n: number, seed: number, spread = 0.2, edges = 0): Samples {
-  const rng = mulberry32(seed);
-  const xs: Float64Array[] = [];
-  const labels: number[] = [];
-  const pixel = (): number => (rng() < edges ? Math.round(rng()) : 0.5 + (rng() * 2 - 1) * spread);
-  for (let s = 0; s < n; s++) {
-    // Through float32, so the analytic answers use exactly the values the model sees.
-    const x = Float64Array.from(Float32Array.from({ length: D }, pixel));
-    xs.push(x);
-    labels.push(argmax(logits(m, x)));
-  }
-  const flat = new Float32Array(n * D);
-  xs.forEach((x, s) => flat.set(x, s * D));
-  return { x: tf.tensor4d(flat, [n, H, W, 1]), y: tf.tensor1d(labels, "int32"), xs, labels };
 }
 
 const predictOf = (m: Linear) => (x: tf.Tensor4D): tf.Tensor2D => m.model.predict(x) as tf.Tensor2D;
@@ -186,11 +79,6 @@ async function attackOnce(attack: Attack, m: Linear, s: Samples, seed: number, b
   adv.dispose();
   assert.equal(tf.memory().numTensors, before, `${attack.name}: tensor count not back to where it was`);
   return out;
-}
-
-function quantile(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
 
 await initBackend();

@@ -21,6 +21,7 @@ import { modelsDirFor } from "../../src/models/storage.js";
 import { openapiPath } from "../../src/paths.js";
 import { MODEL_A, MODEL_B, contract, startApi } from "../api/helpers.js";
 import { listTree, syntheticData } from "../models/helpers.js";
+import { mulberry32 } from "../../src/engine/random.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 16);
 const TOTAL = Number(process.env.FUZZ_REQUESTS ?? 2400);
@@ -32,17 +33,8 @@ const MAX_FILES = 6;
 
 // ---------------------------------------------------------------- seeded randomness
 
-/** mulberry32: small, fast, good enough to pick cases; the same seed gives the same requests. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The engine's seeded PRNG: the same seed gives the same requests. */
+const prng = mulberry32;
 let rnd = prng(SEED);
 const int = (n: number): number => Math.floor(rnd() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
