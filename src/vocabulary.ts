@@ -118,6 +118,12 @@ export interface Evaluation {
   attacks: AttackRecord[];
   /** The engine's sanity check flagged gradient masking (a weaker-knowledge attack beat the white-box ones). */
   maskingSuspected: boolean;
+  /**
+   * The engine's sanity checks this row failed (e.g. `unbounded`: the unbounded attack did not beat
+   * every sample; `masking`), from its stored report; absent or empty: none failed. The advisor
+   * does not score such evidence unless asked to (Scenario.allowUnsoundEvidence).
+   */
+  failedChecks?: string[];
 }
 
 /** Clean (no-attack) accuracy as counts: `correct` of `n` test images. */

@@ -21,6 +21,8 @@ export interface Assessment {
   label: string;
   evidence: ResolvedEvidence | null;
   noEvidenceReason: string | null;
+  /** No evidence because the only rows in scope failed the engine's sanity checks. */
+  unsound: boolean;
   choice: BudgetChoice | null;
   estimate: Estimate | null;
   /** Lower Wilson 95 % bound of the robust accuracy; null without evidence. */
@@ -49,7 +51,7 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
   const label = candidateLabel(ref, withModel);
   // A prepared snapshot's candidates were checked when it was prepared.
   if (!cache?.levels.has(c)) checkCandidate(c, label);
-  const res = resolveEvidence(c, s.norm, s.knowledge, s.budget, ref, label, cache);
+  const res = resolveEvidence(c, s.norm, s.knowledge, s.budget, ref, label, cache, s.allowUnsoundEvidence === true);
   // The summary and the warnings are built on first use: a question ranks every candidate but
   // shows only a few of them.
   const summaryBase = lazy(() => ({
@@ -68,6 +70,7 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
       label,
       evidence: null,
       noEvidenceReason: res.reason,
+      unsound: res.unsound === true,
       choice: null,
       estimate: null,
       score: null,
@@ -107,6 +110,7 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
     label,
     evidence: ev,
     noEvidenceReason: null,
+    unsound: false,
     choice,
     estimate: est,
     score: est.interval.low,
@@ -193,7 +197,7 @@ export function rankCompare(a: { score: number | null; candidate: Candidate }, b
  * assess the candidate). null: no admissible evidence.
  */
 export function preparedScore(c: Candidate, s: Scenario, cache: EvidenceCache): number | null | undefined {
-  const ev = preparedEvidence(c, s.norm, s.knowledge, cache);
+  const ev = preparedEvidence(c, s.norm, s.knowledge, s.allowUnsoundEvidence === true, cache);
   if (ev === undefined || ev === null) return ev;
   const budgetUsed = conservativeBudget(ev.grid, s.budget).budgetUsed;
   return wilson(robustCountAt(ev, budgetUsed), ev.distances.length).low;

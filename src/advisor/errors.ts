@@ -1,6 +1,8 @@
 // Errors of the advisor. The HTTP layer maps them onto problem details:
 // - AdvisorInputError → 400, `field` names the offending request field ("budget", "sizeLimit.maxBytes");
 // - UnknownModelError / UnknownCandidateError → 404 (or 422), with what IS available;
+// - UnsoundEvidenceError → 422: the gate's candidate rests on evidence that failed the engine's
+//   sanity checks, so no verdict is given (unless the scenario allows unsound evidence);
 // - AdvisorDataError → 500: the matrix itself is inconsistent (a store bug, not the caller's fault).
 import type { Strategy } from "./types.js";
 
@@ -53,5 +55,13 @@ export class AdvisorDataError extends AdvisorError {
   override name = "AdvisorDataError";
   constructor(message: string) {
     super(message);
+  }
+}
+
+/** The gate's candidate has only evidence that failed the engine's sanity checks: no verdict. */
+export class UnsoundEvidenceError extends AdvisorError {
+  override name = "UnsoundEvidenceError";
+  constructor(message: string) {
+    super(message, "candidate");
   }
 }

@@ -8,7 +8,7 @@
 //   the drop is statistically significant — reported, but the threshold decides on its own.
 // Pure: plain data in, plain data out.
 import { assessCandidate, comparable, evidenceRows, SCORE_TIE, type Assessment } from "./assess.js";
-import { AdvisorDataError, UnknownCandidateError } from "./errors.js";
+import { AdvisorDataError, UnknownCandidateError, UnsoundEvidenceError } from "./errors.js";
 import { budgetNote, comparisonNote } from "./explain.js";
 import { budgetText, fmtInt, fmtPct, fmtPoints, fmtRate } from "./format.js";
 import { activeLimits, passesLimit, shortfall, type ActiveLimit } from "./limits.js";
@@ -69,6 +69,13 @@ export function gate(matrix: MatrixSnapshot, requestInput: GateRequest): GateRes
   const cache = evidenceCacheOf(matrix);
   const cand = assessCandidate(matches[0]!, s, false, cache);
   const label = cand.label;
+  // Evidence that failed the engine's own sanity checks cannot pass or fail a candidate.
+  if (cand.unsound) {
+    throw new UnsoundEvidenceError(
+      `no verdict for ${label} against a ${s.knowledge} attacker with ${budgetText(s.norm, s.budget)}: ${cand.noEvidenceReason}. ` +
+        `Re-measure the candidate, or set allowUnsoundEvidence to judge it on that evidence anyway.`,
+    );
+  }
   const denseCandidate = pool.find((c) => c.strategy === "dense") ?? null;
   const dense = denseCandidate ? (denseCandidate === cand.candidate ? cand : assessCandidate(denseCandidate, s, false, cache)) : null;
 

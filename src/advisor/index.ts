@@ -11,7 +11,7 @@
 // - score: lower Wilson 95 % bound; ties (1e-12) to fewer non-zero parameters, then fewer bytes;
 // - significance: McNemar exact when paired on the same samples, Fisher exact otherwise; α = 0.05.
 export * from "./types.js";
-export { AdvisorError, AdvisorInputError, AdvisorDataError, UnknownModelError, UnknownCandidateError, type ModelInfo } from "./errors.js";
+export { AdvisorError, AdvisorInputError, AdvisorDataError, UnknownModelError, UnknownCandidateError, UnsoundEvidenceError, type ModelInfo } from "./errors.js";
 export { recommend, type RecommendOptions } from "./recommend.js";
 export { prepareSnapshot, evidenceCacheOf } from "./prepared.js";
 export { gate, RATE_TOLERANCE } from "./gate.js";

@@ -41,7 +41,7 @@ export interface ResolvedEvidence {
   warnings: Warning[];
 }
 
-export type EvidenceResolution = { evidence: ResolvedEvidence; reason: null } | { evidence: null; reason: string };
+export type EvidenceResolution = { evidence: ResolvedEvidence; reason: null } | { evidence: null; reason: string; unsound?: true };
 
 /** Throws AdvisorDataError unless the evaluation is internally consistent. */
 export function checkEvaluation(e: Evaluation, label: string): void {
@@ -96,7 +96,7 @@ type LevelChoice =
       /** The merge plan of the one row at `used`, once made; undefined with several rows (which one depends on ε). */
       plan?: MergePlan;
     }
-  | { used: null; reason: string };
+  | { used: null; reason: string; unsound?: true };
 
 /** One weaker row met while merging: aligned (and lowering some distance) or on other samples. */
 type MergeStep = { w: Evaluation; level: Knowledge; before: Float32Array; after: Float32Array | null };
@@ -126,18 +126,38 @@ export function newEvidenceCache(): EvidenceCache {
   return { levels: new WeakMap(), merges: new WeakMap() };
 }
 
-/** The (norm, knowledge) slot of EvidenceCache.levels. */
-function slotOf(norm: Norm, knowledge: Knowledge): number {
-  return NORMS.indexOf(norm) * KNOWLEDGE_LEVELS.length + KNOWLEDGE_LEVELS.indexOf(knowledge);
+/** The (norm, knowledge, unsound evidence allowed) slot of EvidenceCache.levels. */
+function slotOf(norm: Norm, knowledge: Knowledge, allowUnsound: boolean): number {
+  return (NORMS.indexOf(norm) * KNOWLEDGE_LEVELS.length + KNOWLEDGE_LEVELS.indexOf(knowledge)) * 2 + (allowUnsound ? 1 : 0);
 }
 
-function chooseLevel(candidate: Candidate, norm: Norm, knowledge: Knowledge, label: string): LevelChoice {
+/** A row that passed every sanity check of the engine (none failed, or none recorded). */
+export function isSound(e: Evaluation): boolean {
+  return e.failedChecks === undefined || e.failedChecks.length === 0;
+}
+
+function chooseLevel(candidate: Candidate, norm: Norm, knowledge: Knowledge, label: string, allowUnsound: boolean): LevelChoice {
   const ofNorm = candidate.evaluations.filter((e) => e.norm === norm);
   for (const e of ofNorm) checkEvaluation(e, label);
-  const byLevel = (k: Knowledge): Evaluation[] => ofNorm.filter((e) => e.knowledge === k);
-  const used = [knowledge, ...strongerLevels(knowledge)].find((k) => byLevel(k).length > 0);
+  // Unsound rows never stand for a level unless allowed; as weaker rows they are still merged in
+  // (merging only lowers robustness).
+  const admissible = allowUnsound ? ofNorm : ofNorm.filter(isSound);
+  const byLevel = (k: Knowledge): Evaluation[] => admissible.filter((e) => e.knowledge === k);
+  const inScope = [knowledge, ...strongerLevels(knowledge)];
+  const used = inScope.find((k) => byLevel(k).length > 0);
   if (used !== undefined) return { used, rows: byLevel(used), ofNorm };
-  const measured = KNOWLEDGE_LEVELS.filter((k) => byLevel(k).length > 0);
+  const unsound = ofNorm.filter((e) => !isSound(e) && inScope.includes(e.knowledge));
+  if (unsound.length > 0) {
+    const which = unsound.map((e) => `row ${String(e.id)} (${e.knowledge}): ${e.failedChecks!.join(", ")}`).join("; ");
+    return {
+      used: null,
+      reason:
+        `its ${normLabel(norm)} evidence at ${knowledge} knowledge${knowledge === "white-box" ? "" : " or stronger"} failed the engine's sanity checks (${which}); ` +
+        `unsound evidence is not scored (allowUnsoundEvidence scores it, with a warning)`,
+      unsound: true,
+    };
+  }
+  const measured = KNOWLEDGE_LEVELS.filter((k) => ofNorm.some((e) => e.knowledge === k));
   if (measured.length === 0) return { used: null, reason: `no ${normLabel(norm)} evaluation in the matrix` };
   return {
     used: null,
@@ -197,8 +217,8 @@ function planMerge(primary: Evaluation, ofNorm: readonly Evaluation[], counts: b
  * the level used): its grid, counts at the grid budgets and distances. null: no admissible evidence;
  * undefined: not prepared, or several rows at that level (the most pessimistic one depends on ε).
  */
-export function preparedEvidence(c: Candidate, norm: Norm, knowledge: Knowledge, cache: EvidenceCache): MergePlan | null | undefined {
-  const choice = cache.levels.get(c)?.[slotOf(norm, knowledge)];
+export function preparedEvidence(c: Candidate, norm: Norm, knowledge: Knowledge, allowUnsound: boolean, cache: EvidenceCache): MergePlan | null | undefined {
+  const choice = cache.levels.get(c)?.[slotOf(norm, knowledge, allowUnsound)];
   if (choice === undefined) return undefined;
   if (choice.used === null) return null;
   return choice.plan;
@@ -213,12 +233,13 @@ export function resolveEvidence(
   ref: CandidateRef,
   label: string,
   cache: EvidenceCache | null = null,
+  allowUnsound = false,
 ): EvidenceResolution {
   let choice: LevelChoice;
   if (cache) {
-    const slot = slotOf(norm, knowledge);
+    const slot = slotOf(norm, knowledge, allowUnsound);
     const perCandidate = cache.levels.get(candidate);
-    choice = perCandidate?.[slot] ?? chooseLevel(candidate, norm, knowledge, label);
+    choice = perCandidate?.[slot] ?? chooseLevel(candidate, norm, knowledge, label, allowUnsound);
     // Kept only once its rows passed checkEvaluation (chooseLevel throws otherwise).
     if (perCandidate) perCandidate[slot] = choice;
     else {
@@ -227,9 +248,9 @@ export function resolveEvidence(
       cache.levels.set(candidate, slots);
     }
   } else {
-    choice = chooseLevel(candidate, norm, knowledge, label);
+    choice = chooseLevel(candidate, norm, knowledge, label, allowUnsound);
   }
-  if (choice.used === null) return { evidence: null, reason: choice.reason };
+  if (choice.used === null) return { evidence: null, reason: choice.reason, ...(choice.unsound ? { unsound: true as const } : {}) };
   const used = choice.used;
   const warnings: Warning[] = [];
   const primary = pickEvaluation(choice.rows, budget, ref, label, warnings);
@@ -282,6 +303,17 @@ export function resolveEvidence(
         evaluationIds: [primary.id, w.id],
       });
     }
+  }
+  const unsoundUsed = [primary, ...plan.merged].filter((e) => !isSound(e));
+  if (allowUnsound && unsoundUsed.length > 0) {
+    warnings.push({
+      code: "unsound-evidence",
+      message:
+        `The evidence for ${label} includes row(s) that failed the engine's sanity checks (${unsoundUsed.map((e) => `row ${String(e.id)}: ${e.failedChecks!.join(", ")}`).join("; ")}); ` +
+        `they were scored because allowUnsoundEvidence is set, and may overstate robustness.`,
+      candidate: ref,
+      evaluationIds: unsoundUsed.map((e) => e.id),
+    });
   }
   return {
     evidence: { knowledgeRequested: knowledge, knowledgeUsed: used, primary, merged: plan.merged, distances: plan.distances, gridCounts: plan.gridCounts, grid, warnings },

@@ -42,6 +42,11 @@ export interface Scenario {
   modelId?: string;
   architecture?: string;
   dataset?: string;
+  /**
+   * Score evidence that failed the engine's sanity checks (Evaluation.failedChecks) too, with an
+   * `unsound-evidence` warning. Default false: such evidence is listed as unscored, with the checks.
+   */
+  allowUnsoundEvidence?: boolean;
 }
 
 // ───────────────────────────────── output ─────────────────────────────────
@@ -114,6 +119,7 @@ export const WARNING_CODES = [
   "margin-not-significant",
   "no-evidence",
   "incomplete-grid",
+  "unsound-evidence",
 ] as const;
 /**
  * - budget-beyond-range: ε exceeds the largest measured budget;
@@ -124,7 +130,8 @@ export const WARNING_CODES = [
  * - duplicate-evidence: several evaluations for one (candidate, norm, knowledge); the most pessimistic was used;
  * - margin-not-significant: the recommendation's lead over the runner-up is not statistically significant;
  * - no-evidence: candidates met the limits but had no admissible evidence and were not ranked;
- * - incomplete-grid: a model's candidates do not cover every strategy at every rate (a partial matrix).
+ * - incomplete-grid: a model's candidates do not cover every strategy at every rate (a partial matrix);
+ * - unsound-evidence: allowUnsoundEvidence scored evidence that failed the engine's sanity checks.
  */
 export type WarningCode = (typeof WARNING_CODES)[number];
 

@@ -127,7 +127,7 @@ export function validateSizeLimit(v: unknown, prefix = "sizeLimit"): SizeLimit {
   return out;
 }
 
-const SCENARIO_KEYS = ["norm", "budget", "knowledge", "sizeLimit", "minCleanAccuracy", "modelId", "architecture", "dataset"] as const;
+const SCENARIO_KEYS = ["norm", "budget", "knowledge", "sizeLimit", "minCleanAccuracy", "modelId", "architecture", "dataset", "allowUnsoundEvidence"] as const;
 
 /** Validates a scenario (typed or raw JSON) and returns a normalised copy; throws AdvisorInputError naming the field. */
 export function validateScenario(input: unknown, prefix = ""): Scenario {
@@ -142,6 +142,12 @@ export function validateScenario(input: unknown, prefix = ""): Scenario {
   for (const key of ["modelId", "architecture", "dataset"] as const) {
     const s = optionalString(input[key], join(prefix, key));
     if (s !== undefined) out[key] = s;
+  }
+  if (input.allowUnsoundEvidence !== undefined) {
+    const field = join(prefix, "allowUnsoundEvidence");
+    if (typeof input.allowUnsoundEvidence !== "boolean") throw new AdvisorInputError(`${field} must be true or false, got ${show(input.allowUnsoundEvidence)}`, field);
+    // false is the default: kept out, so the same question has one normal form.
+    if (input.allowUnsoundEvidence) out.allowUnsoundEvidence = true;
   }
   return out;
 }

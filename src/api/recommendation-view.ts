@@ -1,7 +1,8 @@
 // The recommendation as the API and `advisor recommend` hand it out: lean by default (the winner,
 // the best 5 alternatives without their details — each one's paired test with the winner and
 // its own warnings —, the answer's warnings, rationale, version and links to the evidence), the
-// rest on request with `include`. The advisor computes the paired
+// rest on request with `include` (evidence rows, curves, details, every alternative, the
+// unscored candidates with their reasons). The advisor computes the paired
 // tests only for the alternatives shown.
 import { recommend, type MatrixSnapshot, type Recommendation, type Scenario } from "../advisor/index.js";
 import { HttpProblem } from "./problem.js";
@@ -9,7 +10,7 @@ import type { components } from "./schema.gen.js";
 
 type Schemas = components["schemas"];
 
-export const INCLUDE_PARTS = ["evidence", "curve", "details", "all-alternatives"] as const;
+export const INCLUDE_PARTS = ["evidence", "curve", "details", "all-alternatives", "unscored"] as const;
 export type IncludePart = (typeof INCLUDE_PARTS)[number];
 /** Alternatives shown without `include=all-alternatives` (rank 1, the winner, among them). */
 export const DEFAULT_ALTERNATIVES = 5;
@@ -51,9 +52,12 @@ function evidenceLinks(r: Recommendation): string[] {
 
 /** Shapes the advisor's full answer for the wire. */
 export function recommendationView(r: Recommendation, include: ReadonlySet<IncludePart>): Schemas["Recommendation"] {
-  const { evidence, curve, alternatives, ...rest } = r;
+  const { evidence, curve, alternatives, unscored, ...rest } = r;
   return {
     ...rest,
+    // The unscored candidates are counted (counts.feasible − counts.ranked) and named in the
+    // no-evidence warning; each one with its reason comes with include=unscored.
+    ...(include.has("unscored") ? { unscored } : {}),
     // Each alternative's paired test and own warnings are details: the winner's and the
     // runner-up's warnings are in the answer's warnings, their test in its comparison.
     alternatives: include.has("details") ? alternatives : alternatives.map(({ comparison: _c, warnings: _w, ...a }) => a),

@@ -405,6 +405,8 @@ export interface components {
             modelId?: string;
             architecture?: string;
             dataset?: string;
+            /** @description Also score evidence rows that failed the engine's sanity checks (e.g. the unbounded attack did not beat every sample, or gradient masking was flagged), with an `unsound-evidence` warning. By default such candidates are listed under `unscored` naming the failed checks, and the gate gives no verdict on them (422). */
+            allowUnsoundEvidence?: boolean;
         };
         /** @description At least one threshold. */
         GateThresholds: {
@@ -465,7 +467,7 @@ export interface components {
             score: number | null;
         };
         /** @enum {string} */
-        WarningCode: "budget-beyond-range" | "knowledge-fallback" | "few-samples" | "gradient-masking" | "lattice-inconsistent" | "duplicate-evidence" | "margin-not-significant" | "no-evidence" | "incomplete-grid";
+        WarningCode: "budget-beyond-range" | "knowledge-fallback" | "few-samples" | "gradient-masking" | "lattice-inconsistent" | "duplicate-evidence" | "margin-not-significant" | "no-evidence" | "incomplete-grid" | "unsound-evidence";
         Warning: {
             code: components["schemas"]["WarningCode"];
             message: string;
@@ -583,7 +585,8 @@ export interface components {
             recommendation: components["schemas"]["CandidateSummary"] | null;
             /** @description Feasible candidates with evidence, best first; rank 1 is the recommendation. The best 5 by default, every one with `include=all-alternatives`; `counts.ranked` says how many there are. Each one's paired comparison with the winner and its own warnings come with `include=details` (the winner's and the runner-up's warnings are always in the answer's `warnings`). */
             alternatives: components["schemas"]["Alternative"][];
-            unscored: {
+            /** @description Feasible candidates without admissible evidence (e.g. their rows failed the engine's sanity checks), each with the reason; with `include=unscored` (there are counts.feasible − counts.ranked of them, named in the `no-evidence` warning). */
+            unscored?: {
                 candidate: components["schemas"]["CandidateSummary"];
                 reason: string;
             }[];
@@ -1619,7 +1622,7 @@ export interface operations {
     createRecommendation: {
         parameters: {
             query?: {
-                /** @description What to add to the lean default answer, comma-separated: `evidence` (evidence rows), `curve` (curves around the budget), `details` (each alternative's paired test with the winner and its own warnings), `all-alternatives` (every ranked candidate instead of the best 5). */
+                /** @description What to add to the lean default answer, comma-separated: `evidence` (evidence rows), `curve` (curves around the budget), `details` (each alternative's paired test with the winner and its own warnings), `all-alternatives` (every ranked candidate instead of the best 5), `unscored` (the candidates without admissible evidence, with the reason). */
                 include?: string;
             };
             header?: never;
@@ -1777,6 +1780,15 @@ export interface operations {
             409: components["responses"]["ModelNotMeasured"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description No verdict: the candidate's only evidence in scope failed the engine's sanity checks (named in `detail`). Re-measure it, or set `scenario.allowUnsoundEvidence` to judge it on that evidence anyway. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["MatrixEmpty"];
         };

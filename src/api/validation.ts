@@ -46,6 +46,7 @@ export const scenarioSchema = z.strictObject({
   modelId: text.optional(),
   architecture: text.optional(),
   dataset: text.optional(),
+  allowUnsoundEvidence: z.boolean({ error: "allowUnsoundEvidence must be true or false" }).optional(),
 });
 
 export const gateThresholdsSchema = z

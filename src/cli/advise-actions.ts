@@ -69,6 +69,7 @@ export function scenarioFromFlags(f: ScenarioFlags): Scenario {
   if (f.model !== undefined) raw.modelId = f.model;
   if (f.architecture !== undefined) raw.architecture = f.architecture;
   if (f.dataset !== undefined) raw.dataset = f.dataset;
+  if (f.allowUnsoundEvidence) raw.allowUnsoundEvidence = true;
   const r = scenarioSchema.safeParse(raw);
   if (!r.success) throw usage(r.error.issues[0]!.message, fieldOf(r.error.issues[0]!));
   return r.data;
@@ -238,7 +239,11 @@ export function junitReport(o: { name: string; seconds: number; result?: Schemas
     errors = 1;
     cases.push(`    <testcase classname="${xml(o.name)}" name="gate" time="0">\n      <error message="${xml(o.error ?? "no verdict")}" type="error">${xml(o.error ?? "")}</error>\n    </testcase>`);
   }
-  const props = o.result ? `    <properties>\n      <property name="matrixVersion" value="${o.result.matrixVersion}"/>\n      <property name="pass" value="${o.result.pass}"/>\n    </properties>\n` : "";
+  // Every warning is a property too: a CI page that shows only properties and failures still shows them.
+  const warningProps = (o.result?.warnings ?? []).map((w, i) => `      <property name="warning.${i + 1}.${xml(w.code)}" value="${xml(w.message)}"/>\n`).join("");
+  const props = o.result
+    ? `    <properties>\n      <property name="matrixVersion" value="${o.result.matrixVersion}"/>\n      <property name="pass" value="${o.result.pass}"/>\n${warningProps}    </properties>\n`
+    : "";
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n` +
     `<testsuites name="advisor gate" tests="${cases.length}" failures="${failures}" errors="${errors}" time="${o.seconds.toFixed(3)}">\n` +

@@ -22,6 +22,7 @@ export interface ScenarioFlags {
   json?: boolean;
   timeout: number;
   include?: string;
+  allowUnsoundEvidence?: boolean;
 }
 
 export interface GateFlags extends ScenarioFlags {
@@ -49,6 +50,7 @@ function scenarioOptions(cmd: Command): Command {
     .option("--model <id>", "model id (sha256 of the dense weights)")
     .option("--architecture <name>", "model architecture, e.g. lenet5")
     .option("--dataset <name>", "data set, e.g. fashion-mnist")
+    .option("--allow-unsound-evidence", "also score evidence that failed the engine's sanity checks (with a warning)")
     .option("--timeout <ms>", "HTTP timeout with --url", intOption("--timeout", 1, 3_600_000), 30_000)
     .option("--json", "print the response as JSON");
 }
@@ -59,7 +61,7 @@ export function registerAdvise(program: Command): void {
       .command("recommend")
       .description("which pruning strategy and rate resist the attacker best within the size limit (exit 0 answered, 2 bad input or unreachable)"),
   )
-    .option("--include <parts>", "add to the lean answer, comma-separated: evidence, curve, details, all-alternatives (as the API's ?include=)")
+    .option("--include <parts>", "add to the lean answer, comma-separated: evidence, curve, details, all-alternatives, unscored (as the API's ?include=)")
     .action(async (flags: ScenarioFlags) => {
     const { recommendAction } = await import("./advise-actions.js");
     await recommendAction(flags);

@@ -77,6 +77,18 @@ export {
 } from "./queries.js";
 // ───────────────────────────── the store ─────────────────────────────
 
+/**
+ * The names of the checks a stored sanity report failed: every check whose `pass` is false, and
+ * `masking` when it was flagged. A report that failed without naming a check fails as `sanity`.
+ */
+export function failedChecksOf(report: string): string[] {
+  const parsed = JSON.parse(report) as Record<string, unknown>;
+  const failed = Object.entries(parsed)
+    .filter(([, v]) => v !== null && typeof v === "object" && ((v as { pass?: unknown }).pass === false || (v as { flagged?: unknown }).flagged === true))
+    .map(([k]) => k);
+  return failed.length > 0 ? failed : ["sanity"];
+}
+
 /** The columns of a row that MatrixStore.snapshot reads. */
 interface SnapshotRow {
   e_id: number;
@@ -87,6 +99,8 @@ interface SnapshotRow {
   e_distances: Buffer;
   e_attacks: string;
   e_masking: number;
+  /** The sanity report, only when it failed (parsing every row's report would cost the load time). */
+  e_failed_sanity: string | null;
   v_id: number;
   v_strategy: string;
   v_requested_rate: number;
@@ -533,6 +547,7 @@ export class MatrixStore {
     const rows = await this.db.all<SnapshotRow>(
       `SELECT e.id AS e_id, e.norm AS e_norm, e.knowledge AS e_knowledge, e.budgets AS e_budgets, e.sample_hash AS e_sample_hash,
               e.distances AS e_distances, e.attacks AS e_attacks, e.masking_suspected AS e_masking,
+              CASE WHEN json_extract(e.sanity, '$.pass') = 0 THEN e.sanity END AS e_failed_sanity,
               va.id AS v_id, va.strategy AS v_strategy, va.requested_rate AS v_requested_rate, va.achieved_rate AS v_achieved_rate,
               va.nonzero_params AS v_nonzero, va.sparse_bytes AS v_sparse_bytes, va.structured AS v_structured,
               va.clean_correct AS v_clean_correct, va.clean_n AS v_clean_n, m.id AS m_id, m.architecture AS m_architecture, m.dataset AS m_dataset
@@ -580,6 +595,7 @@ export class MatrixStore {
         distances: distances[i]!,
         attacks: attacks.map((a) => ({ name: a.name, params: a.params })),
         maskingSuspected: r.e_masking === 1,
+        ...(r.e_failed_sanity === null ? {} : { failedChecks: failedChecksOf(r.e_failed_sanity) }),
       };
       current!.evaluations.push(evaluation);
     });

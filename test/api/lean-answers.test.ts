@@ -43,7 +43,11 @@ test("?include= adds evidence, curve, details and every alternative; an unknown 
   assert.deepEqual(lean.body.recommendation, full.body.recommendation);
   assert.deepEqual(lean.body.comparison, full.body.comparison);
   const only = await api.call("POST", "/v1/recommendations?include=curve", { json: scenario });
-  assert.ok("curve" in only.body && !("evidence" in only.body));
+  assert.ok("curve" in only.body && !("evidence" in only.body) && !("unscored" in only.body));
+  const unscored = await api.call("POST", "/v1/recommendations?include=unscored", { json: { ...scenario, norm: "l2", budget: 1 } });
+  assert.ok(Array.isArray(unscored.body.unscored), "listed on request");
+  const counts = unscored.body.counts as { feasible: number; ranked: number };
+  assert.equal((unscored.body.unscored as unknown[]).length, counts.feasible - counts.ranked);
   const bad = await api.call("POST", "/v1/recommendations?include=evidence,everything", { json: scenario });
   assert.equal(bad.status, 400);
   assert.equal(bad.body.field, "include");

@@ -4,7 +4,7 @@
 //   for a version that does not exist or is not published, 503 when nothing is published at all;
 // - AdvisorDataError (an inconsistent matrix) stays a 500: it is not the caller's fault.
 import type { ErrorRequestHandler } from "express";
-import { AdvisorInputError, UnknownCandidateError, UnknownModelError } from "../../advisor/errors.js";
+import { AdvisorInputError, UnknownCandidateError, UnknownModelError, UnsoundEvidenceError } from "../../advisor/errors.js";
 import { MatrixInputError, MatrixVersionError } from "../../matrix/store.js";
 import { HttpProblem, instanceOf, sendProblem } from "../problem.js";
 
@@ -28,6 +28,7 @@ export function toProblem(err: unknown): unknown {
   if (err instanceof AdvisorInputError) return new HttpProblem(400, "Bad Request", err.message, err.field);
   if (err instanceof UnknownCandidateError) return new HttpProblem(404, "Not Found", err.message, err.field ?? "candidate");
   if (err instanceof UnknownModelError) return new HttpProblem(404, "Not Found", err.message, err.field ?? "modelId");
+  if (err instanceof UnsoundEvidenceError) return new HttpProblem(422, "Unprocessable Content", err.message, err.field);
   if (err instanceof MatrixInputError) return new HttpProblem(400, "Bad Request", err.message, storeInputField(err.message));
   if (err instanceof MatrixVersionError) {
     if (/no published version/.test(err.message)) return matrixEmpty();
