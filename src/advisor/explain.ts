@@ -108,6 +108,13 @@ export function noEvidenceWarning(unscored: readonly Assessment[], withModel: bo
   const shown = names.length > 6 ? `${names.slice(0, 6).join(", ")} and ${names.length - 6} more` : names.join(", ");
   return {
     code: "no-evidence",
-    message: `${unscored.length} candidate(s) meeting the limits had no admissible evidence and were not ranked: ${shown} (${unscored[0]!.noEvidenceReason}).`,
+    // The reasons are listed per candidate under `unscored`; the first one here says the kind.
+    message: `${unscored.length} candidate(s) meeting the limits had no admissible evidence and were not ranked: ${shown}. ${firstReason(unscored[0]!)}`,
   };
+}
+
+function firstReason(a: Assessment): string {
+  return a.unsound
+    ? "The first's evidence failed the engine's sanity checks; each candidate's reason is under unscored, and allowUnsoundEvidence scores such evidence, with a warning."
+    : `The first: ${a.noEvidenceReason ?? "no admissible evidence"}.`;
 }

@@ -52,8 +52,12 @@ export function budgetText(norm: Norm, budget: number): string {
   return `${normLabel(norm)} ε = ${fmtBudget(budget)}${unit}`;
 }
 
-/** "global-magnitude at 8×", "the dense model"; with the model id when several models are ranked together. */
+/**
+ * "global-magnitude at 8×", "the dense model"; with the model when several models are ranked
+ * together — its architecture and the first 12 hex digits of its id (as `git` abbreviates
+ * hashes): readable, and unique among the models of a matrix in practice.
+ */
 export function candidateLabel(c: CandidateRef, withModel = false): string {
   const base = c.strategy === "dense" ? "the dense model" : `${c.strategy} at ${fmtRate(c.rate)}`;
-  return withModel ? `${base} of ${c.modelId}` : base;
+  return withModel ? `${base} of ${c.modelId.slice(0, 12)} (${c.architecture})` : base;
 }

@@ -10,6 +10,7 @@ import { assessCandidate, comparable, curveSeries, evidenceRows, preparedScore, 
 import { marginWarning, noEvidenceWarning, rationaleNoEvidence, rationaleOk } from "./explain.js";
 import { activeLimits, analyseInfeasibility, passesLimit } from "./limits.js";
 import { compare } from "./paired.js";
+import { denseBaselineWarnings } from "./dense-baseline.js";
 import { evidenceCacheOf, perSelection } from "./prepared.js";
 import { modelsOf, selectCandidates } from "./select.js";
 import { validateScenario } from "./validate.js";
@@ -121,6 +122,10 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
     const w = marginWarning(winner, runnerUp, comparison, withModel);
     if (w) warnings.push(w);
   }
+  // The winner against its own dense model (even when the limits exclude the dense model).
+  const denseOf = pool.find((c) => c.modelId === winner.candidate.modelId && c.strategy === "dense");
+  const dense = denseOf === undefined ? null : denseOf === winner.candidate ? winner : assessCandidate(denseOf, scenario, withModel, cache);
+  warnings.push(...denseBaselineWarnings(winner, dense, scenario, withModel));
   const ne = noEvidenceWarning(unscoredA, withModel);
   if (ne) warnings.push(ne);
   warnings.push(...coverage);

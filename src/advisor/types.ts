@@ -120,6 +120,8 @@ export const WARNING_CODES = [
   "no-evidence",
   "incomplete-grid",
   "unsound-evidence",
+  "clean-accuracy-drop",
+  "dense-outperformed",
 ] as const;
 /**
  * - budget-beyond-range: ε exceeds the largest measured budget;
@@ -131,7 +133,10 @@ export const WARNING_CODES = [
  * - margin-not-significant: the recommendation's lead over the runner-up is not statistically significant;
  * - no-evidence: candidates met the limits but had no admissible evidence and were not ranked;
  * - incomplete-grid: a model's candidates do not cover every strategy at every rate (a partial matrix);
- * - unsound-evidence: allowUnsoundEvidence scored evidence that failed the engine's sanity checks.
+ * - unsound-evidence: allowUnsoundEvidence scored evidence that failed the engine's sanity checks;
+ * - clean-accuracy-drop: the recommendation's clean accuracy is more than 5 points under its dense model's;
+ * - dense-outperformed: the recommendation beats its dense model's robust accuracy by more than 10 points,
+ *   explained sample by sample (margin gain vs samples the dense model misclassifies anyway).
  */
 export type WarningCode = (typeof WARNING_CODES)[number];
 

@@ -12,7 +12,7 @@ type Schemas = components["schemas"];
 
 export const INCLUDE_PARTS = ["evidence", "curve", "details", "all-alternatives", "unscored"] as const;
 export type IncludePart = (typeof INCLUDE_PARTS)[number];
-/** Alternatives shown without `include=all-alternatives` (rank 1, the winner, among them). */
+/** Candidates shown without `include=all-alternatives`: the winner (rank 1) and ranks 2–5. */
 export const DEFAULT_ALTERNATIVES = 5;
 
 /** `evidence,curve` → the set; an unknown part is a 400 naming `include`. */
@@ -50,6 +50,12 @@ function evidenceLinks(r: Recommendation): string[] {
   return [...ids].map((id) => `/v1/matrix/rows/${encodeURIComponent(id)}`);
 }
 
+/** An alternative without its details (its paired test with the winner and its own warnings). */
+function lean(a: Recommendation["alternatives"][number]): Schemas["Alternative"] {
+  const { comparison: _c, warnings: _w, ...rest } = a;
+  return rest;
+}
+
 /** Shapes the advisor's full answer for the wire. */
 export function recommendationView(r: Recommendation, include: ReadonlySet<IncludePart>): Schemas["Recommendation"] {
   const { evidence, curve, alternatives, unscored, ...rest } = r;
@@ -60,7 +66,8 @@ export function recommendationView(r: Recommendation, include: ReadonlySet<Inclu
     ...(include.has("unscored") ? { unscored } : {}),
     // Each alternative's paired test and own warnings are details: the winner's and the
     // runner-up's warnings are in the answer's warnings, their test in its comparison.
-    alternatives: include.has("details") ? alternatives : alternatives.map(({ comparison: _c, warnings: _w, ...a }) => a),
+    // Lean: the top 5 are the recommendation (rank 1, in `recommendation`) and ranks 2–5 here.
+    alternatives: (include.has("all-alternatives") ? alternatives : alternatives.slice(1)).map((a) => (include.has("details") ? a : lean(a))),
     ...(include.has("evidence") ? { evidence } : {}),
     ...(include.has("curve") ? { curve } : {}),
     links: { evidence: evidenceLinks(r), curves: curvesLink(r) },

@@ -467,7 +467,7 @@ export interface components {
             score: number | null;
         };
         /** @enum {string} */
-        WarningCode: "budget-beyond-range" | "knowledge-fallback" | "few-samples" | "gradient-masking" | "lattice-inconsistent" | "duplicate-evidence" | "margin-not-significant" | "no-evidence" | "incomplete-grid" | "unsound-evidence";
+        WarningCode: "budget-beyond-range" | "knowledge-fallback" | "few-samples" | "gradient-masking" | "lattice-inconsistent" | "duplicate-evidence" | "margin-not-significant" | "no-evidence" | "incomplete-grid" | "unsound-evidence" | "clean-accuracy-drop" | "dense-outperformed";
         Warning: {
             code: components["schemas"]["WarningCode"];
             message: string;
@@ -583,7 +583,7 @@ export interface components {
             matrixVersion: number;
             scenario: components["schemas"]["Scenario"];
             recommendation: components["schemas"]["CandidateSummary"] | null;
-            /** @description Feasible candidates with evidence, best first; rank 1 is the recommendation. The best 5 by default, every one with `include=all-alternatives`; `counts.ranked` says how many there are. Each one's paired comparison with the winner and its own warnings come with `include=details` (the winner's and the runner-up's warnings are always in the answer's `warnings`). */
+            /** @description Feasible candidates with evidence, best first, each with its rank. By default ranks 2–5 (with the recommendation, rank 1, the top 5); with `include=all-alternatives` every ranked candidate from rank 1 on; `counts.ranked` says how many there are. Each one's paired comparison with the winner and its own warnings come with `include=details` (the winner's and the runner-up's warnings are always in the answer's `warnings`). */
             alternatives: components["schemas"]["Alternative"][];
             /** @description Feasible candidates without admissible evidence (e.g. their rows failed the engine's sanity checks), each with the reason; with `include=unscored` (there are counts.feasible − counts.ranked of them, named in the `no-evidence` warning). */
             unscored?: {
@@ -1622,7 +1622,7 @@ export interface operations {
     createRecommendation: {
         parameters: {
             query?: {
-                /** @description What to add to the lean default answer, comma-separated: `evidence` (evidence rows), `curve` (curves around the budget), `details` (each alternative's paired test with the winner and its own warnings), `all-alternatives` (every ranked candidate instead of the best 5), `unscored` (the candidates without admissible evidence, with the reason). */
+                /** @description What to add to the lean default answer, comma-separated: `evidence` (evidence rows), `curve` (curves around the budget), `details` (each alternative's paired test with the winner and its own warnings), `all-alternatives` (every ranked candidate, from rank 1, instead of ranks 2–5), `unscored` (the candidates without admissible evidence, with the reason). */
                 include?: string;
             };
             header?: never;

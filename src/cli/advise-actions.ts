@@ -202,7 +202,8 @@ function summaryLine(c: Schemas["CandidateSummary"]): string {
 export function formatRecommendation(r: Schemas["Recommendation"]): string {
   const lines = [`matrix version ${r.matrixVersion}: ${r.status}`];
   if (r.recommendation) lines.push(`recommendation: ${summaryLine(r.recommendation)}`);
-  for (const a of r.alternatives.slice(1, 4)) lines.push(`  #${a.rank} ${summaryLine(a.candidate)} (margin ${pct(a.margin)}${a.significant ? ", significant" : ""})`);
+  // Ranks 2–4 (the lean answer starts at rank 2; with all-alternatives at rank 1).
+  for (const a of r.alternatives.filter((x) => x.rank > 1).slice(0, 3)) lines.push(`  #${a.rank} ${summaryLine(a.candidate)} (margin ${pct(a.margin)}${a.significant ? ", significant" : ""})`);
   lines.push(r.rationale);
   for (const w of r.warnings) lines.push(`warning (${w.code}): ${w.message}`);
   return lines.join("\n") + "\n";

@@ -17,7 +17,7 @@ const scenario = { norm: "linf", budget: 0.1, knowledge: "white-box", modelId: M
 
 test("POST /v1/recommendations answers from the matrix, citing its version", async (t) => {
   const api = await startApi(t);
-  const r = await api.call("POST", "/v1/recommendations?include=evidence,curve", { json: scenario });
+  const r = await api.call("POST", "/v1/recommendations?include=evidence,curve,all-alternatives", { json: scenario });
   assert.equal(r.status, 200);
   assert.equal(r.body.status, "ok");
   assert.equal(r.body.matrixVersion, 1);

@@ -51,7 +51,7 @@ test("publishing a new version while requests run: no request fails, later answe
   const newest = published.at(-1)!;
   assert.ok(versions.length >= 21, `requests ran meanwhile (${versions.length})`);
   assert.ok(versions.includes(1) && versions.includes(newest), `saw ${[...new Set(versions)].join(", ")}`);
-  const after = await api.call("POST", "/v1/recommendations", { json: scenario });
+  const after = await api.call("POST", "/v1/recommendations?include=all-alternatives", { json: scenario });
   assert.equal(after.body.matrixVersion, newest);
   const models = await api.call("GET", "/v1/models");
   assert.equal(models.body.version, newest);
