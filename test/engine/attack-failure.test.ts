@@ -22,44 +22,9 @@ import { greedyL0 } from "../../src/engine/attacks/greedy-l0.js";
 import { defaultWhiteBox } from "../../src/engine/evaluation/attack-plan.js";
 import { evaluateRobustness, type SampleSet } from "../../src/engine/evaluation/robustness.js";
 import { unboundedBudget } from "../../src/engine/evaluation/budgets.js";
+import { argmax, D, H, linearModel, logits, W, type Linear } from "../helpers/linear-attack-models.js";
 
 await initBackend();
-
-const H = 8;
-const W = 8;
-const D = H * W;
-
-interface Linear {
-  model: LayersModel;
-  w: Float64Array[];
-  b: Float64Array;
-  classes: number;
-}
-
-function linearModel(w: Float64Array[], b: Float64Array): Linear {
-  const classes = b.length;
-  const model = tf.sequential();
-  model.add(tf.layers.flatten({ inputShape: [H, W, 1] }));
-  model.add(tf.layers.dense({ units: classes }));
-  const kernel = tf.tensor2d(Float32Array.from(w.flatMap((row) => Array.from(row))), [D, classes]);
-  const bias = tf.tensor1d(Float32Array.from(b));
-  model.layers[1]!.setWeights([kernel, bias]);
-  kernel.dispose();
-  bias.dispose();
-  return { model, w, b, classes };
-}
-
-function logits(m: Linear, x: Float64Array): Float64Array {
-  const z = Float64Array.from(m.b);
-  for (let i = 0; i < D; i++) for (let k = 0; k < m.classes; k++) z[k]! += m.w[i]![k]! * x[i]!;
-  return z;
-}
-
-const argmax = (v: ArrayLike<number>): number => {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
-  return best;
-};
 
 /** Minimal L2 / L∞ distance to another class ignoring the box (the box can only make it larger). */
 function analyticLp(m: Linear, x: Float64Array, y: number, norm: "l2" | "linf"): number {
