@@ -8,7 +8,7 @@
 // records no build, against the default grid it is meant to cover. With a shard given (`--shard
 // k/N`), the expected rows and cells are that shard's, so a shard's database reads as complete
 // when its part is done.
-import type { MatrixStore, VersionInfo } from "./store.js";
+import { failedChecksOf, type MatrixStore, type VersionInfo } from "./store.js";
 import { BuildLedger } from "./build-state.js";
 import { gridHash, planCells, shardCells, validateGrid, type Cell, type Grid, type ShardSpec } from "./grid.js";
 
@@ -23,6 +23,8 @@ export interface MatrixStats {
   byKnowledge: Record<string, number>;
   /** Sample count → rows with that many samples. */
   samplesPerRow: Record<string, number>;
+  /** Rows whose stored sanity report failed, and per failed check the rows failing it. */
+  sanity: { failedRows: number; byCheck: Record<string, number> };
   versions: VersionInfo[];
   build: { gridHash: string; description: string | null; expectedRows: number; cells: number; cellsDone: number } | null;
   /** The shard of the grid the expected rows and cells are limited to, when given. */
@@ -44,6 +46,8 @@ interface StatRow {
   norm: string;
   knowledge: string;
   samples: number;
+  /** The sanity report when it failed, else null. */
+  failed: string | null;
 }
 
 function bump(map: Record<string, number>, key: string | number): void {
@@ -76,7 +80,8 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
     version === null
       ? []
       : await db.all<StatRow>(
-          `SELECT m.architecture, m.dataset, v.strategy, v.requested_rate AS rate, v.seed, e.norm, e.knowledge, e.sample_count AS samples
+          `SELECT m.architecture, m.dataset, v.strategy, v.requested_rate AS rate, v.seed, e.norm, e.knowledge, e.sample_count AS samples,
+                  CASE WHEN json_extract(e.sanity, '$.pass') = 0 THEN e.sanity END AS failed
            FROM evaluations e JOIN variants v ON v.id = e.variant_id JOIN models m ON m.id = v.model_id
            WHERE e.matrix_version = ? ORDER BY e.id`,
           [version],
@@ -91,6 +96,7 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
     byNorm: {},
     byKnowledge: {},
     samplesPerRow: {},
+    sanity: { failedRows: 0, byCheck: {} },
     versions,
     build: null,
     shard: options.shard ?? null,
@@ -105,6 +111,10 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
     bump(stats.byNorm, r.norm);
     bump(stats.byKnowledge, r.knowledge);
     bump(stats.samplesPerRow, r.samples);
+    if (r.failed !== null) {
+      stats.sanity.failedRows++;
+      for (const check of failedChecksOf(r.failed)) bump(stats.sanity.byCheck, check);
+    }
   }
   const presentFor = (grid: Grid): Set<string> => new Set(rows.filter((r) => r.dataset === grid.dataset.name).map((r) => rowKey(r)));
   const cellsOf = (grid: Grid): Cell[] => {
@@ -140,6 +150,7 @@ export function formatStats(s: MatrixStats, options: { all?: boolean } = {}): st
     axis("norm", s.byNorm),
     axis("knowledge", s.byKnowledge),
     axis("samples per row", s.samplesPerRow),
+    `sanity checks: ${s.sanity.failedRows === 0 ? "every row passes" : `${s.sanity.failedRows} of ${s.rows} rows fail (${Object.entries(s.sanity.byCheck).map(([k, n]) => `${k} ${n}`).join(", ")}); the advisor does not score them`}`,
     `versions: ${s.versions.length === 0 ? "none" : s.versions.map((v) => `${v.id}${v.publishedAt ? "" : " (unpublished)"} ${v.evaluations} rows`).join("; ")}`,
   ];
   const gapLines = (): void => {

@@ -60,6 +60,9 @@ test("the gate gives no verdict on unsound evidence (UnsoundEvidenceError; CLI e
   assert.ok(judged.warnings.some((w) => w.code === "unsound-evidence"));
 
   const dir = path.dirname(file);
+  const stats = await runCli(["matrix", "stats", "--db", file]);
+  assert.equal(stats.code, 0, stats.stderr);
+  assert.match(stats.stdout, /^sanity checks: 140 of 999 rows fail \(masking 140, unbounded 26\); the advisor does not score them$/m);
   const args = ["gate", "--db", file, "--norm", "linf", "--budget", "0.1", "--architecture", "lenet5", "--strategy", "random", "--rate", "32", "--min-robust-accuracy", "0.2"];
   const none = await runCli([...args, "--junit", path.join(dir, "none.xml")]);
   assert.equal(none.code, 2, none.stderr);
