@@ -34,7 +34,7 @@ import {
   batchNorm,
   clipToBox,
   dualNorm,
-  likelyOtherClasses,
+  bestOfTargetModes,
   logitsOf,
   lossGradient,
   misclassified,
@@ -257,35 +257,7 @@ export function fmn(norm: Norm, opts: FmnOptions = {}): MinimizationAttack<Gradi
       if (n === 0) return x.clone();
       const classes = tf.tidy(() => logitsOf(model, takeRows(x, [0])).shape[1]);
       const t = Math.min(targets, classes - 2);
-      if (t <= 0) {
-        const r = await fmnCore(model, x, y, undefined, p);
-        r.norm.dispose();
-        return r.adv;
-      }
-      // Rows [m·n, (m+1)·n) run mode m: m = 0 untargeted, m >= 1 towards the (m+1)-th likely other class.
-      const modes = t + 1;
-      const [xs, ys, target] = tf.tidy(() => {
-        const likely = tf.slice(likelyOtherClasses(logitsOf(model, x), y, t + 1), [0, 1], [n, t]); // [n, t]
-        const tg = tf.concat([tf.fill([n], -1, "int32"), tf.reshape(tf.transpose(likely), [n * t])]) as tf.Tensor1D;
-        return [tf.tile(x, [modes, 1, 1, 1]) as tf.Tensor4D, tf.tile(y, [modes]) as tf.Tensor1D, tg] as const;
-      });
-      let r: { adv: tf.Tensor4D; norm: tf.Tensor1D };
-      try {
-        r = await fmnCore(model, xs, ys, target, p);
-      } finally {
-        xs.dispose();
-        ys.dispose();
-        target.dispose();
-      }
-      const out = tf.tidy(() => {
-        // Per sample, the mode with the smallest adversarial norm (Infinity when none found: mode 0's x).
-        const best = tf.cast(tf.argMin(tf.reshape(r.norm, [modes, n]), 0), "int32");
-        const rows = tf.add(tf.mul(best, tf.scalar(n, "int32")), tf.range(0, n, 1, "int32"));
-        return tf.gather(r.adv, rows) as tf.Tensor4D;
-      });
-      r.adv.dispose();
-      r.norm.dispose();
-      return out;
+      return bestOfTargetModes(model, x, y, t, (xs, ys, target) => fmnCore(model, xs, ys, target, p));
     },
   };
 }

@@ -260,3 +260,43 @@ export function subSeed(seed: number, stream: number): number {
   // Mix with an odd multiplier so nearby (seed, stream) pairs give unrelated streams.
   return (Math.imul(seed >>> 0, 0x9e3779b1) + Math.imul(stream + 1, 0x85ebca6b)) >>> 0;
 }
+
+/** One run of a minimization attack's core: proposals and their norms (Infinity where none was found). */
+export type MinimizationCore = (x: tf.Tensor4D, y: tf.Tensor1D, target: tf.Tensor1D | undefined) => Promise<{ adv: tf.Tensor4D; norm: tf.Tensor1D }>;
+
+/**
+ * A minimization attack run untargeted and towards each of the `t` most likely other classes,
+ * all in one batch, keeping per sample the mode with the smallest norm (FMN and C&W do this).
+ * Rows [m·n, (m+1)·n) run mode m: m = 0 untargeted, m >= 1 towards the (m+1)-th likely class.
+ */
+export async function bestOfTargetModes(model: LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, t: number, core: MinimizationCore): Promise<tf.Tensor4D> {
+  if (t <= 0) {
+    const r = await core(x, y, undefined);
+    r.norm.dispose();
+    return r.adv;
+  }
+  const n = x.shape[0];
+  const modes = t + 1;
+  const [xs, ys, target] = tf.tidy(() => {
+    const likely = tf.slice(likelyOtherClasses(logitsOf(model, x), y, t + 1), [0, 1], [n, t]); // [n, t]
+    const tg = tf.concat([tf.fill([n], -1, "int32"), tf.reshape(tf.transpose(likely), [n * t])]) as tf.Tensor1D;
+    return [tf.tile(x, [modes, 1, 1, 1]) as tf.Tensor4D, tf.tile(y, [modes]) as tf.Tensor1D, tg] as const;
+  });
+  let r: { adv: tf.Tensor4D; norm: tf.Tensor1D };
+  try {
+    r = await core(xs, ys, target);
+  } finally {
+    xs.dispose();
+    ys.dispose();
+    target.dispose();
+  }
+  const out = tf.tidy(() => {
+    // Per sample, the mode with the smallest adversarial norm (Infinity when none found: mode 0's x).
+    const best = tf.cast(tf.argMin(tf.reshape(r.norm, [modes, n]), 0), "int32");
+    const rows = tf.add(tf.mul(best, tf.scalar(n, "int32")), tf.range(0, n, 1, "int32"));
+    return tf.gather(r.adv, rows) as tf.Tensor4D;
+  });
+  r.adv.dispose();
+  r.norm.dispose();
+  return out;
+}
