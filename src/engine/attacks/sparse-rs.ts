@@ -12,6 +12,7 @@ import { tf } from "../tf.js";
 import type { Rng } from "../random.js";
 import type { FixedBudgetAttack, GradientAccess, QueryAccess } from "./types.js";
 import { plainBatch, randomSearch, sampleRngs } from "./square.js";
+import { logitsOf } from "./gradients.js";
 
 export interface SparseRsOptions {
   /** Initial share of the k perturbed features resampled per step (the paper's α_init). */
@@ -144,7 +145,7 @@ export function sparseRsWhiteBox(opts: SparseRsWhiteBoxOptions = {}): FixedBudge
     access: "gradient",
     params: { ...inner.params, queryBudget: queries, queries: "the target model's own predictions (white-box)" },
     run(access, batch, budget) {
-      const predict = (x: tf.Tensor4D): tf.Tensor2D => access.model.predict(x, { batchSize: Math.max(1, x.shape[0]) }) as tf.Tensor2D;
+      const predict = (x: tf.Tensor4D): tf.Tensor2D => tf.tidy(() => logitsOf(access.model, x));
       return inner.run({ kind: "query", predict, queryBudget: queries }, batch, budget);
     },
   };

@@ -6,6 +6,7 @@ import { backendInfo, type BackendInfo } from "../backend.js";
 import { weightsSha256 } from "../model-io.js";
 import type { AttackBatch, Knowledge, Norm, PredictFn } from "../attacks/types.js";
 import { verify } from "../attacks/verify.js";
+import { logitsOf } from "../attacks/gradients.js";
 import { EvaluationError, normalizeBudgets } from "./budgets.js";
 import { levelsInScope, resolvePlan, type AttackPlan } from "./attack-plan.js";
 import { beatenAt, curveOf } from "./curve.js";
@@ -77,6 +78,13 @@ async function settingsOf(opts: RobustnessOptions): Promise<Settings> {
   return { opts, backend, norm, knowledge, target, samples, budgets, batchSize, queryBudget, seed, levels, plan, shape: [h, w, c], surrogate, surrogateSha256, cache };
 }
 
+/**
+ * The largest chunk of a query or transfer stage (see EvaluationRun.chunkSize). 1,000 samples of
+ * a 32x32x3 image are 12 MB of input; the activations of the zoo's models at that batch stay well
+ * inside the wasm backend's heap.
+ */
+export const QUERY_BATCH = 1000;
+
 /** What every chunk of one stage shares. */
 interface StageContext {
   fixedBudget: number | undefined;
@@ -119,7 +127,7 @@ export class EvaluationRun {
 
     // Clean predictions: errors get d = 0 and are never attacked.
     this.correct = new Array<boolean>(this.n).fill(false);
-    for (const part of this.chunks(Array.from({ length: this.n }, (_, i) => i))) {
+    for (const part of this.chunks(Array.from({ length: this.n }, (_, i) => i), Math.max(s.batchSize, QUERY_BATCH))) {
       const b = this.tensors(part);
       const ok = tf.tidy(() => tf.equal(tf.argMax(this.predict(b.x), 1), b.y).dataSync());
       b.dispose();
@@ -163,17 +171,31 @@ export class EvaluationRun {
     return { x, y: yt, seed: 0, dispose: () => (x.dispose(), yt.dispose()) };
   }
 
-  private readonly predict: PredictFn = (x) => this.s.target.predict(x, { batchSize: Math.max(1, x.shape[0]) }) as tf.Tensor2D;
+  // model.apply rather than model.predict: predict slices its input into batches (a copy, even
+  // for one batch), apply runs the same layers on the tensor as given — the same logits, bit for bit.
+  private readonly predict: PredictFn = (x) => tf.tidy(() => logitsOf(this.s.target, x));
 
   private readonly countingPredict: PredictFn = (x) => {
     this.queries += x.shape[0];
     return this.predict(x);
   };
 
-  private chunks(positions: number[]): number[][] {
+  private chunks(positions: number[], size = this.s.batchSize): number[][] {
     const out: number[][] = [];
-    for (let k = 0; k < positions.length; k += this.s.batchSize) out.push(positions.slice(k, k + this.s.batchSize));
+    for (let k = 0; k < positions.length; k += size) out.push(positions.slice(k, k + size));
     return out;
+  }
+
+  /**
+   * Samples per chunk of a stage. Gradient attacks on the target use the grid's batch size: their
+   * random starts are seeded per chunk, so it is part of what defines their results. Query attacks
+   * (per-sample random streams seeded by the stage seed and the sample) and transfer stages (a
+   * lookup in the transfer cache and one forward pass) give every sample the same outcome whatever
+   * its batch, so they take all candidates at once, up to QUERY_BATCH: fewer, larger forward
+   * passes per query round instead of one round per chunk.
+   */
+  private chunkSize(st: Stage): number {
+    return st.level === "white-box" ? this.s.batchSize : Math.max(this.s.batchSize, QUERY_BATCH);
   }
 
   private failedBy(r: AttackRecord): Uint8Array {
@@ -309,7 +331,7 @@ export class EvaluationRun {
           s.opts.onProgress?.({ ...stageInfo(), phase: "craft", done, total, beaten: 0 }),
         );
       }
-      for (const [ci, part] of this.chunks(candidates).entries()) {
+      for (const [ci, part] of this.chunks(candidates, this.chunkSize(st)).entries()) {
         beaten += await this.attackChunk(st, levelD, part, ci, ctx);
         done += part.length;
         progress("chunk");
