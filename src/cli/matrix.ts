@@ -1,4 +1,4 @@
-// `advisor matrix build | merge | export | import | verify | stats`. Only option parsing lives
+// `advisor matrix build | build-shard | merge | export | import | verify | stats | plan | calibrate`. Only option parsing lives
 // here; the actions (and the engine) are imported when a command runs, so `advisor --version`
 // stays fast.
 import type { Command } from "commander";
@@ -17,6 +17,27 @@ export interface MatrixBuildFlags {
   modelsDir?: string;
   variantsDir?: string;
   json?: boolean;
+}
+export interface MatrixBuildShardFlags {
+  grid: string;
+  dir: string;
+  workers?: number;
+  modelsDir?: string;
+  json?: boolean;
+}
+export interface MatrixPlanFlags {
+  grid: string;
+  workers?: number;
+  shards: number;
+  calibration?: string;
+  measuredWorkers?: number;
+  modelsDir?: string;
+  json?: boolean;
+}
+export interface MatrixCalibrateFlags {
+  from: string;
+  measuredWorkers?: number;
+  out?: string;
 }
 export interface MatrixMergeFlags {
   db: string;
@@ -74,6 +95,21 @@ export function registerMatrix(program: Command): void {
     });
 
   matrix
+    .command("build-shard")
+    .description(
+      "build shard JOB_COMPLETION_INDEX+1 of ADVISOR_SHARDS (both from the environment, as a pod of a Kubernetes Indexed Job runs it) into <dir>/shard-<k>-of-<N>/matrix.sqlite; deploy/kubernetes/",
+    )
+    .requiredOption("--grid <file>", "grid file (YAML or JSON), the same for every shard")
+    .requiredOption("--dir <dir>", "folder of the shard databases (a volume every pod and the merge job mount)")
+    .option("--workers <n>", "worker processes (default: number of cores)", intOption("--workers", 1, 1024))
+    .option("--models-dir <dir>", "where dense models are kept (default db/models)")
+    .option("--json", "print the summary as one JSON object on stdout")
+    .action(async (flags: MatrixBuildShardFlags) => {
+      const { buildShardAction } = await import("./matrix-shard.js");
+      await buildShardAction(flags, process.env);
+    });
+
+  matrix
     .command("merge")
     .description("merge shard databases into one matrix (one new published version)")
     .argument("<shards...>", "shard database files")
@@ -121,6 +157,32 @@ export function registerMatrix(program: Command): void {
     .action(async (flags: MatrixVerifyFlags) => {
       const { verifyAction } = await import("./matrix-actions.js");
       await verifyAction(flags);
+    });
+
+  matrix
+    .command("plan")
+    .description("estimate a grid's build before running it: cells, core-hours and wall time on N workers (and N shards), from measured per-cell times")
+    .requiredOption("--grid <file>", "grid file (YAML or JSON), e.g. db/grids/default.yaml")
+    .option("--workers <n>", "worker processes per machine (default: number of cores, as matrix build)", intOption("--workers", 1, 1024))
+    .option("--shards <n>", "machines, one shard each (matrix build --shard k/N)", intOption("--shards", 1, 10_000), 1)
+    .option("--calibration <file>", "per-cell costs: a calibration table (matrix calibrate), a matrix database or a JSONL export (default db/calibration.json)")
+    .option("--measured-workers <n>", "with a database or JSONL as --calibration: workers of the builds whose cells do not record it (default 1)", intOption("--measured-workers", 1, 1024))
+    .option("--models-dir <dir>", "where dense models are kept: those found there are loaded, not trained (default db/models)")
+    .option("--json", "print the estimate as one JSON object on stdout")
+    .action(async (flags: MatrixPlanFlags) => {
+      const { planAction } = await import("./matrix-plan.js");
+      await planAction(flags);
+    });
+
+  matrix
+    .command("calibrate")
+    .description("derive the per-cell cost table of matrix plan from measured builds (a matrix database or a JSONL export)")
+    .requiredOption("--from <file>", "matrix database or JSONL export, e.g. db/matrix.jsonl")
+    .option("--measured-workers <n>", "workers of the builds whose cells do not record it (the shipped matrix: 2 per shard) (default 1)", intOption("--measured-workers", 1, 1024))
+    .option("--out <file>", "write the table here (default stdout), e.g. db/calibration.json")
+    .action(async (flags: MatrixCalibrateFlags) => {
+      const { calibrateAction } = await import("./matrix-plan.js");
+      await calibrateAction(flags);
     });
 
   matrix

@@ -186,6 +186,15 @@ interface CellRecord {
   /** Craft cells: the transfer-example file and how many examples it holds. */
   file?: string;
   examples?: number;
+  /** Craft cells: examples this run crafted (0: the file held them all already). */
+  crafted?: number;
+  /**
+   * The cell's duration as its worker measured it, and the build's worker count then: what
+   * `advisor matrix calibrate` derives per-cell costs from (src/matrix/calibration.ts). Kept in
+   * the output JSON, which `matrix merge` copies, so merged shard databases keep them too.
+   */
+  seconds?: number;
+  workers?: number;
 }
 
 export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
@@ -293,7 +302,7 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
       return { cell: c, grid, paths, expect };
     };
 
-    const commit = async (c: Cell, output: CellOutput): Promise<CellRecord> => {
+    const commit = async (c: Cell, output: CellOutput, timing: { seconds: number; workers: number }): Promise<CellRecord> => {
       if (output.kind === "evaluate") {
         if (c.kind !== "evaluate") throw new Error(`cell ${c.key} returned an evaluation`);
         const variantId = records.get(c.variantCell)?.variantId;
@@ -304,13 +313,13 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
             const e = await s.insertEvaluation(evaluationInputFromResult(r.result, { variantId, matrixVersion, startedAt: r.startedAt, finishedAt: r.finishedAt }));
             ids.push(e.id);
           }
-          const rec: CellRecord = { evaluations: ids };
+          const rec: CellRecord = { evaluations: ids, ...timing };
           await l.finishCell(hash, c.key, rec);
           return rec;
         });
       }
       if (output.kind === "craft") {
-        const rec: CellRecord = { file: output.file, examples: output.examples };
+        const rec: CellRecord = { file: output.file, examples: output.examples, crafted: output.crafted, ...timing };
         await tx((_s, l) => l.finishCell(hash, c.key, rec));
         return rec;
       }
@@ -338,7 +347,7 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
             createdAt: m.metadata.createdAt,
           }),
         );
-        const rec: CellRecord = { modelId, variantId, dir: m.dir, weightsSha256: m.metadata.weightsSha256, reused: m.reused };
+        const rec: CellRecord = { modelId, variantId, dir: m.dir, weightsSha256: m.metadata.weightsSha256, reused: m.reused, ...timing };
         await l.finishCell(hash, c.key, rec);
         return rec;
       });
@@ -368,7 +377,7 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
           const m = await w.run(jobFor(c));
           if (m.type === "failed") throw new Error(m.error);
           if (m.type !== "done") throw new Error(`unexpected worker message ${m.type}`);
-          const rec = await commit(c, m.output);
+          const rec = await commit(c, m.output, { seconds: m.seconds, workers: nWorkers });
           records.set(c.key, rec);
           status.set(c.key, "done");
           summary.run++;

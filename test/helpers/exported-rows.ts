@@ -11,7 +11,13 @@ export async function exportedRows(db: string): Promise<string[]> {
   } finally {
     await store.close();
   }
+  return comparableRows(lines);
+}
+
+/** JSONL rows without local ids, timestamps, durations and locations, sorted: equal for the same measurements. */
+export function comparableRows(lines: readonly string[]): string[] {
   return lines
+    .filter((l) => l.trim() !== "")
     .map((l) => {
       const row = JSON.parse(l) as Record<string, unknown> & { modelMetadata: Record<string, unknown> };
       // modelDir is a location (relative to the database's folder), not part of the measurement.
