@@ -25,6 +25,7 @@ import { root, runCli } from "../helpers/cli.js";
 import { comparableRows, exportedRows } from "../helpers/exported-rows.js";
 import { syntheticSplits, writeIdxDirectory } from "../../src/engine/synthetic.js";
 import { shardDatabasePath, shardFromEnv } from "../../src/cli/matrix-shard.js";
+import { loadCalibration } from "../../src/matrix/calibration.js";
 
 const dir = path.join(root, "deploy", "kubernetes");
 
@@ -220,4 +221,14 @@ test("the Job's commands, run here once per pod index and then the merge job's s
   assert.deepEqual(await exportedRows(mergedDb), expected, "merged shards = the unsharded build");
   const jsonl = local(flag(script.split("\n").find((l) => l.includes("advisor matrix export"))!.trim().split(/\s+/), "--out"));
   assert.deepEqual(comparableRows((await readFile(jsonl, "utf8")).split("\n")), expected, "the exported JSONL holds those rows");
+
+  // Every cell's worker-timed seconds survive the merge: `matrix calibrate` on the merged database
+  // measures each cell kind instead of inferring it from the rows.
+  const calibration = await loadCalibration(mergedDb);
+  for (const kind of ["train", "craft", "prune", "evaluate"] as const) {
+    const measured = calibration.entries.filter((e) => e.kind === kind && e.method.startsWith("measured"));
+    assert.ok(measured.length > 0 && measured.every((e) => e.n >= 1 && e.seconds >= 0), `${kind}: ${JSON.stringify(calibration.entries.filter((e) => e.kind === kind))}`);
+  }
+  assert.ok(!calibration.entries.some((e) => e.method.startsWith("inferred")), "nothing inferred when the cells were timed");
+  assert.match(calibration.source, /timed build cells; /);
 });
