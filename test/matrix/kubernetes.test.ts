@@ -150,9 +150,6 @@ test("build-shard: JOB_COMPLETION_INDEX and ADVISOR_SHARDS give shard index+1 of
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.match(r.stderr, /^advisor: JOB_COMPLETION_INDEX is not set/);
-    const r2 = await runCli(["matrix", "build-shard", "--grid", "db/grids/default.yaml", "--dir", work], { ADVISOR_SHARDS: "2", JOB_COMPLETION_INDEX: "2" });
-    assert.equal(r2.code, 2, r2.stderr);
-    assert.match(r2.stderr, /^advisor: JOB_COMPLETION_INDEX=2 is out of range for ADVISOR_SHARDS=2/);
     assert.deepEqual(await import("node:fs/promises").then((fs) => fs.readdir(work)), [], "nothing written");
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -176,21 +173,22 @@ test("the Job's commands, run here once per pod index and then the merge job's s
   ];
   const local = (text: string): string => mapping.reduce((s, [from, to]) => s.split(from).join(to), text);
 
-  // The unsharded build of the same grid, for comparison.
+  // The unsharded build of the same grid, for comparison (beside the shards: its own folders).
   const reference = path.join(work, "reference", "m.sqlite");
-  const ref = await runCli(["matrix", "build", "--grid", gridFile, "--db", reference, "--models-dir", path.join(work, "reference", "models"), "--workers", "1"], {}, 120_000);
-  assert.equal(ref.code, 0, ref.stderr);
+  const referenceBuild = runCli(["matrix", "build", "--grid", gridFile, "--db", reference, "--models-dir", path.join(work, "reference", "models"), "--workers", "1"], {}, 180_000);
 
   // One run of the container's command per pod index, as the Indexed Job starts them.
   assert.equal(command[0], "advisor");
   const argv = command.slice(1).map(local);
   for (const a of argv) assert.ok(!a.startsWith("/app/") && !a.startsWith("/data"), `unmapped container path ${a}`);
   for (let index = 0; index < shards; index++) {
-    const r = await runCli(argv, { JOB_COMPLETION_INDEX: String(index), ADVISOR_SHARDS: String(shards) }, 120_000);
+    const r = await runCli(argv, { JOB_COMPLETION_INDEX: String(index), ADVISOR_SHARDS: String(shards) }, 180_000);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`building shard ${index + 1}/${shards} into `));
     assert.match(r.stdout, new RegExp(`in the shard ${index + 1}/${shards}, .* 0 failed`));
   }
+  const ref = await referenceBuild;
+  assert.equal(ref.code, 0, ref.stderr);
 
   // The merge job's script, with `advisor` on the PATH as in the image.
   const bin = path.join(work, "bin");
