@@ -1,6 +1,7 @@
 // One candidate under one scenario: admissible evidence (lattice), the conservative budget
-// (curve), robust accuracy with its Wilson interval, the score (lower bound) and the warnings
-// about the evidence used. Shared by recommend and gate.
+// (curve), robust accuracy with its Wilson interval, the score (lower bound; with an adversarial
+// share below 1 that of the aggregated accuracy, share.ts) and the warnings about the evidence
+// used. Shared by recommend and gate.
 import { wilson } from "../vocabulary.js";
 import { AdvisorDataError } from "./errors.js";
 import { conservativeBudget, estimate, pointsAround, robustIndicators, type BudgetChoice, type Estimate } from "./curve.js";
@@ -8,6 +9,7 @@ import { preparedEvidence, resolveEvidence, robustCountAt, type EvidenceCache, t
 import { refOf, smallerFirst } from "./limits.js";
 import type { ComparableSide } from "./paired.js";
 import { budgetText, candidateLabel, fmtBudget, fmtInt } from "./format.js";
+import { aggregatedOf, rankingScore, shareOf } from "./share.js";
 import { PRUNING_STRATEGIES, type Candidate, type CandidateRef, type CandidateSummary, type CurveSeries, type EvidenceId, type EvidenceRow, type Scenario, type Warning } from "./types.js";
 
 /** Below this many evaluated samples a warning says the interval is wide. */
@@ -26,6 +28,8 @@ export interface Assessment {
   choice: BudgetChoice | null;
   estimate: Estimate | null;
   /** Lower Wilson 95 % bound of the robust accuracy; null without evidence. */
+  robustLow: number | null;
+  /** The ranking score (rankingScore): robustLow at share 1, the aggregate's lower bound below; null without evidence. */
   score: number | null;
   /** Built on first read (a question shows only a few candidates). */
   readonly summary: CandidateSummary;
@@ -52,6 +56,7 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
   // A prepared snapshot's candidates were checked when it was prepared.
   if (!cache?.levels.has(c)) checkCandidate(c, label);
   const res = resolveEvidence(c, s.norm, s.knowledge, s.budget, ref, label, cache, s.allowUnsoundEvidence === true);
+  const share = shareOf(s);
   // The summary and the warnings are built on first use: a question ranks every candidate but
   // shows only a few of them.
   const summaryBase = lazy(() => ({
@@ -63,7 +68,7 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
     cleanAccuracy: { value: c.clean.n > 0 ? c.clean.correct / c.clean.n : 0, interval: wilson(c.clean.correct, c.clean.n), correct: c.clean.correct, n: c.clean.n },
   }));
   if (!res.evidence) {
-    const summary = lazy((): CandidateSummary => ({ ...summaryBase(), robustAccuracy: null, score: null }));
+    const summary = lazy((): CandidateSummary => ({ ...summaryBase(), robustAccuracy: null, ...(share < 1 ? { aggregatedAccuracy: null } : {}), score: null }));
     return {
       candidate: c,
       ref,
@@ -73,6 +78,7 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
       unsound: res.unsound === true,
       choice: null,
       estimate: null,
+      robustLow: null,
       score: null,
       get summary() {
         return summary();
@@ -83,6 +89,7 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
   const ev = res.evidence;
   const choice = conservativeBudget(ev.grid, s.budget);
   const est = estimate(robustCountAt(ev, choice.budgetUsed), ev.distances.length);
+  const score = rankingScore(c, est.interval.low, s)!;
   const ids = (): EvidenceId[] => [ev.primary.id, ...ev.merged.map((e) => e.id)];
   const warnings = lazy((): Warning[] => evidenceWarnings(ev, choice, est, s, ref, label, ids()));
   const summary = lazy(
@@ -101,7 +108,8 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
         knowledgeUsed: ev.knowledgeUsed,
         evaluationIds: ids(),
       },
-      score: est.interval.low,
+      ...(share < 1 ? { aggregatedAccuracy: aggregatedOf(c, est, share) } : {}),
+      score,
     }),
   );
   return {
@@ -113,7 +121,8 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
     unsound: false,
     choice,
     estimate: est,
-    score: est.interval.low,
+    robustLow: est.interval.low,
+    score,
     get summary() {
       return summary();
     },
@@ -181,8 +190,11 @@ export function rankCompare(a: { score: number | null; candidate: Candidate }, b
   const sa = a.score ?? Number.NEGATIVE_INFINITY;
   const sb = b.score ?? Number.NEGATIVE_INFINITY;
   if (Math.abs(sa - sb) > SCORE_TIE) return sb - sa;
-  const ca = a.candidate;
-  const cb = b.candidate;
+  return tieBreak(a.candidate, b.candidate);
+}
+
+/** The ranking's order between equal scores: the smaller model, then deterministic (strategy, rate, model). */
+export function tieBreak(ca: Candidate, cb: Candidate): number {
   return (
     smallerFirst(ca, cb) ||
     STRATEGY_ORDER.indexOf(ca.strategy) - STRATEGY_ORDER.indexOf(cb.strategy) ||
@@ -192,9 +204,10 @@ export function rankCompare(a: { score: number | null; candidate: Candidate }, b
 }
 
 /**
- * The score assessCandidate gives, read off a prepared snapshot's precomputed evidence without
- * building anything else; undefined where that evidence is not prepared or depends on ε (then
- * assess the candidate). null: no admissible evidence.
+ * The robust lower bound assessCandidate gives (robustLow; rankingScore turns it into the score),
+ * read off a prepared snapshot's precomputed evidence without building anything else; undefined
+ * where that evidence is not prepared or depends on ε (then assess the candidate). null: no
+ * admissible evidence.
  */
 export function preparedScore(c: Candidate, s: Scenario, cache: EvidenceCache): number | null | undefined {
   const ev = preparedEvidence(c, s.norm, s.knowledge, s.allowUnsoundEvidence === true, cache);

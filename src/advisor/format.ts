@@ -39,6 +39,11 @@ export function fmtBudget(b: number): string {
   return String(Number(b.toPrecision(6)));
 }
 
+/** An adversarial share, three significant digits: 0.5 → "0.5", 0.49731 → "0.497". */
+export function fmtShare(r: number): string {
+  return String(Number(r.toPrecision(3)));
+}
+
 export function normLabel(norm: Norm): string {
   return norm === "l0" ? "L0" : norm === "l2" ? "L2" : "L∞";
 }

@@ -2,7 +2,11 @@
 // - every size limit and the minimum clean accuracy of the scenario (a candidate excluded by a
 //   limit fails with that reason);
 // - admissible evidence for (norm, knowledge) must exist (same lattice rules as recommend);
-// - minRobustAccuracy is compared with the LOWER Wilson 95 % bound of robust accuracy at ε;
+// - minRobustAccuracy is compared with the LOWER Wilson 95 % bound of robust accuracy at ε,
+//   whatever the adversarial share;
+// - minAggregatedAccuracy with the LOWER 95 % bound of the aggregated accuracy (1 − r)·clean +
+//   r·robust at the scenario's adversarial share r (share.ts; at the default r = 1 the same number
+//   as minRobustAccuracy's);
 // - maxDropVsDense is compared with dense − candidate robust accuracy (point estimates, fraction)
 //   of the same model; a paired McNemar test (Fisher exact when the samples differ) says whether
 //   the drop is statistically significant — reported, but the threshold decides on its own.
@@ -10,11 +14,12 @@
 import { assessCandidate, comparable, evidenceRows, SCORE_TIE, type Assessment } from "./assess.js";
 import { AdvisorDataError, UnknownCandidateError, UnsoundEvidenceError } from "./errors.js";
 import { budgetNote, comparisonNote } from "./explain.js";
-import { budgetText, fmtInt, fmtPct, fmtPoints, fmtRate } from "./format.js";
+import { budgetText, fmtInt, fmtPct, fmtPoints, fmtRate, fmtShare } from "./format.js";
 import { activeLimits, passesLimit, shortfall, type ActiveLimit } from "./limits.js";
 import { compare } from "./paired.js";
 import { evidenceCacheOf } from "./prepared.js";
 import { selectCandidates } from "./select.js";
+import { shareOf } from "./share.js";
 import { validateGateRequest } from "./validate.js";
 import { STRATEGIES, type Candidate, type GateCheck, type GateRequest, type GateResult, type MatrixSnapshot, type Warning } from "./types.js";
 
@@ -93,15 +98,39 @@ export function gate(matrix: MatrixSnapshot, requestInput: GateRequest): GateRes
 
   if (t.minRobustAccuracy !== undefined) {
     const field = "thresholds.minRobustAccuracy";
-    if (cand.score === null) {
+    if (cand.robustLow === null) {
       checks.push({ check: "minRobustAccuracy", field, pass: false, text: `minRobustAccuracy ${fmtPct(t.minRobustAccuracy)} cannot be checked without evidence.` });
     } else {
-      const pass = cand.score >= t.minRobustAccuracy - SCORE_TIE;
+      const pass = cand.robustLow >= t.minRobustAccuracy - SCORE_TIE;
       checks.push({
         check: "minRobustAccuracy",
         field,
         pass,
-        text: `The lower 95 % bound of ${label}'s robust accuracy is ${fmtPct(cand.score)}, ${pass ? "meeting" : "below"} minRobustAccuracy ${fmtPct(t.minRobustAccuracy)} (${robustText(cand)}).`,
+        text: `The lower 95 % bound of ${label}'s robust accuracy is ${fmtPct(cand.robustLow)}, ${pass ? "meeting" : "below"} minRobustAccuracy ${fmtPct(t.minRobustAccuracy)} (${robustText(cand)}).`,
+      });
+    }
+  }
+
+  if (t.minAggregatedAccuracy !== undefined) {
+    const field = "thresholds.minAggregatedAccuracy";
+    const min = fmtPct(t.minAggregatedAccuracy);
+    const r = shareOf(s);
+    if (cand.score === null) {
+      checks.push({ check: "minAggregatedAccuracy", field, pass: false, text: `minAggregatedAccuracy ${min} cannot be checked without evidence.` });
+    } else {
+      const pass = cand.score >= t.minAggregatedAccuracy - SCORE_TIE;
+      const agg = cand.summary.aggregatedAccuracy;
+      const what = agg
+        ? `aggregated accuracy at adversarial share ${fmtShare(r)}, ${fmtShare(1 - r)}·clean + ${fmtShare(r)}·robust,`
+        : "aggregated accuracy at adversarial share 1 (every input attacked: its robust accuracy)";
+      const measured = agg
+        ? `measured ${fmtPct(agg.value)} from clean ${fmtPct(cand.summary.cleanAccuracy.value)} of ${fmtInt(cand.candidate.clean.n)} images and robust ${robustText(cand).replace(/^measured /, "")}`
+        : robustText(cand);
+      checks.push({
+        check: "minAggregatedAccuracy",
+        field,
+        pass,
+        text: `The lower 95 % bound of ${label}'s ${what} is ${fmtPct(cand.score)}, ${pass ? "meeting" : "below"} minAggregatedAccuracy ${min} (${measured}).`,
       });
     }
   }

@@ -4,17 +4,20 @@
 // alternatives with their margin and significance, the evidence rows, the curve around the
 // budget, the matrix version, a plain-language rationale and warnings. No feasible candidate is
 // an answer too (status "infeasible", with the binding limit and the nearest candidate's need).
+// With an adversarial share r below 1 the score is the lower bound of (1 − r)·clean + r·robust and
+// the answer says over which shares the winner stays the best (share.ts).
 // Pure: plain data in, plain data out.
 import { incompleteGridWarnings } from "./coverage.js";
-import { assessCandidate, comparable, curveSeries, evidenceRows, preparedScore, rankCompare, type Assessment } from "./assess.js";
-import { marginWarning, noEvidenceWarning, rationaleNoEvidence, rationaleOk } from "./explain.js";
+import { assessCandidate, comparable, curveSeries, evidenceRows, preparedScore, rankCompare, tieBreak, type Assessment } from "./assess.js";
+import { marginWarning, noEvidenceWarning, rationaleNoEvidence, rationaleOk, shareSentence } from "./explain.js";
 import { activeLimits, analyseInfeasibility, passesLimit } from "./limits.js";
 import { compare } from "./paired.js";
 import { denseBaselineWarnings } from "./dense-baseline.js";
 import { evidenceCacheOf, perSelection } from "./prepared.js";
 import { modelsOf, selectCandidates } from "./select.js";
+import { cleanEstimate, compareAtShare, rankingScore, shareOf, upperEnvelope } from "./share.js";
 import { validateScenario } from "./validate.js";
-import type { Alternative, Candidate, CurveSeries, MatrixSnapshot, Recommendation, Scenario, Warning } from "./types.js";
+import type { Alternative, Candidate, Comparison, CurveSeries, MatrixSnapshot, Recommendation, Scenario, ShareSegment, Warning } from "./types.js";
 
 export interface RecommendOptions {
   /**
@@ -26,6 +29,8 @@ export interface RecommendOptions {
 
 interface Scored {
   candidate: Candidate;
+  /** Lower Wilson bound of robust accuracy (the score at share 1). */
+  robustLow: number | null;
   score: number | null;
   assessment: Assessment | null;
 }
@@ -74,9 +79,9 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   // and where the evidence depends on ε, it comes from the full assessment.
   const scored: Scored[] = feasible.map((c) => {
     const quick = cache ? preparedScore(c, scenario, cache) : undefined;
-    if (quick !== undefined) return { candidate: c, score: quick, assessment: null };
+    if (quick !== undefined) return { candidate: c, robustLow: quick, score: rankingScore(c, quick, scenario), assessment: null };
     const a = assessCandidate(c, scenario, withModel, cache);
-    return { candidate: c, score: a.score, assessment: a };
+    return { candidate: c, robustLow: a.robustLow, score: a.score, assessment: a };
   });
   const assess = (x: Scored): Assessment => (x.assessment ??= assessCandidate(x.candidate, scenario, withModel, cache));
   const rankedScores = scored.filter((x) => x.score !== null).sort(rankCompare);
@@ -102,8 +107,14 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   const winner = ranked[0]!;
   const runnerUp: Assessment | null = ranked[1] ?? null;
   const winnerSide = comparable(winner);
+  const share = shareOf(scenario);
+  // Robust accuracy at share 1; the aggregate below (its robust part is the paired test).
+  const test = (a: Assessment): Comparison => {
+    const robust = compare(winnerSide, comparable(a));
+    return share === 1 ? robust : compareAtShare(robust, { label: winner.label, clean: winner.candidate.clean }, { label: a.label, clean: a.candidate.clean }, share);
+  };
   const alternatives: Alternative[] = ranked.slice(0, shown).map((a, i) => {
-    const comparison = i === 0 ? null : compare(winnerSide, comparable(a));
+    const comparison = i === 0 ? null : test(a);
     return {
       rank: i + 1,
       candidate: a.summary,
@@ -115,7 +126,7 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
     };
   });
   // The runner-up is compared even when only the winner is shown: the margin warning needs it.
-  const comparison = alternatives[1]?.comparison ?? (runnerUp ? compare(winnerSide, comparable(runnerUp)) : null);
+  const comparison = alternatives[1]?.comparison ?? (runnerUp ? test(runnerUp) : null);
 
   const warnings: Warning[] = [...winner.warnings, ...(runnerUp?.warnings ?? [])];
   if (runnerUp && comparison) {
@@ -131,6 +142,17 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   warnings.push(...coverage);
 
   const curve = [curveSeries(winner, "recommendation"), runnerUp ? curveSeries(runnerUp, "runner-up") : null].filter((c): c is CurveSeries => c !== null);
+  let sweep: { shareSweep: ShareSegment[]; sentence: string } | null = null;
+  if (share < 1) {
+    // Each ranked candidate's score is a straight line over the share, from its clean lower bound
+    // (r = 0) to its robust one (r = 1): where the best of them changes is where lines cross.
+    const lines = rankedScores.map((x) => ({ item: x, atZero: cleanEstimate(x.candidate.clean).interval.low, atOne: x.robustLow! }));
+    const segments = upperEnvelope(lines, (x, y) => tieBreak(x.candidate, y.candidate)).map((g) => ({ from: g.from, to: g.to, assessment: assess(g.item) }));
+    sweep = {
+      shareSweep: segments.map((g) => ({ from: g.from, to: g.to, candidate: g.assessment.ref })),
+      sentence: shareSentence(share, winner, segments, withModel),
+    };
+  }
   return {
     ...base,
     status: "ok",
@@ -141,7 +163,8 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
     evidence: [...evidenceRows(winner), ...(runnerUp ? evidenceRows(runnerUp) : [])],
     curve,
     counts,
-    rationale: rationaleOk(scenario, winner, runnerUp, comparison, counts, limits, withModel, warnings.length),
+    ...(sweep ? { shareSweep: sweep.shareSweep } : {}),
+    rationale: rationaleOk(scenario, winner, runnerUp, comparison, counts, limits, withModel, warnings.length, sweep?.sentence),
     warnings,
   };
 }

@@ -13,7 +13,7 @@
 // ordered STRONGEST FIRST.
 import type { AttackRecord, EvidenceId, Interval, Knowledge, Norm, Strategy } from "../vocabulary.js";
 
-export { KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, STRATEGIES } from "../vocabulary.js";
+export { DEFAULT_ADVERSARIAL_SHARE, KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, STRATEGIES } from "../vocabulary.js";
 export type { AttackRecord, Candidate, CleanCount, Evaluation, EvidenceId, Interval, Knowledge, MatrixSnapshot, Norm, Strategy } from "../vocabulary.js";
 
 // ───────────────────────────────── input: the question ─────────────────────────────────
@@ -47,6 +47,14 @@ export interface Scenario {
    * `unsound-evidence` warning. Default false: such evidence is listed as unscored, with the checks.
    */
   allowUnsoundEvidence?: boolean;
+  /**
+   * The share r of inputs that are adversarial, a fraction in [0, 1]; default 1 (every input is
+   * attacked: the answer is about robust accuracy alone, exactly as without this field).
+   * Below 1, candidates are ranked by the lower 95 % bound of the aggregated accuracy
+   * (1 − r)·clean + r·robust (vocabulary.ts, aggregateAccuracy), and the answer says over which
+   * shares the recommendation stays the best. Validation drops the default 1, so a question has one normal form.
+   */
+  adversarialShare?: number;
 }
 
 // ───────────────────────────────── output ─────────────────────────────────
@@ -97,6 +105,12 @@ export interface RobustAccuracy extends AccuracyEstimate {
   evaluationIds: EvidenceId[];
 }
 
+/** (1 − r)·clean + r·robust at the scenario's adversarial share r, with the combined 95 % interval. */
+export interface AggregatedAccuracy extends AccuracyEstimate {
+  /** The adversarial share r. */
+  share: number;
+}
+
 export interface CandidateSummary extends CandidateRef {
   achievedRate: number;
   nonZeroParams: number;
@@ -105,7 +119,12 @@ export interface CandidateSummary extends CandidateRef {
   cleanAccuracy: CleanAccuracy;
   /** null when the candidate has no admissible evidence for the scenario. */
   robustAccuracy: RobustAccuracy | null;
-  /** The ranking score: lower Wilson 95 % bound of the robust accuracy; null without evidence. */
+  /** Only when the scenario's adversarialShare is below 1; null without robust evidence. */
+  aggregatedAccuracy?: AggregatedAccuracy | null;
+  /**
+   * The ranking score: lower 95 % bound of the aggregated accuracy at the scenario's adversarial
+   * share — at share 1 (the default) the lower Wilson bound of the robust accuracy; null without evidence.
+   */
   score: number | null;
 }
 
@@ -148,21 +167,31 @@ export interface Warning {
   evaluationIds?: EvidenceId[];
 }
 
-/** A significance test between two candidates' robust accuracies at the budget. */
+/**
+ * A significance test between two candidates: of their robust accuracies at the budget, or — with
+ * an adversarial share below 1 — of their aggregated accuracies.
+ */
 export interface Comparison {
   a: CandidateRef;
   b: CandidateRef;
   /** Both evaluations cover exactly the same test images (paired by sample index). */
   paired: boolean;
-  /** `mcnemar-exact` when paired (two-sided binomial test on the discordant pairs), else `fisher-exact` (two-sided, treats the sample sets as independent). */
-  method: "mcnemar-exact" | "fisher-exact";
+  /**
+   * `mcnemar-exact` when paired (two-sided binomial test on the discordant pairs), else
+   * `fisher-exact` (two-sided, treats the sample sets as independent); with an adversarial share
+   * below 1, `aggregate-normal`: a two-sided normal test of the aggregated difference with a
+   * conservative standard error (share.ts).
+   */
+  method: "mcnemar-exact" | "fisher-exact" | "aggregate-normal";
+  /** The adversarial share the aggregated difference is at; only with `aggregate-normal`. */
+  share?: number;
   aRobust: number;
   aN: number;
   bRobust: number;
   bN: number;
   /** Paired only: samples robust for a but not b, and for b but not a. */
   discordant: { aOnly: number; bOnly: number } | null;
-  /** Point estimate a − b (fraction). */
+  /** Point estimate a − b (fraction) of robust accuracy, or of aggregated accuracy with `aggregate-normal`. */
   difference: number;
   pValue: number;
   /** pValue < ALPHA (0.05). */
@@ -258,6 +287,13 @@ export interface Infeasibility {
 
 export type RecommendationStatus = "ok" | "infeasible" | "no-evidence";
 
+/** Over the shares from `from` to `to`, `candidate` has the highest lower bound of aggregated accuracy. */
+export interface ShareSegment {
+  from: number;
+  to: number;
+  candidate: CandidateRef;
+}
+
 export interface Recommendation {
   status: RecommendationStatus;
   matrixVersion: number;
@@ -276,7 +312,14 @@ export interface Recommendation {
   curve: CurveSeries[];
   infeasible: Infeasibility | null;
   counts: { considered: number; feasible: number; ranked: number };
-  /** 2–4 plain sentences. */
+  /**
+   * Only with an adversarialShare below 1 and status ok: over all shares from 0 to 1, which ranked
+   * candidate has the highest lower bound of aggregated accuracy — consecutive ranges, each
+   * boundary the exact share where two candidates' lines cross. The asked share lies in the
+   * recommendation's range.
+   */
+  shareSweep?: ShareSegment[];
+  /** 2–4 plain sentences (one more with an adversarialShare below 1: how the choice changes over shares). */
   rationale: string;
   warnings: Warning[];
 }
@@ -284,8 +327,14 @@ export interface Recommendation {
 // ───────────────────────────────── gate ─────────────────────────────────
 
 export interface GateThresholds {
-  /** Pass only if the LOWER Wilson 95 % bound of robust accuracy is at least this (fraction). */
+  /** Pass only if the LOWER Wilson 95 % bound of robust accuracy is at least this (fraction), whatever the adversarial share. */
   minRobustAccuracy?: number;
+  /**
+   * Pass only if the LOWER 95 % bound of the aggregated accuracy (1 − r)·clean + r·robust at the
+   * scenario's adversarialShare r is at least this (fraction). At share 1 (the default) it is the
+   * same check as minRobustAccuracy.
+   */
+  minAggregatedAccuracy?: number;
   /**
    * Pass only if dense robust accuracy − candidate robust accuracy (point estimates, fraction:
    * 0.02 = 2 percentage points) is at most this. In [-1, 1]; negative demands a sweet spot.
@@ -299,7 +348,7 @@ export interface GateRequest {
   thresholds: GateThresholds;
 }
 
-export type GateCheckName = LimitName | "evidence" | "minRobustAccuracy" | "maxDropVsDense";
+export type GateCheckName = LimitName | "evidence" | "minRobustAccuracy" | "minAggregatedAccuracy" | "maxDropVsDense";
 
 export interface GateCheck {
   check: GateCheckName;

@@ -3,6 +3,7 @@
 // HTTP layer turns AdvisorInputError into a 400 problem with that field.
 import { AdvisorInputError } from "./errors.js";
 import {
+  DEFAULT_ADVERSARIAL_SHARE,
   KNOWLEDGE_LEVELS,
   NORMS,
   STRATEGIES,
@@ -127,7 +128,7 @@ export function validateSizeLimit(v: unknown, prefix = "sizeLimit"): SizeLimit {
   return out;
 }
 
-const SCENARIO_KEYS = ["norm", "budget", "knowledge", "sizeLimit", "minCleanAccuracy", "modelId", "architecture", "dataset", "allowUnsoundEvidence"] as const;
+const SCENARIO_KEYS = ["norm", "budget", "knowledge", "sizeLimit", "minCleanAccuracy", "modelId", "architecture", "dataset", "allowUnsoundEvidence", "adversarialShare"] as const;
 
 /** Validates a scenario (typed or raw JSON) and returns a normalised copy; throws AdvisorInputError naming the field. */
 export function validateScenario(input: unknown, prefix = ""): Scenario {
@@ -149,10 +150,17 @@ export function validateScenario(input: unknown, prefix = ""): Scenario {
     // false is the default: kept out, so the same question has one normal form.
     if (input.allowUnsoundEvidence) out.allowUnsoundEvidence = true;
   }
+  if (input.adversarialShare !== undefined) {
+    const field = join(prefix, "adversarialShare");
+    const r = finiteNumber(input.adversarialShare, field);
+    if (r < 0 || r > 1) throw new AdvisorInputError(`${field} is the share of adversarial inputs, a fraction in [0, 1] (0.3 = 30 %), got ${show(r)}`, field);
+    // 1 is the default: kept out, so the same question has one normal form (and one answer).
+    if (r !== DEFAULT_ADVERSARIAL_SHARE) out.adversarialShare = r;
+  }
   return out;
 }
 
-const THRESHOLD_KEYS = ["minRobustAccuracy", "maxDropVsDense"] as const;
+const THRESHOLD_KEYS = ["minRobustAccuracy", "minAggregatedAccuracy", "maxDropVsDense"] as const;
 
 /** At least one threshold is required: a gate that checks nothing would pass by accident (e.g. a misspelt key). */
 export function validateThresholds(input: unknown, prefix = "thresholds"): GateThresholds {
@@ -160,6 +168,7 @@ export function validateThresholds(input: unknown, prefix = "thresholds"): GateT
   rejectUnknownKeys(input, THRESHOLD_KEYS, prefix);
   const out: GateThresholds = {};
   if (input.minRobustAccuracy !== undefined) out.minRobustAccuracy = fraction(input.minRobustAccuracy, join(prefix, "minRobustAccuracy"));
+  if (input.minAggregatedAccuracy !== undefined) out.minAggregatedAccuracy = fraction(input.minAggregatedAccuracy, join(prefix, "minAggregatedAccuracy"));
   if (input.maxDropVsDense !== undefined) {
     const field = join(prefix, "maxDropVsDense");
     const x = finiteNumber(input.maxDropVsDense, field);
@@ -168,7 +177,7 @@ export function validateThresholds(input: unknown, prefix = "thresholds"): GateT
     }
     out.maxDropVsDense = x;
   }
-  if (out.minRobustAccuracy === undefined && out.maxDropVsDense === undefined) {
+  if (out.minRobustAccuracy === undefined && out.minAggregatedAccuracy === undefined && out.maxDropVsDense === undefined) {
     throw new AdvisorInputError(`the gate needs at least one threshold (${THRESHOLD_KEYS.join(", ")})`, prefix);
   }
   return out;

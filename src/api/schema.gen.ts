@@ -92,7 +92,10 @@ export interface paths {
          * @description Answers from the latest published matrix version held in memory (reloaded when a newer
          *     version is published). Candidates are every (strategy, rate) of the selected model meeting
          *     every limit, dense included; the score is the lower bound of the Wilson 95 % interval of
-         *     robust accuracy at the budget. No feasible candidate is an answer too (`status: infeasible`).
+         *     robust accuracy at the budget. With `adversarialShare` r below 1 the score is the lower
+         *     bound of the aggregated accuracy (1 − r)·clean + r·robust instead, each candidate carries
+         *     `aggregatedAccuracy`, and `shareSweep` says which candidate is best over every share from 0
+         *     to 1. No feasible candidate is an answer too (`status: infeasible`).
          */
         post: operations["createRecommendation"];
         delete?: never;
@@ -168,12 +171,17 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Robust accuracy against budget for chosen candidates, for plotting.
+         * Robust accuracy against budget — or aggregated accuracy against adversarial share — for chosen candidates, for plotting.
          * @description One curve per matching row (candidate × norm × knowledge). By default the measured grid
          *     points; with `at`, robust accuracy at those budgets from the per-sample distances (points
          *     between or beyond grid budgets are marked `distances`: optimistic there, as fixed-budget
          *     attacks only ran at the grid). A listed candidate the matrix does not hold contributes no
          *     curve. All curves come from one version (the latest published unless `version` is given).
+         *
+         *     With `vs=share` and one budget in `at`, each curve also carries `aggregated`: the accuracy
+         *     over inputs of which a share r is adversarial, (1 − r)·clean + r·robust at that budget, at
+         *     each share of `shares` (default 0, 0.1, …, 1), with the interval whose bounds are
+         *     (1 − r)·clean bound + r·robust bound; `points` then holds the one robust point it rests on.
          */
         get: operations["getMatrixCurves"];
         put?: never;
@@ -407,11 +415,15 @@ export interface components {
             dataset?: string;
             /** @description Also score evidence rows that failed the engine's sanity checks (e.g. the unbounded attack did not beat every sample, or gradient masking was flagged), with an `unsound-evidence` warning. By default such candidates are listed under `unscored` naming the failed checks, and the gate gives no verdict on them (422). */
             allowUnsoundEvidence?: boolean;
+            /** @description The share r of inputs that are adversarial, a fraction in [0, 1]; default 1 (every input attacked: the answer is exactly the one without this field). Below 1, candidates are ranked by the lower 95 % bound of the aggregated accuracy (1 − r)·clean + r·robust, whose interval combines the clean and the robust Wilson bounds linearly (sound whatever their dependence), and the answer says over which shares the recommendation stays the best. */
+            adversarialShare?: number;
         };
         /** @description At least one threshold. */
         GateThresholds: {
-            /** @description Pass only if the LOWER Wilson 95 % bound of robust accuracy is at least this (fraction). */
+            /** @description Pass only if the LOWER Wilson 95 % bound of robust accuracy is at least this (fraction), whatever the adversarial share. */
             minRobustAccuracy?: number;
+            /** @description Pass only if the LOWER 95 % bound of the aggregated accuracy (1 − r)·clean + r·robust at the scenario's `adversarialShare` r is at least this (fraction). At share 1 (the default) the same check as `minRobustAccuracy`. */
+            minAggregatedAccuracy?: number;
             /** @description Pass only if dense − candidate robust accuracy (fraction, 0.02 = 2 points) is at most this; negative demands a sweet spot. */
             maxDropVsDense?: number;
         };
@@ -450,6 +462,12 @@ export interface components {
             knowledgeUsed: components["schemas"]["Knowledge"];
             evaluationIds: components["schemas"]["EvidenceId"][];
         };
+        /** @description Accuracy over inputs of which a share r is adversarial, (1 − r)·clean + r·robust, with a 95 % interval whose bounds are (1 − r)·clean bound + r·robust bound. */
+        AggregatedAccuracy: {
+            share: number;
+            value: number;
+            interval: components["schemas"]["Interval"];
+        };
         CandidateSummary: {
             modelId: string;
             architecture: string;
@@ -463,7 +481,9 @@ export interface components {
             cleanAccuracy: components["schemas"]["CleanAccuracy"];
             /** @description null when the candidate has no admissible evidence for the scenario. */
             robustAccuracy: components["schemas"]["RobustAccuracy"] | null;
-            /** @description Lower Wilson 95 % bound of the robust accuracy; null without evidence. */
+            /** @description Only with an `adversarialShare` below 1; null without robust evidence. */
+            aggregatedAccuracy?: components["schemas"]["AggregatedAccuracy"] | null;
+            /** @description The ranking score: the lower Wilson 95 % bound of the robust accuracy — with an `adversarialShare` below 1 the lower bound of the aggregated accuracy; null without evidence. */
             score: number | null;
         };
         /** @enum {string} */
@@ -478,8 +498,13 @@ export interface components {
             a: components["schemas"]["CandidateRef"];
             b: components["schemas"]["CandidateRef"];
             paired: boolean;
-            /** @enum {string} */
-            method: "mcnemar-exact" | "fisher-exact";
+            /**
+             * @description `mcnemar-exact` (same samples) or `fisher-exact` (different samples) on robust accuracy; with an `adversarialShare` below 1, `aggregate-normal`: a two-sided normal test of the aggregated difference with a conservative standard error.
+             * @enum {string}
+             */
+            method: "mcnemar-exact" | "fisher-exact" | "aggregate-normal";
+            /** @description The adversarial share of an `aggregate-normal` comparison. */
+            share?: number;
             aRobust: number;
             aN: number;
             bRobust: number;
@@ -488,6 +513,7 @@ export interface components {
                 aOnly: number;
                 bOnly: number;
             } | null;
+            /** @description a − b of the point estimates (robust accuracy, or aggregated accuracy with `aggregate-normal`). */
             difference: number;
             pValue: number;
             significant: boolean;
@@ -601,12 +627,19 @@ export interface components {
                 feasible: number;
                 ranked: number;
             };
+            /** @description Only with an `adversarialShare` below 1 and status ok: consecutive ranges of shares from 0 to 1, each with the ranked candidate whose lower bound of aggregated accuracy is the highest there; a boundary is the exact share where two candidates' lines cross. */
+            shareSweep?: components["schemas"]["ShareSegment"][];
             rationale: string;
             warnings: components["schemas"]["Warning"][];
         };
+        ShareSegment: {
+            from: number;
+            to: number;
+            candidate: components["schemas"]["CandidateRef"];
+        };
         GateCheck: {
             /** @enum {string} */
-            check: "maxParameters" | "minCompression" | "maxBytes" | "structuredOnly" | "minCleanAccuracy" | "evidence" | "minRobustAccuracy" | "maxDropVsDense";
+            check: "maxParameters" | "minCompression" | "maxBytes" | "structuredOnly" | "minCleanAccuracy" | "evidence" | "minRobustAccuracy" | "minAggregatedAccuracy" | "maxDropVsDense";
             /** @description Path in the request, e.g. `thresholds.minRobustAccuracy`. */
             field: string;
             pass: boolean;
@@ -740,6 +773,13 @@ export interface components {
             /** @enum {string} */
             kind: "grid" | "distances";
         };
+        /** @description Aggregated accuracy (1 − r)·clean + r·robust at one adversarial share r, with its 95 % interval. */
+        SharePoint: {
+            share: number;
+            accuracy: number;
+            low: number;
+            high: number;
+        };
         CurvePlot: {
             evaluationId: number;
             modelId: string;
@@ -755,6 +795,8 @@ export interface components {
             maskingSuspected: boolean;
             cleanAccuracy: number;
             points: components["schemas"]["CurvePlotPoint"][];
+            /** @description With `vs=share` only, one point per share, ascending. */
+            aggregated?: components["schemas"]["SharePoint"][];
         };
         CurvesResponse: {
             version: number;
@@ -1908,6 +1950,13 @@ export interface operations {
                  * @example 0,0.05,0.1,0.2
                  */
                 at?: string;
+                /** @description `budget` (default): robust accuracy against budget. `share`: also aggregated accuracy against adversarial share, at the one budget `at` names (required then). */
+                vs?: "budget" | "share";
+                /**
+                 * @description With `vs=share`, comma-separated adversarial shares in [0, 1], at most 101; default 0, 0.1, …, 1.
+                 * @example 0,0.25,0.5,0.75,1
+                 */
+                shares?: string;
             };
             header?: never;
             path?: never;

@@ -37,6 +37,8 @@ export const sizeLimitSchema = z
   })
   .refine((l) => Object.keys(l).length > 0, "sizeLimit names no limit; omit it for no size limit");
 
+const shareOutOfRange = (v: unknown): string => `adversarialShare is the share of adversarial inputs, a fraction in [0, 1] (0.3 = 30 %), got ${String(v)}`;
+
 export const scenarioSchema = z.strictObject({
   norm: normSchema,
   budget: finite("budget").min(0, "budget must not be negative"),
@@ -47,14 +49,19 @@ export const scenarioSchema = z.strictObject({
   architecture: text.optional(),
   dataset: text.optional(),
   allowUnsoundEvidence: z.boolean({ error: "allowUnsoundEvidence must be true or false" }).optional(),
+  adversarialShare: finite("adversarialShare")
+    .min(0, { error: (iss) => shareOutOfRange(iss.input) })
+    .max(1, { error: (iss) => shareOutOfRange(iss.input) })
+    .optional(),
 });
 
 export const gateThresholdsSchema = z
   .strictObject({
     minRobustAccuracy: finite("minRobustAccuracy").min(0).max(1, "minRobustAccuracy is a fraction in [0, 1]").optional(),
+    minAggregatedAccuracy: finite("minAggregatedAccuracy").min(0, "minAggregatedAccuracy is a fraction in [0, 1]").max(1, "minAggregatedAccuracy is a fraction in [0, 1]").optional(),
     maxDropVsDense: finite("maxDropVsDense").min(-1).max(1, "maxDropVsDense is a fraction in [-1, 1] (0.02 = 2 points)").optional(),
   })
-  .refine((t) => Object.keys(t).length > 0, "the gate needs at least one threshold (minRobustAccuracy, maxDropVsDense)");
+  .refine((t) => Object.keys(t).length > 0, "the gate needs at least one threshold (minRobustAccuracy, minAggregatedAccuracy, maxDropVsDense)");
 
 export const gateRequestSchema = z.strictObject({
   candidate: z.strictObject({
@@ -130,11 +137,16 @@ export const jobsQuerySchema = z.strictObject({
 });
 
 export const MAX_CURVE_BUDGETS = 200;
+export const MAX_CURVE_SHARES = 101;
+/** The shares of `vs=share` without `shares`: 0, 0.1, …, 1 (i / 10, no float noise). */
+export const DEFAULT_CURVE_SHARES: readonly number[] = Array.from({ length: 11 }, (_, i) => i / 10);
 
 export const curvesQuerySchema = z.strictObject({
   ...filterShape,
   candidates: text.optional(),
   at: text.optional(),
+  vs: oneOf(["budget", "share"] as const, "curve axis").optional(),
+  shares: text.optional(),
 });
 
 /** `dense@1,global-magnitude@4` → pairs; throws HttpProblem naming `candidates`. */
@@ -158,6 +170,18 @@ export function parseBudgetList(s: string): number[] {
     const t = p.trim();
     const n = /^\d+(\.\d+)?([eE][-+]?\d+)?$/.test(t) ? Number(t) : NaN;
     if (!Number.isFinite(n)) throw new HttpProblem(400, "Bad Request", `at: budgets must be finite numbers >= 0, got ${JSON.stringify(p)}`, "at");
+    return n;
+  });
+}
+
+/** `0,0.5,1` → adversarial shares; throws HttpProblem naming `shares`. */
+export function parseShareList(s: string): number[] {
+  const parts = s.split(",");
+  if (parts.length > MAX_CURVE_SHARES) throw new HttpProblem(400, "Bad Request", `shares: at most ${MAX_CURVE_SHARES} shares, got ${parts.length}`, "shares");
+  return parts.map((p) => {
+    const t = p.trim();
+    const n = /^\d+(\.\d+)?([eE][-+]?\d+)?$/.test(t) ? Number(t) : NaN;
+    if (!(n >= 0 && n <= 1)) throw new HttpProblem(400, "Bad Request", `shares: adversarial shares are fractions in [0, 1], got ${JSON.stringify(p)}`, "shares");
     return n;
   });
 }

@@ -41,8 +41,10 @@ const FLAG_OF: Record<string, string> = {
   candidate: "--strategy/--rate",
   "candidate.strategy": "--strategy",
   "candidate.rate": "--rate",
-  thresholds: "--min-robust-accuracy/--max-drop",
+  adversarialShare: "--adversarial-share",
+  thresholds: "--min-robust-accuracy/--min-aggregated-accuracy/--max-drop",
   "thresholds.minRobustAccuracy": "--min-robust-accuracy",
+  "thresholds.minAggregatedAccuracy": "--min-aggregated-accuracy",
   "thresholds.maxDropVsDense": "--max-drop",
 };
 
@@ -70,6 +72,7 @@ export function scenarioFromFlags(f: ScenarioFlags): Scenario {
   if (f.architecture !== undefined) raw.architecture = f.architecture;
   if (f.dataset !== undefined) raw.dataset = f.dataset;
   if (f.allowUnsoundEvidence) raw.allowUnsoundEvidence = true;
+  if (f.adversarialShare !== undefined) raw.adversarialShare = f.adversarialShare;
   const r = scenarioSchema.safeParse(raw);
   if (!r.success) throw usage(r.error.issues[0]!.message, fieldOf(r.error.issues[0]!));
   return r.data;
@@ -78,6 +81,7 @@ export function scenarioFromFlags(f: ScenarioFlags): Scenario {
 export function gateRequestFromFlags(f: GateFlags): GateRequest {
   const thresholds: Record<string, unknown> = {};
   if (f.minRobustAccuracy !== undefined) thresholds.minRobustAccuracy = f.minRobustAccuracy;
+  if (f.minAggregatedAccuracy !== undefined) thresholds.minAggregatedAccuracy = f.minAggregatedAccuracy;
   if (f.maxDrop !== undefined) thresholds.maxDropVsDense = f.maxDrop;
   const raw = { candidate: { strategy: f.strategy, rate: f.rate }, scenario: scenarioFromFlags(f), thresholds };
   const r = gateRequestSchema.safeParse(raw);
@@ -196,7 +200,10 @@ function pct(x: number): string {
 function summaryLine(c: Schemas["CandidateSummary"]): string {
   const ra = c.robustAccuracy;
   const robust = ra ? `robust ${pct(ra.value)} [${pct(ra.interval.low)}, ${pct(ra.interval.high)}] at ${ra.norm} ε = ${ra.budget}` : "no evidence";
-  return `${c.strategy} ${c.rate}× (${c.nonZeroParams.toLocaleString("en")} non-zero parameters, ${c.sparseBytes.toLocaleString("en")} bytes sparse): ${robust}; clean ${pct(c.cleanAccuracy.value)}`;
+  const ag = c.aggregatedAccuracy;
+  // Only with an adversarial share below 1.
+  const aggregated = ag ? `; aggregated at share ${ag.share} ${pct(ag.value)} [${pct(ag.interval.low)}, ${pct(ag.interval.high)}]` : "";
+  return `${c.strategy} ${c.rate}× (${c.nonZeroParams.toLocaleString("en")} non-zero parameters, ${c.sparseBytes.toLocaleString("en")} bytes sparse): ${robust}; clean ${pct(c.cleanAccuracy.value)}${aggregated}`;
 }
 
 export function formatRecommendation(r: Schemas["Recommendation"]): string {

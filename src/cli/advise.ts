@@ -23,12 +23,14 @@ export interface ScenarioFlags {
   timeout: number;
   include?: string;
   allowUnsoundEvidence?: boolean;
+  adversarialShare?: number;
 }
 
 export interface GateFlags extends ScenarioFlags {
   strategy?: string;
   rate?: number;
   minRobustAccuracy?: number;
+  minAggregatedAccuracy?: number;
   maxDrop?: number;
   junit?: string;
 }
@@ -51,6 +53,11 @@ function scenarioOptions(cmd: Command): Command {
     .option("--architecture <name>", "model architecture, e.g. lenet5")
     .option("--dataset <name>", "data set, e.g. fashion-mnist")
     .option("--allow-unsound-evidence", "also score evidence that failed the engine's sanity checks (with a warning)")
+    .option(
+      "--adversarial-share <fraction>",
+      "share r of inputs that are adversarial (0–1, default 1): rank by the lower bound of (1 − r)·clean + r·robust accuracy",
+      anyNumber("--adversarial-share"),
+    )
     .option("--timeout <ms>", "HTTP timeout with --url", intOption("--timeout", 1, 3_600_000), 30_000)
     .option("--json", "print the response as JSON");
 }
@@ -74,7 +81,12 @@ export function registerAdvise(program: Command): void {
   )
     .requiredOption("--strategy <name>", "dense | global-magnitude | layer-magnitude | global-gradient | layer-gradient | random | structured-l1")
     .requiredOption("--rate <rate>", "compression rate of the grid (1 for dense)", anyNumber("--rate"))
-    .option("--min-robust-accuracy <fraction>", "pass only if the lower 95 % bound of robust accuracy is at least this (0.4 = 40 %)", anyNumber("--min-robust-accuracy"))
+    .option("--min-robust-accuracy <fraction>", "pass only if the lower 95 % bound of robust accuracy is at least this (0.4 = 40 %), whatever the adversarial share", anyNumber("--min-robust-accuracy"))
+    .option(
+      "--min-aggregated-accuracy <fraction>",
+      "pass only if the lower 95 % bound of (1 − r)·clean + r·robust accuracy at --adversarial-share r is at least this (at share 1 the same as --min-robust-accuracy)",
+      anyNumber("--min-aggregated-accuracy"),
+    )
     .option("--max-drop <fraction>", "pass only if dense − candidate robust accuracy is at most this (0.02 = 2 points)", anyNumber("--max-drop"))
     .option("--junit <file>", "write a JUnit XML report (one testcase per check)")
     .action(async (flags: GateFlags) => {

@@ -2,7 +2,7 @@
 // the joined row → MatrixRow mapping, row filters and the opaque paging cursor.
 import type { CleanCount, Knowledge, Norm, Strategy } from "../vocabulary.js";
 import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../vocabulary.js";
-import { estimate } from "../vocabulary.js";
+import { aggregateAccuracy, estimate } from "../vocabulary.js";
 import type { SqlValue } from "./sqlite.js";
 import { canonicalJson, sha256Hex, toBase64 } from "./blobs.js";
 import type { CurvePointRow, MatrixRow, StoredAttack } from "./row.js";
@@ -100,6 +100,22 @@ export interface CurvePlotPoint extends CurvePointRow {
   kind: "grid" | "distances";
 }
 
+/** Aggregated accuracy (1 − r)·clean + r·robust at one adversarial share r (vocabulary.ts, aggregateAccuracy). */
+export interface SharePoint {
+  share: number;
+  accuracy: number;
+  low: number;
+  high: number;
+}
+
+/** The aggregate of one row at each share, from its clean accuracy and its robust point at one budget. */
+export function sharePoints(clean: { value: number; low: number; high: number }, robust: { accuracy: number; low: number; high: number }, shares: readonly number[]): SharePoint[] {
+  return shares.map((share) => {
+    const a = aggregateAccuracy({ value: clean.value, interval: { low: clean.low, high: clean.high } }, { value: robust.accuracy, interval: { low: robust.low, high: robust.high } }, share);
+    return { share, accuracy: a.value, low: a.interval.low, high: a.interval.high };
+  });
+}
+
 export interface CurvePlot {
   evaluationId: number;
   modelId: string;
@@ -115,6 +131,8 @@ export interface CurvePlot {
   maskingSuspected: boolean;
   cleanAccuracy: number;
   points: CurvePlotPoint[];
+  /** With `shares` only: the aggregate at the one budget of `points`, per share. */
+  aggregated?: SharePoint[];
 }
 
 // ───────────────── internals (for store.ts, not re-exported) ─────────────────

@@ -37,6 +37,7 @@ import {
   filterSql,
   modelFields,
   rowFromJoined,
+  sharePoints,
   validateFilter,
   versionInfo,
   type CurvePlot,
@@ -67,6 +68,7 @@ export {
   modelFields,
   type CurvePlot,
   type CurvePlotPoint,
+  type SharePoint,
   type ModelFields,
   type ModelFieldsRow,
   type ModelSummary,
@@ -605,12 +607,18 @@ export class MatrixStore {
   /**
    * Curves for plotting, one per matching row. By default the measured grid points; with `at`,
    * robust accuracy at those budgets from the per-sample distances (grid budgets among them are
-   * marked `grid`, the others `distances`).
+   * marked `grid`, the others `distances`). With `shares` (and exactly one budget in `at`), also
+   * the aggregated accuracy (1 − r)·clean + r·robust at that budget for each share r, ascending.
    */
-  async curves(filter: RowFilter = {}, options: { at?: number[] } = {}): Promise<{ version: number; curves: CurvePlot[] }> {
+  async curves(filter: RowFilter = {}, options: { at?: number[]; shares?: number[] } = {}): Promise<{ version: number; curves: CurvePlot[] }> {
     const at = options.at;
     if (at !== undefined) {
       check(Array.isArray(at) && at.every((b) => typeof b === "number" && Number.isFinite(b) && b >= 0), "curve budgets must be finite numbers >= 0");
+    }
+    const shares = options.shares === undefined ? undefined : [...options.shares].sort((a, b) => a - b);
+    if (shares !== undefined) {
+      check(at !== undefined && at.length === 1, "aggregated accuracy against share needs exactly one budget");
+      check(shares.every((r) => typeof r === "number" && r >= 0 && r <= 1), "adversarial shares must be fractions in [0, 1]");
     }
     const version = (await this.resolveVersion(filter.version)).id;
     const curves: CurvePlot[] = [];
@@ -638,6 +646,7 @@ export class MatrixStore {
         maskingSuspected: row.maskingSuspected,
         cleanAccuracy: row.cleanAccuracy.value,
         points,
+        ...(shares === undefined ? {} : { aggregated: sharePoints(row.cleanAccuracy, points[0]!, shares) }),
       });
     }
     return { version, curves };

@@ -58,7 +58,7 @@ test("gate: bad input and an unreachable server exit 2 with a JUnit error; the o
   // Two real processes for the exit code as a pipeline sees it …
   const bad = await runCli(["gate", "--db", db, ...scenarioArgs, "--strategy", "global-magnitude", "--rate", "4", "--junit", `${junit}.bad`]);
   assert.equal(bad.code, 2, bad.stderr);
-  assert.match(bad.stderr, /^advisor: --min-robust-accuracy\/--max-drop: the gate needs at least one threshold/);
+  assert.match(bad.stderr, /^advisor: --min-robust-accuracy\/--min-aggregated-accuracy\/--max-drop: the gate needs at least one threshold/);
   assert.match(await readFile(`${junit}.bad`, "utf8"), /errors="1"[\s\S]*<error /);
   const down = await runCli(["gate", "--url", "http://127.0.0.1:9", ...scenarioArgs, "--strategy", "dense", "--rate", "1", "--min-robust-accuracy", "0.1", "--junit", `${junit}.down`]);
   assert.equal(down.code, 2, down.stderr);

@@ -1,6 +1,7 @@
 // GET /v1/matrix (rows, cursor pagination), /v1/matrix/rows/{id} (one row), /v1/matrix/curves (for
-// plotting), /v1/models (of the version the advisor answers from) and /v1/matrix/versions. The
-// first four carry an ETag keyed by the matrix version (etag.ts).
+// plotting; against budget, or with vs=share against the adversarial share), /v1/models (of the
+// version the advisor answers from) and /v1/matrix/versions. The first four carry an ETag keyed
+// by the matrix version and the request URL, query included (etag.ts).
 import { Router } from "express";
 import { checkBudget } from "../../advisor/validate.js";
 import { modelsOutside } from "../../models/storage.js";
@@ -9,7 +10,7 @@ import { versionETag } from "../etag.js";
 import type { MatrixCache } from "../matrix-cache.js";
 import { HttpProblem } from "../problem.js";
 import type { components } from "../schema.gen.js";
-import { curvesQuerySchema, matrixQuerySchema, parseBudgetList, parseCandidateList, parseOr400 } from "../validation.js";
+import { DEFAULT_CURVE_SHARES, curvesQuerySchema, matrixQuerySchema, parseBudgetList, parseCandidateList, parseOr400, parseShareList } from "../validation.js";
 import { matrixEmpty } from "./errors.js";
 
 type Schemas = components["schemas"];
@@ -65,6 +66,16 @@ export function matrixRoutes(store: MatrixStore, cache: MatrixCache): Router {
     // With a norm, the same budget rules as POST /v1/recommendations (L∞ at most 1, L0 whole
     // features): the two never disagree on what a valid budget of a norm is.
     if (at !== undefined && q.norm !== undefined) for (const b of at) checkBudget(q.norm, b, "at");
+    // Against the adversarial share: one budget, the one the robust part is taken at.
+    let shares: number[] | undefined;
+    if (q.vs === "share") {
+      if (at === undefined || at.length !== 1) {
+        throw new HttpProblem(400, "Bad Request", `at: with vs=share, name the one budget the aggregated accuracy is taken at (e.g. at=0.03), got ${at === undefined ? "none" : `${at.length} budgets`}`, "at");
+      }
+      shares = q.shares === undefined ? [...DEFAULT_CURVE_SHARES] : parseShareList(q.shares);
+    } else if (q.shares !== undefined) {
+      throw new HttpProblem(400, "Bad Request", "shares: adversarial shares go with vs=share", "shares");
+    }
     await requirePublished();
     const base = filterOf(q);
     // Pin one version for every candidate.
@@ -72,7 +83,7 @@ export function matrixRoutes(store: MatrixStore, cache: MatrixCache): Router {
     const curves: CurvePlot[] = [];
     for (const c of candidates ?? [null]) {
       const filter: RowFilter = c ? { ...base, strategy: c.strategy, rate: c.rate } : base;
-      curves.push(...(await store.curves(filter, at === undefined ? {} : { at })).curves);
+      curves.push(...(await store.curves(filter, { ...(at === undefined ? {} : { at }), ...(shares === undefined ? {} : { shares }) })).curves);
     }
     const body: Schemas["CurvesResponse"] = { version: base.version, curves };
     res.json(body);
