@@ -1,4 +1,4 @@
-// README acceptance: the curl examples, run against a service seeded with the shipped matrix
+// README acceptance: the curl and CLI examples, run against a service seeded with the shipped matrix
 // (db/matrix.jsonl), print exactly what the README shows (`npm run docs:examples` regenerates them).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -22,4 +22,8 @@ test("the README's curl examples work as shown against the shipped matrix", { sk
   assert.ok(examples.length >= 4, "the README shows at least four examples");
   const outputs = await runExamples(examples);
   examples.forEach((e, i) => assert.equal(outputs[i], e.output, `README example ${i + 1}: ${e.command.split("\n")[0]}`));
+  // What the adversarial-share section says in words, so a regenerated output cannot quietly turn it around.
+  const sweep = examples.find((e) => e.command.includes("--adversarial-share $r"))!.output;
+  assert.match(sweep, /^r = 0: global-magnitude 2×[\s\S]*\nr = 1: random 4×/);
+  assert.match(examples.find((e) => e.command.includes("jq -r '.rationale'"))!.output, /global-gradient at 4× for [^,]*, .*random at 4× for r ≥ 0\.459;/);
 });
