@@ -29,7 +29,10 @@ export function parseInclude(text: string | undefined): Set<IncludePart> {
   return out;
 }
 
-/** GET /v1/matrix/curves for the recommendation and the runner-up around the budget. */
+/**
+ * GET /v1/matrix/curves for the recommendation and the runner-up around the budget; with an
+ * adversarial share below 1, their aggregated accuracy against the share at that budget (vs=share).
+ */
 function curvesLink(r: Recommendation): string | null {
   const shown = r.alternatives.slice(0, 2).map((a) => a.candidate);
   const first = shown[0];
@@ -40,6 +43,7 @@ function curvesLink(r: Recommendation): string | null {
     knowledge: r.scenario.knowledge,
     candidates: shown.filter((c) => c.modelId === first.modelId).map((c) => `${c.strategy}@${c.rate}`).join(","),
     at: String(r.scenario.budget),
+    ...(r.scenario.adversarialShare === undefined ? {} : { vs: "share" }),
   });
   return `/v1/matrix/curves?${q.toString()}`;
 }

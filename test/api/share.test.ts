@@ -45,6 +45,13 @@ test("POST /v1/recommendations with adversarialShare: ranks by the aggregate's l
   assert.deepEqual(sweep.map((g) => [g.from, g.to, g.candidate.strategy]), [[0, 1, "dense"]], "dense's line is above global-magnitude's below share 1");
   assert.match(mid.body.rationale as string, /At every adversarial share from 0 to 1 the dense model has the highest lower bound/);
   assert.equal((mid.body.comparison as { method: string }).method, "aggregate-normal");
+  // The answer links to the winner's and runner-up's aggregate against the share.
+  const link = (mid.body.links as { curves: string }).curves;
+  assert.match(link, /[?&]vs=share(&|$)/);
+  const linked = await api.call("GET", link);
+  assert.equal(linked.status, 200);
+  assert.deepEqual((linked.body.curves as { strategy: string; aggregated: unknown[] }[]).map((c) => [c.strategy, c.aggregated.length]), [["dense", 11], ["global-magnitude", 11]]);
+  assert.doesNotMatch((today.body.links as { curves: string }).curves, /vs=/);
 
   const metrics = String((await api.call("GET", "/metrics")).body.text);
   assert.match(metrics, /advisor_recommendations_total\{status="ok"\} 4/);
