@@ -9,6 +9,7 @@
 //   smallest; ε = 0 the clean accuracy of the evaluated samples; beyond the grid the distances at ε,
 //   with a warning (curve.ts); float32 comparison d > fround(ε), as the engine stores distances;
 // - score: lower Wilson 95 % bound; ties (1e-12) to fewer non-zero parameters, then fewer bytes;
+//   with an adversarial share r below 1 the lower bound of (1 − r)·clean + r·robust (share.ts);
 // - significance: McNemar exact when paired on the same samples, Fisher exact otherwise; α = 0.05.
 export * from "./types.js";
 export { AdvisorError, AdvisorInputError, AdvisorDataError, UnknownModelError, UnknownCandidateError, UnsoundEvidenceError, type ModelInfo } from "./errors.js";
