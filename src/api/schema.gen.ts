@@ -803,6 +803,10 @@ export interface components {
             curves: components["schemas"]["CurvePlot"][];
         };
         ModelSummary: {
+            /** @description Registered by upload (POST /v1/models or `advisor models add`): answered for by id only (`modelId`), never as part of the default model set. */
+            uploaded: boolean;
+            /** @description What the matrix version holds for the model, per norm and knowledge level (norms in the order l0, l2, linf; knowledge strongest first); only the pairs with at least one row. Empty for a model without rows. */
+            coverage: components["schemas"]["ModelCoverage"][];
             modelId: string;
             /**
              * @description measured: the matrix version has rows for the model (variants and evaluations count them). not-measured: a registered model (e.g. uploaded) without rows in that version yet — refresh it (POST /v1/models/{id}/refresh) before asking about it.
@@ -824,6 +828,14 @@ export interface components {
             modelDir: string | null;
             variants: number;
             evaluations: number;
+        };
+        ModelCoverage: {
+            norm: components["schemas"]["Norm"];
+            knowledge: components["schemas"]["Knowledge"];
+            /** @description Variants (strategy × rate) with a row for this norm and knowledge level. */
+            variants: number;
+            /** @description Of those, the variants whose rows all passed the engine's sanity checks (what the advisor scores by default). */
+            sound: number;
         };
         ModelsResponse: {
             /** @description The matrix version the advisor answers from. */
@@ -2040,7 +2052,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Models with their number of variants and evaluations. */
+            /** @description Models with their number of variants and evaluations, whether each was uploaded, and their coverage: per norm and knowledge level, how many variants have a row and how many of those rows passed the engine's sanity checks. */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
@@ -2072,7 +2084,28 @@ export interface operations {
                      *           "modelDir": "models/lenet5-fashion-mnist-1",
                      *           "variants": 22,
                      *           "evaluations": 66,
-                     *           "state": "measured"
+                     *           "state": "measured",
+                     *           "uploaded": false,
+                     *           "coverage": [
+                     *             {
+                     *               "norm": "l2",
+                     *               "knowledge": "white-box",
+                     *               "variants": 22,
+                     *               "sound": 22
+                     *             },
+                     *             {
+                     *               "norm": "linf",
+                     *               "knowledge": "white-box",
+                     *               "variants": 22,
+                     *               "sound": 21
+                     *             },
+                     *             {
+                     *               "norm": "linf",
+                     *               "knowledge": "transfer",
+                     *               "variants": 22,
+                     *               "sound": 22
+                     *             }
+                     *           ]
                      *         }
                      *       ]
                      *     }

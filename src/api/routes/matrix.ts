@@ -4,7 +4,8 @@
 // by the matrix version and the request URL, query included (etag.ts).
 import { Router } from "express";
 import { checkBudget } from "../../advisor/validate.js";
-import { modelsOutside } from "../../models/storage.js";
+import { modelsOutside, uploadedModelIds } from "../../models/storage.js";
+import { coverageByModel } from "../model-coverage.js";
 import type { MatrixStore, RowFilter, CurvePlot } from "../../matrix/store.js";
 import { versionETag } from "../etag.js";
 import type { MatrixCache } from "../matrix-cache.js";
@@ -95,10 +96,14 @@ export function matrixRoutes(store: MatrixStore, cache: MatrixCache): Router {
     // Registered models without rows in this version (an upload not refreshed yet) are listed
     // too, so an operator sees them — marked not-measured, with nothing counted.
     const measured = new Set(loaded.models.map((m) => m.modelId));
-    const others = await modelsOutside(store.db, measured);
+    const [others, uploaded] = await Promise.all([modelsOutside(store.db, measured), uploadedModelIds(store.db)]);
+    const coverage = coverageByModel(loaded.snapshot);
     const body: Schemas["ModelsResponse"] = {
       version: loaded.version,
-      models: [...loaded.models.map((m) => ({ ...m, state: "measured" as const })), ...others.map((m) => ({ ...m, state: "not-measured" as const }))],
+      models: [
+        ...loaded.models.map((m) => ({ ...m, state: "measured" as const, uploaded: uploaded.has(m.modelId), coverage: coverage.get(m.modelId) ?? [] })),
+        ...others.map((m) => ({ ...m, state: "not-measured" as const, uploaded: uploaded.has(m.modelId), coverage: [] })),
+      ],
     };
     res.json(body);
   });
