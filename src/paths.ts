@@ -11,6 +11,8 @@ export const openapiPath: string = path.join(packageRoot, "openapi.yaml");
 export const defaultDbPath: string = path.join(packageRoot, "data", "advisor.sqlite");
 /** The shipped default matrix (JSONL), imported into a database that has none (see src/matrix/seed.ts). */
 export const shippedMatrixPath: string = path.join(packageRoot, "db", "matrix.jsonl");
+/** The built web page (`npm run build` bundles web/ there), served at / (src/api/web.ts). */
+export const webDir: string = path.join(packageRoot, "dist", "web");
 /** The grid a refresh job runs when the request names none. */
 export const defaultRefreshGridPath: string = path.join(packageRoot, "db", "grids", "default.yaml");
 

@@ -24,6 +24,8 @@ import { domainErrors } from "./routes/errors.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { matrixRoutes } from "./routes/matrix.js";
 import { modelRoutes, type UploadSettings } from "./routes/models.js";
+import { webRoutes } from "./web.js";
+import { webDir } from "../paths.js";
 import type { components } from "./schema.gen.js";
 
 type Health = components["schemas"]["Health"];
@@ -49,6 +51,8 @@ export interface AppDeps {
   jobs?: JobManager;
   /** The grid a refresh runs when the request names none (default db/grids/default.yaml). */
   refreshGridFile?: string;
+  /** The built web page served at / (default dist/web of the package; tests build their own). */
+  webDir?: string;
 }
 
 export const DEFAULT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
@@ -149,6 +153,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(modelRoutes(store, keys, uploads));
   app.use(jobRoutes(deps.jobs, keys, { db: deps.db, dbFile: deps.db.file, datasets: uploads.datasets, defaultGridFile: deps.refreshGridFile }));
   app.use(matrixRoutes(store, matrixCache));
+  app.use(webRoutes(deps.webDir ?? webDir));
 
   app.use(notFound);
   app.use(domainErrors);
