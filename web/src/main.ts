@@ -135,9 +135,11 @@ function drawCharts(): void {
   if (!shown) return;
   const s = shown.scenario;
   const knowledge = shown.asked.recommendation?.robustAccuracy?.knowledgeUsed ?? s.knowledge;
+  // Both widths before anything is drawn: one layout, not one per chart.
+  const widths = { curves: widthOf("curves-chart"), heatmap: widthOf("heatmap-chart") };
   const curvesEl = byId("curves-chart");
   if (shown.series.length > 0) {
-    show(curvesEl, curvesView(shown.series, { norm: s.norm, knowledge, budget: s.budget, width: widthOf("curves-chart") }));
+    show(curvesEl, curvesView(shown.series, { norm: s.norm, knowledge, budget: s.budget, width: widths.curves }));
     show(byId("curves-table"), curvesTable(shown.series, s.norm));
   } else {
     show(curvesEl, h("p", { class: "empty" }, "No curve to show for this question."));
@@ -151,7 +153,7 @@ function drawCharts(): void {
   const heatEl = byId("heatmap-chart");
   if (shown.cells.length > 0) {
     const model = shown.cells[0]!.candidate;
-    heatmap = heatmapView(shown.cells, { width: widthOf("heatmap-chart"), onChoose: (cell) => void showEvidence(cell) });
+    heatmap = heatmapView(shown.cells, { width: widths.heatmap, onChoose: (cell) => void showEvidence(cell) });
     show(heatEl, heatmap.element);
     byId("heatmap-caption").textContent =
       `${model.architecture} (${model.modelId.slice(0, 12)}), ${budget(s.norm, s.budget)}, ${KNOWLEDGE_LABEL[s.knowledge]} attacker. ` +
