@@ -9,6 +9,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json openapi.yaml ./
 COPY src ./src
+# The web page served at / (web/build.ts bundles it into dist/web during npm run build).
+COPY web ./web
 COPY db ./db
 RUN npm run build && chmod +x dist/cli/main.js && npm prune --omit=dev
 

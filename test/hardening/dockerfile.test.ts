@@ -130,6 +130,17 @@ test("Dockerfile: starts `advisor serve` from the build output, as npm start doe
   assert.ok(all(runtime!, "COPY").includes("--from=build /app/dist ./dist"));
 });
 
+test("Dockerfile: the web page's sources go into the build stage, so npm run build bundles them into dist/web, which the image keeps", async () => {
+  const [build, runtime] = await stages();
+  const pkg = JSON.parse(await readFile(path.join(root, "package.json"), "utf8")) as { scripts: { build: string } };
+  assert.match(pkg.scripts.build, /web\/build\.ts/, "npm run build builds the page");
+  const copies = all(build!, "COPY");
+  assert.ok(copies.includes("web ./web"));
+  const order = build!.map((i) => `${i.op} ${i.args}`);
+  assert.ok(order.indexOf("COPY web ./web") < order.findIndex((l) => /^RUN npm run build/.test(l)), "copied before the build runs");
+  assert.ok(all(runtime!, "COPY").includes("--from=build /app/dist ./dist"), "dist/web goes into the image with dist");
+});
+
 test("README: the Container section documents the /data volume and the data set directory", async () => {
   const readme = await readFile(path.join(root, "README.md"), "utf8");
   const section = readme.slice(readme.indexOf("## Container"));
