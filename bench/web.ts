@@ -1,14 +1,13 @@
 // The web page's weight and first render (issue 20). Builds the page (as `npm run build` does),
 // serves it with the service on the shipped matrix imported into a temp database, and loads it in
-// Debian's chromium (headless, through playwright-core) --runs times in a fresh browser context
-// (cold: nothing cached) and as many times again in one context (warm: the hashed assets cached).
+// Debian's chromium (headless, through playwright-core), --runs times cold (the browser's cache
+// emptied first) and as many times warm (the hashed assets cached), in new tabs.
 // First render = from the start of navigation to the page's `advisor:first-render` mark: the
 // default question answered and its answer, curves and heatmap drawn. Prints one JSON line per
-// load and a summary with the medians, the page weight (script + style sheet, gzip) and the load
-// average of the machine, since on a shared machine the figures move with it, and the CPU time
-// the browser and the service spent on each load, which does not.
+// load and a summary with the medians, the page weight (script + style sheet, gzip), the time the
+// page's main thread was busy (script, layout), and the load average of the machine, since on a
+// shared machine the wall times move with it.
 //   npm run bench:web -- [--runs 7]
-import { readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import type { BrowserContext } from "playwright-core";
@@ -31,59 +30,47 @@ interface Load {
   domContentLoaded: number;
   ready: number;
   transferredKB: number;
-  /** CPU time the browser's processes used for the load (all of them: renderer, GPU, network), ms. */
-  browserCpu: number;
-  /** CPU time of this process — the service answering, and the driver — during the load, ms. */
-  serviceCpu: number;
+  /** Building the answer's and the charts' elements (the page's own measures). */
+  drawAnswer: number;
+  drawCharts: number;
+  /** The page's main thread (Chrome's Performance metrics): all its tasks, script, layout (ms). */
+  mainThread: number;
+  script: number;
+  layout: number;
 }
 
-/**
- * CPU time (user + system, ms) of this process's descendants — the browser — from /proc. On a
- * shared machine wall times stretch with the load average; CPU time says what the load costs.
- */
-async function browserCpuMs(): Promise<number> {
-  const entries = await readdir("/proc").catch(() => [] as string[]);
-  const parent = new Map<number, number>();
-  const ticks = new Map<number, number>();
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    const stat = await readFile(`/proc/${e}/stat`, "utf8").catch(() => null);
-    if (!stat) continue;
-    // Fields after the command name (which may hold spaces) in parentheses.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    parent.set(Number(e), Number(f[1]));
-    ticks.set(Number(e), Number(f[11]) + Number(f[12]));
-  }
-  let total = 0;
-  for (const [pid, t] of ticks) {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
-      if (p === process.pid) {
-        total += t;
-        break;
-      }
-    }
-  }
-  return total * 10; // USER_HZ = 100 on Linux
-}
-
-async function load(context: BrowserContext, url: string): Promise<Load> {
+/** Loads the page in a new tab of `context`; `cold` empties the browser's cache first. */
+async function load(context: BrowserContext, url: string, cold: boolean): Promise<Load> {
   const page = await context.newPage();
-  const cpu0 = await browserCpuMs();
-  const own0 = process.cpuUsage();
+  const cdp = await context.newCDPSession(page);
+  if (cold) await cdp.send("Network.clearBrowserCache");
+  await cdp.send("Performance.enable");
   const start = Date.now();
   await page.goto(url);
   await page.waitForSelector("body[data-state=ready]", { timeout: 60_000 });
   const ready = Date.now() - start;
-  const own = process.cpuUsage(own0);
-  const browserCpu = (await browserCpuMs()) - cpu0;
+  const { metrics } = await cdp.send("Performance.getMetrics");
+  const m = new Map(metrics.map((x) => [x.name, x.value]));
+  const ms = (name: string) => Math.round((m.get(name) ?? 0) * 1000);
   const timing = (await page.evaluate(`(() => {
     const nav = performance.getEntriesByType("navigation")[0];
     const mark = performance.getEntriesByName("advisor:first-render")[0];
-    const assets = performance.getEntriesByType("resource").filter((e) => /\\/assets\\//.test(e.name));
-    return { firstRender: mark ? mark.startTime : -1, domContentLoaded: nav.domContentLoadedEventEnd, transferred: assets.reduce((s, e) => s + e.transferSize, 0) };
-  })()`)) as { firstRender: number; domContentLoaded: number; transferred: number };
+    const assets = performance.getEntriesByType("resource").filter((e) => e.name.includes("/assets/"));
+    const measured = (name) => performance.getEntriesByName(name).reduce((s, e) => s + e.duration, 0);
+    return { firstRender: mark ? mark.startTime : -1, domContentLoaded: nav.domContentLoadedEventEnd, transferred: assets.reduce((s, e) => s + e.transferSize, 0), drawAnswer: measured("advisor:draw-answer"), drawCharts: measured("advisor:draw-charts") };
+  })()`)) as { firstRender: number; domContentLoaded: number; transferred: number; drawAnswer: number; drawCharts: number };
   await page.close();
-  return { firstRender: Math.round(timing.firstRender), domContentLoaded: Math.round(timing.domContentLoaded), ready, transferredKB: Math.round(timing.transferred / 102.4) / 10, browserCpu, serviceCpu: Math.round((own.user + own.system) / 1000) };
+  return {
+    firstRender: Math.round(timing.firstRender),
+    domContentLoaded: Math.round(timing.domContentLoaded),
+    ready,
+    transferredKB: Math.round(timing.transferred / 102.4) / 10,
+    drawAnswer: Math.round(timing.drawAnswer),
+    drawCharts: Math.round(timing.drawCharts),
+    mainThread: ms("TaskDuration"),
+    script: ms("ScriptDuration"),
+    layout: ms("LayoutDuration"),
+  };
 }
 
 const median = (xs: number[]): number => {
@@ -96,21 +83,19 @@ console.log(describeBuild(build));
 const loadBefore = os.loadavg()[0]!;
 const [site, browser] = await Promise.all([startSite(), launchChromium()]);
 try {
-  const cold: Load[] = [];
-  for (let i = 0; i < runs; i++) {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const l = await load(context, `${site.baseUrl}/`);
-    await context.close();
-    cold.push(l);
-    console.log(JSON.stringify({ load: "cold", run: i + 1, ...l }));
-  }
-  const warm: Load[] = [];
+  // One tab after another in one browser context (a new context per load would also start
+  // Chrome's own WebUI pages each time, which here cost more CPU than the page itself).
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  await load(context, `${site.baseUrl}/`); // fills the cache
+  await load(context, `${site.baseUrl}/`, true); // the browser's own start-up, not counted
+  const cold: Load[] = [];
+  const warm: Load[] = [];
   for (let i = 0; i < runs; i++) {
-    const l = await load(context, `${site.baseUrl}/`);
-    warm.push(l);
-    console.log(JSON.stringify({ load: "warm", run: i + 1, ...l }));
+    const c = await load(context, `${site.baseUrl}/`, true);
+    cold.push(c);
+    console.log(JSON.stringify({ load: "cold", run: i + 1, ...c }));
+    const w = await load(context, `${site.baseUrl}/`, false);
+    warm.push(w);
+    console.log(JSON.stringify({ load: "warm", run: i + 1, ...w }));
   }
   await context.close();
   const weight = build.files.filter((f) => f.name.startsWith("assets/")).reduce((s, f) => s + f.gzipBytes, 0);
@@ -120,8 +105,10 @@ try {
       cold: median(cold.map((l) => l.firstRender)),
       warm: median(warm.map((l) => l.firstRender)),
       coldReady: median(cold.map((l) => l.ready)),
-      coldBrowserCpu: median(cold.map((l) => l.browserCpu)),
-      coldServiceCpu: median(cold.map((l) => l.serviceCpu)),
+      coldDrawCharts: median(cold.map((l) => l.drawCharts)),
+      coldMainThread: median(cold.map((l) => l.mainThread)),
+      coldScript: median(cold.map((l) => l.script)),
+      coldLayout: median(cold.map((l) => l.layout)),
       pageWeightKB: Math.round(weight / 102.4) / 10,
       coldTransferredKB: median(cold.map((l) => l.transferredKB)),
       runs,

@@ -23,7 +23,7 @@ export interface BuiltFile {
 
 export interface WebBuild {
   dir: string;
-  /** The script and the style sheet (what the page weighs), then index.html. */
+  /** The script, the chunks it imports and the style sheet (what the page weighs), then index.html. */
   files: BuiltFile[];
 }
 
@@ -66,6 +66,9 @@ export async function buildWeb(outdir: string, o: { minify?: boolean } = {}): Pr
     entryPoints: { app: path.join(here, "src", "main.ts") },
     outdir: path.join(staging, "assets"),
     entryNames: "[name]-[hash]",
+    // The charts (Observable Plot) in a chunk of their own, loaded while the first question is asked.
+    splitting: true,
+    chunkNames: "[name]-[hash]",
     bundle: true,
     format: "esm",
     platform: "browser",
@@ -76,19 +79,23 @@ export async function buildWeb(outdir: string, o: { minify?: boolean } = {}): Pr
     logLevel: "silent",
     define: { __API_SCHEMAS__: JSON.stringify(schemasFor(spec, ["Scenario", "Strategy"])) },
   });
-  const outputs = Object.keys(result.metafile.outputs).map((f) => path.relative(staging, path.resolve(f)).split(path.sep).join("/"));
-  const script = outputs.find((f) => f.endsWith(".js"));
-  const style = outputs.find((f) => f.endsWith(".css"));
-  if (!script || !style) throw new Error(`web build: expected a script and a style sheet, got ${outputs.join(", ")}`);
+  const rel = (f: string) => path.relative(staging, path.resolve(f)).split(path.sep).join("/");
+  const outputs = Object.entries(result.metafile.outputs).map(([f, o]) => ({ name: rel(f), entry: o.entryPoint !== undefined && o.entryPoint.endsWith("main.ts") }));
+  const script = outputs.find((o) => o.entry && o.name.endsWith(".js"))?.name;
+  const chunks = outputs.filter((o) => !o.entry && o.name.endsWith(".js")).map((o) => o.name);
+  const style = outputs.find((o) => o.name.endsWith(".css"))?.name;
+  if (!script || !style) throw new Error(`web build: expected a script and a style sheet, got ${outputs.map((o) => o.name).join(", ")}`);
   const template = await readFile(path.join(here, "index.html"), "utf8");
-  const html = template.replace("{{script}}", `/${script}`).replace("{{style}}", `/${style}`);
+  // The chunks are fetched at once, not when the script gets to import them.
+  const preloads = chunks.map((c) => `<link rel="modulepreload" href="/${c}" />`).join("\n    ");
+  const html = template.replace("{{script}}", `/${script}`).replace("{{style}}", `/${style}`).replace("{{preloads}}", preloads);
   if (html.includes("{{")) throw new Error("web/index.html: a placeholder was left unfilled");
   await writeFile(path.join(staging, "index.html"), html);
-  for (const f of [script, style]) {
+  for (const f of [script, ...chunks, style]) {
     const file = path.join(staging, f);
     await writeFile(`${file}.gz`, gzipSync(await readFile(file), { level: 9 }));
   }
-  const files = [await sizeOf(staging, script), await sizeOf(staging, style), await sizeOf(staging, "index.html")];
+  const files = [await sizeOf(staging, script), ...(await Promise.all(chunks.map((c) => sizeOf(staging, c)))), await sizeOf(staging, style), await sizeOf(staging, "index.html")];
   await mkdir(path.dirname(target), { recursive: true });
   await rm(target, { recursive: true, force: true });
   await rename(staging, target);
@@ -101,7 +108,7 @@ export function describeBuild(b: WebBuild): string {
   const lines = b.files.map((f) => `  ${f.name}  ${kb(f.bytes)} (${kb(f.gzipBytes)} gzip)`);
   const assets = b.files.filter((f) => f.name.startsWith("assets/"));
   const weight = assets.reduce((s, f) => s + f.gzipBytes, 0);
-  return [`web page built in ${b.dir}:`, ...lines, `page weight (script + style sheet, gzip): ${kb(weight)}`].join("\n");
+  return [`web page built in ${b.dir}:`, ...lines, `page weight (scripts + style sheet, gzip): ${kb(weight)}`].join("\n");
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

@@ -43,17 +43,24 @@ async function serve(t: TestContext, webDir: string): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-test("the build: one hashed script and style sheet with gzip copies, named in index.html", async () => {
+test("the build: a hashed entry script, the chart chunk it imports (preloaded), a style sheet, each with a gzip copy, named in index.html", async () => {
   const { build, dir } = await builtPage();
-  const [script, style, index] = build.files;
-  assert.match(script!.name, /^assets\/app-[A-Z0-9]+\.js$/);
-  assert.match(style!.name, /^assets\/app-[A-Z0-9]+\.css$/);
-  assert.equal(index!.name, "index.html");
+  const assets = build.files.filter((f) => f.name.startsWith("assets/"));
+  const [entry, ...rest] = assets;
+  assert.match(entry!.name, /^assets\/app-[A-Z0-9]+\.js$/);
+  const chunks = rest.filter((f) => f.name.endsWith(".js"));
+  assert.ok(chunks.some((c) => /^assets\/charts-[A-Z0-9]+\.js$/.test(c.name)), "the charts in a chunk of their own");
+  const styles = rest.filter((f) => f.name.endsWith(".css"));
+  assert.equal(styles.length, 1);
+  assert.match(styles[0]!.name, /^assets\/app-[A-Z0-9]+\.css$/);
+  assert.equal(build.files.at(-1)!.name, "index.html");
   const html = await readFile(path.join(dir, "index.html"), "utf8");
-  assert.ok(html.includes(`src="/${script!.name}"`) && html.includes(`href="/${style!.name}"`));
+  assert.ok(html.includes(`<script type="module" src="/${entry!.name}"></script>`));
+  for (const c of chunks) assert.ok(html.includes(`<link rel="modulepreload" href="/${c.name}" />`), c.name);
+  assert.ok(html.includes(`href="/${styles[0]!.name}"`));
   assert.ok(!html.includes("{{"), "no placeholder left");
   assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, "no inline script (the CSP forbids it)");
-  for (const f of [script!, style!]) {
+  for (const f of assets) {
     const body = await readFile(path.join(dir, f.name));
     assert.equal(body.length, f.bytes);
     assert.deepEqual(gunzipSync(await readFile(path.join(dir, `${f.name}.gz`))), body);
@@ -80,7 +87,7 @@ test("GET / serves the page under a CSP allowing only this origin; assets are im
   assert.match(PAGE_CSP, /connect-src 'self'(;|$)/);
   assert.equal(page.headers.get("cache-control"), "no-cache");
   const html = await page.text();
-  for (const f of build.files.slice(0, 2)) {
+  for (const f of build.files.filter((x) => x.name.startsWith("assets/"))) {
     assert.ok(html.includes(`/${f.name}`));
     const original = await readFile(path.join(build.dir, f.name));
     // fetch() asks for gzip and decodes it: the same bytes.

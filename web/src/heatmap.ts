@@ -92,7 +92,10 @@ function strategyOrder(cells: readonly Cell[]): string[] {
   return [...known.filter((s) => present.has(s)), ...[...present].filter((s) => !known.includes(s)).sort()];
 }
 
-export function heatmapView(cells: readonly Cell[], o: { width: number; onChoose: (cell: Cell) => void }): HeatmapView {
+export function heatmapView(given: readonly Cell[], o: { width: number; onChoose: (cell: Cell) => void }): HeatmapView {
+  // In reading order (strategy rows, then rates), so a screen reader meets the cells as they are laid out.
+  const order = strategyOrder(given);
+  const cells = [...given].sort((a, b) => order.indexOf(a.strategy) - order.indexOf(b.strategy) || a.rate - b.rate);
   const scored = cells.map((c) => c.candidate.score).filter((s): s is number => s !== null);
   const lo = scored.length > 0 ? Math.min(...scored) : 0;
   const hi = scored.length > 0 ? Math.max(...scored) : 1;
@@ -140,6 +143,8 @@ export function heatmapView(cells: readonly Cell[], o: { width: number; onChoose
     ],
   });
 
+  // A group of buttons, not a picture: an img role would make its cells presentational.
+  chart.setAttribute("role", "group");
   const byKey = new Map(cells.map((c) => [c.key, c]));
   const rects = [...chart.querySelectorAll<SVGRectElement>("rect[data-cell]")];
   const pos = (k: string): [number, number] => {

@@ -5,14 +5,18 @@
 import "./style.css";
 import { answerView } from "./answer.js";
 import { api, apiKey, ApiError, type CurvePlot, type Job, type ModelSummary, type Recommendation, type Scenario, type CandidateSummary } from "./api.js";
-import { curvesTable, curvesView, type Series } from "./curves.js";
+import type { Series } from "./curves.js";
 import { byId, h, show } from "./dom.js";
 import { cellSummary, evidenceHeading, rowView } from "./evidence.js";
 import { buildScenarioForm, type ScenarioForm } from "./form.js";
 import { budget, candidateKey, candidateName, KNOWLEDGE_LABEL, NORM_LABEL } from "./format.js";
-import { heatmapCells, heatmapView, type Cell, type HeatmapView } from "./heatmap.js";
+import type { Cell, HeatmapView } from "./heatmap.js";
 import { ACTIVE, jobsTable, modelsTable, poll } from "./models.js";
 import { cliCommand, curlCommand } from "./reproduce.js";
+
+// The chart code (Observable Plot, most of the script) loads while the first question is asked.
+type Charts = typeof import("./charts.js");
+const chartsLoading: Promise<Charts> = import("./charts.js");
 
 const DEFAULT_SCENARIO: Scenario = { norm: "linf", budget: 0.03, knowledge: "white-box", sizeLimit: { minCompression: 4 } };
 
@@ -131,7 +135,7 @@ function buildSeries(wanted: readonly Wanted[], curves: readonly CurvePlot[], as
   return series;
 }
 
-function drawCharts(): void {
+function drawCharts(charts: Charts): void {
   if (!shown) return;
   const s = shown.scenario;
   const knowledge = shown.asked.recommendation?.robustAccuracy?.knowledgeUsed ?? s.knowledge;
@@ -139,8 +143,8 @@ function drawCharts(): void {
   const widths = { curves: widthOf("curves-chart"), heatmap: widthOf("heatmap-chart") };
   const curvesEl = byId("curves-chart");
   if (shown.series.length > 0) {
-    show(curvesEl, curvesView(shown.series, { norm: s.norm, knowledge, budget: s.budget, width: widths.curves }));
-    show(byId("curves-table"), curvesTable(shown.series, s.norm));
+    show(curvesEl, charts.curvesView(shown.series, { norm: s.norm, knowledge, budget: s.budget, width: widths.curves }));
+    show(byId("curves-table"), charts.curvesTable(shown.series, s.norm));
   } else {
     show(curvesEl, h("p", { class: "empty" }, "No curve to show for this question."));
     show(byId("curves-table"));
@@ -153,7 +157,7 @@ function drawCharts(): void {
   const heatEl = byId("heatmap-chart");
   if (shown.cells.length > 0) {
     const model = shown.cells[0]!.candidate;
-    heatmap = heatmapView(shown.cells, { width: widths.heatmap, onChoose: (cell) => void showEvidence(cell) });
+    heatmap = charts.heatmapView(shown.cells, { width: widths.heatmap, onChoose: (cell) => void showEvidence(cell) });
     show(heatEl, heatmap.element);
     byId("heatmap-caption").textContent =
       `${model.architecture} (${model.modelId.slice(0, 12)}), ${budget(s.norm, s.budget)}, ${KNOWLEDGE_LABEL[s.knowledge]} attacker. ` +
@@ -184,6 +188,7 @@ async function showEvidence(cell: Cell): Promise<void> {
         : (await api.rows({ model: cell.candidate.modelId, strategy: cell.candidate.strategy, rate: cell.candidate.rate, norm: s.norm, knowledge: s.knowledge })).rows;
     if (n !== evidenceSeq) return;
     show(rowsEl, rows.length > 0 ? rows.map(rowView) : h("p", {}, `No ${NORM_LABEL[s.norm]} rows at the ${s.knowledge} level for this candidate.`));
+    byId("evidence-status").textContent = `${evidenceHeading(cell)}: ${rows.length} row${rows.length === 1 ? "" : "s"} below the heatmap.`;
   } catch (err) {
     if (n !== evidenceSeq) return;
     show(rowsEl, h("p", { class: "form-error" }, `Its rows could not be loaded: ${err instanceof Error ? err.message : String(err)}`));
@@ -213,16 +218,21 @@ async function ask(s: Scenario, o: { focus: boolean }): Promise<void> {
     const asked = await api.recommend(s, ["all-alternatives", "unscored"]);
     if (n !== asking) return;
     history.replaceState(null, "", `#scenario=${encodeURIComponent(JSON.stringify(s))}`);
+    const answering = performance.now();
     show(byId("answer"), answerView(asked));
+    performance.measure("advisor:draw-answer", { start: answering, end: performance.now() });
     showReproduction(s);
     const model = focusModel(asked);
     const wanted = model ? wantedCurves(asked, model) : [];
-    const [all, curves] = await Promise.all([model ? api.recommend(unlimited(s, model), ["all-alternatives", "unscored"]) : null, fetchCurves(s, asked, wanted)]);
+    const [all, curves, charts] = await Promise.all([model ? api.recommend(unlimited(s, model), ["all-alternatives", "unscored"]) : null, fetchCurves(s, asked, wanted), chartsLoading]);
     if (n !== asking) return;
     const series = buildSeries(wanted, curves, asked, all);
-    const cells = all ? heatmapCells(asked, all, s) : [];
+    const cells = all ? charts.heatmapCells(asked, all, s) : [];
     shown = { scenario: s, asked, series, cells, chosen: null };
-    drawCharts();
+    const drawing = performance.now();
+    drawCharts(charts);
+    // How long drawing the charts takes (read by bench/web.ts).
+    performance.measure("advisor:draw-charts", { start: drawing, end: performance.now() });
     const first = cells.find((c) => c.status === "recommendation") ?? cells[0];
     if (first && heatmap) heatmap.choose(first.key);
     else {
@@ -327,10 +337,12 @@ function redrawOnResize(): void {
       if (Math.abs(window.innerWidth - last) < 40 || !shown) return;
       last = window.innerWidth;
       const chosen = shown.chosen;
-      drawCharts();
-      if (chosen && heatmap) {
-        for (const r of document.querySelectorAll("#heatmap-chart rect[data-cell]")) r.setAttribute("aria-pressed", String(r.getAttribute("data-cell") === chosen));
-      }
+      void chartsLoading.then((charts) => {
+        drawCharts(charts);
+        if (chosen && heatmap) {
+          for (const r of document.querySelectorAll("#heatmap-chart rect[data-cell]")) r.setAttribute("aria-pressed", String(r.getAttribute("data-cell") === chosen));
+        }
+      });
     }, 150);
   });
 }
