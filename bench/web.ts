@@ -1,7 +1,8 @@
 // The web page's weight and first render (issue 20). Builds the page (as `npm run build` does),
 // serves it with the service on the shipped matrix imported into a temp database, and loads it in
 // Debian's chromium (headless, through playwright-core), --runs times cold (the browser's cache
-// emptied first) and as many times warm (the hashed assets cached), in new tabs.
+// emptied first) and as many times warm (the hashed assets cached) in one tab, then --runs times
+// in a new tab each (cache emptied).
 // First render = from the start of navigation to the page's `advisor:first-render` mark: the
 // default question answered and its answer, curves and heatmap drawn. Prints one JSON line per
 // load and a summary with the medians, the page weight (script + style sheet, gzip), the time the
@@ -10,7 +11,7 @@
 //   npm run bench:web -- [--runs 7]
 import os from "node:os";
 import { parseArgs } from "node:util";
-import type { BrowserContext } from "playwright-core";
+import type { CDPSession, Page } from "playwright-core";
 import { describeBuild } from "../web/build.js";
 import { builtPage, CHROMIUM, launchChromium, noBrowser, startSite } from "../test/web/helpers.js";
 
@@ -39,11 +40,11 @@ interface Load {
   layout: number;
 }
 
-/** Loads the page in a new tab of `context`; `cold` empties the browser's cache first. */
-async function load(context: BrowserContext, url: string, cold: boolean): Promise<Load> {
-  const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
+/** Opens the page in the tab (from about:blank); `cold` empties the browser's cache first. */
+async function load(page: Page, cdp: CDPSession, url: string, cold: boolean): Promise<Load> {
+  await page.goto("about:blank");
   if (cold) await cdp.send("Network.clearBrowserCache");
+  await cdp.send("Performance.disable");
   await cdp.send("Performance.enable");
   const start = Date.now();
   await page.goto(url);
@@ -59,7 +60,6 @@ async function load(context: BrowserContext, url: string, cold: boolean): Promis
     const measured = (name) => performance.getEntriesByName(name).reduce((s, e) => s + e.duration, 0);
     return { firstRender: mark ? mark.startTime : -1, domContentLoaded: nav.domContentLoadedEventEnd, transferred: assets.reduce((s, e) => s + e.transferSize, 0), drawAnswer: measured("advisor:draw-answer"), drawCharts: measured("advisor:draw-charts") };
   })()`)) as { firstRender: number; domContentLoaded: number; transferred: number; drawAnswer: number; drawCharts: number };
-  await page.close();
   return {
     firstRender: Math.round(timing.firstRender),
     domContentLoaded: Math.round(timing.domContentLoaded),
@@ -83,19 +83,32 @@ console.log(describeBuild(build));
 const loadBefore = os.loadavg()[0]!;
 const [site, browser] = await Promise.all([startSite(), launchChromium()]);
 try {
-  // One tab after another in one browser context (a new context per load would also start
-  // Chrome's own WebUI pages each time, which here cost more CPU than the page itself).
+  // One tab of a running browser, as a user opens the page: a new tab would also start Chrome's
+  // own pages of a new window (omnibox and the like), which here cost more CPU than the page.
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  await load(context, `${site.baseUrl}/`, true); // the browser's own start-up, not counted
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await load(page, cdp, `${site.baseUrl}/`, true); // the browser's own start-up, not counted
   const cold: Load[] = [];
   const warm: Load[] = [];
   for (let i = 0; i < runs; i++) {
-    const c = await load(context, `${site.baseUrl}/`, true);
+    const c = await load(page, cdp, `${site.baseUrl}/`, true);
     cold.push(c);
     console.log(JSON.stringify({ load: "cold", run: i + 1, ...c }));
-    const w = await load(context, `${site.baseUrl}/`, false);
+    const w = await load(page, cdp, `${site.baseUrl}/`, false);
     warm.push(w);
     console.log(JSON.stringify({ load: "warm", run: i + 1, ...w }));
+  }
+  // A new tab each time (cache emptied): a renderer process of its own starts, and Chrome sets up
+  // a window for it — what a first visit in a new tab costs, most of it the browser's.
+  const newTab: Load[] = [];
+  for (let i = 0; i < runs; i++) {
+    const p = await context.newPage();
+    const c = await context.newCDPSession(p);
+    const l = await load(p, c, `${site.baseUrl}/`, true);
+    await p.close();
+    newTab.push(l);
+    console.log(JSON.stringify({ load: "new tab", run: i + 1, ...l }));
   }
   await context.close();
   const weight = build.files.filter((f) => f.name.startsWith("assets/")).reduce((s, f) => s + f.gzipBytes, 0);
@@ -104,6 +117,7 @@ try {
       summary: "first render (ms, median)",
       cold: median(cold.map((l) => l.firstRender)),
       warm: median(warm.map((l) => l.firstRender)),
+      newTab: median(newTab.map((l) => l.firstRender)),
       coldReady: median(cold.map((l) => l.ready)),
       coldDrawCharts: median(cold.map((l) => l.drawCharts)),
       coldMainThread: median(cold.map((l) => l.mainThread)),

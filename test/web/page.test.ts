@@ -204,7 +204,6 @@ test("three scenarios asked through the form: the API's recommendation, a curve 
     await ask(page, scenario);
     await checkAnswer(page, scenario, name);
     await shot(page, `heatmap-${name}`, "#heatmap");
-    await shot(page, `curves-${name}`, "#curves");
   }
   // No candidate within the limits is an answer too: said, with the nearest model's cells all greyed.
   const none: Scenario = { norm: "linf", budget: 0.1, knowledge: "white-box", sizeLimit: { maxParameters: 1000 } };
@@ -306,7 +305,6 @@ test("a narrow window (390 px): one column, nothing wider than the window", { sk
   const results = (await page.locator("#results").boundingBox())!;
   assert.ok(results.y >= ask.y + ask.height - 1, "the answer below the form");
   assert.ok((await page.locator("#heatmap-chart svg[aria-label^=Strategies]").boundingBox())!.width <= 390);
-  await shot(page, "narrow");
   await shot(page, "narrow-top", "viewport");
   await shot(page, "narrow-heatmap", "#heatmap");
   assert.deepEqual(unexpected(errors), []);
