@@ -211,6 +211,16 @@ test("three scenarios asked through the form: the API's recommendation, a curve 
     await checkAnswer(page, scenario, name);
     await shot(page, `heatmap-${name}`, "#heatmap");
   }
+  // An adversarial share below 1 ranks by the aggregate: the API's winner, its share sweep, the score named.
+  const shared: Scenario = { ...SCENARIOS[0]!.scenario, adversarialShare: 0.3 };
+  await ask(page, shared);
+  await checkAnswer(page, shared, "adversarial share 0.3");
+  const sweep = (await api<Recommendation>("POST", "/v1/recommendations", shared)).shareSweep ?? [];
+  assert.ok(sweep.length > 0);
+  assert.equal(await page.locator("#answer .sweep").textContent(), `Best over the adversarial share: ${sweep.map((g, i) => `${i > 0 ? "; " : ""}${g.from.toFixed(2)}–${g.to.toFixed(2)}: ${candidateName(g.candidate)}`).join("")}.`);
+  assert.match((await page.locator("#heatmap-caption").textContent())!, /\(1 − 0\.3\)·clean \+ 0\.3·robust accuracy/);
+  await shot(page, "heatmap-adversarial-share", "#heatmap");
+
   // No candidate within the limits is an answer too: said, with the nearest model's cells all greyed.
   const none: Scenario = { norm: "linf", budget: 0.1, knowledge: "white-box", sizeLimit: { maxParameters: 1000 } };
   await ask(page, none);

@@ -2,7 +2,7 @@
 // alternatives (ranks 2–5, as the API's lean answer lists them) — or why there is none.
 import type { Alternative, CandidateSummary, Recommendation } from "./api.js";
 import { h } from "./dom.js";
-import { budget, bytes, candidateName, int, interval, KNOWLEDGE_LABEL, pct, rate } from "./format.js";
+import { budget, bytes, candidateName, int, interval, KNOWLEDGE_LABEL, pct, rate, scoreName } from "./format.js";
 
 /** How many alternatives the lean answer shows after the recommendation (ranks 2–5). */
 export const SHOWN_ALTERNATIVES = 4;
@@ -15,13 +15,15 @@ function robustText(c: CandidateSummary): string {
   return `${pct(r.value)} (95 %: ${interval(r.interval)}; ${int(r.robust)} of ${int(r.n)} samples${at}${level})`;
 }
 
-function facts(c: CandidateSummary): HTMLElement {
+function facts(c: CandidateSummary, s: Recommendation["scenario"]): HTMLElement {
   const row = (term: string, value: string) => [h("dt", {}, term), h("dd", {}, value)];
+  const agg = c.aggregatedAccuracy;
   return h(
     "dl",
     { class: "facts" },
     row("Robust accuracy at ε", robustText(c)),
-    row("Score (lower 95 % bound)", pct(c.score)),
+    agg ? row(`Accuracy with ${pct(agg.share, 0)} of inputs attacked`, `${pct(agg.value)} (95 %: ${interval(agg.interval)})`) : null,
+    row(`Score (${scoreName(s)})`, pct(c.score)),
     row("Clean accuracy", `${pct(c.cleanAccuracy.value)} (95 %: ${interval(c.cleanAccuracy.interval)})`),
     row("Non-zero parameters", int(c.nonZeroParams)),
     row("Size stored sparse", bytes(c.sparseBytes)),
@@ -79,7 +81,16 @@ export function answerView(answer: Recommendation): HTMLElement {
     "div",
     { class: "answer", "data-status": answer.status },
     head,
-    winner ? facts(winner) : null,
+    winner ? facts(winner, s) : null,
+    answer.shareSweep && answer.shareSweep.length > 0
+      ? h(
+          "p",
+          { class: "sweep" },
+          "Best over the adversarial share: ",
+          answer.shareSweep.map((g, i) => `${i > 0 ? "; " : ""}${g.from.toFixed(2)}–${g.to.toFixed(2)}: ${candidateName(g.candidate)}`).join(""),
+          ".",
+        )
+      : null,
     h("h3", {}, "Why"),
     h("p", { class: "rationale" }, answer.rationale),
     answer.warnings.length > 0

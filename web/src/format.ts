@@ -53,3 +53,9 @@ export function candidateName(c: { architecture: string; strategy: string; rate:
 }
 
 export const candidateKey = (c: { modelId: string; strategy: string; rate: number }): string => `${c.modelId}/${c.strategy}@${c.rate}`;
+
+/** What a candidate's score is for this question: the lower bound of robust accuracy, or of the aggregate at a share below 1. */
+export function scoreName(s: { adversarialShare?: number }): string {
+  const r = s.adversarialShare;
+  return r !== undefined && r < 1 ? `lower 95 % bound of (1 − ${r})·clean + ${r}·robust accuracy` : "lower 95 % bound of robust accuracy";
+}

@@ -1,7 +1,8 @@
-// Strategy × compression rate of one model, coloured by the lower 95 % bound of robust accuracy
-// at the asked budget (the advisor's score), cells outside the scenario's limits greyed, cells
-// without admissible evidence blank, the recommendation outlined. Each cell is a button: click
-// it, or move with the arrow keys and press Enter, to see its evidence.
+// Strategy × compression rate of one model, coloured by the advisor's score at the asked budget
+// (the lower 95 % bound of robust accuracy; of the aggregated accuracy at an adversarial share
+// below 1), cells outside the scenario's limits greyed, cells without admissible evidence blank,
+// the recommendation outlined. Each cell is a button: click it, or move with the arrow keys and
+// press Enter, to see its evidence.
 //
 // Where the numbers come from: the scenario's answer (with every alternative and the unscored
 // candidates) says which candidates are within the limits; the same question without the limits,
@@ -12,7 +13,7 @@ import { activeLimits, failedLimits, shortfall } from "../../src/advisor/limits.
 import type { Candidate } from "../../src/advisor/types.js";
 import type { CandidateSummary, Recommendation, Scenario } from "./api.js";
 import { h } from "./dom.js";
-import { candidateKey, candidateName, interval, pct, rate } from "./format.js";
+import { candidateKey, candidateName, interval, pct, rate, scoreName } from "./format.js";
 import { resolve } from "./schema.js";
 
 export type CellStatus = "recommendation" | "ranked" | "unscored" | "outside-limits";
@@ -65,7 +66,10 @@ export function heatmapCells(asked: Recommendation, all: Recommendation, scenari
 export function cellLabel(c: Cell): string {
   const name = candidateName(c.candidate);
   const r = c.candidate.robustAccuracy;
-  const value = r ? `lower bound ${pct(c.candidate.score)}, robust accuracy ${pct(r.value)} (95 %: ${interval(r.interval)})` : "no admissible evidence";
+  const agg = c.candidate.aggregatedAccuracy;
+  const value = r
+    ? `score ${pct(c.candidate.score)}, robust accuracy ${pct(r.value)} (95 %: ${interval(r.interval)})${agg ? `, with ${pct(agg.share, 0)} attacked ${pct(agg.value)}` : ""}`
+    : "no admissible evidence";
   const status =
     c.status === "recommendation" ? "the recommendation" : c.status === "ranked" ? `rank ${c.rank}` : c.status === "unscored" ? "not scored" : "outside the limits";
   return `${name}: ${value}; ${status}`;
@@ -92,7 +96,7 @@ function strategyOrder(cells: readonly Cell[]): string[] {
   return [...known.filter((s) => present.has(s)), ...[...present].filter((s) => !known.includes(s)).sort()];
 }
 
-export function heatmapView(given: readonly Cell[], o: { width: number; onChoose: (cell: Cell) => void }): HeatmapView {
+export function heatmapView(given: readonly Cell[], o: { width: number; scenario: Scenario; onChoose: (cell: Cell) => void }): HeatmapView {
   // In reading order (strategy rows, then rates), so a screen reader meets the cells as they are laid out.
   const order = strategyOrder(given);
   const cells = [...given].sort((a, b) => order.indexOf(a.strategy) - order.indexOf(b.strategy) || a.rate - b.rate);
@@ -100,7 +104,7 @@ export function heatmapView(given: readonly Cell[], o: { width: number; onChoose
   const lo = scored.length > 0 ? Math.min(...scored) : 0;
   const hi = scored.length > 0 ? Math.max(...scored) : 1;
   const domain: [number, number] = hi - lo < 0.02 ? [Math.max(0, lo - 0.05), Math.min(1, hi + 0.05)] : [lo, hi];
-  const colorOptions = { type: "linear" as const, scheme: "ylgnbu" as const, domain, label: "lower 95 % bound of robust accuracy at ε", tickFormat: (v: number) => `${Math.round(v * 100)}%` };
+  const colorOptions = { type: "linear" as const, scheme: "ylgnbu" as const, domain, label: `${scoreName(o.scenario)} at ε`, tickFormat: (v: number) => `${Math.round(v * 100)}%` };
   const color = Plot.scale({ color: colorOptions });
   const shade = (c: Cell): number => (c.candidate.score === null ? 0 : (c.candidate.score - domain[0]) / (domain[1] - domain[0] || 1));
   const fill = (c: Cell): string => (c.status === "outside-limits" ? GREY : c.candidate.score === null ? BLANK : String(color.apply(c.candidate.score)));
@@ -116,7 +120,7 @@ export function heatmapView(given: readonly Cell[], o: { width: number; onChoose
     height: 40 + 34 * strategies.length,
     marginLeft: width < 480 ? 104 : 124,
     marginTop: 30,
-    ariaLabel: "Strategies by compression rate, coloured by the lower 95 % bound of robust accuracy at the asked budget",
+    ariaLabel: `Strategies by compression rate, coloured by the ${scoreName(o.scenario)} at the asked budget`,
     x: { type: "band", domain: rates, label: "compression rate", axis: "top", tickFormat: (r: number) => rate(r) },
     y: { type: "band", domain: strategies, label: null },
     color: { type: "identity" },

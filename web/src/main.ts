@@ -9,7 +9,7 @@ import type { Series } from "./curves.js";
 import { byId, h, show } from "./dom.js";
 import { cellSummary, evidenceHeading, rowView } from "./evidence.js";
 import { buildScenarioForm, type ScenarioForm } from "./form.js";
-import { budget, candidateKey, candidateName, KNOWLEDGE_LABEL, NORM_LABEL } from "./format.js";
+import { budget, candidateKey, candidateName, KNOWLEDGE_LABEL, NORM_LABEL, scoreName } from "./format.js";
 import type { Cell, HeatmapView } from "./heatmap.js";
 import { ACTIVE, jobsTable, modelsTable, poll } from "./models.js";
 import { cliCommand, curlCommand } from "./reproduce.js";
@@ -157,11 +157,11 @@ function drawCharts(charts: Charts): void {
   const heatEl = byId("heatmap-chart");
   if (shown.cells.length > 0) {
     const model = shown.cells[0]!.candidate;
-    heatmap = charts.heatmapView(shown.cells, { width: widths.heatmap, onChoose: (cell) => void showEvidence(cell) });
+    heatmap = charts.heatmapView(shown.cells, { width: widths.heatmap, scenario: s, onChoose: (cell) => void showEvidence(cell) });
     show(heatEl, heatmap.element);
     byId("heatmap-caption").textContent =
       `${model.architecture} (${model.modelId.slice(0, 12)}), ${budget(s.norm, s.budget)}, ${KNOWLEDGE_LABEL[s.knowledge]} attacker. ` +
-      "Numbers: the lower 95 % bound of robust accuracy, in %.";
+      `Numbers: the ${scoreName(s)}, in %.`;
     heatEl.dataset.state = "ready";
   } else {
     heatmap = null;

@@ -33,6 +33,7 @@ export const FIELDS: Partial<Record<ScenarioPath | "sizeLimit", FieldUi>> = {
   architecture: { label: "Architecture", choices: "architecture" },
   dataset: { label: "Data set", choices: "dataset" },
   allowUnsoundEvidence: { label: "Also score unsound evidence", help: "Rows that failed the engine's sanity checks are scored too, with a warning." },
+  adversarialShare: { label: "Adversarial share", help: "The share of inputs that are attacked, 0–1 (default 1). Below 1 candidates are ranked by (1 − share)·clean + share·robust accuracy." },
 };
 
 export function fieldUi(path: string): FieldUi {
