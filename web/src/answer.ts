@@ -40,7 +40,7 @@ function alternativesTable(alts: readonly Alternative[], ranked: number): HTMLEl
       "table",
       { class: "alternatives" },
       h("caption", {}, `Next alternatives (ranks 2–${1 + alts.length} of ${ranked} ranked)`),
-      h("thead", {}, h("tr", {}, ["Rank", "Candidate", "Robust accuracy", "Lower bound", "Behind by", "Significant", "Clean", "Parameters"].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ["Rank", "Candidate", "Robust accuracy", "Score", "Behind by", "Significant", "Clean", "Parameters"].map((t) => h("th", { scope: "col" }, t)))),
       h(
         "tbody",
         {},
