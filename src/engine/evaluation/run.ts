@@ -304,7 +304,7 @@ export class EvaluationRun {
     try {
       adv = await this.examplesFor(st, part, b, ci, ctx, trace);
       const verdict = verify(this.predict, b.x, b.y, adv, this.s.norm, ctx.fixedBudget);
-      if (trace) this.record(st, part, trace, verdict, ctx.fixedBudget);
+      if (trace) this.recordTrace(st, part, trace, verdict, ctx.fixedBudget);
       part.forEach((p, k) => {
         if (!verdict.success[k]) return;
         const measured = verdict.distance[k]!;
@@ -329,7 +329,7 @@ export class EvaluationRun {
    * did not accept is a silent success (at the budget; for a minimization attack at the rejected
    * point's distance); a failed row's incomplete flag counts (a beaten row's does not).
    */
-  private record(st: Stage, part: number[], trace: AttackTrace, verdict: { success: boolean[]; distance: Float32Array }, fixedBudget: number | undefined): void {
+  private recordTrace(st: Stage, part: number[], trace: AttackTrace, verdict: { success: boolean[]; distance: Float32Array }, fixedBudget: number | undefined): void {
     if (!trace.seen && !trace.incomplete) return;
     const sig = this.signalsOf(st.record);
     if (trace.seen) sig.seenMeasured = true;
