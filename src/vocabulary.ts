@@ -136,6 +136,25 @@ export function estimateAt(distances: ArrayLike<number>, budget: number): Estima
   return estimate(robustCount(distances, budget), distances.length);
 }
 
+// ─────────────────────────── indicators of attack failure ───────────────────────────
+
+/**
+ * The indicators of attack failure (Pintor et al. 2022) the engine computes per evaluation
+ * (src/engine/evaluation/indicators.ts, where the admissibility rule is) and the matrix stores with
+ * each row. `unconstrained-failure` and `weaker-attack-wins` are the sanity report's `unbounded`
+ * and `masking` checks under the paper's names; a row failing them is named by those checks.
+ */
+export const ATTACK_FAILURE_INDICATORS = [
+  "zero-gradients",
+  "silent-success",
+  "incomplete-optimisation",
+  "unconstrained-failure",
+  "weaker-attack-wins",
+  "degenerate-model",
+  "convergence",
+] as const;
+export type AttackFailureIndicator = (typeof ATTACK_FAILURE_INDICATORS)[number];
+
 // ─────────────────────────── the matrix as the advisor reads it ───────────────────────────
 
 /** Identifies an evidence row of the matrix (SQLite rowid, or a string key in JSON Lines). */

@@ -168,8 +168,14 @@ export function noEvidenceWarning(unscored: readonly Assessment[], withModel: bo
   };
 }
 
+/** The kind of failure the first unscored candidate's reason names (lattice.ts words it with failureKind). */
+function unsoundKind(a: Assessment): string {
+  const m = /failed the engine's (sanity checks and indicators of attack failure|indicators of attack failure|sanity checks)/.exec(a.noEvidenceReason ?? "");
+  return m?.[1] ?? "sanity checks";
+}
+
 function firstReason(a: Assessment): string {
   return a.unsound
-    ? "The first's evidence failed the engine's sanity checks; each candidate's reason is under unscored, and allowUnsoundEvidence scores such evidence, with a warning."
+    ? `The first's evidence failed the engine's ${unsoundKind(a)}; each candidate's reason is under unscored, and allowUnsoundEvidence scores such evidence, with a warning.`
     : `The first: ${a.noEvidenceReason ?? "no admissible evidence"}.`;
 }

@@ -14,6 +14,7 @@ import { conservativeBudget, estimateAt, measuredGrid, robustCount } from "./cur
 import { ALPHA, alignSamples, fisherExact } from "./paired.js";
 import { fmtPct, knowledgeLabel, normLabel } from "./format.js";
 import { KNOWLEDGE_LEVELS, NORMS, type Candidate, type CandidateRef, type Evaluation, type Knowledge, type Norm, type Warning } from "./types.js";
+import { ATTACK_FAILURE_INDICATORS } from "../vocabulary.js";
 
 /** Levels stronger than k, nearest first (for black-box: transfer, then white-box). */
 export function strongerLevels(k: Knowledge): Knowledge[] {
@@ -131,9 +132,19 @@ function slotOf(norm: Norm, knowledge: Knowledge, allowUnsound: boolean): number
   return (NORMS.indexOf(norm) * KNOWLEDGE_LEVELS.length + KNOWLEDGE_LEVELS.indexOf(knowledge)) * 2 + (allowUnsound ? 1 : 0);
 }
 
-/** A row that passed every sanity check of the engine (none failed, or none recorded). */
+/** A row that passed every sanity check and indicator of attack failure of the engine (none failed, or none recorded). */
 export function isSound(e: Evaluation): boolean {
   return e.failedChecks === undefined || e.failedChecks.length === 0;
+}
+
+/**
+ * What the failed names are, for messages: "sanity checks", "indicators of attack failure" or
+ * both. Rows that failed only sanity checks read as they always did.
+ */
+export function failureKind(failed: readonly string[]): string {
+  const indicator = failed.some((f) => (ATTACK_FAILURE_INDICATORS as readonly string[]).includes(f));
+  const check = failed.some((f) => !(ATTACK_FAILURE_INDICATORS as readonly string[]).includes(f));
+  return indicator && check ? "sanity checks and indicators of attack failure" : indicator ? "indicators of attack failure" : "sanity checks";
 }
 
 function chooseLevel(candidate: Candidate, norm: Norm, knowledge: Knowledge, label: string, allowUnsound: boolean): LevelChoice {
@@ -152,7 +163,7 @@ function chooseLevel(candidate: Candidate, norm: Norm, knowledge: Knowledge, lab
     return {
       used: null,
       reason:
-        `its ${normLabel(norm)} evidence at ${knowledge} knowledge${knowledge === "white-box" ? "" : " or stronger"} failed the engine's sanity checks (${which}); ` +
+        `its ${normLabel(norm)} evidence at ${knowledge} knowledge${knowledge === "white-box" ? "" : " or stronger"} failed the engine's ${failureKind(unsound.flatMap((e) => e.failedChecks!))} (${which}); ` +
         `unsound evidence is not scored (allowUnsoundEvidence scores it, with a warning)`,
       unsound: true,
     };
@@ -309,7 +320,7 @@ export function resolveEvidence(
     warnings.push({
       code: "unsound-evidence",
       message:
-        `The evidence for ${label} includes row(s) that failed the engine's sanity checks (${unsoundUsed.map((e) => `row ${String(e.id)}: ${e.failedChecks!.join(", ")}`).join("; ")}); ` +
+        `The evidence for ${label} includes row(s) that failed the engine's ${failureKind(unsoundUsed.flatMap((e) => e.failedChecks!))} (${unsoundUsed.map((e) => `row ${String(e.id)}: ${e.failedChecks!.join(", ")}`).join("; ")}); ` +
         `they were scored because allowUnsoundEvidence is set, and may overstate robustness.`,
       candidate: ref,
       evaluationIds: unsoundUsed.map((e) => e.id),

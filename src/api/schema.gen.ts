@@ -413,7 +413,7 @@ export interface components {
             modelId?: string;
             architecture?: string;
             dataset?: string;
-            /** @description Also score evidence rows that failed the engine's sanity checks (e.g. the unbounded attack did not beat every sample, or gradient masking was flagged), with an `unsound-evidence` warning. By default such candidates are listed under `unscored` naming the failed checks, and the gate gives no verdict on them (422). */
+            /** @description Also score evidence rows that failed the engine's sanity checks (e.g. the unbounded attack did not beat every sample, or gradient masking was flagged) or an indicator of attack failure (e.g. zero-gradients on samples counted robust), with an `unsound-evidence` warning. By default such candidates are listed under `unscored` naming the failed checks, and the gate gives no verdict on them (422). */
             allowUnsoundEvidence?: boolean;
             /** @description The share r of inputs that are adversarial, a fraction in [0, 1]; default 1 (every input attacked: the answer is exactly the one without this field). Below 1, candidates are ranked by the lower 95 % bound of the aggregated accuracy (1 − r)·clean + r·robust, whose interval combines the clean and the robust Wilson bounds linearly (sound whatever their dependence), and the answer says over which shares the recommendation stays the best. */
             adversarialShare?: number;
@@ -611,7 +611,7 @@ export interface components {
             recommendation: components["schemas"]["CandidateSummary"] | null;
             /** @description Feasible candidates with evidence, best first, each with its rank. By default ranks 2–5 (with the recommendation, rank 1, the top 5); with `include=all-alternatives` every ranked candidate from rank 1 on; `counts.ranked` says how many there are. Each one's paired comparison with the winner and its own warnings come with `include=details` (the winner's and the runner-up's warnings are always in the answer's `warnings`). */
             alternatives: components["schemas"]["Alternative"][];
-            /** @description Feasible candidates without admissible evidence (e.g. their rows failed the engine's sanity checks), each with the reason; with `include=unscored` (there are counts.feasible − counts.ranked of them, named in the `no-evidence` warning). */
+            /** @description Feasible candidates without admissible evidence (e.g. their rows failed the engine's sanity checks or indicators of attack failure), each with the reason; with `include=unscored` (there are counts.feasible − counts.ranked of them, named in the `no-evidence` warning). */
             unscored?: {
                 candidate: components["schemas"]["CandidateSummary"];
                 reason: string;
@@ -743,6 +743,12 @@ export interface components {
             attacks: components["schemas"]["StoredAttack"][];
             maskingSuspected: boolean;
             sanity: {
+                [key: string]: unknown;
+            };
+            /** @description Indicators of attack failure (Pintor et al. 2022) the engine computed for this row: zeroGradients, silentSuccess, incompleteOptimisation, unconstrainedFailure, weakerAttackWins, degenerateModel (with deadClasses) and convergence, each with checked / fired / failed and its counts. `failed` names the indicators that make the row inadmissible (the advisor lists it as unscored). Absent on rows measured before the indicators existed: not measured, neither passing nor failing. */
+            indicators?: {
+                failed: ("zero-gradients" | "silent-success" | "incomplete-optimisation" | "unconstrained-failure" | "weaker-attack-wins" | "degenerate-model" | "convergence")[];
+            } & {
                 [key: string]: unknown;
             };
             seed: number;

@@ -31,12 +31,14 @@ import { evaluate } from "../engine/train.js";
 import type { LayersModel } from "../engine/tf.js";
 import { craftTransferExamples, evaluateRobustness, samplesFromDataset, type EvaluationProgress, type RobustnessResult } from "../engine/evaluation/robustness.js";
 import { TransferCache } from "../engine/evaluation/transfer-cache.js";
-import { defaultTransfer, defaultWhiteBox, type AttackPlan } from "../engine/evaluation/attack-plan.js";
+import { defaultTransfer, defaultWhiteBox, doubledWhiteBox, type AttackPlan, type WhiteBoxSettings } from "../engine/evaluation/attack-plan.js";
+import { probeConvergence } from "../engine/evaluation/convergence.js";
+import { withConvergence } from "../engine/evaluation/indicators.js";
 import { sparseRs } from "../engine/attacks/sparse-rs.js";
 import { squareL2, squareLinf } from "../engine/attacks/square.js";
 import type { Norm } from "../engine/attacks/types.js";
 import type { Architecture } from "../engine/architectures.js";
-import { GRID_ARCHITECTURES, type Cell, type CraftCell, type EvaluateCell, type Grid, type PruneCell, type TrainCell } from "./grid.js";
+import { GRID_ARCHITECTURES, planCells, type Cell, type CraftCell, type EvaluateCell, type Grid, type PruneCell, type TrainCell } from "./grid.js";
 
 export class CellError extends Error {
   override name = "CellError";
@@ -122,16 +124,41 @@ export const GRID_WHITE_BOX = { apgdTargets: 3, cw: { binarySearchSteps: 5, step
 export function gridAttackPlan(grid: Grid, norm: Norm): AttackPlan {
   const { pgd, fmn: fmnSettings } = grid.attacks;
   return {
-    "white-box": defaultWhiteBox(norm, {
-      pgd: { steps: pgd.steps, restarts: pgd.restarts },
-      fmn: { steps: fmnSettings.steps, targets: fmnSettings.targets },
-      l0Queries: GRID_WHITE_BOX.l0QueryFactor * grid.attacks.sparseRs.queries,
-      apgd: { steps: 100, targets: GRID_WHITE_BOX.apgdTargets },
-      cw: { ...GRID_WHITE_BOX.cw, targets: fmnSettings.targets },
-    }),
+    "white-box": defaultWhiteBox(norm, gridWhiteBoxSettings(grid)),
     transfer: defaultTransfer(norm, { pgd: { steps: pgd.steps, restarts: pgd.restarts }, fmn: { steps: fmnSettings.steps, targets: fmnSettings.targets } }),
     "black-box": [norm === "linf" ? squareLinf() : norm === "l2" ? squareL2() : sparseRs()],
   };
+}
+
+/** The white-box settings of the grid's plan (gridAttackPlan; doubled by the convergence probe). */
+export function gridWhiteBoxSettings(grid: Grid): WhiteBoxSettings {
+  const { pgd, fmn: fmnSettings } = grid.attacks;
+  return {
+    pgd: { steps: pgd.steps, restarts: pgd.restarts },
+    fmn: { steps: fmnSettings.steps, targets: fmnSettings.targets },
+    l0Queries: GRID_WHITE_BOX.l0QueryFactor * grid.attacks.sparseRs.queries,
+    apgd: { steps: 100, targets: GRID_WHITE_BOX.apgdTargets },
+    cw: { ...GRID_WHITE_BOX.cw, targets: fmnSettings.targets },
+  };
+}
+
+const evaluateOrder = new WeakMap<Grid, Map<string, number>>();
+
+/**
+ * Whether the grid's convergence probe runs on this evaluation cell: every `every`-th evaluation
+ * cell of the whole plan, from the first (positions in planCells, so the choice is the same in
+ * every shard and every run).
+ */
+export function probedCell(grid: Grid, key: string): boolean {
+  const every = grid.attacks.convergenceProbe?.every;
+  if (every === undefined) return false;
+  let order = evaluateOrder.get(grid);
+  if (!order) {
+    order = new Map(planCells(grid).filter((c) => c.kind === "evaluate").map((c, i) => [c.key, i]));
+    evaluateOrder.set(grid, order);
+  }
+  const i = order.get(key);
+  return i !== undefined && i % every === 0;
 }
 
 /**
@@ -141,7 +168,8 @@ export function gridAttackPlan(grid: Grid, norm: Norm): AttackPlan {
  */
 export function transferFile(paths: BuildPaths, grid: Grid, cell: { architecture: string; seed: number; norm: Norm; budgets: number[] }, denseSha256: string): string {
   const settings = createHash("sha256")
-    .update(JSON.stringify({ samples: grid.samples, budgets: cell.budgets, attacks: grid.attacks, seed: cell.seed, dataset: grid.dataset.name }))
+    // The convergence probe does not shape the transfer examples (and was not there before).
+    .update(JSON.stringify({ samples: grid.samples, budgets: cell.budgets, attacks: { ...grid.attacks, convergenceProbe: undefined }, seed: cell.seed, dataset: grid.dataset.name }))
     .digest("hex")
     .slice(0, 12);
   return path.join(paths.variantsDir, "transfer", `${cell.architecture}-${grid.dataset.name}-s${cell.seed}`, denseSha256.slice(0, 12), `${cell.norm}-${settings}.bin`);
@@ -396,6 +424,23 @@ export class CellRunner {
         },
       });
       results.push({ result, startedAt, finishedAt: new Date().toISOString() });
+    }
+    const whiteBox = results.find((r) => r.result.knowledge === "white-box");
+    if (whiteBox && probedCell(grid, c.key)) {
+      // The probe's verdict goes with the white-box row (its attacks are the ones probed).
+      this.onProgress(`convergence probe: white-box attacks with twice the steps and restarts`);
+      const probe = await probeConvergence({
+        target: target.model,
+        samples,
+        norm: c.norm,
+        budgets: c.budgets,
+        attacks: defaultWhiteBox(c.norm, doubledWhiteBox(c.norm, gridWhiteBoxSettings(grid))),
+        distances: whiteBox.result.distances,
+        queryBudget: queryBudgetFor(grid, c.norm),
+        batchSize: grid.attacks.batchSize,
+        seed: c.seed,
+      });
+      whiteBox.result = { ...whiteBox.result, indicators: withConvergence(whiteBox.result.indicators, probe) };
     }
     return { kind: "evaluate", results };
   }

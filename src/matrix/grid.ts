@@ -103,6 +103,12 @@ const attacksSchema = z.strictObject({
   /** Forward queries per sample of the black-box attacks. */
   square: z.strictObject({ queries: int(1, 10_000_000).default(1000) }).prefault({}),
   sparseRs: z.strictObject({ queries: int(1, 10_000_000).default(1000) }).prefault({}),
+  /**
+   * Opt-in: the convergence probe (engine/evaluation/convergence.ts) on every `every`-th evaluation
+   * cell of the plan (the 1st, the (every+1)-th, …; cells.ts, probedCell). Absent: no probe, and the
+   * grid's hash is what it was before the probe existed.
+   */
+  convergenceProbe: z.strictObject({ every: int(1, 1_000_000) }).optional(),
 });
 
 /**
@@ -121,6 +127,7 @@ const partialAttacksSchema = z.strictObject({
   fmn: partialAttackSchema(attacksSchema.shape.fmn.unwrap().shape).optional(),
   square: partialAttackSchema(attacksSchema.shape.square.unwrap().shape).optional(),
   sparseRs: partialAttackSchema(attacksSchema.shape.sparseRs.unwrap().shape).optional(),
+  convergenceProbe: attacksSchema.shape.convergenceProbe,
 });
 
 const budgetsSchema = z
@@ -334,6 +341,7 @@ export function mergeSettings(base: GridSettings, r: Pick<RefreshGrid, keyof Gri
       fmn: { ...base.attacks.fmn, ...a.fmn },
       square: { ...base.attacks.square, ...a.square },
       sparseRs: { ...base.attacks.sparseRs, ...a.sparseRs },
+      ...((a.convergenceProbe ?? base.attacks.convergenceProbe) ? { convergenceProbe: { ...(a.convergenceProbe ?? base.attacks.convergenceProbe)! } } : {}),
     },
   };
 }

@@ -7,7 +7,7 @@ import type { SparsityReport } from "../engine/pruning/accounting.js";
 import type { RobustnessResult } from "../engine/evaluation/robustness.js";
 import { packageVersion } from "../paths.js";
 import { canonicalJson, sha256Hex } from "./blobs.js";
-import type { StoredAttack } from "./row.js";
+import type { StoredAttack, StoredIndicators } from "./row.js";
 
 export interface ModelInput {
   /** sha256 (hex) of the dense model's weights. */
@@ -66,6 +66,8 @@ export interface EvaluationInput {
   attacks: StoredAttack[];
   maskingSuspected: boolean;
   sanity?: Record<string, unknown>;
+  /** The indicators of attack failure (engine/evaluation/indicators.ts); absent or null: not measured. */
+  indicators?: StoredIndicators | null;
   seed: number;
   batchSize?: number | null;
   queryBudget?: number | null;
@@ -156,6 +158,7 @@ export function evaluationInputFromResult(
     attacks: result.perAttack.map(({ sanity, ...a }) => normalizeAttack(sanity ? { ...a, sanity: true } : a)),
     maskingSuspected: result.sanity.masking.flagged,
     sanity: JSON.parse(JSON.stringify(result.sanity)) as Record<string, unknown>,
+    indicators: JSON.parse(JSON.stringify(result.indicators)) as StoredIndicators,
     seed: result.seed,
     batchSize: result.batchSize,
     queryBudget: result.queryBudget,
@@ -229,6 +232,9 @@ export function evaluationContentHash(
       e.startedAt,
       e.finishedAt,
       e.seconds,
+      // Only when measured, so rows from before the indicators keep their hash (and a shipped
+      // matrix imported again is recognised).
+      ...(e.indicators ? [e.indicators] : []),
     ]),
   );
 }

@@ -256,6 +256,7 @@ function evaluationFields(r: MatrixRow) {
     attacks: r.attacks,
     maskingSuspected: r.maskingSuspected,
     sanity: r.sanity,
+    indicators: r.indicators ?? null,
     seed: r.seed,
     batchSize: r.batchSize,
     queryBudget: r.queryBudget,

@@ -5,7 +5,7 @@ import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../vocabulary.js";
 import { aggregateAccuracy, estimate } from "../vocabulary.js";
 import type { SqlValue } from "./sqlite.js";
 import { canonicalJson, sha256Hex, toBase64 } from "./blobs.js";
-import type { CurvePointRow, MatrixRow, StoredAttack } from "./row.js";
+import type { CurvePointRow, MatrixRow, StoredAttack, StoredIndicators } from "./row.js";
 import { MatrixInputError, check, isInt } from "./errors.js";
 
 export interface VersionInfo {
@@ -163,6 +163,7 @@ export interface JoinedRow {
   e_distances: Buffer;
   e_masking: number;
   e_sanity: string;
+  e_indicators: string | null;
   e_seed: number;
   e_batch_size: number | null;
   e_query_budget: number | null;
@@ -211,7 +212,7 @@ export const SELECT_JOINED = `SELECT
   e.id AS e_id, e.matrix_version AS e_version, e.norm AS e_norm, e.knowledge AS e_knowledge, e.budgets AS e_budgets,
   e.dataset_split AS e_split, e.sample_indices AS e_indices, e.sample_count AS e_count, e.sample_hash AS e_sample_hash,
   e.clean_correct AS e_clean_correct, e.attacks AS e_attacks, e.robust AS e_robust, e.distances AS e_distances,
-  e.masking_suspected AS e_masking, e.sanity AS e_sanity, e.seed AS e_seed, e.batch_size AS e_batch_size,
+  e.masking_suspected AS e_masking, e.sanity AS e_sanity, e.indicators AS e_indicators, e.seed AS e_seed, e.batch_size AS e_batch_size,
   e.query_budget AS e_query_budget, e.queries AS e_queries, e.surrogate_sha256 AS e_surrogate, e.backend AS e_backend,
   e.code_version AS e_code_version, e.started_at AS e_started_at, e.finished_at AS e_finished_at, e.seconds AS e_seconds,
   va.id AS v_id, va.strategy AS v_strategy, va.requested_rate AS v_requested_rate, va.achieved_rate AS v_achieved_rate,
@@ -305,6 +306,8 @@ export function rowFromJoined(r: JoinedRow): MatrixRow {
     attacks: JSON.parse(r.e_attacks) as StoredAttack[],
     maskingSuspected: r.e_masking === 1,
     sanity: JSON.parse(r.e_sanity) as Record<string, unknown>,
+    // Absent for rows measured before the indicators existed ("not measured"), so they export as they were.
+    ...(r.e_indicators === null ? {} : { indicators: JSON.parse(r.e_indicators) as StoredIndicators }),
     seed: r.e_seed,
     batchSize: r.e_batch_size,
     queryBudget: r.e_query_budget,

@@ -17,7 +17,7 @@
 //   engine's sanity report, and run provenance.
 // Units: accuracies are fractions in [0, 1]; budgets are in the units of their norm.
 import { z } from "zod";
-import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES, type Knowledge, type Norm, type Strategy } from "../vocabulary.js";
+import { ATTACK_FAILURE_INDICATORS, KNOWLEDGE_LEVELS, NORMS, STRATEGIES, type AttackFailureIndicator, type Knowledge, type Norm, type Strategy } from "../vocabulary.js";
 import { estimateAt } from "../vocabulary.js";
 import { BlobFormatError, blobToFloat32, blobToUint32, fromBase64, sha256Hex } from "./blobs.js";
 
@@ -48,6 +48,13 @@ export interface StoredAttack {
   beaten: number;
   /** The unbounded sanity run. */
   sanity?: boolean;
+}
+
+/** A row's indicator report as stored: the engine's IndicatorReport, read loosely (later rules may add fields). */
+export interface StoredIndicators {
+  /** The indicators that make the row inadmissible. */
+  failed: AttackFailureIndicator[];
+  [field: string]: unknown;
 }
 
 export interface AccuracyRow {
@@ -120,6 +127,11 @@ export interface MatrixRow {
   attacks: StoredAttack[];
   maskingSuspected: boolean;
   sanity: Record<string, unknown>;
+  /**
+   * The indicators of attack failure (src/engine/evaluation/indicators.ts); `failed` names those
+   * that make the row inadmissible. Absent: measured before the indicators existed (not measured).
+   */
+  indicators?: StoredIndicators;
   seed: number;
   batchSize: number | null;
   queryBudget: number | null;
@@ -259,6 +271,7 @@ export const matrixRowSchema = z.object({
   attacks: z.array(attackSchema),
   maskingSuspected: z.boolean(),
   sanity: jsonObject,
+  indicators: z.looseObject({ failed: z.array(oneOf(ATTACK_FAILURE_INDICATORS, "indicator of attack failure")) }).optional(),
   seed: z.number().int(),
   batchSize: positive.nullable(),
   queryBudget: positive.nullable(),
@@ -302,7 +315,10 @@ export function parseMatrixRow(input: unknown): DecodedRow {
     const issue = parsed.error.issues[0]!;
     throw new RowValidationError(formatPath(issue.path), issue.message);
   }
-  const row = parsed.data;
+  // The indicator report exactly as given (the schema only checked its `failed` list; zod would
+  // move that key first and change the exported bytes).
+  const given = (input as { indicators?: StoredIndicators }).indicators;
+  const row: MatrixRow = given === undefined ? parsed.data : { ...parsed.data, indicators: given };
   const decode = <T>(field: string, fn: () => T): T => {
     try {
       return fn();

@@ -9,6 +9,8 @@
 // k/N`), the expected rows and cells are that shard's, so a shard's database reads as complete
 // when its part is done.
 import { failedChecksOf, type MatrixStore, type VersionInfo } from "./store.js";
+import type { StoredIndicators } from "./row.js";
+import { INDICATOR_FIELDS } from "../engine/evaluation/indicators.js";
 import { BuildLedger } from "./build-state.js";
 import { gridHash, planCells, shardCells, validateGrid, type Cell, type Grid, type ShardSpec } from "./grid.js";
 
@@ -25,6 +27,13 @@ export interface MatrixStats {
   samplesPerRow: Record<string, number>;
   /** Rows whose stored sanity report failed, and per failed check the rows failing it. */
   sanity: { failedRows: number; byCheck: Record<string, number> };
+  /**
+   * Indicators of attack failure: rows that carry them (the others were measured before they
+   * existed: not measured), rows failing one and per indicator the rows failing it, and per
+   * indicator the rows where it was seen without failing the row (the sanity line covers the
+   * mirrored unbounded and masking checks).
+   */
+  indicators: { measuredRows: number; failedRows: number; byIndicator: Record<string, number>; seenNotFailing: Record<string, number> };
   versions: VersionInfo[];
   build: { gridHash: string; description: string | null; expectedRows: number; cells: number; cellsDone: number } | null;
   /** The shard of the grid the expected rows and cells are limited to, when given. */
@@ -48,6 +57,8 @@ interface StatRow {
   samples: number;
   /** The sanity report when it failed, else null. */
   failed: string | null;
+  /** The stored indicator report, null when not measured. */
+  indicators: string | null;
 }
 
 function bump(map: Record<string, number>, key: string | number): void {
@@ -68,6 +79,18 @@ export function expectedRows(grid: Grid, cells: readonly Cell[] = planCells(grid
   return keys;
 }
 
+/** Adds one row's stored indicator report to the counts. */
+function countIndicators(c: MatrixStats["indicators"], report: StoredIndicators): void {
+  c.measuredRows++;
+  if (report.failed.length > 0) c.failedRows++;
+  for (const name of report.failed) bump(c.byIndicator, name);
+  for (const [name, field] of Object.entries(INDICATOR_FIELDS)) {
+    if (name === "unconstrained-failure" || name === "weaker-attack-wins") continue;
+    const entry = report[field] as { fired?: unknown; failed?: unknown } | undefined;
+    if (entry?.fired === true && entry.failed !== true) bump(c.seenNotFailing, name);
+  }
+}
+
 export async function matrixStats(store: MatrixStore, options: { version?: number; grid?: Grid; shard?: ShardSpec } = {}): Promise<MatrixStats> {
   const db = store.db;
   const versions = await store.listVersions({ includeUnpublished: true });
@@ -81,7 +104,7 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
       ? []
       : await db.all<StatRow>(
           `SELECT m.architecture, m.dataset, v.strategy, v.requested_rate AS rate, v.seed, e.norm, e.knowledge, e.sample_count AS samples,
-                  CASE WHEN json_extract(e.sanity, '$.pass') = 0 THEN e.sanity END AS failed
+                  CASE WHEN json_extract(e.sanity, '$.pass') = 0 THEN e.sanity END AS failed, e.indicators
            FROM evaluations e JOIN variants v ON v.id = e.variant_id JOIN models m ON m.id = v.model_id
            WHERE e.matrix_version = ? ORDER BY e.id`,
           [version],
@@ -97,6 +120,7 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
     byKnowledge: {},
     samplesPerRow: {},
     sanity: { failedRows: 0, byCheck: {} },
+    indicators: { measuredRows: 0, failedRows: 0, byIndicator: {}, seenNotFailing: {} },
     versions,
     build: null,
     shard: options.shard ?? null,
@@ -115,6 +139,7 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
       stats.sanity.failedRows++;
       for (const check of failedChecksOf(r.failed)) bump(stats.sanity.byCheck, check);
     }
+    if (r.indicators !== null) countIndicators(stats.indicators, JSON.parse(r.indicators) as StoredIndicators);
   }
   const presentFor = (grid: Grid): Set<string> => new Set(rows.filter((r) => r.dataset === grid.dataset.name).map((r) => rowKey(r)));
   const cellsOf = (grid: Grid): Cell[] => {
@@ -139,6 +164,16 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
   return stats;
 }
 
+function indicatorLine(s: MatrixStats): string {
+  const c = s.indicators;
+  const list = (m: Record<string, number>): string => Object.entries(m).map(([k, n]) => `${k} ${n}`).join(", ");
+  if (c.measuredRows === 0) return `indicators of attack failure: not measured (${s.rows === 0 ? "no rows" : `rows measured before they existed`})`;
+  const parts = [`measured on ${c.measuredRows} of ${s.rows} rows`];
+  parts.push(c.failedRows === 0 ? "no row fails" : `${c.failedRows} of them fail (${list(c.byIndicator)}); the advisor does not score them`);
+  if (Object.keys(c.seenNotFailing).length > 0) parts.push(`seen without failing the row: ${list(c.seenNotFailing)}`);
+  return `indicators of attack failure: ${parts.join("; ")}`;
+}
+
 export function formatStats(s: MatrixStats, options: { all?: boolean } = {}): string[] {
   const axis = (name: string, m: Record<string, number>): string =>
     `${name}: ${Object.keys(m).length === 0 ? "—" : Object.entries(m).map(([k, n]) => `${k} ${n}`).join(", ")}`;
@@ -151,6 +186,7 @@ export function formatStats(s: MatrixStats, options: { all?: boolean } = {}): st
     axis("knowledge", s.byKnowledge),
     axis("samples per row", s.samplesPerRow),
     `sanity checks: ${s.sanity.failedRows === 0 ? "every row passes" : `${s.sanity.failedRows} of ${s.rows} rows fail (${Object.entries(s.sanity.byCheck).map(([k, n]) => `${k} ${n}`).join(", ")}); the advisor does not score them`}`,
+    indicatorLine(s),
     `versions: ${s.versions.length === 0 ? "none" : s.versions.map((v) => `${v.id}${v.publishedAt ? "" : " (unpublished)"} ${v.evaluations} rows`).join("; ")}`,
   ];
   const gapLines = (): void => {

@@ -21,7 +21,7 @@ import { migrationsDir as defaultMigrationsDir, packageVersion } from "../paths.
 import { migrate } from "./migrations.js";
 import { Database, type SqlValue } from "./sqlite.js";
 import { blobsToFloat32, blobToFloat32, blobToUint32, float32ToBlob, sha256Hex, uint32ToBlob } from "./blobs.js";
-import { budgetListProblems, curveFromDistances, type MatrixRow, type StoredAttack } from "./row.js";
+import { budgetListProblems, curveFromDistances, type MatrixRow, type StoredAttack, type StoredIndicators } from "./row.js";
 import { Mutex } from "./mutex.js";
 import { MatrixConflictError, MatrixInputError, MatrixVersionError, check, isInt } from "./errors.js";
 import { evaluationContentHash, normalizeAttack, type EvaluationInput, type ModelInput, type VariantInput } from "./inputs.js";
@@ -80,15 +80,22 @@ export {
 // ───────────────────────────── the store ─────────────────────────────
 
 /**
- * The names of the checks a stored sanity report failed: every check whose `pass` is false, and
- * `masking` when it was flagged. A report that failed without naming a check fails as `sanity`.
+ * The names of the checks a stored row failed: of a FAILED sanity report (null: it passed), every
+ * check whose `pass` is false and `masking` when it was flagged (a report that failed without
+ * naming a check fails as `sanity`); then the indicators of attack failure its stored `failed`
+ * list names (JSON; null: none, or not measured).
  */
-export function failedChecksOf(report: string): string[] {
-  const parsed = JSON.parse(report) as Record<string, unknown>;
-  const failed = Object.entries(parsed)
-    .filter(([, v]) => v !== null && typeof v === "object" && ((v as { pass?: unknown }).pass === false || (v as { flagged?: unknown }).flagged === true))
-    .map(([k]) => k);
-  return failed.length > 0 ? failed : ["sanity"];
+export function failedChecksOf(report: string | null, failedIndicators: string | null = null): string[] {
+  const out: string[] = [];
+  if (report !== null) {
+    const parsed = JSON.parse(report) as Record<string, unknown>;
+    const failed = Object.entries(parsed)
+      .filter(([, v]) => v !== null && typeof v === "object" && ((v as { pass?: unknown }).pass === false || (v as { flagged?: unknown }).flagged === true))
+      .map(([k]) => k);
+    out.push(...(failed.length > 0 ? failed : ["sanity"]));
+  }
+  if (failedIndicators !== null) out.push(...(JSON.parse(failedIndicators) as string[]));
+  return out;
 }
 
 /** The columns of a row that MatrixStore.snapshot reads. */
@@ -103,6 +110,8 @@ interface SnapshotRow {
   e_masking: number;
   /** The sanity report, only when it failed (parsing every row's report would cost the load time). */
   e_failed_sanity: string | null;
+  /** The indicators that make the row inadmissible (JSON list), only when there are some. */
+  e_failed_indicators: string | null;
   v_id: number;
   v_strategy: string;
   v_requested_rate: number;
@@ -398,6 +407,8 @@ export class MatrixStore {
     const attacks = e.attacks.map(normalizeAttack);
     const attacksJson = JSON.stringify(attacks);
     const sanityJson = JSON.stringify(sanity);
+    check(e.indicators == null || (typeof e.indicators === "object" && Array.isArray(e.indicators.failed)), "indicators must be null or an object with a `failed` list");
+    const indicators = e.indicators == null ? null : (JSON.parse(JSON.stringify(e.indicators)) as StoredIndicators);
     // Stored as written: what the distances give at each grid budget (float32, as stored).
     const robust = curveFromDistances(blobToFloat32(distanceBlob), e.budgets);
 
@@ -419,14 +430,14 @@ export class MatrixStore {
       }
       const contentHash = evaluationContentHash(
         { modelId: variant.model_id, strategy: variant.strategy, requestedRate: variant.requested_rate, seed: variant.seed, weightsSha256: variant.weights_sha256 },
-        { ...e, attacks, sanity },
+        { ...e, attacks, sanity, indicators },
         { sampleHash, distancesSha256: sha256Hex(distanceBlob) },
       );
       const r = await this.db.run(
         `INSERT INTO evaluations (variant_id, matrix_version, norm, knowledge, budgets, dataset_split, sample_indices, sample_count, sample_hash,
                                   clean_correct, attacks, robust, distances, masking_suspected, sanity, seed, batch_size, query_budget, queries,
-                                  surrogate_sha256, backend, code_version, started_at, finished_at, seconds, content_hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                                  surrogate_sha256, backend, code_version, started_at, finished_at, seconds, content_hash, indicators)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           e.variantId,
           e.matrixVersion,
@@ -454,6 +465,7 @@ export class MatrixStore {
           e.finishedAt,
           e.seconds,
           contentHash,
+          indicators === null ? null : JSON.stringify(indicators),
         ],
       );
       return { id: r.lastID, inserted: true, contentHash };
@@ -550,6 +562,7 @@ export class MatrixStore {
       `SELECT e.id AS e_id, e.norm AS e_norm, e.knowledge AS e_knowledge, e.budgets AS e_budgets, e.sample_hash AS e_sample_hash,
               e.distances AS e_distances, e.attacks AS e_attacks, e.masking_suspected AS e_masking,
               CASE WHEN json_extract(e.sanity, '$.pass') = 0 THEN e.sanity END AS e_failed_sanity,
+              CASE WHEN json_array_length(e.indicators, '$.failed') > 0 THEN json_extract(e.indicators, '$.failed') END AS e_failed_indicators,
               va.id AS v_id, va.strategy AS v_strategy, va.requested_rate AS v_requested_rate, va.achieved_rate AS v_achieved_rate,
               va.nonzero_params AS v_nonzero, va.sparse_bytes AS v_sparse_bytes, va.structured AS v_structured,
               va.clean_correct AS v_clean_correct, va.clean_n AS v_clean_n, m.id AS m_id, m.architecture AS m_architecture, m.dataset AS m_dataset
@@ -597,7 +610,7 @@ export class MatrixStore {
         distances: distances[i]!,
         attacks: attacks.map((a) => ({ name: a.name, params: a.params })),
         maskingSuspected: r.e_masking === 1,
-        ...(r.e_failed_sanity === null ? {} : { failedChecks: failedChecksOf(r.e_failed_sanity) }),
+        ...(r.e_failed_sanity === null && r.e_failed_indicators === null ? {} : { failedChecks: failedChecksOf(r.e_failed_sanity, r.e_failed_indicators) }),
       };
       current!.evaluations.push(evaluation);
     });

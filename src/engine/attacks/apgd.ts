@@ -33,11 +33,12 @@
 // the highest-loss point of the last run (within budget and box; more useful for transfer than x).
 // Attacks only propose: verify.ts measures distance, box and label.
 import { tf, type LayersModel } from "../tf.js";
-import type { AttackBatch, FixedBudgetAttack, GradientAccess } from "./types.js";
+import { TRACE_NO_FAILED_RUN, type AttackBatch, type FixedBudgetAttack, type GradientAccess } from "./types.js";
 import {
   addInBox,
   likelyOtherClasses,
   logitsOf,
+  mergeIncomplete,
   misclassified,
   normalizeL2,
   perSample,
@@ -45,7 +46,9 @@ import {
   projectLinf,
   replaceRows,
   sampleLoss,
+  stillRising,
   subSeed,
+  tailLength,
   takeRows,
   wherePerSample,
 } from "./gradients.js";
@@ -233,7 +236,8 @@ async function apgdRun(
   classes: number,
   setup: RunSetup,
   seed: number,
-): Promise<{ adv: tf.Tensor4D; beaten: boolean[] }> {
+  traced = false,
+): Promise<{ adv: tf.Tensor4D; beaten: boolean[]; rising?: boolean[] }> {
   const { norm, eps, o } = setup;
   const n = x.shape[0];
   const project = (xa: tf.Tensor4D, x0: tf.Tensor4D): tf.Tensor4D =>
@@ -286,6 +290,16 @@ async function apgdRun(
   };
   const firstWrong = misclassified(first.logits, yActive);
   first.logits.dispose();
+  // Traced (AttackTrace): per row, the loss at the start and the best loss before the run's tail
+  // (the losses of the start and of the iterates 1…steps; host copies, read twice per run).
+  const tailFrom = o.steps - tailLength(o.steps);
+  const startLoss = traced ? Float32Array.from(await s.lossPrev.data()) : undefined;
+  const beforeTail = startLoss && tailFrom === 0 ? Float32Array.from(startLoss) : traced ? new Float32Array(n) : undefined;
+  /** Copies the active rows' best loss into `into` (indexed by the run's rows). */
+  const bestOfActive = async (into: Float32Array): Promise<void> => {
+    const v = await s.lossBest.data();
+    active.forEach((row, k) => (into[row] = v[k]!));
+  };
   /** A [rows] bool tensor as host flags (the tensor is disposed). */
   const flags = async (t: tf.Tensor): Promise<Uint8Array> => {
     try {
@@ -341,6 +355,7 @@ async function apgdRun(
       });
       update(s, next);
       sinceCheck++;
+      if (beforeTail && i + 1 === tailFrom) await bestOfActive(beforeTail);
       retire(await flags(wrong));
       if (active.length > 0 && checkpoints.has(i + 1)) {
         const interval = sinceCheck;
@@ -363,7 +378,16 @@ async function apgdRun(
       if (i % 10 === 9) await breathe();
     }
     // Rows never beaten: their highest-loss point.
-    if (active.length > 0) done.push({ rows: active, adv: s.xBest.clone() });
+    let rising: boolean[] | undefined;
+    if (active.length > 0) {
+      if (startLoss && beforeTail) {
+        const end = new Float32Array(n);
+        await bestOfActive(end);
+        rising = new Array<boolean>(n).fill(false);
+        for (const row of active) rising[row] = stillRising(startLoss[row]!, beforeTail[row]!, end[row]!);
+      }
+      done.push({ rows: active, adv: s.xBest.clone() });
+    }
     const adv = tf.tidy(() => {
       const order = done.flatMap((d) => d.rows);
       const all = done.length === 1 ? done[0]!.adv : tf.concat(done.map((d) => d.adv));
@@ -371,7 +395,7 @@ async function apgdRun(
       order.forEach((row, k) => (inverse[row] = k));
       return tf.gather(all, tf.tensor1d(inverse, "int32")) as tf.Tensor4D;
     });
-    return { adv, beaten };
+    return { adv, beaten, ...(rising ? { rising } : {}) };
   } finally {
     disposeState(s);
     yActive.dispose();
@@ -423,6 +447,8 @@ function makeApgd(norm: ApgdNorm, lossKind: ApgdLoss, opts: ApgdOptions): FixedB
       const setup: RunSetup = { norm, eps: budget, o };
       let result: tf.Tensor4D | undefined;
       let pending = Array.from({ length: n }, (_, i) => i);
+      const trace = batch.trace;
+      const incomplete = trace ? new Uint8Array(n).fill(TRACE_NO_FAILED_RUN) : undefined;
       try {
         for (let t = 0; t < runs; t++) {
           for (let r = 0; r < o.restarts && pending.length > 0; r++) {
@@ -430,12 +456,15 @@ function makeApgd(norm: ApgdNorm, lossKind: ApgdLoss, opts: ApgdOptions): FixedB
             const xs = whole ? x : takeRows(x, pending);
             const ys = Int32Array.from(pending, (i) => yHost[i]!);
             const targets = likely === undefined ? undefined : Int32Array.from(pending, (i) => likely[i * runs + t]!);
-            let run: { adv: tf.Tensor4D; beaten: boolean[] };
+            let run: { adv: tf.Tensor4D; beaten: boolean[]; rising?: boolean[] };
             try {
-              run = await apgdRun(model, xs, ys, targets, classes, setup, subSeed(batch.seed, t * o.restarts + r));
+              run = await apgdRun(model, xs, ys, targets, classes, setup, subSeed(batch.seed, t * o.restarts + r), trace !== undefined);
             } finally {
               if (!whole) xs.dispose();
             }
+            run.rising?.forEach((v, k) => {
+              if (!run.beaten[k]) incomplete![pending[k]!] = mergeIncomplete(incomplete![pending[k]!]!, v);
+            });
             const last = t === runs - 1 && r === o.restarts - 1;
             const take: number[] = [];
             const still: number[] = [];
@@ -455,6 +484,12 @@ function makeApgd(norm: ApgdNorm, lossKind: ApgdLoss, opts: ApgdOptions): FixedB
         }
         const out = result ?? x.clone();
         result = undefined;
+        if (trace) {
+          // APGD keeps a row's first misclassified iterate and stops there: what it saw is what it returns.
+          const unbeaten = new Set(pending);
+          trace.seen = Uint8Array.from({ length: n }, (_, i) => (unbeaten.has(i) ? 0 : 1));
+          trace.incomplete = incomplete;
+        }
         return out;
       } finally {
         result?.dispose();

@@ -372,7 +372,7 @@ export function cwL2(opts: CwOptions = {}): MinimizationAttack<GradientAccess> {
       if (n === 0) return x.clone();
       const classes = tf.tidy(() => logitsOf(model, takeRows(x, [0])).shape[1]);
       const t = o.loss === "margin" ? Math.min(o.targets, classes - 2) : 0;
-      return bestOfTargetModes(model, x, y, t, (xs, ys, target) => cwCore(model, xs, ys, target, o));
+      return bestOfTargetModes(model, x, y, t, (xs, ys, target) => cwCore(model, xs, ys, target, o), batch.trace);
     },
   };
 }

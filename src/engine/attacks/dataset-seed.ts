@@ -135,6 +135,8 @@ export function datasetSeed(norm: Norm, opts: DatasetSeedOptions = {}): Minimiza
         if (i % 50 === 49) await breathe();
       }
 
+      // A sample with a candidate had an adversarial point in hand; each search keeps its adversarial end.
+      if (batch.trace) batch.trace.seen = Uint8Array.from(chosen, (list) => (list.length > 0 ? 1 : 0));
       // One search row per (sample, candidate).
       const rows: { i: number; cand: Cand }[] = [];
       chosen.forEach((list, i) => list.forEach((cand) => rows.push({ i, cand })));

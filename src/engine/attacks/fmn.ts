@@ -257,7 +257,7 @@ export function fmn(norm: Norm, opts: FmnOptions = {}): MinimizationAttack<Gradi
       if (n === 0) return x.clone();
       const classes = tf.tidy(() => logitsOf(model, takeRows(x, [0])).shape[1]);
       const t = Math.min(targets, classes - 2);
-      return bestOfTargetModes(model, x, y, t, (xs, ys, target) => fmnCore(model, xs, ys, target, p));
+      return bestOfTargetModes(model, x, y, t, (xs, ys, target) => fmnCore(model, xs, ys, target, p), batch.trace);
     },
   };
 }

@@ -2,7 +2,7 @@
 // per-sample norms, and projections onto L∞ / L2 / L0 balls intersected with the [0, 1] box.
 // Everything works on batches [n, H, W, C]; per-sample quantities are [n] tensors.
 import { tf, type LayersModel } from "../tf.js";
-import type { Norm } from "./types.js";
+import type { AttackTrace, Norm } from "./types.js";
 import { L0_CHANGE_THRESHOLD } from "./verify.js";
 
 /**
@@ -261,6 +261,38 @@ export function subSeed(seed: number, stream: number): number {
   return (Math.imul(seed >>> 0, 0x9e3779b1) + Math.imul(stream + 1, 0x85ebca6b)) >>> 0;
 }
 
+// ── indicators of attack failure (see AttackTrace in types.ts) ──
+
+/** The share of a run's steps, at its end, that make up its tail (incomplete optimisation). */
+export const INCOMPLETE_TAIL_SHARE = 0.1;
+/** A run whose best loss rose by more than this share of its whole rise during its tail had not settled. */
+export const INCOMPLETE_RISE_SHARE = 0.05;
+
+/** Steps in the tail of a run of `steps` steps (at least one). */
+export function tailLength(steps: number): number {
+  return Math.max(1, Math.round(INCOMPLETE_TAIL_SHARE * steps));
+}
+
+/**
+ * Whether a run was still improving when it stopped: given the loss at its start, the best loss
+ * before its tail and the best loss at its end, the tail's rise is more than INCOMPLETE_RISE_SHARE
+ * of the whole run's rise. Measured on the best loss so far (monotone), because PGD's sign steps
+ * make the current loss oscillate. Relative to the run's own rise, not to the loss's value: the
+ * margin loss of a robust sample sits near 0 and changes sign, so a share of |loss| would be
+ * noise. A loss that barely moved (rise <= 1e-6 · (1 + |start|)) has settled; non-finite losses
+ * are for the gradient indicator to catch.
+ */
+export function stillRising(start: number, beforeTail: number, end: number): boolean {
+  const rise = end - start;
+  if (!(rise > 1e-6 * (1 + Math.abs(start)))) return false;
+  return end - beforeTail > INCOMPLETE_RISE_SHARE * rise;
+}
+
+/** A trace's `incomplete` entry after one more failed run on the row: a settled run settles it for good. */
+export function mergeIncomplete(current: number, rising: boolean): number {
+  return current === 0 || !rising ? 0 : 1;
+}
+
 /** One run of a minimization attack's core: proposals and their norms (Infinity where none was found). */
 export type MinimizationCore = (x: tf.Tensor4D, y: tf.Tensor1D, target: tf.Tensor1D | undefined) => Promise<{ adv: tf.Tensor4D; norm: tf.Tensor1D }>;
 
@@ -269,9 +301,25 @@ export type MinimizationCore = (x: tf.Tensor4D, y: tf.Tensor1D, target: tf.Tenso
  * all in one batch, keeping per sample the mode with the smallest norm (FMN and C&W do this).
  * Rows [m·n, (m+1)·n) run mode m: m = 0 untargeted, m >= 1 towards the (m+1)-th likely class.
  */
-export async function bestOfTargetModes(model: LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, t: number, core: MinimizationCore): Promise<tf.Tensor4D> {
+export async function bestOfTargetModes(
+  model: LayersModel,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  t: number,
+  core: MinimizationCore,
+  trace?: AttackTrace,
+): Promise<tf.Tensor4D> {
+  /** A mode's norm is finite exactly where it kept a misclassified point: what the attack saw. */
+  const see = async (norm: tf.Tensor1D, modes: number): Promise<void> => {
+    if (!trace) return;
+    const v = (await norm.data()) as Float32Array;
+    const n = v.length / modes;
+    trace.seen = new Uint8Array(n);
+    for (let k = 0; k < v.length; k++) if (Number.isFinite(v[k]!)) trace.seen[k % n] = 1;
+  };
   if (t <= 0) {
     const r = await core(x, y, undefined);
+    await see(r.norm, 1);
     r.norm.dispose();
     return r.adv;
   }
@@ -290,6 +338,7 @@ export async function bestOfTargetModes(model: LayersModel, x: tf.Tensor4D, y: t
     ys.dispose();
     target.dispose();
   }
+  await see(r.norm, modes);
   const out = tf.tidy(() => {
     // Per sample, the mode with the smallest adversarial norm (Infinity when none found: mode 0's x).
     const best = tf.cast(tf.argMin(tf.reshape(r.norm, [modes, n]), 0), "int32");

@@ -163,6 +163,8 @@ export function greedyL0(opts: GreedyL0Options = {}): MinimizationAttack<Gradien
         setPrefix(i, hi[i]!);
         out.set(adv.subarray(i * F, (i + 1) * F), i * F);
       }
+      // What it saw is what it returns: a beaten row's shortest adversarial prefix.
+      if (batch.trace) batch.trace.seen = Uint8Array.from(state, (v) => (v === 1 ? 1 : 0));
       return tf.tensor4d(out, [n, ...shape]);
     },
   };

@@ -23,9 +23,13 @@
 // `earlyStop: false` is plain PGD instead: a restart runs all its steps on every sample it
 // attacks and only its final iterate counts (later restarts still skip samples it beat).
 import { tf } from "../tf.js";
-import type { AttackBatch, FixedBudgetAttack, GradientAccess } from "./types.js";
+import { TRACE_NO_FAILED_RUN, type AttackBatch, type FixedBudgetAttack, type GradientAccess } from "./types.js";
 import {
   addInBox,
+  mergeIncomplete,
+  sampleLoss,
+  stillRising,
+  tailLength,
   lossGradient,
   logitsOf,
   misclassified,
@@ -123,9 +127,23 @@ export interface PgdLoopOptions {
 /** Yields to the event loop so timers and signals run between long stretches of work. */
 const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** One PGD run's outcome per row: the proposal, whether it is misclassified, and (traced) what the run saw. */
+type PgdRunResult = {
+  adv: tf.Tensor4D;
+  beaten: boolean[];
+  /** Traced runs: some iterate was misclassified (with earlyStop this is `beaten`; plain PGD returns only the last one). */
+  seen?: boolean[];
+  /** Traced runs: the best loss was still rising over the run's tail (gradients.ts, stillRising). */
+  rising?: boolean[];
+};
+
 /**
  * One PGD run on (x, y): returns adv holding, per sample, the first misclassified iterate
- * (earlyStop) or the final iterate, and whether adv is misclassified by the model.
+ * (earlyStop) or the final iterate, and whether adv is misclassified by the model. With `traced`,
+ * also what the run saw (AttackTrace): the losses of the iterates 0…steps (the last one is the
+ * point after the last step) give its start, its best before the tail and its best at the end.
+ * Tracing adds a maximum over [n] per step and reads three [n] arrays once; the iterates are
+ * the same with and without it.
  */
 async function pgdRun(
   access: GradientAccess,
@@ -135,17 +153,25 @@ async function pgdRun(
   y: tf.Tensor1D,
   seed: number,
   restart: number,
-): Promise<{ adv: tf.Tensor4D; beaten: boolean[] }> {
+  traced = false,
+): Promise<PgdRunResult> {
   const model = access.model;
   let delta = tf.tidy(() => geometry.start(x, seed, restart));
   // found/first: per sample, whether (and where) an earlier iterate was misclassified.
   let found: tf.Tensor1D = tf.zeros([x.shape[0]], "bool");
   let first: tf.Tensor4D = tf.zerosLike(x);
+  // Traced: loss at the start, best loss so far and before the tail, any iterate misclassified.
+  let startLoss: tf.Tensor1D | undefined;
+  let best: tf.Tensor1D | undefined;
+  let beforeTail: tf.Tensor1D | undefined;
+  let seenAny: tf.Tensor1D | undefined;
+  const tailFrom = o.steps - tailLength(o.steps);
+  let ranAll = true;
   try {
     for (let i = 0; i < o.steps; i++) {
-      const [nextDelta, nextFound, nextFirst, done] = tf.tidy(() => {
+      const [nextDelta, nextFound, nextFirst, done, traceStep] = tf.tidy(() => {
         const adv = addInBox(x, delta);
-        const { grad, logits } = lossGradient(model, adv, y, o.loss);
+        const { grad, logits, loss } = lossGradient(model, adv, y, o.loss);
         let f = found;
         let fi = first;
         if (o.earlyStop) {
@@ -158,7 +184,14 @@ async function pgdRun(
         // Beaten samples stay where they were beaten.
         const kept = o.earlyStop ? wherePerSample(f, delta, d) : d;
         const all = o.earlyStop ? tf.all(f) : tf.scalar(false);
-        return [kept, f, fi, all] as const;
+        const t = traced
+          ? {
+              loss: i === 0 ? loss.clone() : undefined,
+              best: (best === undefined ? loss.clone() : tf.maximum(best, loss)) as tf.Tensor1D,
+              seen: o.earlyStop ? undefined : ((seenAny === undefined ? misclassified(logits, y) : tf.logicalOr(seenAny, misclassified(logits, y))) as tf.Tensor1D),
+            }
+          : undefined;
+        return [kept, f, fi, all, t] as const;
       });
       delta.dispose();
       delta = nextDelta;
@@ -166,22 +199,46 @@ async function pgdRun(
       if (nextFirst !== first) first.dispose();
       found = nextFound;
       first = nextFirst;
+      if (traceStep) {
+        startLoss ??= traceStep.loss;
+        best?.dispose();
+        best = traceStep.best;
+        if (traceStep.seen) {
+          seenAny?.dispose();
+          seenAny = traceStep.seen;
+        }
+        if (i === tailFrom) beforeTail = best.clone();
+      }
       const allBeaten = (await done.data())[0] === 1;
       done.dispose();
-      if (allBeaten) break;
+      if (allBeaten) {
+        ranAll = false;
+        break;
+      }
       if (i % 10 === 9) await breathe();
     }
     return tf.tidy(() => {
       const last = addInBox(x, delta);
-      const wrongLast = misclassified(logitsOf(model, last), y);
+      const lastLogits = logitsOf(model, last);
+      const wrongLast = misclassified(lastLogits, y);
       const adv = o.earlyStop ? wherePerSample(found, first, last) : last;
       const beaten = o.earlyStop ? tf.logicalOr(found, wrongLast) : wrongLast;
-      return { adv, beaten: Array.from(beaten.dataSync(), (v) => v === 1) };
+      const out: PgdRunResult = { adv, beaten: Array.from(beaten.dataSync(), (v) => v === 1) };
+      if (traced) {
+        const seen = o.earlyStop ? beaten : tf.logicalOr(seenAny ?? wrongLast, wrongLast);
+        out.seen = Array.from(seen.dataSync(), (v) => v === 1);
+        // A run cut short because every row was beaten has nothing unbeaten to judge.
+        if (ranAll && startLoss && best && beforeTail) {
+          const s0 = startLoss.dataSync();
+          const b = beforeTail.dataSync();
+          const end = tf.maximum(best, sampleLoss(lastLogits, y, o.loss)).dataSync();
+          out.rising = Array.from(end, (e, k) => stillRising(s0[k]!, b[k]!, e));
+        }
+      }
+      return out;
     });
   } finally {
-    delta.dispose();
-    found.dispose();
-    first.dispose();
+    for (const t of [delta, found, first, startLoss, best, beforeTail, seenAny]) t?.dispose();
   }
 }
 
@@ -198,14 +255,17 @@ export async function runPgd(access: GradientAccess, geometry: PgdGeometry, o: P
   let result: tf.Tensor4D | undefined;
   // Indices (into the batch) of the samples the next restart attacks.
   let pending = Array.from({ length: n }, (_, i) => i);
+  const trace = batch.trace;
+  const seen = trace ? new Uint8Array(n) : undefined;
+  const incomplete = trace ? new Uint8Array(n).fill(TRACE_NO_FAILED_RUN) : undefined;
   try {
     for (let r = 0; r < o.restarts && pending.length > 0; r++) {
       const whole = pending.length === n;
       const xs = whole ? x : takeRows(x, pending);
       const ys = whole ? y : takeRows(y, pending);
-      let run: { adv: tf.Tensor4D; beaten: boolean[] };
+      let run: PgdRunResult;
       try {
-        run = await pgdRun(access, geometry, o, xs, ys, subSeed(batch.seed, r), r);
+        run = await pgdRun(access, geometry, o, xs, ys, subSeed(batch.seed, r), r, trace !== undefined);
       } finally {
         if (!whole) {
           xs.dispose();
@@ -213,6 +273,12 @@ export async function runPgd(access: GradientAccess, geometry: PgdGeometry, o: P
         }
       }
       const { adv, beaten } = run;
+      run.seen?.forEach((v, k) => {
+        if (v) seen![pending[k]!] = 1;
+      });
+      run.rising?.forEach((v, k) => {
+        if (!beaten[k]) incomplete![pending[k]!] = mergeIncomplete(incomplete![pending[k]!]!, v);
+      });
       // Samples beaten in this restart take its iterate; on the last restart every pending
       // sample does (its last iterate).
       const lastRestart = r === o.restarts - 1;
@@ -235,6 +301,10 @@ export async function runPgd(access: GradientAccess, geometry: PgdGeometry, o: P
     }
     const out = result ?? x.clone();
     result = undefined;
+    if (trace) {
+      trace.seen = seen;
+      trace.incomplete = incomplete;
+    }
     return out;
   } finally {
     result?.dispose();

@@ -38,6 +38,35 @@ export interface AttackBatch {
   y: tf.Tensor1D;
   /** Per-run seed, so attacks with randomness repeat exactly. */
   seed: number;
+  /**
+   * When given, an attack that can reports here what it saw (indicators of attack failure,
+   * evaluation/indicators.ts). Reporting never changes what the attack proposes.
+   */
+  trace?: AttackTrace;
+}
+
+/** A run's trace row: no run of the attack failed on the sample (it was beaten, or not measured). */
+export const TRACE_NO_FAILED_RUN = 2;
+
+/**
+ * What an attack saw during one run on a batch, per batch row (Pintor et al. 2022, "Indicators of
+ * Attack Failure"). A field left undefined was not measured by that attack. Only the attack's own
+ * judgement is reported; verify() still decides success.
+ */
+export interface AttackTrace {
+  /**
+   * 1 where the attack saw a point it judged misclassified (within the budget and the box) at
+   * any step of any run. If verify() does not accept the returned point for such a row, the
+   * attack had an adversarial point and did not return it: a silent success.
+   */
+  seen?: Uint8Array;
+  /**
+   * Fixed-budget gradient attacks: 1 where every run that failed on the row ended with its loss
+   * still rising (gradients.ts, stillRising: more than INCOMPLETE_RISE_SHARE of the run's rise in
+   * its last INCOMPLETE_TAIL_SHARE of the steps), 0 where at least one such run had settled,
+   * TRACE_NO_FAILED_RUN where no run failed on it.
+   */
+  incomplete?: Uint8Array;
 }
 
 /** Proposes, per sample, an input that is misclassified with a perturbation of norm <= budget. */

@@ -59,7 +59,7 @@ export interface WhiteBoxSettings {
    */
   l0Queries?: number;
   /** APGD-CE and APGD-DLR-T (L∞, L2; default: the paper's 100 steps, 1 restart, 9 targets). */
-  apgd?: { steps?: number; targets?: number };
+  apgd?: { steps?: number; restarts?: number; targets?: number };
   /** Carlini-Wagner L2 (L2 minimization; default: cw.ts's defaults, 9 binary-search steps x 100 Adam steps, 1 targeted run). */
   cw?: CwOptions;
 }
@@ -77,8 +77,35 @@ export function defaultWhiteBox(norm: Norm, s: WhiteBoxSettings = {}): Attack[] 
   // The first fixed-budget attack is also the unbounded sanity run's (stages.ts): margin PGD, as before.
   const fixed: Attack[] = [pgdFor({ steps: pgd.steps, restarts: pgd.restarts }), pgdFor(ce)];
   if (norm === "l0") fixed.push(sparseRsWhiteBox({ queries: s.l0Queries ?? WHITE_BOX_L0_QUERIES }));
-  else fixed.push(apgd(norm, "ce", { steps: s.apgd?.steps }), apgd(norm, "dlr-t", { steps: s.apgd?.steps, targets: s.apgd?.targets }));
+  else {
+    const a = { steps: s.apgd?.steps, restarts: s.apgd?.restarts };
+    fixed.push(apgd(norm, "ce", a), apgd(norm, "dlr-t", { ...a, targets: s.apgd?.targets }));
+  }
   return [...minimization, ...fixed];
+}
+
+/**
+ * The white-box settings of the convergence probe (convergence.ts): twice the effort of `s` —
+ * twice the steps and restarts of PGD (margin and CE) and APGD, twice the steps of FMN and of
+ * C&W's optimisations, twice the white-box Sparse-RS's queries (its steps). Read from the attacks
+ * `s` gives, so the engine's defaults are doubled too. Targets, losses, step-size rules and the
+ * gradient-free attacks (dataset-seed; greedy-L0, which stops once it succeeds) stay as they are.
+ */
+export function doubledWhiteBox(norm: Norm, s: WhiteBoxSettings = {}): WhiteBoxSettings {
+  const base = defaultWhiteBox(norm, s);
+  const twice = (name: string, key: string): number | undefined => {
+    const v = base.find((a) => a.name === name)?.params[key];
+    return typeof v === "number" ? 2 * v : undefined;
+  };
+  const pgd = `pgd-${norm}`;
+  return {
+    pgd: { steps: twice(pgd, "steps"), restarts: twice(pgd, "restarts") },
+    ceRestarts: twice(`${pgd}-ce`, "restarts"),
+    fmn: { steps: twice(`fmn-${norm}`, "steps"), ...(s.fmn?.targets === undefined ? {} : { targets: s.fmn.targets }) },
+    ...(norm === "l0" ? { l0Queries: twice("sparse-rs-wb", "queryBudget") } : {}),
+    ...(norm === "l0" ? {} : { apgd: { steps: twice(`apgd-ce-${norm}`, "steps"), restarts: twice(`apgd-ce-${norm}`, "restarts"), ...(s.apgd?.targets === undefined ? {} : { targets: s.apgd.targets }) } }),
+    ...(norm === "l2" ? { cw: { ...s.cw, steps: twice("cw-l2", "steps") } } : {}),
+  };
 }
 
 /** Transfer: margin PGD and FMN as before, plus PGD-CE (one restart) crafted on the surrogate. */

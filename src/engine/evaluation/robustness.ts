@@ -36,6 +36,7 @@ import type { AttackPlan } from "./attack-plan.js";
 import type { CurvePoint } from "./curve.js";
 import type { TransferCache } from "./transfer-cache.js";
 import type { SanityReport } from "./sanity.js";
+import type { AttackSignals, IndicatorReport } from "./indicators.js";
 import { EvaluationRun } from "./run.js";
 
 export { craftTransferExamples, type CraftOptions } from "./crafting.js";
@@ -132,6 +133,8 @@ export interface AttackRecord {
   sanity?: boolean;
   /** Forward queries this attack made (query attacks), including those of reused runs. */
   queries?: number;
+  /** What the attack's runs on the target reported (white-box attacks that trace, indicators.ts). */
+  signals?: AttackSignals;
 }
 
 export interface LevelResult {
@@ -155,6 +158,8 @@ export interface RobustnessResult {
   perAttack: AttackRecord[];
   perLevel: LevelResult[];
   sanity: SanityReport;
+  /** Indicators of attack failure (indicators.ts); the convergence probe, when run, is added by the caller (withConvergence). */
+  indicators: IndicatorReport;
   backend: BackendInfo;
   seconds: number;
   /** Forward queries the black-box attacks made. */

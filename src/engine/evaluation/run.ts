@@ -14,6 +14,10 @@ import { TransferCache } from "./transfer-cache.js";
 import { craftStage, transferKey } from "./crafting.js";
 import { checkPositiveInt, mixSeed, planStages, priorRecord, runAttack, stageSeedOf, type Stage, type StagePlan } from "./stages.js";
 import { checkCleanAccuracy, checkMasking, checkMonotone, sanityReport, unboundedCheck, uncheckedMasking, uncheckedUnbounded } from "./sanity.js";
+import { indicatorReport, newSignals, type AttackSignals, type GradientFlags } from "./indicators.js";
+import { gradientFlags } from "./gradient-check.js";
+import { deadClasses } from "./degenerate.js";
+import type { AttackTrace } from "../attacks/types.js";
 import type { AttackRecord, EvaluationProgress, LevelResult, RobustnessOptions, RobustnessResult, SampleSet, Surrogate } from "./robustness.js";
 
 function inputShapeOf(model: LayersModel): number[] {
@@ -116,6 +120,8 @@ export class EvaluationRun {
   private queries = 0;
   /** Every evaluated sample as one tensor: the white-box attacker's pool of data-set images (dataset-seed). Made on first use. */
   private pool: tf.Tensor4D | undefined;
+  /** Zero / non-finite input gradients at the clean inputs (white-box in scope only; indicators.ts). */
+  private readonly gradients: GradientFlags | undefined;
 
   private constructor(private readonly s: Settings) {
     const [h, w, c] = s.shape;
@@ -148,6 +154,10 @@ export class EvaluationRun {
     });
     this.stages = this.stagePlan.stages;
     this.smallestPositive = s.budgets.find((b) => b > 0);
+    if (s.levels.includes("white-box")) {
+      const correct = Array.from({ length: this.n }, (_, i) => i).filter((p) => this.correct[p]);
+      this.gradients = gradientFlags(s.target, this.n, this.chunks(correct), (part) => this.tensors(part));
+    }
   }
 
   static async start(opts: RobustnessOptions): Promise<EvaluationRun> {
@@ -242,6 +252,17 @@ export class EvaluationRun {
       beaten++;
       this.beat(st, levelD, p, d);
     }
+    if (prior.signals) {
+      // What the earlier run saw on these samples comes along with its outcome.
+      const sig = this.signalsOf(st.record);
+      sig.seenMeasured ||= prior.signals.seenMeasured;
+      sig.risingMeasured ||= prior.signals.risingMeasured;
+      for (const p of candidates) {
+        sig.silentAt[p] = Math.min(sig.silentAt[p]!, prior.signals.silentAt[p]!);
+        sig.rising[p] ||= prior.signals.rising[p]!;
+        sig.settled[p] ||= prior.signals.settled[p]!;
+      }
+    }
     if (!this.reusedRecords.has(prior)) {
       this.reusedRecords.add(prior);
       if (prior.queries !== undefined) {
@@ -254,7 +275,7 @@ export class EvaluationRun {
   }
 
   /** Adversarial examples for one chunk of candidates: from the transfer cache, or by running the attack. */
-  private async examplesFor(st: Stage, part: number[], b: AttackBatch, ci: number, ctx: StageContext): Promise<tf.Tensor4D> {
+  private async examplesFor(st: Stage, part: number[], b: AttackBatch, ci: number, ctx: StageContext, trace?: AttackTrace): Promise<tf.Tensor4D> {
     const { s, F } = this;
     if (st.level === "transfer") {
       const [h, w, c] = s.shape;
@@ -265,7 +286,8 @@ export class EvaluationRun {
     }
     if (st.level === "white-box") {
       this.pool ??= tf.tensor4d(s.samples.x, [this.n, ...s.shape]);
-      return runAttack(st.attack, { kind: "gradient", model: s.target, pool: this.pool }, { x: b.x, y: b.y, seed: mixSeed(ctx.stageSeed, `chunk${ci}`) }, ctx.fixedBudget);
+      const batch: AttackBatch = { x: b.x, y: b.y, seed: mixSeed(ctx.stageSeed, `chunk${ci}`), ...(trace ? { trace } : {}) };
+      return runAttack(st.attack, { kind: "gradient", model: s.target, pool: this.pool }, batch, ctx.fixedBudget);
     }
     // Query attacks derive per-sample streams from the stage seed: a sample's search does not depend on its batch.
     return runAttack(st.attack, { kind: "query", predict: this.countingPredict, queryBudget: s.queryBudget }, { x: b.x, y: b.y, seed: ctx.stageSeed }, ctx.fixedBudget);
@@ -276,9 +298,13 @@ export class EvaluationRun {
     const b = this.tensors(part);
     let adv: tf.Tensor4D | undefined;
     let beaten = 0;
+    // White-box attacks on the target report what they saw (indicators of attack failure); not the
+    // unbounded sanity run, which is a check of its own.
+    const trace: AttackTrace | undefined = st.level === "white-box" && !st.sanity ? {} : undefined;
     try {
-      adv = await this.examplesFor(st, part, b, ci, ctx);
+      adv = await this.examplesFor(st, part, b, ci, ctx, trace);
       const verdict = verify(this.predict, b.x, b.y, adv, this.s.norm, ctx.fixedBudget);
+      if (trace) this.recordTrace(st, part, trace, verdict, ctx.fixedBudget);
       part.forEach((p, k) => {
         if (!verdict.success[k]) return;
         const measured = verdict.distance[k]!;
@@ -292,6 +318,29 @@ export class EvaluationRun {
       b.dispose();
     }
     return beaten;
+  }
+
+  private signalsOf(r: AttackRecord): AttackSignals {
+    return (r.signals ??= newSignals(this.n));
+  }
+
+  /**
+   * Folds one chunk's trace into the attack's signals: a row the attack saw beaten but verify()
+   * did not accept is a silent success (at the budget; for a minimization attack at the rejected
+   * point's distance); a failed row's incomplete flag counts (a beaten row's does not).
+   */
+  private recordTrace(st: Stage, part: number[], trace: AttackTrace, verdict: { success: boolean[]; distance: Float32Array }, fixedBudget: number | undefined): void {
+    if (!trace.seen && !trace.incomplete) return;
+    const sig = this.signalsOf(st.record);
+    if (trace.seen) sig.seenMeasured = true;
+    if (trace.incomplete) sig.risingMeasured = true;
+    part.forEach((p, k) => {
+      if (verdict.success[k]) return;
+      if (trace.seen?.[k] === 1) sig.silentAt[p] = Math.min(sig.silentAt[p]!, fixedBudget ?? verdict.distance[k]!);
+      const v = trace.incomplete?.[k];
+      if (v === 1) sig.rising[p] = 1;
+      else if (v === 0) sig.settled[p] = 1;
+    });
   }
 
   async runStage(si: number, st: Stage): Promise<void> {
@@ -386,6 +435,17 @@ export class EvaluationRun {
               blackBox: levelDistances.get("black-box"),
             });
     const sanity = sanityReport({ cleanAccuracy: checkCleanAccuracy(distances, cleanCorrect), monotone: checkMonotone(curve), unbounded, masking });
+    const dead = deadClasses(s.target);
+    const indicators = indicatorReport({
+      distances,
+      budgets,
+      gradients: this.gradients,
+      gradientNote: `white-box attacks are not in scope for knowledge ${knowledge}`,
+      signals: this.perAttack.filter((r) => r.knowledge === "white-box" && !r.sanity && r.signals).map((r) => ({ label: `${r.knowledge}/${r.name}`, signals: r.signals! })),
+      deadClasses: dead.classes,
+      ...(dead.classes === null ? { degenerateNote: dead.note } : {}),
+      sanity,
+    });
 
     const { cache } = s;
     const { cacheBefore } = this;
@@ -401,6 +461,7 @@ export class EvaluationRun {
       perAttack: this.perAttack,
       perLevel,
       sanity,
+      indicators,
       backend: s.backend,
       seconds: (performance.now() - t0) / 1000,
       queries: this.queries,
