@@ -1,7 +1,8 @@
 // Times each stage of one evaluation cell (all knowledge levels, as the builder runs them) for a
 // model and norm: where does a cell's time go? Usage: tsx bench/profile-cell.ts <modelDir> <norm> [samples]
 import { loadModel } from "../src/engine/model-io.js";
-import { head, loadIdxDirectory } from "../src/engine/data.js";
+import { head } from "../src/engine/data.js";
+import { loadDataset } from "../src/engine/dataset-formats.js";
 import { initBackend } from "../src/engine/backend.js";
 import { evaluateRobustness, samplesFromDataset, type AttackRecord } from "../src/engine/evaluation/robustness.js";
 import { TransferCache } from "../src/engine/evaluation/transfer-cache.js";
@@ -13,7 +14,7 @@ const [dir, normArg, samplesArg, denseArg] = process.argv.slice(2);
 const norm = normArg as Norm;
 await initBackend();
 const grid = await loadGrid("db/grids/default.yaml");
-const data = await loadIdxDirectory(grid.dataset.dir, grid.dataset.name);
+const data = await loadDataset(grid.dataset.dir, grid.dataset.format, grid.dataset.name);
 const samples = samplesFromDataset(head(data.test, Number(samplesArg ?? 100)));
 const target = await loadModel(dir!);
 const dense = await loadModel(denseArg ?? dir!);

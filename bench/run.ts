@@ -29,7 +29,7 @@ const data = await loadIdxDirectory(values.data);
  * With `keep`, the trained model is handed over instead of disposed.
  */
 function trainThroughput(architecture: Architecture, ds: Dataset, keep?: (model: LayersModel) => void): number {
-  const model = createModel({ architecture, inputShape: [ds.height, ds.width, 1], numClasses: ds.numClasses, seed: 0 });
+  const model = createModel({ architecture, inputShape: [ds.height, ds.width, ds.channels], numClasses: ds.numClasses, seed: 0 });
   const optimizer = tf.train.adam(1e-3);
   const vars = trainableVariables(model);
   const batch = 128;

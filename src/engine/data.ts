@@ -1,6 +1,9 @@
-// Data sets in MNIST's IDX format (Fashion-MNIST, MNIST, KMNIST, EMNIST): four files in one
-// directory, gzip-compressed or raw. Pixels are scaled to [0, 1]; every check fails with a message
-// naming the file and what is wrong. No TensorFlow here, so the CLI can load it cheaply.
+// The in-memory data set every loader produces, and the loader of MNIST's IDX format
+// (Fashion-MNIST, MNIST, KMNIST, EMNIST, or any IDX images of shape count × H × W [× C]): four files
+// in one directory, gzip-compressed or raw. The other formats (CIFAR-10 binary, PNG folders) are in
+// cifar10.ts and png-folder.ts; dataset-formats.ts picks one. Pixels are scaled to [0, 1]; every
+// check fails with one line naming the file and what is wrong. No TensorFlow here, so the CLI can
+// load it cheaply.
 import { access, readFile, stat } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
 import path from "node:path";
@@ -8,7 +11,10 @@ import { mulberry32, permutation } from "./random.js";
 
 export const DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist";
 
-/** Images are stored flat, row-major, one channel: image i is images[i*H*W, (i+1)*H*W). */
+/**
+ * Images are stored flat, row-major, channels last ([count, H, W, C], the layout TF.js's NHWC
+ * tensors use): image i is images[i*H*W*C, (i+1)*H*W*C).
+ */
 export interface Dataset {
   name: string;
   images: Float32Array;
@@ -16,7 +22,19 @@ export interface Dataset {
   count: number;
   height: number;
   width: number;
+  /** 1 (greyscale) or 3 (RGB). */
+  channels: number;
   numClasses: number;
+}
+
+/** Values per image: H × W × C. */
+export function imageSize(ds: Pick<Dataset, "height" | "width" | "channels">): number {
+  return ds.height * ds.width * ds.channels;
+}
+
+/** The model input shape of a data set's images: [H, W, C]. */
+export function inputShapeOf(ds: Pick<Dataset, "height" | "width" | "channels">): [number, number, number] {
+  return [ds.height, ds.width, ds.channels];
 }
 
 export interface DataSplits {
@@ -28,17 +46,25 @@ export class DataError extends Error {
   override name = "DataError";
 }
 
-const IMAGES_MAGIC = 0x00000803; // unsigned byte, 3 dimensions
+// IDX magic: two zero bytes, the data type (0x08 = unsigned byte) and the number of dimensions.
+const IMAGES_MAGIC = 0x00000803; // unsigned byte, 3 dimensions: count × H × W
+const IMAGES_MAGIC_4D = 0x00000804; // unsigned byte, 4 dimensions: count × H × W × C
 const LABELS_MAGIC = 0x00000801; // unsigned byte, 1 dimension
-const FILES = {
+/** The four files, each gzip-compressed (.gz) or raw; image files of 4-D IDX may say idx4 instead of idx3. */
+export const IDX_FILES = {
   trainImages: "train-images-idx3-ubyte",
   trainLabels: "train-labels-idx1-ubyte",
   testImages: "t10k-images-idx3-ubyte",
   testLabels: "t10k-labels-idx1-ubyte",
 } as const;
 
+/** The names a file of IDX_FILES may have: as listed, or idx4 for idx3 (4-D images). */
+function idxNames(base: string): string[] {
+  return base.includes("-idx3-") ? [base, base.replace("-idx3-", "-idx4-")] : [base];
+}
+
 async function readMaybeGzip(dir: string, base: string): Promise<{ file: string; bytes: Buffer }> {
-  for (const name of [`${base}.gz`, base]) {
+  for (const name of idxNames(base).flatMap((b) => [`${b}.gz`, b])) {
     const file = path.join(dir, name);
     let raw: Buffer;
     try {
@@ -59,6 +85,14 @@ async function readMaybeGzip(dir: string, base: string): Promise<{ file: string;
   throw new DataError(`${path.join(dir, base)}[.gz] not found (a data directory holds the four MNIST-format IDX files)`);
 }
 
+/** Whether `dir` holds a file of IDX_FILES named `base` (any of its names, .gz or raw). */
+export async function hasIdxFile(dir: string, base: string): Promise<boolean> {
+  for (const name of idxNames(base).flatMap((b) => [`${b}.gz`, b])) {
+    if (await access(path.join(dir, name)).then(() => true, () => false)) return true;
+  }
+  return false;
+}
+
 /**
  * Why `dir` cannot serve as a data set (a directory of the four IDX files), from a look at the
  * files and not their contents; null when it looks usable. Cheap enough for a start-up check.
@@ -69,35 +103,51 @@ export async function idxDirectoryProblem(dir: string): Promise<string | null> {
   } catch {
     return `data directory ${dir} not found`;
   }
-  const readable = (name: string) => access(path.join(dir, name)).then(() => true, () => false);
   const missing: string[] = [];
-  for (const base of Object.values(FILES)) if (!(await readable(`${base}.gz`)) && !(await readable(base))) missing.push(`${base}[.gz]`);
+  for (const base of Object.values(IDX_FILES)) if (!(await hasIdxFile(dir, base))) missing.push(`${base}[.gz]`);
   return missing.length > 0 ? `${dir} lacks ${missing.join(", ")}` : null;
 }
 
-function parseImages(file: string, b: Buffer): { count: number; height: number; width: number; pixels: Float32Array } {
-  if (b.length < 16) throw new DataError(`${file}: too short for an IDX image header`);
+const hex = (n: number): string => `0x${n.toString(16).padStart(8, "0")}`;
+
+/**
+ * Image files are 3-D (count × H × W, one channel: MNIST and its kin) or 4-D (count × H × W × C,
+ * channels last, C = 1 or 3) unsigned bytes.
+ */
+function parseImages(file: string, b: Buffer): { count: number; height: number; width: number; channels: number; pixels: Float32Array } {
+  if (b.length < 4) throw new DataError(`${file}: too short for an IDX image header`);
   const magic = b.readUInt32BE(0);
-  if (magic !== IMAGES_MAGIC) {
-    throw new DataError(`${file}: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000803 (3-D unsigned bytes)`);
+  if (magic !== IMAGES_MAGIC && magic !== IMAGES_MAGIC_4D) {
+    const dims = magic & 0xff;
+    const why =
+      magic >>> 16 !== 0
+        ? "not an IDX file"
+        : ((magic >>> 8) & 0xff) !== 0x08
+          ? `IDX data type 0x${((magic >>> 8) & 0xff).toString(16).padStart(2, "0")}, only 0x08 (unsigned bytes) is supported`
+          : `${dims}-D data, images must be 3-D (count × height × width) or 4-D (count × height × width × channels)`;
+    throw new DataError(`${file}: magic number ${hex(magic)}, expected ${hex(IMAGES_MAGIC)} or ${hex(IMAGES_MAGIC_4D)} (${why})`);
   }
+  const rank = magic & 0xff;
+  const header = 4 + 4 * rank;
+  if (b.length < header) throw new DataError(`${file}: too short for an IDX image header`);
   const count = b.readUInt32BE(4);
   const height = b.readUInt32BE(8);
   const width = b.readUInt32BE(12);
-  if (count === 0 || height === 0 || width === 0) throw new DataError(`${file}: empty dimensions ${count}x${height}x${width}`);
-  const expected = 16 + count * height * width;
-  if (b.length !== expected) throw new DataError(`${file}: ${b.length} bytes, expected ${expected} for ${count}x${height}x${width}`);
-  const pixels = new Float32Array(count * height * width);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = b[16 + i]! / 255;
-  return { count, height, width, pixels };
+  const channels = rank === 4 ? b.readUInt32BE(16) : 1;
+  const dims = `${count}x${height}x${width}${rank === 4 ? `x${channels}` : ""}`;
+  if (count === 0 || height === 0 || width === 0 || channels === 0) throw new DataError(`${file}: empty dimensions ${dims}`);
+  if (channels !== 1 && channels !== 3) throw new DataError(`${file}: ${channels} channels in ${dims}, expected 1 (greyscale) or 3 (RGB)`);
+  const expected = header + count * height * width * channels;
+  if (b.length !== expected) throw new DataError(`${file}: ${b.length} bytes, expected ${expected} for ${dims}`);
+  const pixels = new Float32Array(count * height * width * channels);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = b[header + i]! / 255;
+  return { count, height, width, channels, pixels };
 }
 
 function parseLabels(file: string, b: Buffer): Uint8Array {
   if (b.length < 8) throw new DataError(`${file}: too short for an IDX label header`);
   const magic = b.readUInt32BE(0);
-  if (magic !== LABELS_MAGIC) {
-    throw new DataError(`${file}: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000801 (1-D unsigned bytes)`);
-  }
+  if (magic !== LABELS_MAGIC) throw new DataError(`${file}: magic number ${hex(magic)}, expected ${hex(LABELS_MAGIC)} (labels: 1-D unsigned bytes)`);
   const count = b.readUInt32BE(4);
   if (b.length !== 8 + count) throw new DataError(`${file}: ${b.length} bytes, expected ${8 + count} for ${count} labels`);
   return new Uint8Array(b.subarray(8));
@@ -111,7 +161,7 @@ async function loadPart(dir: string, images: string, labels: string, name: strin
   if (lab.length !== parsed.count) {
     throw new DataError(`${lb.file}: ${lab.length} labels for ${parsed.count} images in ${im.file}`);
   }
-  return { name, images: parsed.pixels, labels: lab, count: parsed.count, height: parsed.height, width: parsed.width };
+  return { name, images: parsed.pixels, labels: lab, count: parsed.count, height: parsed.height, width: parsed.width, channels: parsed.channels };
 }
 
 /**
@@ -119,16 +169,11 @@ async function loadPart(dir: string, images: string, labels: string, name: strin
  * every class must occur in training and no test label may exceed it.
  */
 export async function loadIdxDirectory(dir: string, name = path.basename(path.resolve(dir))): Promise<DataSplits> {
-  try {
-    if (!(await stat(dir)).isDirectory()) throw new DataError(`${dir} is not a directory`);
-  } catch (err) {
-    if (err instanceof DataError) throw err;
-    throw new DataError(`data directory ${dir} not found`);
-  }
-  const train = await loadPart(dir, FILES.trainImages, FILES.trainLabels, name);
-  const test = await loadPart(dir, FILES.testImages, FILES.testLabels, name);
-  if (train.height !== test.height || train.width !== test.width) {
-    throw new DataError(`${dir}: training images are ${train.height}x${train.width} but test images ${test.height}x${test.width}`);
+  await requireDirectory(dir);
+  const train = await loadPart(dir, IDX_FILES.trainImages, IDX_FILES.trainLabels, name);
+  const test = await loadPart(dir, IDX_FILES.testImages, IDX_FILES.testLabels, name);
+  if (train.height !== test.height || train.width !== test.width || train.channels !== test.channels) {
+    throw new DataError(`${dir}: training images are ${shapeText(train)} but test images ${shapeText(test)}`);
   }
   let max = 0;
   const seen = new Set<number>();
@@ -154,28 +199,39 @@ export async function loadIdxDirectory(dir: string, name = path.basename(path.re
  * as in loadIdxDirectory, so both agree.
  */
 export async function loadIdxTestSplit(dir: string, name = path.basename(path.resolve(dir))): Promise<Dataset> {
-  try {
-    if (!(await stat(dir)).isDirectory()) throw new DataError(`${dir} is not a directory`);
-  } catch (err) {
-    if (err instanceof DataError) throw err;
-    throw new DataError(`data directory ${dir} not found`);
-  }
-  const trainLabels = await readMaybeGzip(dir, FILES.trainLabels);
+  await requireDirectory(dir);
+  const trainLabels = await readMaybeGzip(dir, IDX_FILES.trainLabels);
   const labels = parseLabels(trainLabels.file, trainLabels.bytes);
   let max = 0;
   for (const l of labels) if (l > max) max = l;
   const numClasses = max + 1;
   if (numClasses < 2) throw new DataError(`${dir}: training labels name fewer than two classes`);
-  const test = await loadPart(dir, FILES.testImages, FILES.testLabels, name);
+  const test = await loadPart(dir, IDX_FILES.testImages, IDX_FILES.testLabels, name);
   for (const l of test.labels) {
     if (l >= numClasses) throw new DataError(`${dir}: test label ${l} outside the training classes 0..${max}`);
   }
   return { ...test, numClasses };
 }
 
+/** Throws DataError unless `dir` is a directory. */
+export async function requireDirectory(dir: string): Promise<void> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(dir)).isDirectory();
+  } catch {
+    throw new DataError(`data directory ${dir} not found`);
+  }
+  if (!isDir) throw new DataError(`${dir} is not a directory`);
+}
+
+/** "28x28x1": an image shape as messages show it. */
+export function shapeText(ds: Pick<Dataset, "height" | "width" | "channels">): string {
+  return `${ds.height}x${ds.width}x${ds.channels}`;
+}
+
 /** The rows of `ds` at `indices`, as a new data set. */
 export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name): Dataset {
-  const size = ds.height * ds.width;
+  const size = imageSize(ds);
   const images = new Float32Array(indices.length * size);
   const labels = new Uint8Array(indices.length);
   for (let k = 0; k < indices.length; k++) {

@@ -2,7 +2,7 @@
 // (seeded) and prune + fine-tune a model with the mask held fixed. No I/O besides what the caller
 // asks for; no progress output (callers pass callbacks).
 import type { Architecture } from "./architectures.js";
-import { splitValidation, type Dataset } from "./data.js";
+import { inputShapeOf, splitValidation, type Dataset } from "./data.js";
 import { createModel } from "./models.js";
 import type { ModelMetadata } from "./model-io.js";
 import { evaluate, train, type BatchProgress, type EpochStats, type Evaluation, type TrainResult } from "./train.js";
@@ -65,7 +65,7 @@ export interface DenseResult {
 
 /** Creates and trains a dense model of the zoo (seeded: same seed, data and backend → same weights). */
 export async function trainDense(o: { architecture: Architecture; train: Dataset; test: Dataset; datasetName?: string; backend: string; settings: TrainLoopSettings }): Promise<DenseResult> {
-  const inputShape: [number, number, number] = [o.train.height, o.train.width, 1];
+  const inputShape = inputShapeOf(o.train);
   const model = createModel({ architecture: o.architecture, inputShape, numClasses: o.train.numClasses, seed: o.settings.seed });
   const result = await trainLoop(model, o.train, o.settings);
   const test = evaluate(model, o.test);
@@ -105,15 +105,15 @@ export async function pruneAndFinetune(o: {
   gradientBatches?: number;
   settings: TrainLoopSettings;
 }): Promise<PruneFinetuneResult> {
-  const [h, w] = o.parent.inputShape;
+  const [h, w, c] = o.parent.inputShape;
   const data = o.train;
   const bs = o.settings.batchSize;
   const gradientBatches = Array.from({ length: Math.min(o.gradientBatches ?? 4, Math.ceil(data.count / bs)) }, (_, b) => {
-    const size = h * w;
+    const size = h * w * c;
     const start = b * bs;
     const n = Math.min(bs, data.count - start);
     return {
-      x: tf.tensor4d(data.images.subarray(start * size, (start + n) * size), [n, h, w, 1]),
+      x: tf.tensor4d(data.images.subarray(start * size, (start + n) * size), [n, h, w, c]),
       y: tf.tensor1d(data.labels.subarray(start, start + n), "int32"),
     };
   });

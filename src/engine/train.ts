@@ -2,7 +2,7 @@
 // gradients of pruned weights are zeroed before Adam sees them (so its moments stay zero and the
 // weights never move) and the masks are re-applied after every step: pruned weights stay exactly 0.
 import { tf, type LayersModel } from "./tf.js";
-import type { Dataset } from "./data.js";
+import { imageSize, type Dataset } from "./data.js";
 import { applyMasks, layerOf, type Masks } from "./masks.js";
 import { prunableWeights } from "./models.js";
 import { mulberry32, permutation } from "./random.js";
@@ -54,19 +54,19 @@ export class TrainingError extends Error {
   override name = "TrainingError";
 }
 
-/** Images [n, H, W, 1] and integer labels [n] for rows start..start+n of `ds`. */
+/** Images [n, H, W, C] and integer labels [n] for rows start..start+n of `ds`. */
 export function batchTensors(ds: Dataset, start: number, n: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const size = ds.height * ds.width;
+  const size = imageSize(ds);
   const end = Math.min(ds.count, start + n);
   return {
-    x: tf.tensor4d(ds.images.subarray(start * size, end * size), [end - start, ds.height, ds.width, 1]),
+    x: tf.tensor4d(ds.images.subarray(start * size, end * size), [end - start, ds.height, ds.width, ds.channels]),
     y: tf.tensor1d(ds.labels.subarray(start, end), "int32"),
   };
 }
 
 /** Copies rows `order[start..start+n)` of `ds` into one batch. */
 function gatherBatch(ds: Dataset, order: Uint32Array, start: number, n: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const size = ds.height * ds.width;
+  const size = imageSize(ds);
   const end = Math.min(order.length, start + n);
   const images = new Float32Array((end - start) * size);
   const labels = new Int32Array(end - start);
@@ -75,7 +75,7 @@ function gatherBatch(ds: Dataset, order: Uint32Array, start: number, n: number):
     images.set(ds.images.subarray(i * size, (i + 1) * size), (k - start) * size);
     labels[k - start] = ds.labels[i]!;
   }
-  return { x: tf.tensor4d(images, [end - start, ds.height, ds.width, 1]), y: tf.tensor1d(labels, "int32") };
+  return { x: tf.tensor4d(images, [end - start, ds.height, ds.width, ds.channels]), y: tf.tensor1d(labels, "int32") };
 }
 
 export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor1D, numClasses: number): tf.Scalar {
@@ -86,11 +86,11 @@ export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor1D, numClasses:
 export function evaluate(model: LayersModel, ds: Dataset, batchSize = 500): Evaluation {
   let correct = 0;
   let lossSum = 0;
-  const size = ds.height * ds.width;
+  const size = imageSize(ds);
   for (let start = 0; start < ds.count; start += batchSize) {
     const n = Math.min(batchSize, ds.count - start);
     const [c, l] = tf.tidy(() => {
-      const x = tf.tensor4d(ds.images.subarray(start * size, (start + n) * size), [n, ds.height, ds.width, 1]);
+      const x = tf.tensor4d(ds.images.subarray(start * size, (start + n) * size), [n, ds.height, ds.width, ds.channels]);
       const y = tf.tensor1d(ds.labels.subarray(start, start + n), "int32");
       const logits = model.predict(x) as tf.Tensor2D;
       const hits = tf.equal(tf.argMax(logits, 1), y).sum();

@@ -30,7 +30,7 @@
 // the budget. Attacks merely propose.
 import type { LayersModel } from "../tf.js";
 import type { BackendInfo } from "../backend.js";
-import { subset, type Dataset } from "../data.js";
+import { inputShapeOf, subset, type Dataset } from "../data.js";
 import type { Attack, Knowledge, Norm } from "../attacks/types.js";
 import type { AttackPlan } from "./attack-plan.js";
 import type { CurvePoint } from "./curve.js";
@@ -55,7 +55,7 @@ export interface SampleSet {
 export function samplesFromDataset(ds: Dataset, indices?: ArrayLike<number>): SampleSet {
   const idx = indices === undefined ? Array.from({ length: ds.count }, (_, i) => i) : Array.from(indices);
   const sub = subset(ds, idx);
-  return { x: sub.images, labels: sub.labels, indices: idx, shape: [ds.height, ds.width, 1] };
+  return { x: sub.images, labels: sub.labels, indices: idx, shape: inputShapeOf(ds) };
 }
 
 export interface Surrogate {
