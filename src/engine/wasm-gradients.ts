@@ -14,11 +14,14 @@
 // call the stock gradient captured at registration time, so cpu and tfjs-node results are
 // exactly those of tfjs itself.
 //
-// Not covered (tfjs does not route them through the registry or we do not need them):
-// `fused.conv2d` with a *linear* activation computes its gradient in a closure that calls
-// `conv2DBackpropFilter` directly, so a conv layer without activation still cannot train on
-// wasm (likewise `fused.matMul` with a linear activation keeps tfjs's transposed matMuls, which
-// is only slow, not wrong); depthwise convolutions have no backprop kernels on wasm either.
+// `fused.conv2d` with a *linear* activation (a conv layer without activation, as before batch
+// normalisation in ResNet-8 and VGG-11) computes its gradient in a closure that calls the
+// `Conv2DBackpropInput` and `Conv2DBackpropFilter` kernels directly, past the registry: so the
+// same forward convolutions are also registered as those two wasm kernels (registerConvKernels;
+// wasm has no filter-gradient kernel at all). That closure computes the filter gradient even when
+// only the input's is wanted (attacks): slower, not wrong.
+// Not covered: `fused.matMul` with a linear activation keeps tfjs's transposed matMuls (only
+// slow); depthwise convolutions have no backprop kernels on wasm.
 import { tf } from "./tf.js";
 
 type Tensor = tf.Tensor;
@@ -30,6 +33,7 @@ const TARGET_BACKEND = "wasm";
 let stockConv2D: tf.GradConfig | undefined;
 let stockMaxPool: tf.GradConfig | undefined;
 let stockBatchMatMul: tf.GradConfig | undefined;
+let stockBatchNorm: tf.GradConfig | undefined;
 
 function pair(v: number | [number, number]): [number, number] {
   return typeof v === "number" ? [v, v] : v;
@@ -265,20 +269,107 @@ function single(dy: Tensor | Tensor[]): Tensor {
 }
 
 /**
- * Overrides the `Conv2D`, `MaxPool` and `BatchMatMul` gradients (see the file comment). Idempotent. Call it when
- * the wasm backend is selected; the overrides are inert on other backends.
+ * Runs `fn` on kernel inputs as tensors and returns its result as the kernel's output. The inputs
+ * are wrapped without a copy (their data gains a reference the wrappers' disposal takes back);
+ * the result's data gains a reference before the result is disposed, which the output tensor the
+ * engine makes from it then owns. tfjs ops run here record no tape (the engine is inside a kernel).
+ */
+function asKernel(backend: tf.KernelBackend, inputs: tf.TensorInfo[], fn: (...xs: Tensor4D[]) => Tensor): tf.TensorInfo {
+  const engine = tf.engine();
+  const result = tf.tidy(() => {
+    const wrapped = inputs.map((t) => {
+      backend.incRef(t.dataId);
+      return engine.makeTensorFromTensorInfo(t, backend) as Tensor4D;
+    });
+    return fn(...wrapped);
+  });
+  backend.incRef(result.dataId);
+  const out: tf.TensorInfo = { dataId: result.dataId, shape: result.shape, dtype: result.dtype };
+  result.dispose();
+  return out;
+}
+
+let stockBackpropInput: tf.KernelConfig | undefined;
+
+/**
+ * The convolution backprop kernels as forward convolutions on wasm. `Conv2DBackpropFilter` is
+ * missing there; `Conv2DBackpropInput` exists but is about 4x slower than the forward route.
+ * Both are reached past the gradient registry by tfjs's fused conv2d with a linear activation
+ * (see the file comment). NCHW input gradients keep the stock kernel; NCHW filter gradients are
+ * refused (wasm's convolutions are NHWC only).
+ */
+function registerConvKernels(): void {
+  if (tf.getKernel(tf.Conv2DBackpropFilter, TARGET_BACKEND) === undefined) {
+    tf.registerKernel({
+      kernelName: tf.Conv2DBackpropFilter,
+      backendName: TARGET_BACKEND,
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+        const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+        if (a.dataFormat === "NCHW") throw new Error("Conv2DBackpropFilter on wasm: only NHWC is supported");
+        const conv: tf.Conv2DAttrs = { strides: a.strides, pad: a.pad, dataFormat: "NHWC", dilations: 1, dimRoundingMode: a.dimRoundingMode };
+        return asKernel(backend as tf.KernelBackend, [x, dy], (xt, dyt) => conv2dFilterGradient(xt!, dyt!, a.filterShape, conv));
+      },
+    });
+  }
+  if (stockBackpropInput !== undefined) return;
+  const stock = tf.getKernel(tf.Conv2DBackpropInput, TARGET_BACKEND);
+  if (stock === undefined) return; // the wasm backend is not loaded: nothing to speed up
+  stockBackpropInput = stock;
+  tf.unregisterKernel(tf.Conv2DBackpropInput, TARGET_BACKEND);
+  tf.registerKernel({
+    kernelName: tf.Conv2DBackpropInput,
+    backendName: TARGET_BACKEND,
+    kernelFunc: (args) => {
+      const a = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+      if (a.dataFormat === "NCHW") return stock.kernelFunc(args);
+      const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const conv: tf.Conv2DAttrs = { strides: a.strides, pad: a.pad, dataFormat: "NHWC", dilations: 1, dimRoundingMode: a.dimRoundingMode };
+      return asKernel(args.backend as tf.KernelBackend, [dy, filter], (dyt, ft) => conv2dInputGradient([...a.inputShape], dyt!, ft!, conv));
+    },
+  });
+}
+
+/**
+ * Overrides the `Conv2D`, `MaxPool` and `BatchMatMul` gradients and adds the missing
+ * `Conv2DBackpropFilter` kernel (see the file comment). Idempotent. Call it when the wasm
+ * backend is selected; the overrides are inert on other backends.
  */
 export function registerWasmGradients(): void {
+  registerConvKernels();
   if (stockConv2D !== undefined) return;
   const conv = tf.getGradient(tf.Conv2D);
   const pool = tf.getGradient(tf.MaxPool);
   const matMul = tf.getGradient(tf.BatchMatMul);
-  if (conv === undefined || pool === undefined || matMul === undefined) {
-    throw new Error("tfjs gradient registry has no Conv2D/MaxPool/BatchMatMul gradient");
+  const batchNorm = tf.getGradient(tf.FusedBatchNorm);
+  if (conv === undefined || pool === undefined || matMul === undefined || batchNorm === undefined) {
+    throw new Error("tfjs gradient registry has no Conv2D/MaxPool/BatchMatMul/FusedBatchNorm gradient");
   }
   stockConv2D = conv;
   stockMaxPool = pool;
   stockBatchMatMul = matMul;
+  stockBatchNorm = batchNorm;
+
+  // tfjs's own gradient, except that dL/dx broadcasts the per-channel factor instead of tiling it
+  // to the input's shape first (Tile was a sixth of a ResNet-8 training step on wasm).
+  tf.registerGradient({
+    kernelName: tf.FusedBatchNorm,
+    inputsToSave: ["x", "mean", "variance", "scale"],
+    gradFunc: (dy, saved, rawAttrs) => {
+      const [x, mean, variance, scale] = saved as [Tensor, Tensor, Tensor, Tensor | undefined];
+      const g = single(dy);
+      const stock = batchNorm.gradFunc(dy, saved, rawAttrs);
+      if (tf.getBackend() !== TARGET_BACKEND || mean.rank !== 1 || x.shape[x.rank - 1] !== mean.shape[0]) return stock;
+      const { varianceEpsilon } = rawAttrs as unknown as tf.FusedBatchNormAttrs;
+      return {
+        ...stock,
+        x: () => {
+          const factor = tf.rsqrt(tf.add(variance, tf.scalar(varianceEpsilon)));
+          return tf.mul(g, scale === undefined ? factor : tf.mul(factor, scale));
+        },
+      };
+    },
+  });
 
   tf.registerGradient({
     kernelName: tf.Conv2D,
@@ -332,6 +423,13 @@ export function unregisterWasmGradients(): void {
   tf.registerGradient(stockConv2D);
   tf.registerGradient(stockMaxPool);
   tf.registerGradient(stockBatchMatMul);
+  if (stockBatchNorm !== undefined) tf.registerGradient(stockBatchNorm);
+  stockBatchNorm = undefined;
+  if (stockBackpropInput !== undefined) {
+    tf.unregisterKernel(tf.Conv2DBackpropInput, TARGET_BACKEND);
+    tf.registerKernel(stockBackpropInput);
+    stockBackpropInput = undefined;
+  }
   stockConv2D = undefined;
   stockMaxPool = undefined;
   stockBatchMatMul = undefined;
