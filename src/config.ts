@@ -74,7 +74,7 @@ const macsSchema = z
   .transform((v) => Number(v.replace(/[kmgKMG]$/, "")) * (MACS_UNITS[/[kmgKMG]$/.test(v) ? v.slice(-1).toLowerCase() : ""] ?? 1))
   .refine((n) => n >= 1e5 && n <= 1e12, MACS_MESSAGE);
 
-/** `name=dir[,name=dir…]`: the data sets uploaded models may name, by name → IDX directory. */
+/** `name=dir[,name=dir…]`: the data sets uploaded models may name, by name → directory (its format is recognised by its files: dataset-formats.ts). */
 const datasetsSchema = z.string().transform((text, ctx) => {
   const out = new Map<string, string>();
   for (const part of text.split(",")) {

@@ -911,9 +911,14 @@ export interface components {
                 name: string;
                 /** @description Ignored. */
                 dir?: string;
+                /**
+                 * @description Ignored (the format of the server's configured directory is used).
+                 * @enum {string}
+                 */
+                format?: "idx" | "cifar10-binary" | "png-folder";
             };
             /** @description Ignored (the model is measured). */
-            architectures?: ("lenet300" | "lenet5" | "convnet")[];
+            architectures?: ("lenet300" | "lenet5" | "convnet" | "resnet8" | "vgg11")[];
             /** @description Unique; may be empty (then only rate 1, the dense model, is measured). */
             strategies: components["schemas"]["PruningStrategy"][];
             /** @description Compression rates, unique, each >= 1 (1 = the dense model). */
@@ -1021,7 +1026,7 @@ export interface components {
             modelId: string;
             /** @description sha256 of the grid as run (the model id included); equal hashes are the same refresh. */
             gridHash: string;
-            /** @description The grid as run, defaults filled in, with the model (`{id, architecture}`) and the data set (`{name}`). */
+            /** @description The grid as run, defaults filled in, with the model (`{id, architecture}`) and the data set (`{name, format}`). */
             grid: {
                 [key: string]: unknown;
             };

@@ -3,7 +3,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApiKeys } from "../auth/keys.js";
 import type { ServeConfig } from "../config.js";
-import { idxDirectoryProblem } from "../engine/data.js";
+import { datasetDirectoryProblem } from "../engine/dataset-formats.js";
 import { createLogger, type Logger } from "../logger.js";
 import { describeSeed, openSeededDatabase } from "../matrix/seed.js";
 import { MatrixStore } from "../matrix/store.js";
@@ -34,12 +34,12 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   if (keys.configured) logger.info({ apiKeys: keys.entries.map((e) => e.name), protectReads: config.protectReads }, "API keys configured");
   else logger.warn("no API keys configured: write endpoints (POST /v1/models) answer 503 until ADVISOR_API_KEYS_FILE is set");
   // Said once, at start-up: without its data set a model can be neither uploaded nor refreshed.
-  const unusable = (await Promise.all([...config.datasets].map(async ([name, dir]) => ({ name, dir, problem: await idxDirectoryProblem(dir) })))).filter((d) => d.problem !== null);
+  const unusable = (await Promise.all([...config.datasets].map(async ([name, dir]) => ({ name, dir, problem: await datasetDirectoryProblem(dir) })))).filter((d) => d.problem !== null);
   if (unusable.length > 0) {
     const what = unusable.map((d) => `${d.name} (${d.problem})`).join("; ");
     logger.warn(
       { datasets: unusable },
-      `model uploads (POST /v1/models) and refreshes are disabled for data set ${what}: install the Debian package dataset-fashion-mnist, mount the four IDX files there, or point ADVISOR_DATASETS at them`,
+      `model uploads (POST /v1/models) and refreshes are disabled for data set ${what}: install the Debian package dataset-fashion-mnist, mount the four IDX files (or the CIFAR-10 binary batches, or train/ and test/ PNG folders) there, or point ADVISOR_DATASETS at them`,
     );
   }
   const modelsDir = modelsDirFor(config.db);

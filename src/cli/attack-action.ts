@@ -1,6 +1,7 @@
 // The action of `advisor attack` (options in attack.ts).
 import { initBackend } from "../engine/backend.js";
-import { loadIdxDirectory } from "../engine/data.js";
+import { shapeText } from "../engine/data.js";
+import { loadDatasetDirectory } from "../engine/dataset-formats.js";
 import { loadModel, type ModelMetadata } from "../engine/model-io.js";
 import { parseBudgets } from "../engine/evaluation/budgets.js";
 import { distancesToJson, evaluateRobustness, samplesFromDataset, type RobustnessResult } from "../engine/evaluation/robustness.js";
@@ -30,12 +31,11 @@ export async function attackAction(flags: AttackFlags): Promise<void> {
       throw new UsageError(`the surrogate ${flags.surrogate} (${describeShape(s)}) does not match the model ${flags.model} (${describeShape(metadata)})`);
     }
   }
-  const splits = await loadIdxDirectory(flags.data);
+  const splits = await loadDatasetDirectory(flags.data);
   const test = splits.test;
-  const [h, w] = metadata.inputShape;
-  if (test.height !== h || test.width !== w || test.numClasses !== metadata.numClasses) {
+  if (metadata.inputShape.join("x") !== shapeText(test) || test.numClasses !== metadata.numClasses) {
     throw new UsageError(
-      `the model expects ${h}x${w} images in ${metadata.numClasses} classes but ${flags.data} holds ${test.height}x${test.width} images in ${test.numClasses} classes`,
+      `the model expects ${metadata.inputShape.join("x")} images in ${metadata.numClasses} classes but ${flags.data} holds ${shapeText(test)} images in ${test.numClasses} classes`,
     );
   }
   const count = Math.min(flags.samples, test.count);

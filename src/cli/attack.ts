@@ -28,7 +28,7 @@ export function registerAttack(program: Command): void {
     .description("measure a model's robust accuracy over a budget grid (white-box, transfer, black-box attacks) with sanity checks")
     .requiredOption("--model <dir>", "the model under attack (e.g. a pruned model directory)")
     .option("--surrogate <dir>", "the dense original for transfer attacks (required for --knowledge transfer)")
-    .option("--data <dir>", "directory with the four MNIST-format IDX files", DEFAULT_DATA_DIR)
+    .option("--data <dir>", "data set directory: the four MNIST-format IDX files, the CIFAR-10 binary batches or train/ and test/ PNG folders", DEFAULT_DATA_DIR)
     .requiredOption("--norm <norm>", "l0 | l2 | linf", asUsage(parseNorm))
     .option("--knowledge <level>", "white-box | transfer | black-box (each level also runs the weaker ones)", asUsage(parseKnowledge), "white-box")
     .requiredOption("--budgets <list>", "comma-separated budgets ε: L∞ in [0, 1], L2 >= 0, L0 whole numbers of features")

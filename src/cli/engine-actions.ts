@@ -4,7 +4,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { initBackend } from "../engine/backend.js";
-import { loadIdxDirectory, head, type DataSplits } from "../engine/data.js";
+import { head, shapeText, type DataSplits } from "../engine/data.js";
+import { loadDatasetDirectory } from "../engine/dataset-formats.js";
 import { loadModel, saveModel } from "../engine/model-io.js";
 import { pruneAndFinetune, trainDense, type TrainLoopSettings } from "../engine/pipeline.js";
 import { UsageError } from "./errors.js";
@@ -12,7 +13,7 @@ import { progressBar, type Progress } from "./progress.js";
 import type { DataFlags, PruneFlags, TrainFlags, TrainLoopFlags } from "./engine-commands.js";
 
 async function loadData(flags: DataFlags): Promise<DataSplits> {
-  const splits = await loadIdxDirectory(flags.data);
+  const splits = await loadDatasetDirectory(flags.data);
   return { train: head(splits.train, flags.trainLimit), test: head(splits.test, flags.testLimit) };
 }
 
@@ -72,10 +73,9 @@ export async function pruneAction(flags: PruneFlags): Promise<void> {
   const backend = await initBackend();
   const { model, metadata } = await loadModel(flags.model);
   const data = await loadData(flags);
-  const [h, w] = metadata.inputShape;
-  if (data.train.height !== h || data.train.width !== w || data.train.numClasses !== metadata.numClasses) {
+  if (metadata.inputShape.join("x") !== shapeText(data.train) || data.train.numClasses !== metadata.numClasses) {
     throw new UsageError(
-      `the model expects ${h}x${w} images in ${metadata.numClasses} classes but ${flags.data} holds ${data.train.height}x${data.train.width} images in ${data.train.numClasses} classes`,
+      `the model expects ${metadata.inputShape.join("x")} images in ${metadata.numClasses} classes but ${flags.data} holds ${shapeText(data.train)} images in ${data.train.numClasses} classes`,
     );
   }
   const t0 = performance.now();

@@ -26,7 +26,7 @@ export type TrainFlags = DataFlags & TrainLoopFlags & { arch: Architecture; out:
 
 function addDataOptions(cmd: Command): Command {
   return cmd
-    .option("--data <dir>", "directory with the four MNIST-format IDX files", DEFAULT_DATA_DIR)
+    .option("--data <dir>", "data set directory: the four MNIST-format IDX files, the CIFAR-10 binary batches or train/ and test/ PNG folders", DEFAULT_DATA_DIR)
     .option("--train-limit <n>", "use only the first n training images (quick runs)", intOption("--train-limit", 1))
     .option("--test-limit <n>", "use only the first n test images", intOption("--test-limit", 1));
 }
@@ -45,7 +45,7 @@ function addTrainLoopOptions(cmd: Command, epochsFlag: string, defaultEpochs: nu
 export function registerTrain(program: Command): void {
   const cmd = program
     .command("train")
-    .description("train a dense model from the zoo on an IDX data set and save it (TF.js layers format + metadata)")
+    .description("train a dense model from the zoo on a data set and save it (TF.js layers format + metadata)")
     .requiredOption("--arch <name>", "lenet300 | lenet5 | convnet", asUsage(parseArchitecture))
     .requiredOption("--out <dir>", "directory to create for the model");
   addDataOptions(cmd);

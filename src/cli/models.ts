@@ -26,7 +26,7 @@ export function registerModels(program: Command): void {
     .command("add")
     .description("check a TF.js layers model (model.json + weight files) against a data set and register it; prints its id")
     .argument("<dir>", "directory holding model.json and the weight files it names")
-    .requiredOption("--data <name>", "data set: a name of ADVISOR_DATASETS / --datasets (default fashion-mnist), or a directory of IDX files")
+    .requiredOption("--data <name>", "data set: a name of ADVISOR_DATASETS / --datasets (default fashion-mnist), or a data set directory")
     .option("--db <path>", "SQLite database file (env ADVISOR_DB, default data/advisor.sqlite); the model is kept in <db folder>/models/<id>")
     .option("--architecture <label>", "a label for the architecture (default: metadata.json's, else custom)")
     .option("--datasets <list>", "known data sets, name=dir[,name=dir] (env ADVISOR_DATASETS)")

@@ -3,14 +3,13 @@
 // data set the model was registered for (its directory from the configured data sets,
 // ADVISOR_DATASETS — never a path from the request). Shared by POST /v1/models/{id}/refresh and
 // `advisor refresh`. No TensorFlow here.
-import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
 import { BuildLedger } from "../matrix/build-state.js";
 import { MODEL_LABEL, asRefreshGrid, gridHash, loadGrid, planCells, refreshGrid, type Grid, type RefreshGrid } from "../matrix/grid.js";
 import type { Database } from "../matrix/sqlite.js";
 import type { MatrixStore } from "../matrix/store.js";
 import { infeasiblePairs } from "../engine/pruning/feasibility.js";
+import { detectFormat, testSplitCount } from "../engine/dataset-formats.js";
 import { prunableLayersIn } from "../models/layers.js";
 import { findModel, isModelId, type RegisteredModel } from "../models/storage.js";
 import { defaultRefreshGridPath } from "../paths.js";
@@ -47,7 +46,7 @@ export interface PrepareOptions {
    */
   grid: RefreshGrid | "default";
   defaultGridFile?: string;
-  /** Data set name → IDX directory (ADVISOR_DATASETS). */
+  /** Data set name → directory, any format (ADVISOR_DATASETS). */
   datasets: ReadonlyMap<string, string>;
   /** Where the model id comes from, for error messages (`id` for the URL, `<model-id>` for the CLI). */
   idField?: string;
@@ -77,10 +76,13 @@ export async function prepareRefresh(o: PrepareOptions): Promise<PreparedRefresh
   // The default grid: run as it is, or the settings (training, fine-tuning, attacks) a given grid leaves out.
   const base = asRefreshGrid(await loadGrid(o.defaultGridFile ?? DEFAULT_REFRESH_GRID));
   const r: RefreshGrid = given ?? base;
-  // Every cell evaluates the first `samples` test images: say so now rather than fail every cell later.
-  const available = await testSplitCount(datasetDir).catch((err: unknown) => {
+  // The directory's files say its format; every cell evaluates the first `samples` test images:
+  // say so now rather than fail every cell later.
+  const unreadable = (err: unknown): never => {
     throw new RefreshError(409, `data set ${model.dataset} cannot be read from its configured directory: ${(err as Error).message}`, idField);
-  });
+  };
+  const format = await detectFormat(datasetDir).catch(unreadable);
+  const available = await testSplitCount(datasetDir, format).catch(unreadable);
   if (r.samples > available) {
     const why = `asks for ${r.samples} samples per cell, but the test split of data set ${model.dataset} holds ${available} images`;
     throw given
@@ -104,23 +106,10 @@ export async function prepareRefresh(o: PrepareOptions): Promise<PreparedRefresh
   const grid = refreshGrid(
     { ...r, description: given?.description ? `${what}: ${given.description}` : what },
     { id: model.id, architecture: label, dir: modelDir },
-    { name: model.dataset, dir: path.resolve(datasetDir) },
+    { name: model.dataset, dir: path.resolve(datasetDir), format },
     base,
   );
   return { model, grid, gridHash: gridHash(grid), cells: planCells(grid).length };
-}
-
-/** Images in a data set's test split, from the header of its labels file (IDX, raw or gzip). */
-async function testSplitCount(dir: string): Promise<number> {
-  let raw: Buffer | undefined;
-  for (const name of ["t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte"]) {
-    raw = await readFile(path.join(dir, name)).catch(() => undefined);
-    if (raw) break;
-  }
-  if (!raw) throw new Error("no t10k-labels-idx1-ubyte[.gz]");
-  const b = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
-  if (b.length < 8 || b.readUInt32BE(0) !== 0x00000801) throw new Error("t10k-labels-idx1-ubyte is not an IDX label file");
-  return b.readUInt32BE(4);
 }
 
 /** The published version holding every row of `grid` (its build done and published), or null. */

@@ -102,13 +102,19 @@ interface JobRow {
   kept: string;
 }
 
+/** A stored grid; jobs queued before data set formats existed hold IDX data sets (the default). */
+function storedGrid(text: string): Grid {
+  const g = JSON.parse(text) as Omit<Grid, "dataset"> & { dataset: Omit<Grid["dataset"], "format"> & Partial<Pick<Grid["dataset"], "format">> };
+  return { ...g, dataset: { ...g.dataset, format: g.dataset.format ?? "idx" } };
+}
+
 function jobFrom(r: JobRow): Job {
   return {
     id: r.id,
     kind: r.kind,
     modelId: r.model_id,
     gridHash: r.grid_hash,
-    grid: JSON.parse(r.grid) as Grid,
+    grid: storedGrid(r.grid),
     state: r.state,
     workers: r.workers,
     cellsTotal: r.cells_total,

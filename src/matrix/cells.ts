@@ -23,7 +23,9 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import type { Knowledge } from "../vocabulary.js";
 import { backendInfo } from "../engine/backend.js";
-import { head, loadIdxDirectory, type DataSplits } from "../engine/data.js";
+import { head, type DataSplits } from "../engine/data.js";
+import { loadDataset } from "../engine/dataset-formats.js";
+import { GENERATED_MARKER, isGeneratedData, isRealDatasetName } from "../engine/data-provenance.js";
 import { loadModel, saveModel, type ModelMetadata } from "../engine/model-io.js";
 import { trainDense, pruneAndFinetune, type TrainLoopSettings } from "../engine/pipeline.js";
 import { measureSparsity, type SparsityReport } from "../engine/pruning/index.js";
@@ -221,10 +223,17 @@ export class CellRunner {
   }
 
   private dataset(grid: Grid): Promise<DataSplits> {
-    const key = `${grid.dataset.dir}|${grid.dataset.name}`;
+    const { dir, name, format } = grid.dataset;
+    const key = `${dir}|${name}|${format}`;
     let p = this.data.get(key);
     if (!p) {
-      p = loadIdxDirectory(grid.dataset.dir, grid.dataset.name);
+      p = (async () => {
+        // Rows measured on generated data must never pass for real ones (they could be shipped).
+        if (isRealDatasetName(name) && (await isGeneratedData(dir))) {
+          throw new CellError(`dataset: ${dir} holds generated data (${GENERATED_MARKER}), which may not be measured under the name of the real data set ${name}; name it otherwise, e.g. generated-${name}`);
+        }
+        return loadDataset(dir, format, name);
+      })();
       this.data.set(key, p);
       p.catch(() => this.data.delete(key));
     }

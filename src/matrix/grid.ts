@@ -38,12 +38,13 @@ import path from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
 import type { Architecture } from "../engine/architectures.js";
+import type { DatasetFormat } from "../engine/dataset-formats.js";
 import { KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, type Knowledge, type Norm, type Strategy } from "../vocabulary.js";
 import { canonicalJson, sha256Hex } from "./blobs.js";
 import { budgetListProblems, formatPath } from "./row.js";
 
 /** The model zoo's architectures (src/engine/architectures.ts), repeated here so this module never loads the engine. */
-export const GRID_ARCHITECTURES = ["lenet300", "lenet5", "convnet"] as const;
+export const GRID_ARCHITECTURES = ["lenet300", "lenet5", "convnet", "resnet8", "vgg11"] as const;
 // Compile-time check that the two lists agree.
 type _SameArchitectures = [Architecture] extends [(typeof GRID_ARCHITECTURES)[number]]
   ? [(typeof GRID_ARCHITECTURES)[number]] extends [Architecture]
@@ -145,10 +146,19 @@ const budgetsSchema = z
 /** A model's architecture label (uploads: letters, digits, '.', '_', '-'); also a cell-key component. */
 export const MODEL_LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** The data set formats (src/engine/dataset-formats.ts), repeated here so this module never loads the engine. */
+export const GRID_DATASET_FORMATS = ["idx", "cifar10-binary", "png-folder"] as const;
+// Compile-time check that the two lists agree.
+type _SameFormats = [DatasetFormat] extends [(typeof GRID_DATASET_FORMATS)[number]] ? ([(typeof GRID_DATASET_FORMATS)[number]] extends [DatasetFormat] ? true : never) : never;
+const _formatsAgree: _SameFormats = true;
+void _formatsAgree;
+
 const datasetSchema = z.strictObject({
   name: z.string().min(1, "must not be empty"),
-  /** A directory of the four IDX files; relative paths are resolved against the grid file's folder. */
+  /** The data set's directory; relative paths are resolved against the grid file's folder. */
   dir: z.string().min(1, "must not be empty"),
+  /** How `dir` holds it: idx (four IDX files, the default: Fashion-MNIST and its kin), cifar10-binary, png-folder. */
+  format: oneOf(GRID_DATASET_FORMATS, "data set format").default("idx"),
 });
 
 /** The given dense model of a grid (see the header). */
@@ -204,9 +214,15 @@ export interface GridModel {
   dir: string;
 }
 
+export interface GridDataset {
+  name: string;
+  dir: string;
+  format: DatasetFormat;
+}
+
 export interface Grid {
   description?: string;
-  dataset: { name: string; dir: string };
+  dataset: GridDataset;
   /** The zoo architectures to train; empty when the grid names a `model`. */
   architectures: Architecture[];
   /** A given dense model measured instead of trained architectures (see the header). */
@@ -267,7 +283,9 @@ export const refreshGridSchema = z
     training: partialTrainingSchema.optional(),
     finetune: z.strictObject({ epochs: int(0, 10_000).optional() }).optional(),
     attacks: partialAttacksSchema.optional(),
-    dataset: z.strictObject({ name: z.string().min(1, "must not be empty"), dir: z.string().min(1, "must not be empty").optional() }).optional(),
+    dataset: z
+      .strictObject({ name: z.string().min(1, "must not be empty"), dir: z.string().min(1, "must not be empty").optional(), format: oneOf(GRID_DATASET_FORMATS, "data set format").optional() })
+      .optional(),
     architectures: uniqueArray(oneOf(GRID_ARCHITECTURES, "architecture")).optional(),
   })
   .superRefine(crossCheckMeasurement);
@@ -351,10 +369,10 @@ export function mergeSettings(base: GridSettings, r: Pick<RefreshGrid, keyof Gri
  * model on its data set, its settings merged over `base` (the server's default grid's; default:
  * the schema defaults). The result is a normal grid (validateGrid accepts it again).
  */
-export function refreshGrid(r: RefreshGrid, model: GridModel, dataset: { name: string; dir: string }, base: GridSettings = defaultSettings()): Grid {
+export function refreshGrid(r: RefreshGrid, model: GridModel, dataset: { name: string; dir: string; format?: DatasetFormat }, base: GridSettings = defaultSettings()): Grid {
   const m = normalizeMeasurement({ ...r, ...mergeSettings(base, r) });
   return {
-    dataset: { ...dataset },
+    dataset: { name: dataset.name, dir: dataset.dir, format: dataset.format ?? "idx" },
     architectures: [],
     model: { ...model },
     ...m,
@@ -448,11 +466,13 @@ export async function loadGrid(file: string): Promise<Grid> {
  * sha256 of the canonical JSON of everything in the normalised grid that affects results. Not
  * included: `description`, and `dataset.dir` and `model.dir` (locations, which differ between
  * machines running shards of one build; the data set is identified by its name, a given model by
- * its id — so two models never share a build).
+ * its id — so two models never share a build). `dataset.format` only when it is not the default
+ * idx, so grids written before formats existed keep their hash (and their builds resume).
  */
 export function gridHash(grid: Grid): string {
   const { description: _description, dataset, model, ...rest } = grid;
-  return sha256Hex(canonicalJson({ ...rest, dataset: { name: dataset.name }, ...(model ? { model: { id: model.id, architecture: model.architecture } } : {}) }));
+  const ds = dataset.format === "idx" ? { name: dataset.name } : { name: dataset.name, format: dataset.format };
+  return sha256Hex(canonicalJson({ ...rest, dataset: ds, ...(model ? { model: { id: model.id, architecture: model.architecture } } : {}) }));
 }
 
 // ───────────────────────────── cells ─────────────────────────────

@@ -13,6 +13,7 @@ import path from "node:path";
 import type { Knowledge, Norm } from "../vocabulary.js";
 import { mulberry32 } from "../engine/random.js";
 import { DEFAULT_DATA_DIR } from "../engine/data.js";
+import { detectFormat, type DatasetFormat } from "../engine/dataset-formats.js";
 import type { MatrixRow } from "./row.js";
 import type { MatrixStore } from "./store.js";
 import { validateGrid, evaluateKey, trainKey, pruneKey, type EvaluateCell, type Grid } from "./grid.js";
@@ -61,7 +62,7 @@ export interface VerifyReport {
  * dense model's metadata (enough when the variant cache still holds the model; a recreated model
  * is checked against the recorded weights hash anyway).
  */
-export function gridFromProvenance(base: Grid | null, rows: readonly MatrixRow[], dataDir?: string): Grid {
+export function gridFromProvenance(base: Grid | null, rows: readonly MatrixRow[], dataDir?: string, format: DatasetFormat = "idx"): Grid {
   const r0 = rows[0]!;
   const attacks = rows.flatMap((r) => r.attacks);
   const num = (v: unknown, fallback: number): number => (typeof v === "number" && Number.isFinite(v) ? v : fallback);
@@ -70,7 +71,7 @@ export function gridFromProvenance(base: Grid | null, rows: readonly MatrixRow[]
   const training = (r0.modelMetadata.training ?? {}) as Record<string, unknown>;
   const queries = r0.queryBudget ?? undefined;
   const g: Grid = base ?? {
-    dataset: { name: r0.dataset, dir: dataDir ?? DEFAULT_DATA_DIR },
+    dataset: { name: r0.dataset, dir: dataDir ?? DEFAULT_DATA_DIR, format },
     architectures: [r0.architecture as Grid["architectures"][number]],
     strategies: [],
     rates: [r0.requestedRate],
@@ -129,7 +130,9 @@ export async function verifyMatrix(store: MatrixStore, dbFile: string, o: Verify
       const cell: VerifiedCell = { key, rows: [], agree: false, seconds: 0 };
       try {
         const buildGrid = builds.find((b) => b.matrix_version === r0.matrixVersion) ?? builds[0];
-        const grid = gridFromProvenance(buildGrid ? validateGrid(JSON.parse(buildGrid.grid) as unknown, "the build's grid") : null, rows, o.dataDir);
+        // Without the build's grid the directory's files say its format (a bad one fails when loaded).
+        const format = buildGrid ? undefined : await detectFormat(o.dataDir ?? DEFAULT_DATA_DIR).catch(() => undefined);
+        const grid = gridFromProvenance(buildGrid ? validateGrid(JSON.parse(buildGrid.grid) as unknown, "the build's grid") : null, rows, o.dataDir, format);
         const buf = Buffer.from(r0.sampleIndices, "base64");
         const decoded = new Uint32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
         if (!Array.from(decoded).every((v, i) => v === i) || decoded.length === 0) throw new Error("the row's samples are not the first n test images; cannot re-run");

@@ -107,7 +107,7 @@ test("grid errors name the field path", () => {
     ["zero samples", (g) => (g.samples = 0), /^samples: must be at least 1$/],
     ["fractional samples", (g) => (g.samples = 2.5), /^samples: must be an integer$/],
     ["missing samples", (g) => delete g.samples, /^samples: missing$/],
-    ["unknown architecture", (g) => (g.architectures = ["resnet"]), /^architectures\[0\]: unknown architecture "resnet" \(known: lenet300, lenet5, convnet\)$/],
+    ["unknown architecture", (g) => (g.architectures = ["resnet"]), /^architectures\[0\]: unknown architecture "resnet" \(known: lenet300, lenet5, convnet, resnet8, vgg11\)$/],
     ["unknown knowledge", (g) => (g.knowledge = ["grey-box"]), /^knowledge\[0\]: unknown attacker knowledge "grey-box"/],
     ["typo in a nested field", (g) => (g.training = { lr: 0.01 }), /^training: unknown field "lr"$/],
     ["bad attack setting", (g) => (g.attacks = { pgd: { steps: 0 } }), /^attacks\.pgd\.steps: must be at least 1$/],
