@@ -7,7 +7,9 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { buildMatrix, mergeDatabases, openStore, type BuildEvent } from "../matrix/builder.js";
-import { exportJsonl, importJsonl, rebaseModelDir } from "../matrix/jsonl.js";
+import { exportJsonl, importJsonl, rebaseModelDir, unshippableDatasets } from "../matrix/jsonl.js";
+import { REAL_DATASET_NAMES } from "../engine/data-provenance.js";
+import { shippedMatrixPath } from "../paths.js";
 import { missingModelDirs, missingModelDirsWarning } from "../matrix/model-dirs.js";
 import { loadGrid, parseShard, type ShardSpec } from "../matrix/grid.js";
 import { formatStats, matrixStats } from "../matrix/stats.js";
@@ -167,6 +169,12 @@ async function inProgressSnapshot(db: string): Promise<{ file: string; note: str
   }
 }
 
+/** db/matrix.jsonl, and the seed matrix the service is configured with (ADVISOR_SEED_MATRIX) when another. */
+function shippedMatrixFiles(): string[] {
+  const seed = process.env.ADVISOR_SEED_MATRIX;
+  return [path.resolve(shippedMatrixPath), ...(seed && seed !== "none" ? [path.resolve(seed)] : [])];
+}
+
 export async function exportAction(flags: MatrixExportFlags): Promise<void> {
   if (flags.format !== "jsonl") throw new UsageError(`--format must be jsonl, got ${JSON.stringify(flags.format)}`);
   if (flags.inProgress && flags.matrixVersion !== undefined) throw new UsageError("--in-progress exports the latest build's version; do not give --matrix-version too");
@@ -177,6 +185,16 @@ export async function exportAction(flags: MatrixExportFlags): Promise<void> {
     throw err;
   });
   try {
+    // The shipped matrix (and the one the service seeds from) holds real measurements only: never
+    // rows of generated (or unknown) data. Checked before the file is opened, so it stays as it was.
+    if (flags.out && shippedMatrixFiles().includes(path.resolve(flags.out)) && !snapshot?.empty) {
+      const bad = await unshippableDatasets(store, flags.matrixVersion);
+      if (bad.length > 0) {
+        throw new UsageError(
+          `--out ${flags.out} is the shipped matrix, which holds rows of real data sets only (${REAL_DATASET_NAMES.join(", ")}); this version has rows of ${bad.join(", ")}: export them elsewhere`,
+        );
+      }
+    }
     const out = flags.out ? createWriteStream(flags.out) : process.stdout;
     const write = async (line: string): Promise<void> => {
       if (!out.write(line)) await once(out, "drain");

@@ -18,6 +18,7 @@ import type { MatrixRow } from "./row.js";
 import { parseMatrixRow, RowValidationError, type DecodedRow } from "./row.js";
 import { MatrixError, evaluationContentHash, type MatrixStore, type RowFilter } from "./store.js";
 import { sha256Hex, float32ToBlob } from "./blobs.js";
+import { isRealDatasetName } from "../engine/data-provenance.js";
 
 export class JsonlImportError extends Error {
   override name = "JsonlImportError";
@@ -55,6 +56,16 @@ export async function exportJsonl(
     rows++;
   }
   return { version: resolved, rows };
+}
+
+/**
+ * The data sets of a version's rows that may not be shipped: names not reserved for real data
+ * (data-provenance.ts). Generated data is refused under reserved names by the builder, so this
+ * keeps rows measured on generated data out of the shipped db/matrix.jsonl.
+ */
+export async function unshippableDatasets(store: MatrixStore, version: number | undefined): Promise<string[]> {
+  const datasets = new Set((await store.listModels(version)).map((m) => m.dataset));
+  return [...datasets].filter((d) => !isRealDatasetName(d)).sort();
 }
 
 export interface ImportOptions {
