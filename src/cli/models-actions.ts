@@ -11,12 +11,12 @@ async function isDirectory(p: string): Promise<boolean> {
   return (await stat(p).catch(() => null))?.isDirectory() ?? false;
 }
 
-/** A configured data set name, else a directory of IDX files (named after its folder). */
+/** A configured data set name, else a data set directory (any format; named after its folder). */
 async function resolveDataset(value: string, datasets: ReadonlyMap<string, string>): Promise<{ name: string; dir: string }> {
   const dir = datasets.get(value);
   if (dir !== undefined) return { name: value, dir };
   if ((value.includes("/") || value.startsWith(".")) && (await isDirectory(value))) return { name: path.basename(path.resolve(value)), dir: value };
-  throw new UsageError(`--data: unknown data set ${JSON.stringify(value)} (known: ${[...datasets.keys()].join(", ")}; or give a directory of IDX files)`);
+  throw new UsageError(`--data: unknown data set ${JSON.stringify(value)} (known: ${[...datasets.keys()].join(", ")}; or give a data set directory)`);
 }
 
 export async function modelsAddAction(dir: string, flags: ModelsAddFlags & { db: string }): Promise<void> {
@@ -43,6 +43,7 @@ export async function modelsAddAction(dir: string, flags: ModelsAddFlags & { db:
       files: await filesOfDirectory(dir),
       strictFiles: false,
       dataset,
+      otherDatasets: [...datasets].filter(([name]) => name !== dataset.name).map(([name, d]) => ({ name, dir: d })),
       architecture: flags.architecture,
       store,
       modelsDir: modelsDirFor(flags.db),

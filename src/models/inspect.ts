@@ -4,14 +4,17 @@
 //
 // Checked in this order, cheapest first: the manifest against the files (every path present and
 // a plain file name, byte counts, nothing extra), that TF.js builds the model, that its one input
-// is the data set's [H, W, 1] and its one output has the data set's class count, that one input
+// is the data set's [H, W, C] (28×28×1 for Fashion-MNIST, 32×32×3 for CIFAR-10; a mismatch names
+// the configured data sets whose images would fit, or says that none does) and its one output has
+// the data set's class count, that one input
 // costs at most `maxMacs` multiply-accumulates (macs.ts: before any forward pass), that it
 // predicts finite values on real test images, and that its clean accuracy is above chance. Then,
 // when the parent asks, the model is written under <models dir>/<id>/ (storeModel).
 import { readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { initBackend } from "../engine/backend.js";
-import { loadIdxTestSplit, type Dataset } from "../engine/data.js";
+import { inputShapeOf, shapeText as datasetShapeText, type Dataset } from "../engine/data.js";
+import { detectFormat, imageShapeOf, loadTestSplit } from "../engine/dataset-formats.js";
 import { loadModel, saveModel, weightsSha256, type ModelMetadata } from "../engine/model-io.js";
 import type { Architecture } from "../engine/models.js";
 import { measureSparsity } from "../engine/pruning/accounting.js";
@@ -34,9 +37,9 @@ function testSplit(ds: DatasetRef): Promise<Dataset> {
   const key = `${path.resolve(ds.dir)}|${ds.name}`;
   let p = testSplits.get(key);
   if (!p) {
-    p = loadIdxTestSplit(ds.dir, ds.name).catch((err: unknown) => {
+    p = (async () => loadTestSplit(ds.dir, ds.format ?? (await detectFormat(ds.dir)), ds.name))().catch((err: unknown) => {
       testSplits.delete(key);
-      throw new ModelUploadError(503, `data set ${ds.name} cannot be loaded from ${ds.dir}: ${(err as Error).message}`, "dataset");
+      throw new ModelUploadError(503, `data set ${ds.name} is not usable here (configured directory ${ds.dir}): ${(err as Error).message}`, "dataset");
     });
     testSplits.set(key, p);
   }
@@ -59,15 +62,40 @@ async function buildModel(topology: object, groups: ManifestGroup[], files: Map<
 
 const shapeText = (s: readonly (number | null)[]): string => `[${s.map((d) => (d === null ? "batch" : String(d))).join(", ")}]`;
 
-/** The model's one input must be [batch, H, W, 1] and its one output [batch, classes] of the data set. */
-function checkShapes(model: LayersModel, ds: Dataset): void {
-  const want = [null, ds.height, ds.width, 1];
+/**
+ * What the other configured data sets offer a model whose input does not fit the named one: the
+ * ones whose images have its shape, or a sentence that none does (with each one's shape, or why
+ * it cannot be read — e.g. CIFAR-10 not installed).
+ */
+async function otherDatasetsFor(input: readonly (number | null)[], others: readonly DatasetRef[]): Promise<string> {
+  const want = input.length === 4 ? `${String(input[1])}x${String(input[2])}x${String(input[3])}` : null;
+  const seen: string[] = [];
+  const fit: string[] = [];
+  for (const o of others) {
+    try {
+      const shape = (await imageShapeOf(o.dir, o.format ?? (await detectFormat(o.dir)))).join("x");
+      if (shape === want) fit.push(o.name);
+      seen.push(`${o.name}: ${shape}`);
+    } catch (err) {
+      seen.push(`${o.name}: not usable here, ${(err as Error).message}`);
+    }
+  }
+  if (fit.length > 0) return `; data set ${fit.join(", ")} has ${want} images: name it in the field dataset`;
+  if (want === null) return "";
+  const configured = seen.length > 0 ? ` (the others: ${seen.join("; ")})` : "";
+  const hint = want === "32x32x3" ? " — for CIFAR-10 the binary version (data_batch_1.bin … data_batch_5.bin, test_batch.bin) —" : "";
+  return `; no configured data set has ${want} images${configured}: install one${hint} and add it to ADVISOR_DATASETS as name=directory`;
+}
+
+/** The model's one input must be [batch, H, W, C] and its one output [batch, classes] of the data set. */
+async function checkShapes(model: LayersModel, ds: Dataset, others: readonly DatasetRef[]): Promise<void> {
+  const want = [null, ...inputShapeOf(ds)];
   if (model.inputs.length !== 1) throw new ModelUploadError(422, `the model has ${model.inputs.length} inputs; exactly one is supported`, MODEL_JSON);
   const input = model.inputs[0]!.shape;
   if (input.length !== 4 || input.some((d, i) => d !== want[i])) {
     throw new ModelUploadError(
       422,
-      `the model's input shape ${shapeText(input)} does not match data set ${ds.name}: its images need ${shapeText(want)} (height, width, 1 channel, values in [0, 1])`,
+      `the model's input shape ${shapeText(input)} does not match data set ${ds.name}: its images need ${shapeText(want)} (height, width, channels; ${datasetShapeText(ds)}, values in [0, 1])${await otherDatasetsFor(input, others)}`,
       "inputShape",
     );
   }
@@ -84,8 +112,8 @@ function checkShapes(model: LayersModel, ds: Dataset): void {
 
 /** Predicts a real batch (finite values of the right shape), then the clean accuracy on the whole test split. */
 async function probe(model: LayersModel, ds: Dataset): Promise<{ correct: number; n: number }> {
-  const size = ds.height * ds.width;
-  const batch = (start: number, n: number): tf.Tensor4D => tf.tensor4d(ds.images.subarray(start * size, (start + n) * size), [n, ds.height, ds.width, 1]);
+  const size = ds.height * ds.width * ds.channels;
+  const batch = (start: number, n: number): tf.Tensor4D => tf.tensor4d(ds.images.subarray(start * size, (start + n) * size), [n, ds.height, ds.width, ds.channels]);
   const n0 = Math.min(PROBE_BATCH, ds.count);
   const x = batch(0, n0);
   const out = model.predict(x) as tf.Tensor;
@@ -159,6 +187,8 @@ export interface InspectRequest {
   /** Refuse files the manifest does not name (uploads); a directory may hold other files (CLI). */
   strictFiles: boolean;
   dataset: DatasetRef;
+  /** The server's other configured data sets: named in the message when the model's input fits one of them instead. */
+  otherDatasets?: DatasetRef[];
   /** Largest accepted cost of one input, in multiply-accumulates. */
   maxMacs: number;
 }
@@ -199,7 +229,7 @@ export async function inspectModel(o: InspectRequest): Promise<{ model: LayersMo
   const backend = await initBackend();
   const model = await buildModel(topology, groups, files);
   try {
-    checkShapes(model, ds);
+    await checkShapes(model, ds, o.otherDatasets ?? []);
     const macs = checkMacs(model, o.maxMacs);
     const clean = await probe(model, ds);
     checkAboveChance(clean, ds);
@@ -214,7 +244,7 @@ export async function inspectModel(o: InspectRequest): Promise<{ model: LayersMo
     const label = uploadedMeta.architecture;
     const inspection: Inspection = {
       id,
-      inputShape: [ds.height, ds.width, 1],
+      inputShape: inputShapeOf(ds),
       numClasses: ds.numClasses,
       parameters: { total: sparsity.totalParams, trainable, prunable: sparsity.prunableParams },
       clean,
@@ -252,7 +282,7 @@ export async function storeModel(
     // Uploaded models carry a free-form architecture label; the engine only reads it back as a label.
     architecture: m.architecture as Architecture,
     dataset: m.ds.name,
-    inputShape: [m.ds.height, m.ds.width, 1],
+    inputShape: inputShapeOf(m.ds),
     numClasses: m.ds.numClasses,
     seed: m.seed,
     cleanAccuracy: m.clean.correct / m.clean.n,

@@ -159,6 +159,8 @@ export interface AddModelOptions {
   /** Refuse files the manifest does not name (uploads); a directory may hold other files (CLI). */
   strictFiles: boolean;
   dataset: DatasetRef;
+  /** The server's other configured data sets: a model that does not fit `dataset` is told which of them it fits. */
+  otherDatasets?: DatasetRef[];
   /** A label for the architecture; default: metadata.json's `architecture`, else "custom". */
   architecture?: string;
   store: MatrixStore;
@@ -208,7 +210,7 @@ async function addModelNow(o: AddModelOptions): Promise<ModelSummary> {
   const limits: ValidationLimits = { ...DEFAULT_VALIDATION_LIMITS, ...o.limits };
   const validator = new Validator(limits);
   try {
-    const answer = await validator.ask({ type: "inspect", request: { files: o.files, strictFiles: o.strictFiles, dataset: o.dataset, maxMacs: limits.maxMacs } });
+    const answer = await validator.ask({ type: "inspect", request: { files: o.files, strictFiles: o.strictFiles, dataset: o.dataset, otherDatasets: o.otherDatasets ?? [], maxMacs: limits.maxMacs } });
     if (answer.type !== "inspected") throw new Error(`the model check process answered ${answer.type}`);
     const found = answer.inspection;
     const storeFiles = async (architecture: string, seed: number): Promise<StoredModel> => {

@@ -1,5 +1,6 @@
 // Names, limits and shapes a model registration shares between the API side (register.ts), the
 // validation child process (validate-process.ts, inspect.ts) and the HTTP route. No TensorFlow.
+import type { DatasetFormat } from "../engine/dataset-formats.js";
 export const MODEL_JSON = "model.json";
 export const METADATA_JSON = "metadata.json";
 /** File names a model may consist of: plain names, no directories, no leading dot. */
@@ -17,6 +18,8 @@ export interface ModelFile {
 export interface DatasetRef {
   name: string;
   dir: string;
+  /** Its format; recognised from the directory's files when left out (configured data sets). */
+  format?: DatasetFormat;
 }
 
 /**

@@ -185,6 +185,7 @@ export function modelRoutes(store: MatrixStore, keys: ApiKeys, settings: UploadS
           files,
           strictFiles: true,
           dataset: { name: datasetName, dir },
+          otherDatasets: [...settings.datasets].filter(([name]) => name !== datasetName).map(([name, d]) => ({ name, dir: d })),
           architecture: fields.get("architecture"),
           store,
           modelsDir: settings.modelsDir,
