@@ -206,11 +206,13 @@ export interface paths {
          * Upload a TF.js layers model to be measured (API key required).
          * @description `multipart/form-data` with `model.json`, every weight file its `weightsManifest` names
          *     (each uploaded under its own file name, no other files; `metadata.json` may come along),
-         *     the field `dataset` (a data set the server knows, e.g. `fashion-mnist`) and optionally
+         *     the field `dataset` (a data set the server knows, e.g. `fashion-mnist`, or a CIFAR-10 one
+         *     configured in ADVISOR_DATASETS) and optionally
          *     `architecture` (a label; default the `architecture` of an uploaded metadata.json, else
          *     `custom`). Before anything is stored the server checks the manifest against the files
          *     (paths, byte counts), builds the model with TF.js, checks that its one input is the data
-         *     set's `[H, W, 1]` and its one output has the data set's class count, and predicts real
+         *     set's `[H, W, C]` (28×28×1 for Fashion-MNIST, 32×32×3 for CIFAR-10) and its one output has
+         *     the data set's class count, and predicts real
          *     test images (finite values). The model id is the sha256 of its weights as the engine
          *     serialises them (the id the matrix uses): uploading the same model again answers 200 with
          *     the same id and stores nothing. A registered model is answered for by
@@ -1501,7 +1503,8 @@ export interface components {
         };
         /**
          * @description A well-formed model that does not fit the data set or cannot run: TF.js cannot build it,
-         *     its input shape is not the data set's `[H, W, 1]`, its output does not have the data set's
+         *     its input shape is not the data set's `[H, W, C]` (the detail names the configured data sets
+         *     whose images would fit, or says that none does), its output does not have the data set's
          *     class count, or it predicts non-finite values. `field` is `inputShape`, `numClasses` or `model.json`.
          */
         UploadRejected: {
@@ -1514,7 +1517,7 @@ export interface components {
                  *       "type": "about:blank",
                  *       "title": "Unprocessable Content",
                  *       "status": 422,
-                 *       "detail": "the model's input shape [batch, 784] does not match data set fashion-mnist: its images need [batch, 28, 28, 1] (height, width, 1 channel, values in [0, 1])",
+                 *       "detail": "the model's input shape [batch, 784] does not match data set fashion-mnist: its images need [batch, 28, 28, 1] (height, width, channels; 28x28x1, values in [0, 1])",
                  *       "field": "inputShape",
                  *       "instance": "/v1/models"
                  *     }
@@ -2403,7 +2406,8 @@ export interface operations {
                      *         "grid": {
                      *           "description": "refresh of model 350dc9a2b721… (my-lenet, fashion-mnist)",
                      *           "dataset": {
-                     *             "name": "fashion-mnist"
+                     *             "name": "fashion-mnist",
+                     *             "format": "idx"
                      *           },
                      *           "model": {
                      *             "id": "350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c",
@@ -2604,7 +2608,8 @@ export interface operations {
                      *       "grid": {
                      *         "description": "refresh of model 350dc9a2b721… (my-lenet, fashion-mnist)",
                      *         "dataset": {
-                     *           "name": "fashion-mnist"
+                     *           "name": "fashion-mnist",
+                     *           "format": "idx"
                      *         },
                      *         "model": {
                      *           "id": "350dc9a2b721182b5a3aa5c049581bb62fcb970120b08b2e82e8865dd7c51a5c",

@@ -68,7 +68,7 @@ test("bad input: one clear error, non-zero exit, no output directory", async (t)
     ["NaN rate", prune(["--rate", "NaN"]), 2, /compression rate must be a number/],
     ["corrupt model.json", [...prune([]).slice(0, 1), "--model", broken, ...prune([]).slice(3)], 1, /model\.json is not valid JSON/],
     ["missing weight file", [...prune([]).slice(0, 1), "--model", noWeights, ...prune([]).slice(3)], 1, /weight file weights\.bin is missing/],
-    ["data of the wrong shape", [...prune([]).slice(0, 3), "--data", small, ...prune([]).slice(5)], 2, /expects 28x28 images .* holds 20x20 images/],
+    ["data of the wrong shape", [...prune([]).slice(0, 3), "--data", small, ...prune([]).slice(5)], 2, /expects 28x28x1 images .* holds 20x20x1 images/],
     ["missing data", ["train", "--arch", "lenet5", "--data", path.join(work, "none"), "--out", out], 1, /data directory .* not found/],
     ["existing output", ["train", "--arch", "lenet5", "--data", data, "--out", dense], 2, /already exists/],
   ];

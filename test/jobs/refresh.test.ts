@@ -21,7 +21,7 @@ test("upload → refresh on a tiny grid → job succeeded → the recommendation
   assert.equal(job.modelId, id);
   assert.equal(job.requestedBy, "ops", "the API key's name");
   assert.deepEqual(job.grid.model, { id, architecture: "tiny-cnn" }, "the grid as run names the model");
-  assert.deepEqual(job.grid.dataset, { name: "synthetic" }, "no server paths in the answer");
+  assert.deepEqual(job.grid.dataset, { name: "synthetic", format: "idx" }, "no server paths in the answer: the name and the format recognised in the configured directory");
   assert.match(String(queued.body.detail), /job \d+ queued: 4 cells of grid [0-9a-f]{12}… for model/);
 
   // The same refresh while it is queued or running: that job, nothing new.
