@@ -4,7 +4,8 @@
 // best of `rounds`), on the first N test images of a model at the default grid's settings.
 // Usage: tsx bench/indicator-overhead.ts <modelDir> [norm=linf] [samples=50] [rounds=3]
 import { loadModel } from "../src/engine/model-io.js";
-import { head, loadIdxDirectory } from "../src/engine/data.js";
+import { head } from "../src/engine/data.js";
+import { loadDataset } from "../src/engine/dataset-formats.js";
 import { initBackend } from "../src/engine/backend.js";
 import { tf } from "../src/engine/tf.js";
 import type { AttackBatch, AttackTrace, GradientAccess, Norm } from "../src/engine/attacks/types.js";
@@ -21,9 +22,9 @@ const n = Number(samplesArg);
 const rounds = Number(roundsArg);
 await initBackend();
 const grid = await loadGrid("db/grids/default.yaml");
-const data = head((await loadIdxDirectory(grid.dataset.dir, grid.dataset.name)).test, n);
+const data = head((await loadDataset(grid.dataset.dir, grid.dataset.format, grid.dataset.name)).test, n);
 const { model } = await loadModel(dir);
-const x = tf.tensor4d(data.images, [n, data.height, data.width, 1]);
+const x = tf.tensor4d(data.images, [n, data.height, data.width, data.channels]);
 const y = tf.tensor1d(data.labels, "int32");
 const access: GradientAccess = { kind: "gradient", model, pool: x };
 const budgets = grid.budgets[norm]!.filter((b) => b > 0);
