@@ -46,7 +46,7 @@ export function registerTrain(program: Command): void {
   const cmd = program
     .command("train")
     .description("train a dense model from the zoo on a data set and save it (TF.js layers format + metadata)")
-    .requiredOption("--arch <name>", "lenet300 | lenet5 | convnet", asUsage(parseArchitecture))
+    .requiredOption("--arch <name>", "lenet300 | lenet5 | convnet (28x28x1) | resnet8 | vgg11 (32x32x3)", asUsage(parseArchitecture))
     .requiredOption("--out <dir>", "directory to create for the model");
   addDataOptions(cmd);
   addTrainLoopOptions(cmd, "--epochs", 20);
