@@ -4,6 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { MatrixStore } from "../../src/matrix/store.js";
+import { formatRecommendation } from "../../src/cli/advise-actions.js";
+import type { components } from "../../src/api/schema.gen.js";
 import { fixtureEvaluation, fixtureVariant, runs } from "../matrix/fixtures.js";
 import { LINF, MODEL_A, buildFixtureMatrix, startApi } from "./helpers.js";
 
@@ -33,6 +35,11 @@ test("the spread of a two-seed variant is in the lean answer; its per-seed numbe
   assert.equal(gm.candidate.robustAccuracy.robust, 58);
   assert.deepEqual(gm.candidate.pruningSeeds, { count: 2, worstSeed: 2, robustAccuracy: { min: 0.58, max: 0.6 } });
   assert.equal((lean.body.warnings as { code: string }[]).filter((w) => w.code === "single-pruning-seed").length, 0, "the dense winner is not pruned");
+  // `advisor recommend` prints the worst seed with the spread.
+  assert.match(
+    formatRecommendation(lean.body as unknown as components["schemas"]["Recommendation"]),
+    /^ {2}#\d global-magnitude 4× .*: robust 58\.0 % \[[\d.]+ %, [\d.]+ %\] at linf ε = 0\.1; worst of 2 pruning seeds \(robust 58\.0 %–60\.0 %\); clean /m,
+  );
 
   const details = await api.call("POST", "/v1/recommendations?include=details", { json: scenario });
   const gmFull = (details.body.alternatives as Alt[]).find((a) => a.candidate.strategy === "global-magnitude")!;
