@@ -204,7 +204,7 @@ export interface CleanCount {
   n: number;
 }
 
-/** One (model, strategy, rate) variant of the matrix. */
+/** One (model, strategy, rate, pruning seed) variant of the matrix. */
 export interface Candidate {
   modelId: string;
   architecture: string;
@@ -220,6 +220,12 @@ export interface Candidate {
   sparseBytes: number;
   /** Really shrinks compute: true for structured-l1 and for dense. */
   structured: boolean;
+  /**
+   * The seed pruning and fine-tuning ran with (for dense: the training seed), when known. The same
+   * (model, strategy, rate) measured with several pruning seeds is several candidates, which the
+   * advisor folds into one (src/advisor/seeds.ts).
+   */
+  pruningSeed?: number;
   clean: CleanCount;
   evaluations: Evaluation[];
 }

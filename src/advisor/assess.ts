@@ -10,7 +10,18 @@ import { refOf, smallerFirst } from "./limits.js";
 import type { ComparableSide } from "./paired.js";
 import { budgetText, candidateLabel, fmtBudget, fmtInt } from "./format.js";
 import { aggregatedOf, rankingScore, shareOf } from "./share.js";
-import { PRUNING_STRATEGIES, type Candidate, type CandidateRef, type CandidateSummary, type CurveSeries, type EvidenceId, type EvidenceRow, type Scenario, type Warning } from "./types.js";
+import {
+  PRUNING_STRATEGIES,
+  type Candidate,
+  type CandidateRef,
+  type CandidateSummary,
+  type CurveSeries,
+  type EvidenceId,
+  type EvidenceRow,
+  type PruningSeedSpread,
+  type Scenario,
+  type Warning,
+} from "./types.js";
 
 /** Below this many evaluated samples a warning says the interval is wide. */
 export const FEW_SAMPLES = 100;
@@ -34,6 +45,8 @@ export interface Assessment {
   /** Built on first read (a question shows only a few candidates). */
   readonly summary: CandidateSummary;
   readonly warnings: Warning[];
+  /** A variant measured with several pruning seeds (seeds.ts): the spread over its seeds, built on first call. */
+  seedSpread?: () => PruningSeedSpread;
 }
 
 function checkCandidate(c: Candidate, label: string): void {

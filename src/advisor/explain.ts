@@ -4,6 +4,7 @@ import { SCORE_TIE, type Assessment } from "./assess.js";
 import { budgetText, candidateLabel, fmtBudget, fmtInt, fmtP, fmtPct, fmtPoints, fmtRate, fmtShare, knowledgeLabel } from "./format.js";
 import type { ActiveLimit } from "./limits.js";
 import { cleanEstimate, pointCrossing } from "./share.js";
+import { seedNote } from "./seeds.js";
 import type { Comparison, Scenario, Warning } from "./types.js";
 
 function sizeText(a: Assessment): string {
@@ -12,7 +13,10 @@ function sizeText(a: Assessment): string {
   return c.strategy === "dense" ? size : `achieved ${fmtRate(c.achievedRate)}, ${size}`;
 }
 
-/** "; taken at the next measured budget up, 0.1, measured against a white-box attacker" — empty when nothing to say. */
+/**
+ * "; taken at the next measured budget up, 0.1, measured against a white-box attacker; the worst of
+ * 2 pruning seeds (robust 61.0–66.4 %)" — empty when nothing to say.
+ */
 export function budgetNote(a: Assessment): string {
   const ra = a.summary.robustAccuracy;
   if (!ra) return "";
@@ -20,7 +24,7 @@ export function budgetNote(a: Assessment): string {
   if (ra.budgetRule === "next-up" || ra.budgetRule === "below-grid") notes.push(`taken at the next measured budget up, ${fmtBudget(ra.budgetUsed)}`);
   if (ra.budgetRule === "beyond-range") notes.push("extrapolated beyond the measured budgets");
   if (ra.knowledgeUsed !== ra.knowledgeRequested) notes.push(`measured against a ${ra.knowledgeUsed} attacker`);
-  return notes.length ? `; ${notes.join(", ")}` : "";
+  return (notes.length ? `; ${notes.join(", ")}` : "") + seedNote(a);
 }
 
 function limitsText(limits: readonly ActiveLimit[]): string {

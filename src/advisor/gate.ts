@@ -7,11 +7,12 @@
 // - minAggregatedAccuracy with the LOWER 95 % bound of the aggregated accuracy (1 − r)·clean +
 //   r·robust at the scenario's adversarial share r (share.ts; at the default r = 1 the same number
 //   as minRobustAccuracy's);
+// - a candidate measured with several pruning seeds is judged by its worst seed (seeds.ts);
 // - maxDropVsDense is compared with dense − candidate robust accuracy (point estimates, fraction)
 //   of the same model; a paired McNemar test (Fisher exact when the samples differ) says whether
 //   the drop is statistically significant — reported, but the threshold decides on its own.
 // Pure: plain data in, plain data out.
-import { assessCandidate, comparable, evidenceRows, SCORE_TIE, type Assessment } from "./assess.js";
+import { comparable, evidenceRows, SCORE_TIE, type Assessment } from "./assess.js";
 import { AdvisorDataError, UnknownCandidateError, UnsoundEvidenceError } from "./errors.js";
 import { budgetNote, comparisonNote } from "./explain.js";
 import { budgetText, fmtInt, fmtPct, fmtPoints, fmtRate, fmtShare } from "./format.js";
@@ -20,6 +21,7 @@ import { compare } from "./paired.js";
 import { evidenceCacheOf } from "./prepared.js";
 import { selectCandidates } from "./select.js";
 import { shareOf } from "./share.js";
+import { assessVariant, foldSeeds, singleSeedWarning } from "./seeds.js";
 import { validateGateRequest } from "./validate.js";
 import { STRATEGIES, type Candidate, type GateCheck, type GateRequest, type GateResult, type MatrixSnapshot, type Warning } from "./types.js";
 
@@ -55,7 +57,8 @@ export function gate(matrix: MatrixSnapshot, requestInput: GateRequest): GateRes
   const req = validateGateRequest(requestInput);
   const s = req.scenario;
   const t = req.thresholds;
-  const pool = selectCandidates(matrix, s, true, "scenario");
+  // A variant measured with several pruning seeds is one candidate, judged by its worst seed (seeds.ts).
+  const pool = foldSeeds(selectCandidates(matrix, s, true, "scenario"));
   const matches = pool.filter((c) => c.strategy === req.candidate.strategy && sameRate(c.rate, req.candidate.rate));
   if (matches.length === 0) {
     const order = STRATEGIES as readonly string[];
@@ -72,7 +75,7 @@ export function gate(matrix: MatrixSnapshot, requestInput: GateRequest): GateRes
     throw new AdvisorDataError(`matrix version ${matrix.version} holds ${matches.length} rows for ${req.candidate.strategy} at rate ${req.candidate.rate} of ${pool[0]!.modelId}`);
   }
   const cache = evidenceCacheOf(matrix);
-  const cand = assessCandidate(matches[0]!, s, false, cache);
+  const cand = assessVariant(matches[0]!, s, false, cache);
   const label = cand.label;
   // Evidence that failed the engine's own sanity checks cannot pass or fail a candidate.
   if (cand.unsound) {
@@ -82,7 +85,7 @@ export function gate(matrix: MatrixSnapshot, requestInput: GateRequest): GateRes
     );
   }
   const denseCandidate = pool.find((c) => c.strategy === "dense") ?? null;
-  const dense = denseCandidate ? (denseCandidate === cand.candidate ? cand : assessCandidate(denseCandidate, s, false, cache)) : null;
+  const dense = denseCandidate ? (denseCandidate === cand.candidate ? cand : assessVariant(denseCandidate, s, false, cache)) : null;
 
   const checks: GateCheck[] = [];
   for (const l of activeLimits(s)) {
@@ -167,6 +170,8 @@ export function gate(matrix: MatrixSnapshot, requestInput: GateRequest): GateRes
 
   const failed = checks.filter((c) => !c.pass);
   const warnings: Warning[] = [...cand.warnings, ...(dense && dense !== cand && t.maxDropVsDense !== undefined ? dense.warnings : [])];
+  const oneSeed = singleSeedWarning(cand, false);
+  if (oneSeed) warnings.push(oneSeed);
   return {
     pass: failed.length === 0,
     reasons: [...failed, ...checks.filter((c) => c.pass)].map((c) => c.text),

@@ -1,6 +1,7 @@
 // The advisor's answer (DESIGN.md, "The advisor"): among all (strategy, rate) variants of the
 // selected model that meet every limit, dense included, the one with the highest LOWER Wilson
-// 95 % bound of robust accuracy at the budget (risk-averse), ties to the smaller model; ranked
+// 95 % bound of robust accuracy at the budget (risk-averse; a variant measured with several
+// pruning seeds by its worst seed's, seeds.ts), ties to the smaller model; ranked
 // alternatives with their margin and significance, the evidence rows, the curve around the
 // budget, the matrix version, a plain-language rationale and warnings. No feasible candidate is
 // an answer too (status "infeasible", with the binding limit and the nearest candidate's need).
@@ -8,7 +9,7 @@
 // the answer says over which shares the winner stays the best (share.ts).
 // Pure: plain data in, plain data out.
 import { incompleteGridWarnings } from "./coverage.js";
-import { assessCandidate, comparable, curveSeries, evidenceRows, preparedScore, rankCompare, tieBreak, type Assessment } from "./assess.js";
+import { comparable, curveSeries, evidenceRows, rankCompare, tieBreak, type Assessment } from "./assess.js";
 import { marginWarning, noEvidenceWarning, rationaleNoEvidence, rationaleOk, shareSentence } from "./explain.js";
 import { activeLimits, analyseInfeasibility, passesLimit } from "./limits.js";
 import { compare } from "./paired.js";
@@ -16,6 +17,7 @@ import { denseBaselineWarnings } from "./dense-baseline.js";
 import { evidenceCacheOf, perSelection } from "./prepared.js";
 import { modelsOf, selectCandidates } from "./select.js";
 import { cleanEstimate, compareAtShare, rankingScore, shareOf, upperEnvelope } from "./share.js";
+import { assessVariant, foldSeeds, singleSeedWarning, variantScore } from "./seeds.js";
 import { validateScenario } from "./validate.js";
 import type { Alternative, Candidate, Comparison, CurveSeries, MatrixSnapshot, Recommendation, Scenario, ShareSegment, Warning } from "./types.js";
 
@@ -42,7 +44,8 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   const { pool, withModel, coverage } = perSelection(matrix, JSON.stringify(["recommend", scenario.modelId, scenario.architecture, scenario.dataset]), () => {
     const selected = selectCandidates(matrix, scenario, false);
     return {
-      pool: selected,
+      // A variant measured with several pruning seeds is one candidate (seeds.ts).
+      pool: foldSeeds(selected),
       withModel: modelsOf(selected).length > 1,
       // Holes in a model's (strategy, rate) set: said in every answer, whatever its status.
       coverage: incompleteGridWarnings(selected),
@@ -78,12 +81,12 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   // snapshot the score is a binary search on precomputed distances (preparedScore); otherwise,
   // and where the evidence depends on ε, it comes from the full assessment.
   const scored: Scored[] = feasible.map((c) => {
-    const quick = cache ? preparedScore(c, scenario, cache) : undefined;
+    const quick = cache ? variantScore(c, scenario, cache) : undefined;
     if (quick !== undefined) return { candidate: c, robustLow: quick, score: rankingScore(c, quick, scenario), assessment: null };
-    const a = assessCandidate(c, scenario, withModel, cache);
+    const a = assessVariant(c, scenario, withModel, cache);
     return { candidate: c, robustLow: a.robustLow, score: a.score, assessment: a };
   });
-  const assess = (x: Scored): Assessment => (x.assessment ??= assessCandidate(x.candidate, scenario, withModel, cache));
+  const assess = (x: Scored): Assessment => (x.assessment ??= assessVariant(x.candidate, scenario, withModel, cache));
   const rankedScores = scored.filter((x) => x.score !== null).sort(rankCompare);
   const unscoredA = scored.filter((x) => x.score === null).map(assess);
   const unscored = unscoredA.map((a) => ({ candidate: a.summary, reason: a.noEvidenceReason ?? "no admissible evidence" }));
@@ -129,13 +132,15 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   const comparison = alternatives[1]?.comparison ?? (runnerUp ? test(runnerUp) : null);
 
   const warnings: Warning[] = [...winner.warnings, ...(runnerUp?.warnings ?? [])];
+  const oneSeed = singleSeedWarning(winner, withModel);
+  if (oneSeed) warnings.push(oneSeed);
   if (runnerUp && comparison) {
     const w = marginWarning(winner, runnerUp, comparison, withModel);
     if (w) warnings.push(w);
   }
   // The winner against its own dense model (even when the limits exclude the dense model).
   const denseOf = pool.find((c) => c.modelId === winner.candidate.modelId && c.strategy === "dense");
-  const dense = denseOf === undefined ? null : denseOf === winner.candidate ? winner : assessCandidate(denseOf, scenario, withModel, cache);
+  const dense = denseOf === undefined ? null : denseOf === winner.candidate ? winner : assessVariant(denseOf, scenario, withModel, cache);
   warnings.push(...denseBaselineWarnings(winner, dense, scenario, withModel));
   const ne = noEvidenceWarning(unscoredA, withModel);
   if (ne) warnings.push(ne);

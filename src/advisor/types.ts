@@ -126,6 +126,34 @@ export interface CandidateSummary extends CandidateRef {
    * share — at share 1 (the default) the lower Wilson bound of the robust accuracy; null without evidence.
    */
   score: number | null;
+  /**
+   * Present when the variant was measured with several pruning seeds (src/advisor/seeds.ts): the
+   * candidate is then its worst case — its worst seed's robust accuracy and score, the largest size
+   * and the lowest clean accuracy of its seeds — and this is the spread over the seeds.
+   */
+  pruningSeeds?: PruningSeedSpread;
+}
+
+/** One pruning seed of a variant measured with several. */
+export interface PruningSeedResult {
+  /** null when the matrix does not say. */
+  seed: number | null;
+  /** Robust accuracy (point estimate at the budget used); null without admissible evidence. */
+  robustAccuracy: number | null;
+  /** This seed's lower Wilson 95 % bound; null without admissible evidence. */
+  score: number | null;
+  evaluationIds: EvidenceId[];
+}
+
+export interface PruningSeedSpread {
+  /** Seeds measured. */
+  count: number;
+  /** Every seed measured, ascending (the HTTP answer's lean view leaves the list out: `include=details`). */
+  seeds?: PruningSeedResult[];
+  /** The seed whose score is the candidate's (the lowest); null when no seed has admissible evidence. */
+  worstSeed: number | null;
+  /** Lowest and highest robust accuracy across the seeds with admissible evidence; null when none has. */
+  robustAccuracy: { min: number; max: number } | null;
 }
 
 export const WARNING_CODES = [
@@ -141,6 +169,7 @@ export const WARNING_CODES = [
   "unsound-evidence",
   "clean-accuracy-drop",
   "dense-outperformed",
+  "single-pruning-seed",
 ] as const;
 /**
  * - budget-beyond-range: ε exceeds the largest measured budget;
@@ -155,7 +184,9 @@ export const WARNING_CODES = [
  * - unsound-evidence: allowUnsoundEvidence scored evidence that failed the engine's sanity checks;
  * - clean-accuracy-drop: the recommendation's clean accuracy is more than 5 points under its dense model's;
  * - dense-outperformed: the recommendation beats its dense model's robust accuracy by more than 10 points,
- *   explained sample by sample (margin gain vs samples the dense model misclassifies anyway).
+ *   explained sample by sample (margin gain vs samples the dense model misclassifies anyway);
+ * - single-pruning-seed: the pruned recommendation (or gate candidate) rests on one pruning seed, so its
+ *   interval covers the sampling of test images but not the randomness of pruning and fine-tuning.
  */
 export type WarningCode = (typeof WARNING_CODES)[number];
 

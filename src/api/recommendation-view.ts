@@ -1,6 +1,7 @@
 // The recommendation as the API and `advisor recommend` hand it out: lean by default (the winner,
 // the best 5 alternatives without their details — each one's paired test with the winner and
-// its own warnings —, the answer's warnings, rationale, version and links to the evidence), the
+// its own warnings; for a variant measured with several pruning seeds, the per-seed list behind
+// its spread —, the answer's warnings, rationale, version and links to the evidence), the
 // rest on request with `include` (evidence rows, curves, details, every alternative, the
 // unscored candidates with their reasons). The advisor computes the paired
 // tests only for the alternatives shown.
@@ -54,10 +55,17 @@ function evidenceLinks(r: Recommendation): string[] {
   return [...ids].map((id) => `/v1/matrix/rows/${encodeURIComponent(id)}`);
 }
 
-/** An alternative without its details (its paired test with the winner and its own warnings). */
+/** A candidate without its per-seed list (a variant measured with several pruning seeds keeps its spread). */
+function leanSummary<T extends Schemas["CandidateSummary"] | null>(c: T): T {
+  if (!c?.pruningSeeds?.seeds) return c;
+  const { seeds: _s, ...spread } = c.pruningSeeds;
+  return { ...c, pruningSeeds: spread };
+}
+
+/** An alternative without its details (its paired test with the winner, its own warnings, its per-seed list). */
 function lean(a: Recommendation["alternatives"][number]): Schemas["Alternative"] {
   const { comparison: _c, warnings: _w, ...rest } = a;
-  return rest;
+  return { ...rest, candidate: leanSummary(rest.candidate) };
 }
 
 /** Shapes the advisor's full answer for the wire. */
@@ -65,6 +73,7 @@ export function recommendationView(r: Recommendation, include: ReadonlySet<Inclu
   const { evidence, curve, alternatives, unscored, ...rest } = r;
   return {
     ...rest,
+    recommendation: include.has("details") ? rest.recommendation : leanSummary(rest.recommendation),
     // The unscored candidates are counted (counts.feasible − counts.ranked) and named in the
     // no-evidence warning; each one with its reason comes with include=unscored.
     ...(include.has("unscored") ? { unscored } : {}),

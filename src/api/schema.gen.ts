@@ -95,7 +95,8 @@ export interface paths {
          *     robust accuracy at the budget. With `adversarialShare` r below 1 the score is the lower
          *     bound of the aggregated accuracy (1 − r)·clean + r·robust instead, each candidate carries
          *     `aggregatedAccuracy`, and `shareSweep` says which candidate is best over every share from 0
-         *     to 1. No feasible candidate is an answer too (`status: infeasible`).
+         *     to 1. A variant measured with several pruning seeds is scored by its worst seed (the
+         *     spread is in `pruningSeeds`). No feasible candidate is an answer too (`status: infeasible`).
          */
         post: operations["createRecommendation"];
         delete?: never;
@@ -487,9 +488,34 @@ export interface components {
             aggregatedAccuracy?: components["schemas"]["AggregatedAccuracy"] | null;
             /** @description The ranking score: the lower Wilson 95 % bound of the robust accuracy — with an `adversarialShare` below 1 the lower bound of the aggregated accuracy; null without evidence. */
             score: number | null;
+            /** @description Only for a variant measured with several pruning seeds. The candidate is then its worst case over the seeds — the worst seed's robust accuracy and score (lower bound), the largest size and the lowest clean accuracy of its seeds — and this is the spread. */
+            pruningSeeds?: components["schemas"]["PruningSeedSpread"];
         };
-        /** @enum {string} */
-        WarningCode: "budget-beyond-range" | "knowledge-fallback" | "few-samples" | "gradient-masking" | "lattice-inconsistent" | "duplicate-evidence" | "margin-not-significant" | "no-evidence" | "incomplete-grid" | "unsound-evidence" | "clean-accuracy-drop" | "dense-outperformed";
+        PruningSeedSpread: {
+            /** @description Pruning seeds measured. */
+            count: number;
+            /** @description Every pruning seed measured, ascending; in a recommendation with `include=details` (always in the gate's answer). */
+            seeds?: {
+                seed: number | null;
+                /** @description Point estimate at the budget used; null without admissible evidence. */
+                robustAccuracy: number | null;
+                /** @description This seed's lower Wilson 95 % bound; null without admissible evidence. */
+                score: number | null;
+                evaluationIds: components["schemas"]["EvidenceId"][];
+            }[];
+            /** @description The seed whose score is the candidate's (the lowest); null when no seed has admissible evidence. */
+            worstSeed: number | null;
+            /** @description Lowest and highest robust accuracy across the seeds with admissible evidence. */
+            robustAccuracy: {
+                min: number;
+                max: number;
+            } | null;
+        };
+        /**
+         * @description single-pruning-seed: the pruned recommendation (or gate candidate) rests on one pruning seed, so its interval covers the sampling of test images, not the randomness of pruning and fine-tuning.
+         * @enum {string}
+         */
+        WarningCode: "budget-beyond-range" | "knowledge-fallback" | "few-samples" | "gradient-masking" | "lattice-inconsistent" | "duplicate-evidence" | "margin-not-significant" | "no-evidence" | "incomplete-grid" | "unsound-evidence" | "clean-accuracy-drop" | "dense-outperformed" | "single-pruning-seed";
         Warning: {
             code: components["schemas"]["WarningCode"];
             message: string;
@@ -726,6 +752,7 @@ export interface components {
                 high: number;
             };
             finetuneEpochs: number;
+            /** @description The variant's pruning seed (pruning's random choices and fine-tuning); the training seed `seed` unless the grid named other pruning seeds, and for the dense model. */
             variantSeed: number;
             variantBackend: string;
             variantCodeVersion: string;
@@ -753,6 +780,7 @@ export interface components {
             } & {
                 [key: string]: unknown;
             };
+            /** @description The attacks' seed, the training seed of the grid cell that measured the row. */
             seed: number;
             batchSize: number | null;
             queryBudget: number | null;
@@ -935,8 +963,10 @@ export interface components {
             };
             /** @description Test images evaluated per cell (the first n of the test split). */
             samples: number;
-            /** @description Seeds of pruning, fine-tuning and the attacks (default [1]). */
+            /** @description Seeds of the attacks and, unless pruningSeeds says otherwise, of pruning and fine-tuning (default [1]). */
             seeds?: number[];
+            /** @description Seeds of pruning's random choices and of fine-tuning, each pruned variant measured once per seed (default: the seed of `seeds` itself). The advisor judges a variant measured with several by its worst seed. */
+            pruningSeeds?: number[];
             /** @description Batch size and learning rate are those of fine-tuning; the model itself is not trained. Fields left out are the default grid's. */
             training?: {
                 epochs?: number;
@@ -1690,7 +1720,7 @@ export interface operations {
     createRecommendation: {
         parameters: {
             query?: {
-                /** @description What to add to the lean default answer, comma-separated: `evidence` (evidence rows), `curve` (curves around the budget), `details` (each alternative's paired test with the winner and its own warnings), `all-alternatives` (every ranked candidate, from rank 1, instead of ranks 2–5), `unscored` (the candidates without admissible evidence, with the reason). */
+                /** @description What to add to the lean default answer, comma-separated: `evidence` (evidence rows), `curve` (curves around the budget), `details` (each alternative's paired test with the winner and its own warnings; per pruning seed, the numbers behind a variant's `pruningSeeds` spread), `all-alternatives` (every ranked candidate, from rank 1, instead of ranks 2–5), `unscored` (the candidates without admissible evidence, with the reason). */
                 include?: string;
             };
             header?: never;

@@ -203,7 +203,10 @@ function summaryLine(c: Schemas["CandidateSummary"]): string {
   const ag = c.aggregatedAccuracy;
   // Only with an adversarial share below 1.
   const aggregated = ag ? `; aggregated at share ${ag.share} ${pct(ag.value)} [${pct(ag.interval.low)}, ${pct(ag.interval.high)}]` : "";
-  return `${c.strategy} ${c.rate}× (${c.nonZeroParams.toLocaleString("en")} non-zero parameters, ${c.sparseBytes.toLocaleString("en")} bytes sparse): ${robust}; clean ${pct(c.cleanAccuracy.value)}${aggregated}`;
+  const spread = c.pruningSeeds?.robustAccuracy;
+  // A variant measured with several pruning seeds is shown as its worst seed, with the spread.
+  const seeds = c.pruningSeeds && spread ? `; worst of ${c.pruningSeeds.count} pruning seeds (robust ${pct(spread.min)}–${pct(spread.max)})` : "";
+  return `${c.strategy} ${c.rate}× (${c.nonZeroParams.toLocaleString("en")} non-zero parameters, ${c.sparseBytes.toLocaleString("en")} bytes sparse): ${robust}${seeds}; clean ${pct(c.cleanAccuracy.value)}${aggregated}`;
 }
 
 export function formatRecommendation(r: Schemas["Recommendation"]): string {

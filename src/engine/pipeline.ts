@@ -2,7 +2,8 @@
 // (seeded) and prune + fine-tune a model with the mask held fixed. No I/O besides what the caller
 // asks for; no progress output (callers pass callbacks).
 import type { Architecture } from "./architectures.js";
-import { inputShapeOf, splitValidation, type Dataset } from "./data.js";
+import { inputShapeOf, splitValidation, subset, type Dataset } from "./data.js";
+import { mulberry32, permutation } from "./random.js";
 import { createModel } from "./models.js";
 import type { ModelMetadata } from "./model-io.js";
 import { evaluate, train, type BatchProgress, type EpochStats, type Evaluation, type TrainResult } from "./train.js";
@@ -83,6 +84,11 @@ export async function trainDense(o: { architecture: Architecture; train: Dataset
   };
 }
 
+/** `n` rows of `ds` drawn at random (without replacement) with `seed`, a stream of its own (not the validation split's). */
+function drawn(ds: Dataset, n: number, seed: number): Dataset {
+  return subset(ds, permutation(ds.count, mulberry32(Math.imul(seed, 0x9e3779b1) ^ 0x67ad)).subarray(0, n));
+}
+
 export interface PruneFinetuneResult {
   result: TrainResult;
   sparsity: SparsityReport;
@@ -91,8 +97,9 @@ export interface PruneFinetuneResult {
 }
 
 /**
- * Prunes `model` in place to `rate` with `strategy` (gradient strategies score on the first
- * `gradientBatches` training batches), fine-tunes with the masks held fixed, measures it.
+ * Prunes `model` in place to `rate` with `strategy` (gradient strategies score on `gradientBatches`
+ * training batches: the first ones, or with `gradientBatchSeed` batches of training images drawn at
+ * random with that seed), fine-tunes with the masks held fixed, measures it.
  */
 export async function pruneAndFinetune(o: {
   model: LayersModel;
@@ -103,12 +110,14 @@ export async function pruneAndFinetune(o: {
   test: Dataset;
   backend: string;
   gradientBatches?: number;
+  gradientBatchSeed?: number;
   settings: TrainLoopSettings;
 }): Promise<PruneFinetuneResult> {
   const [h, w, c] = o.parent.inputShape;
-  const data = o.train;
   const bs = o.settings.batchSize;
-  const gradientBatches = Array.from({ length: Math.min(o.gradientBatches ?? 4, Math.ceil(data.count / bs)) }, (_, b) => {
+  const batches = o.gradientBatches ?? 4;
+  const data = o.gradientBatchSeed === undefined ? o.train : drawn(o.train, Math.min(o.train.count, batches * bs), o.gradientBatchSeed);
+  const gradientBatches = Array.from({ length: Math.min(batches, Math.ceil(data.count / bs)) }, (_, b) => {
     const size = h * w * c;
     const start = b * bs;
     const n = Math.min(bs, data.count - start);
@@ -124,7 +133,7 @@ export async function pruneAndFinetune(o: {
     gradientBatches.forEach((b) => (b.x.dispose(), b.y.dispose()));
   }
   const result: TrainResult =
-    o.settings.epochs > 0 ? await trainLoop(o.model, data, o.settings, pruned.masks) : { history: [], bestEpoch: 0, validationAccuracy: 0, stoppedEarly: false };
+    o.settings.epochs > 0 ? await trainLoop(o.model, o.train, o.settings, pruned.masks) : { history: [], bestEpoch: 0, validationAccuracy: 0, stoppedEarly: false };
   const sparsity = measureSparsity(o.model);
   const test = evaluate(o.model, o.test);
   return {

@@ -7,7 +7,7 @@ import os from "node:os";
 import { processAlive } from "../matrix/build-state.js";
 import { publishWithheld, withheldCount, type KeptRow } from "../matrix/evidence.js";
 import { FROM_SNAPSHOT } from "../matrix/queries.js";
-import type { Grid } from "../matrix/grid.js";
+import { variantPruningSeeds, type Grid } from "../matrix/grid.js";
 import type { MatrixStore } from "../matrix/store.js";
 
 export const JOB_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
@@ -256,13 +256,16 @@ export class JobStore {
     if (!grid.model) return 0;
     const latest = await this.store.db.get<{ seq: number | null }>("SELECT max(published_seq) AS seq FROM matrix_versions");
     if (latest?.seq === null || latest?.seq === undefined) return 0;
-    const rows = await this.store.db.all<{ strategy: string; rate: number; seed: number; norm: string; knowledge: string }>(
-      `SELECT va.strategy, va.requested_rate AS rate, va.seed, e.norm, e.knowledge ${FROM_SNAPSHOT} AND m.id = ?2 AND e.sample_count > ?3`,
+    // e.seed is the cell's training seed, va.seed the variant's pruning seed (src/matrix/grid.ts).
+    const rows = await this.store.db.all<{ strategy: string; rate: number; seed: number; pruningSeed: number; norm: string; knowledge: string }>(
+      `SELECT va.strategy, va.requested_rate AS rate, e.seed, va.seed AS pruningSeed, e.norm, e.knowledge ${FROM_SNAPSHOT} AND m.id = ?2 AND e.sample_count > ?3`,
       [latest.seq, grid.model.id, grid.samples],
     );
+    const label = grid.model.architecture;
     return rows.filter(
       (r) =>
         grid.seeds.includes(r.seed) &&
+        (r.strategy === "dense" || variantPruningSeeds(grid, label, r.strategy, r.rate, r.seed).includes(r.pruningSeed)) &&
         (grid.norms as string[]).includes(r.norm) &&
         (grid.knowledge as string[]).includes(r.knowledge) &&
         grid.rates.includes(r.rate) &&

@@ -341,7 +341,8 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
             weightsSha256: m.metadata.weightsSha256,
             clean: m.clean,
             finetuneEpochs: c.kind === "prune" ? m.finetuneEpochs : 0,
-            seed: c.seed,
+            // A variant's seed is its pruning seed (grid.ts); the dense model's, its training seed.
+            seed: c.kind === "prune" ? c.pruningSeed : c.seed,
             backend: m.metadata.backend,
             codeVersion: m.metadata.codeVersion,
             createdAt: m.metadata.createdAt,

@@ -7,7 +7,8 @@
 //              grid naming a given `model`, that model's directory, accepted as it is when its
 //              weights' sha256 is the model id (nothing is trained, whatever `training` says);
 //   prune    → the pruned + fine-tuned variant in the cache <variantsDir>/<arch>-<dataset>-s<seed>/
-//              <dense sha[:12]>/<strategy>-<rate>x (recreated when missing);
+//              <dense sha[:12]>/<strategy>-<rate>x (recreated when missing; `-p<pruning seed>` appended
+//              when the pruning seed is not the training seed);
 //   craft    → the transfer examples of one norm crafted on the dense model for the grid's samples,
 //              written to <variantsDir>/transfer/<arch>-<dataset>-s<seed>/<dense sha[:12]>/<norm>-<settings>.bin;
 //              evaluation cells load that file (and craft whatever it lacks themselves);
@@ -16,7 +17,8 @@
 //              weakest first: black-box, transfer (surrogate = the dense model), white-box.
 //              The stronger calls take the weaker levels' attack records over (`reuse`) instead
 //              of re-running those attacks, so no attack runs twice in a cell.
-// Determinism: training, pruning and the attacks are seeded; the evaluated samples are the first
+// Determinism: training, pruning and the attacks are seeded (pruning and fine-tuning with the
+// cell's pruning seed, the attacks with the training seed); the evaluated samples are the first
 // `samples` test images and batches are cut from them the same way in every worker.
 import { existsSync } from "node:fs";
 import { createHash } from "node:crypto";
@@ -94,8 +96,14 @@ export function denseDir(paths: BuildPaths, grid: Grid, architecture: string, se
   return path.join(paths.modelsDir, `${architecture}-${grid.dataset.name}-s${seed}`);
 }
 
-export function variantDir(paths: BuildPaths, grid: Grid, cell: { architecture: string; seed: number; strategy: string; rate: number }, denseSha256: string): string {
-  return path.join(paths.variantsDir, `${cell.architecture}-${grid.dataset.name}-s${cell.seed}`, denseSha256.slice(0, 12), `${cell.strategy}-${cell.rate}x`);
+export function variantDir(
+  paths: BuildPaths,
+  grid: Grid,
+  cell: { architecture: string; seed: number; strategy: string; rate: number; pruningSeed: number },
+  denseSha256: string,
+): string {
+  const name = `${cell.strategy}-${cell.rate}x${cell.pruningSeed === cell.seed ? "" : `-p${cell.pruningSeed}`}`;
+  return path.join(paths.variantsDir, `${cell.architecture}-${grid.dataset.name}-s${cell.seed}`, denseSha256.slice(0, 12), name);
 }
 
 /**
@@ -335,7 +343,7 @@ export class CellRunner {
   }
 
   /** The pruned variant: from the cache directory, else pruned from the dense model, fine-tuned and saved. */
-  async ensureVariant(grid: Grid, paths: BuildPaths, c: Pick<PruneCell, "architecture" | "seed" | "strategy" | "rate" | "key">, expect: CellJob["expect"] = {}): Promise<ModelOutput> {
+  async ensureVariant(grid: Grid, paths: BuildPaths, c: Pick<PruneCell, "architecture" | "seed" | "strategy" | "rate" | "key" | "pruningSeed">, expect: CellJob["expect"] = {}): Promise<ModelOutput> {
     const denseOut = await this.ensureDense(grid, paths, { architecture: c.architecture, seed: c.seed, key: c.key }, expect.denseSha256);
     const dense = denseOut.metadata;
     const dir = variantDir(paths, grid, c, dense.weightsSha256);
@@ -350,7 +358,7 @@ export class CellRunner {
     grid: Grid,
     dir: string,
     denseOut: ModelOutput,
-    c: Pick<PruneCell, "architecture" | "seed" | "strategy" | "rate" | "key">,
+    c: Pick<PruneCell, "architecture" | "seed" | "strategy" | "rate" | "key" | "pruningSeed">,
     expect: NonNullable<CellJob["expect"]>,
   ): Promise<ModelOutput> {
     const dense = denseOut.metadata;
@@ -364,7 +372,7 @@ export class CellRunner {
         p.parentWeightsSha256 === dense.weightsSha256 &&
         p.strategy === c.strategy &&
         p.requestedRate === c.rate &&
-        metadata.seed === c.seed &&
+        metadata.seed === c.pruningSeed &&
         t !== undefined &&
         t.batchSize === grid.training.batchSize &&
         t.learningRate === grid.training.learningRate &&
@@ -376,7 +384,7 @@ export class CellRunner {
       }
       throw new CellError(`${c.key}: the variant cache ${dir} holds another model; remove it`);
     }
-    this.onProgress(`pruning ${c.architecture} ${c.strategy} ${c.rate}x`);
+    this.onProgress(`pruning ${c.architecture} ${c.strategy} ${c.rate}x${c.pruningSeed === c.seed ? "" : ` (pruning seed ${c.pruningSeed})`}`);
     const { model } = await loadModel(denseOut.dir);
     try {
       const pr = await pruneAndFinetune({
@@ -387,7 +395,11 @@ export class CellRunner {
         train: data.train,
         test: data.test,
         backend: backendInfo().label,
-        settings: trainSettings(grid, c.seed, grid.finetune.epochs),
+        // Pruning and fine-tuning follow the pruning seed. The default seed (the training seed)
+        // scores gradient strategies on the first training batches, as every variant did before
+        // pruning seeds existed; another seed draws its batches at random with that seed.
+        settings: trainSettings(grid, c.pruningSeed, grid.finetune.epochs),
+        ...(c.pruningSeed === c.seed ? {} : { gradientBatchSeed: c.pruningSeed }),
       });
       const metadata = await saveModel(model, dir, pr.metadata);
       if (expect.variantSha256 !== undefined && metadata.weightsSha256 !== expect.variantSha256) {

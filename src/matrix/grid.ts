@@ -9,6 +9,8 @@
 //   prune/<arch>/<strategy>/<rate>x/s<seed>       prune the dense model and fine-tune with the mask fixed;
 //   eval/<arch>/<strategy>/<rate>x/s<seed>/<norm> evaluate one variant under one norm, for EVERY knowledge
 //                                                 level of the grid (one evaluation per level).
+// A variant pruned with a pruning seed p other than its training seed s (see "Pruning seeds" below)
+// has `/p<p>` after `s<seed>` in its prune and eval keys; the default (p = s) keys are unchanged.
 // Why this granularity: each cell's output is what the next needs and nothing is computed twice —
 // a dense model is trained once per (architecture, seed) and is both the rate-1 variant and the
 // transfer surrogate; a variant is pruned and fine-tuned once, whatever the norms; an evaluation
@@ -24,6 +26,18 @@
 // nothing is trained — and is pruned, fine-tuned on the grid's data set and attacked like any other.
 // Its cells are keyed by the model's architecture label (train/<label>/s<seed>, …); the grid hash
 // includes the model id, so two models never share a build.
+//
+// Pruning seeds. The random choices of pruning — random strategies' masks, the training batches
+// gradient strategies score on, fine-tuning's validation split and shuffles — follow the variant's
+// PRUNING seed. By default a variant is pruned with its dense model's training seed (`seeds`), as
+// every matrix built before pruning seeds existed was, so existing grids, cell keys, variant
+// directories and shipped rows keep their identity. `pruningSeeds: [1, 2]` prunes every variant with
+// each of those seeds instead; `extraSeeds: [{architecture, strategy, rate, seeds}]` adds seeds for
+// chosen variants only (architecture left out: every architecture), e.g. a second seed for the
+// variants that win the documented scenarios without doubling the whole build. The dense model
+// (rate 1) is not pruned: it has no pruning seed. The matrix stores the pruning seed as the
+// variant's seed (`variantSeed`, part of the variant's identity); the attacks keep the training
+// seed, so two variants that differ only by pruning seed are attacked alike.
 //
 // Sharding (`--shard k/N`): the leaves of the plan (evaluation cells) are cut into N contiguous,
 // count-balanced blocks in plan order; shard k OWNS block k plus every train/prune cell whose first
@@ -191,10 +205,20 @@ const measurementShape = {
   /** Test images evaluated per cell. */
   samples: int(1, 1_000_000),
   seeds: uniqueArray(int(0, 2 ** 31 - 1)).min(1, "name at least one seed").default([1]),
+  /** Pruning seeds of every pruned variant (see the header); absent: each variant's training seed. */
+  pruningSeeds: uniqueArray(int(0, 2 ** 31 - 1)).min(1, "name at least one pruning seed (or leave pruningSeeds out: the training seed)").optional(),
   training: trainingSchema.prefault({}),
   finetune: z.strictObject({ epochs: int(0, 10_000).default(2) }).prefault({}),
   attacks: attacksSchema.prefault({}),
 };
+
+/** More pruning seeds for one variant (architecture left out: that variant of every architecture). */
+const extraSeedsSchema = z.strictObject({
+  architecture: z.string().regex(MODEL_LABEL, "must be 1-64 letters, digits, '.', '_' or '-'").optional(),
+  strategy: strategySchema,
+  rate: z.number({ error: "a rate must be a number" }),
+  seeds: uniqueArray(int(0, 2 ** 31 - 1)).min(1, "name at least one pruning seed"),
+});
 
 const gridSchema = z.strictObject({
   ...measurementShape,
@@ -202,6 +226,8 @@ const gridSchema = z.strictObject({
   /** Required (at least one) unless the grid names a `model`, which replaces them: see crossCheck. */
   architectures: uniqueArray(oneOf(GRID_ARCHITECTURES, "architecture")).optional(),
   model: modelSchema.optional(),
+  /** Grid files only (a refresh measures one uploaded model: `pruningSeeds` covers it). */
+  extraSeeds: z.array(extraSeedsSchema).optional(),
 });
 
 type ParsedGrid = z.output<typeof gridSchema>;
@@ -220,6 +246,15 @@ export interface GridDataset {
   format: DatasetFormat;
 }
 
+/** Extra pruning seeds for one variant of the grid (normalised: seeds ascending). */
+export interface ExtraSeeds {
+  /** Absent: the variant of every architecture of the grid. */
+  architecture?: string;
+  strategy: PruningStrategyName;
+  rate: number;
+  seeds: number[];
+}
+
 export interface Grid {
   description?: string;
   dataset: GridDataset;
@@ -236,7 +271,12 @@ export interface Grid {
   /** Ascending, for every norm of `norms` (and only those). */
   budgets: Partial<Record<Norm, number[]>>;
   samples: number;
+  /** Training seeds of the dense models, ascending. */
   seeds: number[];
+  /** Pruning seeds of every pruned variant, ascending; absent: each variant's training seed (see the header). */
+  pruningSeeds?: number[];
+  /** Extra pruning seeds for chosen variants; absent when none (see the header). */
+  extraSeeds?: ExtraSeeds[];
   training: ParsedGrid["training"];
   finetune: ParsedGrid["finetune"];
   attacks: ParsedGrid["attacks"];
@@ -264,6 +304,26 @@ function crossCheck(g: ParsedGrid, ctx: z.RefinementCtx): void {
     ctx.addIssue({ code: "custom", path: ["architectures"], message: "a grid naming a model measures that model: leave architectures out (or empty)" });
   }
   crossCheckMeasurement(g, ctx);
+  crossCheckExtraSeeds(g, ctx);
+}
+
+/** Each extraSeeds entry names a pruned variant the grid plans, once. */
+function crossCheckExtraSeeds(g: ParsedGrid, ctx: z.RefinementCtx): void {
+  const labels: readonly string[] = g.model ? [g.model.architecture] : (g.architectures ?? []);
+  const seen = new Map<string, number>();
+  (g.extraSeeds ?? []).forEach((e, i) => {
+    const at = (field: string, message: string): void => ctx.addIssue({ code: "custom", path: ["extraSeeds", i, field], message });
+    if (e.architecture !== undefined && !labels.includes(e.architecture)) {
+      at("architecture", `${e.architecture} is not measured by this grid (${g.model ? "its model" : "architectures"}: ${labels.join(", ") || "none"})`);
+    }
+    if (!g.strategies.includes(e.strategy)) at("strategy", `${e.strategy} is not among the grid's strategies (${g.strategies.join(", ") || "none"})`);
+    if (e.rate === 1) at("rate", "rate 1 is the dense model, which is not pruned and has no pruning seed");
+    else if (!g.rates.includes(e.rate)) at("rate", `rate ${e.rate} is not among the grid's rates (${g.rates.join(", ")})`);
+    const key = JSON.stringify([e.architecture ?? null, e.strategy, e.rate]);
+    const first = seen.get(key);
+    if (first !== undefined) ctx.addIssue({ code: "custom", path: ["extraSeeds", i], message: `names the same variant as extraSeeds[${first}]; list its seeds once` });
+    else seen.set(key, i);
+  });
 }
 
 const checkedGridSchema = gridSchema.superRefine(crossCheck);
@@ -306,10 +366,15 @@ function issueLines(issues: readonly z.core.$ZodIssue[]): string[] {
 const byOrder = <T extends string>(order: readonly T[], list: readonly T[]): T[] => order.filter((x) => list.includes(x));
 
 /** The measurement fields in canonical order, defaults filled in. */
-function normalizeMeasurement(g: Omit<RefreshGrid, keyof GridSettings> & GridSettings): Omit<Grid, "dataset" | "architectures" | "model"> {
+function normalizeMeasurement(g: Omit<RefreshGrid, keyof GridSettings> & GridSettings): Omit<Grid, "dataset" | "architectures" | "model" | "extraSeeds"> {
   const norms = byOrder(NORMS, g.norms);
   const budgets: Partial<Record<Norm, number[]>> = {};
   for (const n of norms) budgets[n] = [...g.budgets[n]!];
+  const seeds = [...g.seeds].sort((a, b) => a - b);
+  const pruningSeeds = g.pruningSeeds === undefined ? undefined : [...g.pruningSeeds].sort((a, b) => a - b);
+  // `pruningSeeds: [s]` for a grid of the one training seed s is the default: left out, so the
+  // grid keeps the hash (and the build) it has without the field.
+  const sameAsDefault = pruningSeeds !== undefined && seeds.length === 1 && pruningSeeds.length === 1 && pruningSeeds[0] === seeds[0];
   return {
     ...(g.description === undefined ? {} : { description: g.description }),
     strategies: byOrder(PRUNING_STRATEGIES, g.strategies),
@@ -318,7 +383,8 @@ function normalizeMeasurement(g: Omit<RefreshGrid, keyof GridSettings> & GridSet
     knowledge: byOrder(KNOWLEDGE_LEVELS, g.knowledge),
     budgets,
     samples: g.samples,
-    seeds: [...g.seeds].sort((a, b) => a - b),
+    seeds,
+    ...(pruningSeeds === undefined || sameAsDefault ? {} : { pruningSeeds }),
     training: { ...g.training },
     finetune: { ...g.finetune },
     attacks: { ...g.attacks },
@@ -327,12 +393,31 @@ function normalizeMeasurement(g: Omit<RefreshGrid, keyof GridSettings> & GridSet
 
 function normalize(g: ParsedGrid): Grid {
   const m = normalizeMeasurement(g);
+  const architectures = g.model ? [] : byOrder(GRID_ARCHITECTURES, g.architectures ?? []);
+  const extraSeeds = normalizeExtraSeeds(g.extraSeeds ?? [], g.model ? [g.model.architecture] : architectures);
   return {
     dataset: { ...g.dataset },
-    architectures: g.model ? [] : byOrder(GRID_ARCHITECTURES, g.architectures ?? []),
+    architectures,
     ...(g.model ? { model: { ...g.model } } : {}),
     ...m,
+    ...(extraSeeds.length > 0 ? { extraSeeds } : {}),
   };
+}
+
+/** Canonical order (architecture as the grid lists them, unnamed first; strategy; rate), seeds ascending. */
+function normalizeExtraSeeds(list: readonly ExtraSeeds[], architectures: readonly string[]): ExtraSeeds[] {
+  const order = (e: ExtraSeeds): number[] => [
+    e.architecture === undefined ? -1 : architectures.indexOf(e.architecture),
+    (PRUNING_STRATEGIES as readonly string[]).indexOf(e.strategy),
+    e.rate,
+  ];
+  return list
+    .map((e) => ({ ...(e.architecture === undefined ? {} : { architecture: e.architecture }), strategy: e.strategy, rate: e.rate, seeds: [...e.seeds].sort((a, b) => a - b) }))
+    .sort((a, b) => {
+      const x = order(a);
+      const y = order(b);
+      return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!;
+    });
 }
 
 /** The settings of a grid (how to fine-tune and attack), as opposed to what it measures. */
@@ -381,14 +466,16 @@ export function refreshGrid(r: RefreshGrid, model: GridModel, dataset: { name: s
 
 /** A normalised grid's measurement fields as a refresh grid (e.g. db/grids/default.yaml for a model). */
 export function asRefreshGrid(g: Grid): RefreshGrid & GridSettings {
-  const { dataset: _dataset, architectures: _architectures, model: _model, ...rest } = g;
+  // extraSeeds name variants of the grid's own architectures, not of the model a refresh measures.
+  const { dataset: _dataset, architectures: _architectures, model: _model, extraSeeds: _extraSeeds, ...rest } = g;
   return { ...rest, strategies: [...rest.strategies] };
 }
 
 /**
  * Validates a grid (already parsed from YAML/JSON) and returns it normalised: lists in the
  * canonical order (architectures, strategies, norms and knowledge levels as the vocabulary lists
- * them, rates and seeds ascending), defaults filled in. Throws GridError listing every problem.
+ * them, rates and seeds ascending), defaults filled in (pruningSeeds and extraSeeds stay absent
+ * when they add nothing, so the grid hash of a grid without them does not change). Throws GridError listing every problem.
  */
 export function validateGrid(input: unknown, source = "grid"): Grid {
   const parsed = checkedGridSchema.safeParse(input);
@@ -494,6 +581,8 @@ export interface PruneCell extends CellBase {
   kind: "prune";
   strategy: PruningStrategyName;
   rate: number;
+  /** The seed of pruning's random choices and of fine-tuning (`seed` is the dense model's training seed). */
+  pruningSeed: number;
 }
 
 /** Crafts the transfer examples of one norm on the dense model, once, for every evaluation of that norm. */
@@ -514,6 +603,8 @@ export interface EvaluateCell extends CellBase {
   budgets: number[];
   /** The cell producing the evaluated variant (the train cell for dense). */
   variantCell: string;
+  /** The variant's pruning seed; for dense, the training seed (nothing is pruned). */
+  pruningSeed: number;
 }
 
 export type Cell = TrainCell | PruneCell | CraftCell | EvaluateCell;
@@ -522,16 +613,33 @@ export function trainKey(architecture: string, seed: number): string {
   return `train/${architecture}/s${seed}`;
 }
 
-export function pruneKey(architecture: string, strategy: string, rate: number, seed: number): string {
-  return `prune/${architecture}/${strategy}/${rate}x/s${seed}`;
+/** `/p<pruning seed>` when the pruning seed is not the training seed (the default), else nothing. */
+function pruningSuffix(seed: number, pruningSeed: number): string {
+  return pruningSeed === seed ? "" : `/p${pruningSeed}`;
+}
+
+export function pruneKey(architecture: string, strategy: string, rate: number, seed: number, pruningSeed = seed): string {
+  return `prune/${architecture}/${strategy}/${rate}x/s${seed}${pruningSuffix(seed, pruningSeed)}`;
 }
 
 export function craftKey(architecture: string, seed: number, norm: Norm): string {
   return `craft/${architecture}/s${seed}/${norm}`;
 }
 
-export function evaluateKey(architecture: string, strategy: string, rate: number, seed: number, norm: Norm): string {
-  return `eval/${architecture}/${strategy}/${rate}x/s${seed}/${norm}`;
+export function evaluateKey(architecture: string, strategy: string, rate: number, seed: number, norm: Norm, pruningSeed = seed): string {
+  return `eval/${architecture}/${strategy}/${rate}x/s${seed}${pruningSuffix(seed, pruningSeed)}/${norm}`;
+}
+
+/**
+ * The pruning seeds of one pruned variant of the grid, ascending: the grid's `pruningSeeds` (by
+ * default the training seed `seed` itself) plus the `extraSeeds` naming this variant.
+ */
+export function variantPruningSeeds(grid: Pick<Grid, "pruningSeeds" | "extraSeeds">, architecture: string, strategy: string, rate: number, seed: number): number[] {
+  const out = new Set(grid.pruningSeeds ?? [seed]);
+  for (const e of grid.extraSeeds ?? []) {
+    if ((e.architecture === undefined || e.architecture === architecture) && e.strategy === strategy && e.rate === rate) for (const p of e.seeds) out.add(p);
+  }
+  return [...out].sort((a, b) => a - b);
 }
 
 /** The cells of a (normalised) grid in a deterministic, dependency-respecting order (see the header). */
@@ -545,13 +653,13 @@ export function planCells(grid: Grid): Cell[] {
       if (transfer) {
         for (const norm of grid.norms) cells.push({ kind: "craft", key: craftKey(architecture, seed, norm), architecture, seed, deps: [train], norm, budgets: [...grid.budgets[norm]!] });
       }
-      const evaluations = (strategy: Strategy, rate: number, variantCell: string): void => {
+      const evaluations = (strategy: Strategy, rate: number, variantCell: string, pruningSeed: number): void => {
         for (const norm of grid.norms) {
           const deps = [variantCell];
           if (transfer) deps.push(craftKey(architecture, seed, norm));
           cells.push({
             kind: "evaluate",
-            key: evaluateKey(architecture, strategy, rate, seed, norm),
+            key: evaluateKey(architecture, strategy, rate, seed, norm, pruningSeed),
             architecture,
             seed,
             deps,
@@ -561,16 +669,19 @@ export function planCells(grid: Grid): Cell[] {
             knowledge: [...grid.knowledge],
             budgets: [...grid.budgets[norm]!],
             variantCell,
+            pruningSeed,
           });
         }
       };
-      if (grid.rates.includes(1)) evaluations("dense", 1, train);
+      if (grid.rates.includes(1)) evaluations("dense", 1, train, seed);
       for (const strategy of grid.strategies) {
         for (const rate of grid.rates) {
           if (rate === 1) continue;
-          const prune = pruneKey(architecture, strategy, rate, seed);
-          cells.push({ kind: "prune", key: prune, architecture, seed, deps: [train], strategy, rate });
-          evaluations(strategy, rate, prune);
+          for (const pruningSeed of variantPruningSeeds(grid, architecture, strategy, rate, seed)) {
+            const prune = pruneKey(architecture, strategy, rate, seed, pruningSeed);
+            cells.push({ kind: "prune", key: prune, architecture, seed, deps: [train], strategy, rate, pruningSeed });
+            evaluations(strategy, rate, prune, pruningSeed);
+          }
         }
       }
     }

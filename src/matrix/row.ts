@@ -103,6 +103,12 @@ export interface MatrixRow {
   /** The variant's clean accuracy on the whole test split. */
   cleanAccuracy: AccuracyRow;
   finetuneEpochs: number;
+  /**
+   * The variant's PRUNING seed: the seed of pruning's random choices (random masks, the batches
+   * gradient strategies score on) and of fine-tuning. By default, and for the dense model, the
+   * training seed — which is `seed` below — so a row without pruning-seed variation has
+   * variantSeed = seed (src/matrix/grid.ts, "Pruning seeds").
+   */
   variantSeed: number;
   variantBackend: string;
   variantCodeVersion: string;
@@ -132,6 +138,7 @@ export interface MatrixRow {
    * that make the row inadmissible. Absent: measured before the indicators existed (not measured).
    */
   indicators?: StoredIndicators;
+  /** The attacks' seed: the training seed of the grid cell that measured the row. */
   seed: number;
   batchSize: number | null;
   queryBudget: number | null;

@@ -40,7 +40,7 @@ export interface MatrixStats {
   shard: ShardSpec | null;
   /** The grid the gaps were computed against, when given explicitly. */
   grid: { gridHash: string; description: string | null; expectedRows: number } | null;
-  /** Expected rows missing, as `<arch>/<strategy>/<rate>x/s<seed>/<norm>/<knowledge>`. */
+  /** Expected rows missing, as `<arch>/<strategy>/<rate>x/s<seed>[/p<pruning seed>]/<norm>/<knowledge>`. */
   gaps: string[];
   /** Train/prune/evaluate cells of the build not done. */
   unfinishedCells: string[];
@@ -51,7 +51,10 @@ interface StatRow {
   dataset: string;
   strategy: string;
   rate: number;
+  /** The training seed (the evaluation's seed). */
   seed: number;
+  /** The variant's seed: its pruning seed (the training seed for dense and by default). */
+  pruningSeed: number;
   norm: string;
   knowledge: string;
   samples: number;
@@ -65,8 +68,8 @@ function bump(map: Record<string, number>, key: string | number): void {
   map[String(key)] = (map[String(key)] ?? 0) + 1;
 }
 
-export function rowKey(r: { architecture: string; strategy: string; rate: number; seed: number; norm: string; knowledge: string }): string {
-  return `${r.architecture}/${r.strategy}/${r.rate}x/s${r.seed}/${r.norm}/${r.knowledge}`;
+export function rowKey(r: { architecture: string; strategy: string; rate: number; seed: number; pruningSeed: number; norm: string; knowledge: string }): string {
+  return `${r.architecture}/${r.strategy}/${r.rate}x/s${r.seed}${r.pruningSeed === r.seed ? "" : `/p${r.pruningSeed}`}/${r.norm}/${r.knowledge}`;
 }
 
 /** Every row a grid (or those of its cells given) expects (keys as in `gaps`). */
@@ -74,7 +77,7 @@ export function expectedRows(grid: Grid, cells: readonly Cell[] = planCells(grid
   const keys: string[] = [];
   for (const c of cells) {
     if (c.kind !== "evaluate") continue;
-    for (const k of c.knowledge) keys.push(rowKey({ architecture: c.architecture, strategy: c.strategy, rate: c.rate, seed: c.seed, norm: c.norm, knowledge: k }));
+    for (const k of c.knowledge) keys.push(rowKey({ architecture: c.architecture, strategy: c.strategy, rate: c.rate, seed: c.seed, pruningSeed: c.pruningSeed, norm: c.norm, knowledge: k }));
   }
   return keys;
 }
@@ -103,7 +106,7 @@ export async function matrixStats(store: MatrixStore, options: { version?: numbe
     version === null
       ? []
       : await db.all<StatRow>(
-          `SELECT m.architecture, m.dataset, v.strategy, v.requested_rate AS rate, v.seed, e.norm, e.knowledge, e.sample_count AS samples,
+          `SELECT m.architecture, m.dataset, v.strategy, v.requested_rate AS rate, e.seed, v.seed AS pruningSeed, e.norm, e.knowledge, e.sample_count AS samples,
                   CASE WHEN json_extract(e.sanity, '$.pass') = 0 THEN e.sanity END AS failed, e.indicators
            FROM evaluations e JOIN variants v ON v.id = e.variant_id JOIN models m ON m.id = v.model_id
            WHERE e.matrix_version = ? ORDER BY e.id`,

@@ -119,6 +119,7 @@ interface SnapshotRow {
   v_nonzero: number;
   v_sparse_bytes: number;
   v_structured: number;
+  v_seed: number;
   v_clean_correct: number;
   v_clean_n: number;
   m_id: string;
@@ -564,7 +565,7 @@ export class MatrixStore {
               CASE WHEN json_extract(e.sanity, '$.pass') = 0 THEN e.sanity END AS e_failed_sanity,
               CASE WHEN json_array_length(e.indicators, '$.failed') > 0 THEN json_extract(e.indicators, '$.failed') END AS e_failed_indicators,
               va.id AS v_id, va.strategy AS v_strategy, va.requested_rate AS v_requested_rate, va.achieved_rate AS v_achieved_rate,
-              va.nonzero_params AS v_nonzero, va.sparse_bytes AS v_sparse_bytes, va.structured AS v_structured,
+              va.nonzero_params AS v_nonzero, va.sparse_bytes AS v_sparse_bytes, va.structured AS v_structured, va.seed AS v_seed,
               va.clean_correct AS v_clean_correct, va.clean_n AS v_clean_n, m.id AS m_id, m.architecture AS m_architecture, m.dataset AS m_dataset
          ${FROM_SNAPSHOT}`,
       [v.seq],
@@ -593,6 +594,7 @@ export class MatrixStore {
           nonZeroParams: r.v_nonzero,
           sparseBytes: r.v_sparse_bytes,
           structured: r.v_structured === 1,
+          pruningSeed: r.v_seed,
           clean: { correct: r.v_clean_correct, n: r.v_clean_n },
           evaluations: [],
         };

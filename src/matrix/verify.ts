@@ -79,7 +79,9 @@ export function gridFromProvenance(base: Grid | null, rows: readonly MatrixRow[]
     knowledge: rows.map((r) => r.knowledge),
     budgets: { [r0.norm]: [...r0.budgets] },
     samples: r0.n,
-    seeds: [r0.variantSeed],
+    // The evaluation's seed is the cell's training seed; the variant's seed its pruning seed.
+    seeds: [r0.seed],
+    ...(r0.strategy !== "dense" && r0.variantSeed !== r0.seed ? { pruningSeeds: [r0.variantSeed] } : {}),
     training: { epochs: num(training.epochs, 1), batchSize: num(training.batchSize, 128), learningRate: num(training.learningRate, 1e-3), patience: 3, validation: 0.1 },
     finetune: { epochs: r0.finetuneEpochs },
     attacks: { batchSize: 100, pgd: { steps: 40, restarts: 1 }, fmn: { steps: 100, targets: 1 }, square: { queries: 1000 }, sparseRs: { queries: 1000 } },
@@ -125,7 +127,10 @@ export async function verifyMatrix(store: MatrixStore, dbFile: string, o: Verify
     for (const k of chosen) {
       const rows = groups.get(k)!;
       const r0 = rows[0]!;
-      const key = evaluateKey(r0.architecture, r0.strategy, r0.requestedRate, r0.variantSeed, r0.norm);
+      // A row's evaluation seed is its cell's training seed, its variant seed the pruning seed (grid.ts).
+      const seed = r0.seed;
+      const pruningSeed = r0.strategy === "dense" ? seed : r0.variantSeed;
+      const key = evaluateKey(r0.architecture, r0.strategy, r0.requestedRate, seed, r0.norm, pruningSeed);
       const t0 = performance.now();
       const cell: VerifiedCell = { key, rows: [], agree: false, seconds: 0 };
       try {
@@ -143,14 +148,15 @@ export async function verifyMatrix(store: MatrixStore, dbFile: string, o: Verify
           kind: "evaluate",
           key,
           architecture: r0.architecture as EvaluateCell["architecture"],
-          seed: r0.variantSeed,
+          seed,
+          pruningSeed,
           deps: [],
           strategy: r0.strategy,
           rate: r0.requestedRate,
           norm: r0.norm as Norm,
           knowledge: rows.map((r) => r.knowledge),
           budgets: [...r0.budgets],
-          variantCell: r0.strategy === "dense" ? trainKey(r0.architecture, r0.variantSeed) : pruneKey(r0.architecture, r0.strategy, r0.requestedRate, r0.variantSeed),
+          variantCell: r0.strategy === "dense" ? trainKey(r0.architecture, seed) : pruneKey(r0.architecture, r0.strategy, r0.requestedRate, seed, pruningSeed),
         };
         // The transfer surrogate must be there when the recorded rows used one.
         if (rows.some((r) => r.surrogateSha256 !== null) && !evalCell.knowledge.includes("transfer")) evalCell.knowledge.push("transfer");

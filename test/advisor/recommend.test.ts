@@ -77,8 +77,9 @@ test("the candidate with the best lower bound wins, alternatives are ranked with
   assert.ok(sentences.length >= 2 && sentences.length <= 4, r.rationale);
   assert.match(r.rationale, /global-magnitude at 4×/);
   assert.match(r.rationale, /layer-magnitude at 8×/);
-  // The fixture holds 5 of the 13 (strategy, rate) pairs its strategies and rates span: said, nothing else.
-  assert.deepEqual(r.warnings.map((w) => w.code), ["incomplete-grid"]);
+  // The fixture holds 5 of the 13 (strategy, rate) pairs its strategies and rates span, each measured
+  // with one pruning seed: both said, nothing else.
+  assert.deepEqual(r.warnings.map((w) => w.code), ["single-pruning-seed", "incomplete-grid"]);
 });
 
 test("lower-bound scoring prefers many samples over a higher but uncertain point estimate", () => {
