@@ -434,11 +434,14 @@ export class MatrixStore {
         { ...e, attacks, sanity, indicators },
         { sampleHash, distancesSha256: sha256Hex(distanceBlob) },
       );
+      // The indicators column only when there are indicators: a row measured without them inserts
+      // the same way into a database of any schema version (e.g. one seeded before migration 007).
+      const withIndicators = indicators !== null;
       const r = await this.db.run(
         `INSERT INTO evaluations (variant_id, matrix_version, norm, knowledge, budgets, dataset_split, sample_indices, sample_count, sample_hash,
                                   clean_correct, attacks, robust, distances, masking_suspected, sanity, seed, batch_size, query_budget, queries,
-                                  surrogate_sha256, backend, code_version, started_at, finished_at, seconds, content_hash, indicators)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                                  surrogate_sha256, backend, code_version, started_at, finished_at, seconds, content_hash${withIndicators ? ", indicators" : ""})
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${withIndicators ? ", ?" : ""})`,
         [
           e.variantId,
           e.matrixVersion,
@@ -466,7 +469,7 @@ export class MatrixStore {
           e.finishedAt,
           e.seconds,
           contentHash,
-          indicators === null ? null : JSON.stringify(indicators),
+          ...(withIndicators ? [JSON.stringify(indicators)] : []),
         ],
       );
       return { id: r.lastID, inserted: true, contentHash };
