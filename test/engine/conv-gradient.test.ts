@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { tf } from "../../src/engine/tf.js";
 import { backendInfo, initBackend } from "../../src/engine/backend.js";
 import { createModel } from "../../src/engine/models.js";
+import { assertClose, onCpu, sgdStep, type SgdStep } from "../helpers/wasm-vs-cpu.js";
 
 type Arr = Float32Array;
 
@@ -27,28 +28,6 @@ function randomArray(n: number, seed: number, levels?: number): Arr {
 }
 
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-
-/** Runs fn on the cpu backend and comes back to wasm. */
-async function onCpu<T>(fn: () => Promise<T>): Promise<T> {
-  await tf.setBackend("cpu");
-  try {
-    return await fn();
-  } finally {
-    await tf.setBackend("wasm");
-  }
-}
-
-function assertClose(actual: Arr, expected: Arr, what: string, tol = 1e-4): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let maxRef = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(expected[i] ?? 0));
-    maxDiff = Math.max(maxDiff, Math.abs((actual[i] ?? NaN) - (expected[i] ?? NaN)));
-  }
-  assert.ok(Number.isFinite(maxDiff), `${what}: non-finite values`);
-  assert.ok(maxDiff <= tol * Math.max(1, maxRef), `${what}: max abs diff ${maxDiff} (max |ref| ${maxRef})`);
-}
 
 type Pad = "same" | "valid" | number | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -256,26 +235,13 @@ describe("one LeNet-5 training step", () => {
     const xs = randomArray(batch * 28 * 28, 7).map((v) => (v + 1) / 2);
     const labels = Array.from({ length: batch }, (_, i) => (i * 7) % 10);
 
-    const step = async (weights: Arr[] | undefined): Promise<{ weights: Arr[]; loss0: number; loss1: number; grads: Arr[] }> => {
-      const model = createModel({ architecture: "lenet5", inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
-      if (weights !== undefined) {
-        model.setWeights(model.getWeights().map((w, i) => tf.tensor(weights[i]!, w.shape)));
-      }
-      const initial = await Promise.all(model.getWeights().map(async (w) => (await w.data()) as Arr));
-      const x = tf.tensor4d(xs, [batch, 28, 28, 1]);
-      const y = tf.oneHot(tf.tensor1d(labels, "int32"), 10);
-      const lossFn = (): tf.Scalar => tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor) as tf.Scalar;
-      const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      const { value, grads } = tf.variableGrads(lossFn, vars);
-      const loss0 = (await value.data())[0]!;
-      const gradArrays = await Promise.all(vars.map(async (v) => (await grads[v.name]!.data()) as Arr));
-      tf.train.sgd(0.1).applyGradients(grads);
-      const after = tf.tidy(lossFn);
-      const loss1 = (await after.data())[0]!;
-      tf.dispose([x, y, value, after, ...Object.values(grads)]);
-      model.dispose();
-      return { weights: initial, loss0, loss1, grads: gradArrays };
-    };
+    const step = (weights: Arr[] | undefined): Promise<SgdStep> =>
+      sgdStep(
+        () => createModel({ architecture: "lenet5", inputShape: [28, 28, 1], numClasses: 10, seed: 1 }),
+        { xs, shape: [batch, 28, 28, 1], labels, classes: 10 },
+        { learningRate: 0.1 },
+        weights,
+      );
 
     const wasm = await step(undefined);
     const cpu = await onCpu(() => step(wasm.weights));

@@ -11,32 +11,13 @@ import { initBackend } from "../../src/engine/backend.js";
 import { createModel } from "../../src/engine/models.js";
 import type { Architecture } from "../../src/engine/architectures.js";
 import { mulberry32 } from "../../src/engine/random.js";
+import { assertClose, onCpu, sgdStep, type SgdStep } from "../helpers/wasm-vs-cpu.js";
 
 type Arr = Float32Array;
 
 function randomArray(n: number, seed: number): Arr {
   const rng = mulberry32(seed);
   return Float32Array.from({ length: n }, () => rng() * 2 - 1);
-}
-
-async function onCpu<T>(fn: () => Promise<T>): Promise<T> {
-  await tf.setBackend("cpu");
-  try {
-    return await fn();
-  } finally {
-    await tf.setBackend("wasm");
-  }
-}
-
-function assertClose(actual: Arr, expected: Arr, what: string, tol = 1e-4): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let maxRef = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(expected[i]!));
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
-  }
-  assert.ok(Number.isFinite(maxDiff) && maxDiff <= tol * Math.max(1, maxRef), `${what}: max abs diff ${maxDiff} (max |ref| ${maxRef})`);
 }
 
 before(async () => {
@@ -127,24 +108,13 @@ describe("one training step of the CIFAR networks (narrow widths) on wasm equals
       const batch = 4;
       const xs = randomArray(batch * 32 * 32 * 3, 9).map((v) => (v + 1) / 2);
       const labels = Array.from({ length: batch }, (_, i) => (i * 3) % 10);
-      const step = async (weights: Arr[] | undefined): Promise<{ weights: Arr[]; loss0: number; loss1: number; grads: Arr[] }> => {
-        const model = createModel({ architecture, inputShape: [32, 32, 3], numClasses: 10, seed: 1, width });
-        if (weights !== undefined) model.setWeights(model.getWeights().map((w, i) => tf.tensor(weights[i]!, w.shape)));
-        const initial = await Promise.all(model.getWeights().map(async (w) => (await w.data()) as Arr));
-        const x = tf.tensor4d(xs, [batch, 32, 32, 3]);
-        const y = tf.oneHot(tf.tensor1d(labels, "int32"), 10);
-        const lossFn = (): tf.Scalar => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
-        const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-        const { value, grads } = tf.variableGrads(lossFn, vars);
-        const loss0 = (await value.data())[0]!;
-        const gradArrays = await Promise.all(vars.map(async (v) => (await grads[v.name]!.data()) as Arr));
-        tf.train.sgd(0.05).applyGradients(grads);
-        const after = tf.tidy(lossFn);
-        const loss1 = (await after.data())[0]!;
-        tf.dispose([x, y, value, after, ...Object.values(grads)]);
-        model.dispose();
-        return { weights: initial, loss0, loss1, grads: gradArrays };
-      };
+      const step = (weights: Arr[] | undefined): Promise<SgdStep> =>
+        sgdStep(
+          () => createModel({ architecture, inputShape: [32, 32, 3], numClasses: 10, seed: 1, width }),
+          { xs, shape: [batch, 32, 32, 3], labels, classes: 10 },
+          { learningRate: 0.05, training: true },
+          weights,
+        );
       const wasm = await step(undefined);
       const cpu = await onCpu(() => step(wasm.weights));
       assert.ok(Math.abs(wasm.loss0 - cpu.loss0) < 1e-4, `loss before: ${wasm.loss0} vs ${cpu.loss0}`);
