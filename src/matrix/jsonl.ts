@@ -256,8 +256,8 @@ export async function importJsonl(store: MatrixStore, source: LineSource, option
   return result;
 }
 
-/** The evaluation fields of a row (everything but ids, version and blobs). */
-function evaluationFields(r: MatrixRow) {
+/** The evaluation fields of a row (everything but ids, version and blobs), as the store inserts them. */
+export function evaluationFields(r: MatrixRow) {
   return {
     norm: r.norm,
     knowledge: r.knowledge,

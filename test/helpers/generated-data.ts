@@ -10,21 +10,10 @@ import { PNG } from "pngjs";
 import type { DataSplits, Dataset } from "../../src/engine/data.js";
 import { markGenerated } from "../../src/engine/data-provenance.js";
 import { CIFAR10 } from "../../src/engine/cifar10.js";
-import { syntheticSplits, writeIdxDirectory } from "../../src/engine/synthetic.js";
+import { syntheticSplits, writeIdxDirectory, type SyntheticOptions } from "../../src/engine/synthetic.js";
 
-export interface GeneratedOptions {
-  trainCount: number;
-  testCount: number;
-  /** Default 10. */
-  classes?: number;
-  /** Side of the square images; default 32 (CIFAR's). */
-  size?: number;
-  /** 1 or 3 (default 3). */
-  channels?: number;
-  seed?: number;
-  /** Noise amplitude (default 0.3: a few hundred steps separate the classes). */
-  noise?: number;
-}
+/** syntheticSplits' options; here the defaults are CIFAR-like: 10 classes, 32x32, 3 channels, seed 1, noise 0.3 (a few hundred steps separate the classes). */
+export type GeneratedOptions = SyntheticOptions;
 
 /** Class-separable images whose pixels are whole bytes / 255, labels 0, 1, 2, … in turn. */
 export function generatedSplits(o: GeneratedOptions): DataSplits {

@@ -14,6 +14,7 @@ import type { Browser, Page } from "playwright-core";
 import { ApiKeys, keyLine, parseKeyEntries } from "../../src/auth/keys.js";
 import { loadGrid } from "../../src/matrix/grid.js";
 import { parseMatrixRow } from "../../src/matrix/row.js";
+import { evaluationFields } from "../../src/matrix/jsonl.js";
 import { defaultRefreshGridPath } from "../../src/paths.js";
 import type { components } from "../../src/api/schema.gen.js";
 import { candidateKey, candidateName, pct } from "../../web/src/format.js";
@@ -387,30 +388,7 @@ test("refresh jobs: the page follows a job's progress and ETA, and says when it 
   const q = new URLSearchParams({ model: lenet5.modelId, strategy: "dense", rate: "1", norm: "linf", knowledge: "white-box", limit: "1" });
   const { row: r, sampleIndices, distances } = parseMatrixRow((await api<Schemas["MatrixPage"]>("GET", `/v1/matrix?${q.toString()}`)).rows[0]);
   const version = await site.store.createVersion("web page test: a refresh publishing one row again");
-  await site.store.insertEvaluation({
-    variantId: r.variantId,
-    matrixVersion: version,
-    norm: r.norm,
-    knowledge: r.knowledge,
-    budgets: r.budgets,
-    datasetSplit: r.datasetSplit,
-    cleanCorrect: r.cleanCorrect,
-    attacks: r.attacks,
-    maskingSuspected: r.maskingSuspected,
-    sanity: r.sanity,
-    seed: r.seed,
-    batchSize: r.batchSize,
-    queryBudget: r.queryBudget,
-    queries: r.queries,
-    surrogateSha256: r.surrogateSha256,
-    backend: r.backend,
-    codeVersion: r.codeVersion,
-    startedAt: r.startedAt,
-    finishedAt: r.finishedAt,
-    seconds: r.seconds,
-    sampleIndices,
-    distances,
-  });
+  await site.store.insertEvaluation({ ...evaluationFields(r), variantId: r.variantId, matrixVersion: version, sampleIndices, distances });
   await site.store.publishVersion(version);
   assert.ok(await jobs.succeed(id, token, version));
   await page.waitForSelector(`table.jobs tr[data-job-id="${id}"][data-state=succeeded]`, { timeout: 20_000 });
