@@ -4,8 +4,8 @@
 // used. Shared by recommend and gate.
 import { wilson } from "../vocabulary.js";
 import { AdvisorDataError } from "./errors.js";
-import { conservativeBudget, estimate, pointsAround, robustIndicators, type BudgetChoice, type Estimate } from "./curve.js";
-import { preparedEvidence, resolveEvidence, robustCountAt, type EvidenceCache, type ResolvedEvidence } from "./lattice.js";
+import { conservativeBudget, conservativeBudgetUsed, estimate, pointsAround, type BudgetChoice, type Estimate } from "./curve.js";
+import { preparedEvidence, resolveEvidence, robustCountAt, slotOf, type EvidenceCache, type ResolvedEvidence } from "./lattice.js";
 import { refOf, smallerFirst } from "./limits.js";
 import type { ComparableSide } from "./paired.js";
 import { budgetText, candidateLabel, fmtBudget, fmtInt } from "./format.js";
@@ -64,12 +64,25 @@ function checkCandidate(c: Candidate, label: string): void {
 }
 
 export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, cache: EvidenceCache | null = null): Assessment {
+  const allowUnsound = s.allowUnsoundEvidence === true;
+  const share = shareOf(s);
+  // Without admissible evidence nothing of the assessment depends on ε: on a prepared snapshot it
+  // is made once per (norm, knowledge, unsound allowed, labelling, share below 1 or not) and
+  // shared, read-only — every question lists every such candidate among its unscored ones.
+  let memo: (Assessment | undefined)[] | undefined;
+  let memoSlot = 0;
+  if (cache && preparedEvidence(c, s.norm, s.knowledge, allowUnsound, cache) === null) {
+    memoSlot = slotOf(s.norm, s.knowledge, allowUnsound) * 4 + (withModel ? 2 : 0) + (share < 1 ? 1 : 0);
+    memo = cache.noEvidence.get(c);
+    const hit = memo?.[memoSlot];
+    if (hit) return hit;
+    if (!memo) cache.noEvidence.set(c, (memo = []));
+  }
   const ref = refOf(c);
   const label = candidateLabel(ref, withModel);
   // A prepared snapshot's candidates were checked when it was prepared.
   if (!cache?.levels.has(c)) checkCandidate(c, label);
-  const res = resolveEvidence(c, s.norm, s.knowledge, s.budget, ref, label, cache, s.allowUnsoundEvidence === true);
-  const share = shareOf(s);
+  const res = resolveEvidence(c, s.norm, s.knowledge, s.budget, ref, label, cache, allowUnsound);
   // The summary and the warnings are built on first use: a question ranks every candidate but
   // shows only a few of them.
   const summaryBase = lazy(() => ({
@@ -82,7 +95,7 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
   }));
   if (!res.evidence) {
     const summary = lazy((): CandidateSummary => ({ ...summaryBase(), robustAccuracy: null, ...(share < 1 ? { aggregatedAccuracy: null } : {}), score: null }));
-    return {
+    const none: Assessment = {
       candidate: c,
       ref,
       label,
@@ -98,6 +111,8 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
       },
       warnings: [],
     };
+    if (memo) memo[memoSlot] = none;
+    return none;
   }
   const ev = res.evidence;
   const choice = conservativeBudget(ev.grid, s.budget);
@@ -225,14 +240,13 @@ export function tieBreak(ca: Candidate, cb: Candidate): number {
 export function preparedScore(c: Candidate, s: Scenario, cache: EvidenceCache): number | null | undefined {
   const ev = preparedEvidence(c, s.norm, s.knowledge, s.allowUnsoundEvidence === true, cache);
   if (ev === undefined || ev === null) return ev;
-  const budgetUsed = conservativeBudget(ev.grid, s.budget).budgetUsed;
-  return wilson(robustCountAt(ev, budgetUsed), ev.distances.length).low;
+  return wilson(robustCountAt(ev, conservativeBudgetUsed(ev.grid, s.budget)), ev.distances.length).low;
 }
 
-/** The side of a paired/unpaired comparison (needs evidence); the per-sample indicators are made here, only for sides compared. */
+/** The side of a paired/unpaired comparison (needs evidence): its distances, read at the budget used. */
 export function comparable(a: Assessment): ComparableSide {
   if (!a.evidence || !a.choice || !a.estimate) throw new Error(`internal: ${a.label} has no evidence to compare`);
-  const indicators = robustIndicators(a.evidence.distances, a.choice.budgetUsed);
+  const indicators = { distances: a.evidence.distances, budget: a.choice.budgetUsed };
   return { ref: a.ref, label: a.label, indicators, sampleIndices: a.evidence.primary.sampleIndices, robust: a.estimate.robust, n: a.estimate.n };
 }
 

@@ -9,13 +9,6 @@ import { estimate, estimateAt, isRobustAt, robustCount, type Estimate } from "..
 export { estimate, estimateAt, isRobustAt, robustCount, type Estimate };
 import type { BudgetRule, CurvePointOut } from "./types.js";
 
-/** Per-sample robust indicators (1 = robust) at ε, aligned with the distances. */
-export function robustIndicators(distances: ArrayLike<number>, budget: number): Uint8Array {
-  const out = new Uint8Array(distances.length);
-  for (let i = 0; i < distances.length; i++) out[i] = isRobustAt(distances[i]!, budget) ? 1 : 0;
-  return out;
-}
-
 /** Grid budgets sorted ascending, duplicates and non-finite or negative values dropped. */
 export function measuredGrid(budgets: readonly number[]): number[] {
   return [...new Set(budgets.filter((b) => Number.isFinite(b) && b >= 0))].sort((a, b) => a - b);
@@ -36,12 +29,32 @@ export interface BudgetChoice {
 
 /** Which budget's measurement stands for ε (see BudgetRule). `grid` must come from measuredGrid. */
 export function conservativeBudget(grid: readonly number[], budget: number): BudgetChoice {
-  const at = grid.find((b) => sameBudget(b, budget));
-  if (at !== undefined) return { budget, budgetUsed: at, rule: "measured" };
+  const i = gridIndexFor(grid, budget);
+  if (i >= 0 && sameBudget(grid[i]!, budget)) return { budget, budgetUsed: grid[i]!, rule: "measured" };
   if (budget === 0) return { budget, budgetUsed: 0, rule: "clean" };
-  const up = grid.findIndex((b) => b > budget);
-  if (up < 0) return { budget, budgetUsed: budget, rule: "beyond-range" };
-  return { budget, budgetUsed: grid[up]!, rule: up === 0 ? "below-grid" : "next-up" };
+  if (i < 0) return { budget, budgetUsed: budget, rule: "beyond-range" };
+  return { budget, budgetUsed: grid[i]!, rule: i === 0 ? "below-grid" : "next-up" };
+}
+
+/** conservativeBudget(grid, budget).budgetUsed without building the choice (every candidate of a question is scored). */
+export function conservativeBudgetUsed(grid: readonly number[], budget: number): number {
+  const i = gridIndexFor(grid, budget);
+  if (i >= 0 && sameBudget(grid[i]!, budget)) return grid[i]!;
+  if (budget === 0) return 0;
+  return i < 0 ? budget : grid[i]!;
+}
+
+/**
+ * The first grid budget equal to ε (sameBudget), else the first one above it; -1 when there is
+ * none. One pass: the grid is ascending, so past the first budget above ε (and not equal to it)
+ * none can equal ε.
+ */
+function gridIndexFor(grid: readonly number[], budget: number): number {
+  for (let i = 0; i < grid.length; i++) {
+    const b = grid[i]!;
+    if (b > budget || sameBudget(b, budget)) return i;
+  }
+  return -1;
 }
 
 /**

@@ -38,9 +38,11 @@ export function denseBaselineWarnings(winner: Assessment, dense: Assessment | nu
   const de = dense.estimate;
   if (!we || !de || !winner.evidence || !dense.evidence || !winner.choice || !dense.choice || we.value - de.value <= GAIN_EXPLAIN) return out;
   const head = `${label} resists ${fmtInt(we.robust)} of ${fmtInt(we.n)} samples at ${budgetText(s.norm, s.budget)}, ${denseLabel} ${fmtInt(de.robust)} of ${fmtInt(de.n)} (+${fmtPoints(we.value - de.value)})`;
-  const align = alignSamples(winner.evidence.primary.sampleIndices, dense.evidence.primary.sampleIndices);
+  // One array of sample indices (rows of one grid share it): position i is the same sample.
+  const sameSamples = winner.evidence.primary.sampleIndices === dense.evidence.primary.sampleIndices;
+  const align = sameSamples ? null : alignSamples(winner.evidence.primary.sampleIndices, dense.evidence.primary.sampleIndices);
   let detail: string;
-  if (!align) {
+  if (!sameSamples && !align) {
     detail = `; the two were measured on different samples, so where the gain comes from cannot be told sample by sample.`;
   } else {
     const wd = winner.evidence.distances;
@@ -48,20 +50,22 @@ export function denseBaselineWarnings(winner: Assessment, dense: Assessment | nu
     let margin = 0;
     let denseWrong = 0;
     let other = 0;
-    const ratios: number[] = [];
+    const ratios = new Float64Array(wd.length);
+    let nRatios = 0;
     for (let i = 0; i < wd.length; i++) {
       const w = wd[i]!;
-      const d = dd[align[i]!]!;
+      const d = dd[align ? align[i]! : i]!;
       const wR = isRobustAt(w, winner.choice.budgetUsed);
       const dR = isRobustAt(d, dense.choice.budgetUsed);
       if (wR && !dR) {
         if (d > 0) margin++;
         else denseWrong++;
       } else if (dR && !wR) other++;
-      if (w > 0 && d > 0 && Number.isFinite(w) && Number.isFinite(d)) ratios.push(w / d);
+      if (w > 0 && d > 0 && Number.isFinite(w) && Number.isFinite(d)) ratios[nRatios++] = w / d;
     }
-    ratios.sort((a, b) => a - b);
-    const median = ratios.length > 0 ? ratios[Math.floor(ratios.length / 2)]! : null;
+    // A typed array sorts numerically in place.
+    const sorted = ratios.subarray(0, nRatios).sort();
+    const median = nRatios > 0 ? sorted[Math.floor(nRatios / 2)]! : null;
     detail =
       `. Of the ${fmtInt(margin + denseWrong)} samples only it resists, ${fmtInt(margin)} are classified correctly by ${denseLabel} and lost to the attack ` +
       `(a margin gain${median === null ? "" : `; median distance ratio ${median.toFixed(2)}× where both are correct`}) and ` +

@@ -163,8 +163,9 @@ export function marginWarning(winner: Assessment, runnerUp: Assessment, comparis
 
 export function noEvidenceWarning(unscored: readonly Assessment[], withModel: boolean): Warning | null {
   if (unscored.length === 0) return null;
-  const names = unscored.map((a) => candidateLabel(a.ref, withModel));
-  const shown = names.length > 6 ? `${names.slice(0, 6).join(", ")} and ${names.length - 6} more` : names.join(", ");
+  // Only the first six are named (a question may leave dozens unscored).
+  const names = unscored.slice(0, 6).map((a) => candidateLabel(a.ref, withModel));
+  const shown = unscored.length > 6 ? `${names.join(", ")} and ${unscored.length - 6} more` : names.join(", ");
   return {
     code: "no-evidence",
     // The reasons are listed per candidate under `unscored`; the first one here says the kind.

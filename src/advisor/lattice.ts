@@ -15,6 +15,7 @@ import { ALPHA, alignSamples, fisherExact } from "./paired.js";
 import { fmtPct, knowledgeLabel, normLabel } from "./format.js";
 import { KNOWLEDGE_LEVELS, NORMS, type Candidate, type CandidateRef, type Evaluation, type Knowledge, type Norm, type Warning } from "./types.js";
 import { ATTACK_FAILURE_INDICATORS } from "../vocabulary.js";
+import type { Assessment } from "./assess.js";
 
 /** Levels stronger than k, nearest first (for black-box: transfer, then white-box). */
 export function strongerLevels(k: Knowledge): Knowledge[] {
@@ -121,14 +122,19 @@ export interface EvidenceCache {
   /** Per candidate, one slot per (norm, knowledge) (slotOf), filled when first resolved. */
   levels: WeakMap<Candidate, (LevelChoice | undefined)[]>;
   merges: WeakMap<Evaluation, MergePlan>;
+  /**
+   * Per candidate without admissible evidence, its assessment per (slotOf, how it is labelled):
+   * nothing of it depends on ε, and a question lists every such candidate (assess.ts).
+   */
+  noEvidence: WeakMap<Candidate, (Assessment | undefined)[]>;
 }
 
 export function newEvidenceCache(): EvidenceCache {
-  return { levels: new WeakMap(), merges: new WeakMap() };
+  return { levels: new WeakMap(), merges: new WeakMap(), noEvidence: new WeakMap() };
 }
 
 /** The (norm, knowledge, unsound evidence allowed) slot of EvidenceCache.levels. */
-function slotOf(norm: Norm, knowledge: Knowledge, allowUnsound: boolean): number {
+export function slotOf(norm: Norm, knowledge: Knowledge, allowUnsound: boolean): number {
   return (NORMS.indexOf(norm) * KNOWLEDGE_LEVELS.length + KNOWLEDGE_LEVELS.indexOf(knowledge)) * 2 + (allowUnsound ? 1 : 0);
 }
 

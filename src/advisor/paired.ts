@@ -6,6 +6,7 @@
 //   sets as independent, which overlapping sets are not; the output says "unpaired".
 import type { CandidateRef, Comparison } from "./types.js";
 import { fmtP, fmtPct } from "./format.js";
+import { isRobustAt } from "../vocabulary.js";
 
 /** Significance level of every test of the advisor. */
 export const ALPHA = 0.05;
@@ -15,6 +16,15 @@ export function logFactorials(n: number): Float64Array {
   const t = new Float64Array(n + 1);
   for (let k = 2; k <= n; k++) t[k] = t[k - 1]! + Math.log(k);
   return t;
+}
+
+/** One table of ln(k!) for every test, grown (doubled) on demand: a question runs several tests. */
+let sharedLogFactorials = logFactorials(1024);
+
+/** ln(k!) for k = 0..at least n: the shared table, the same numbers as logFactorials(n). Read-only. */
+function logFactorialsUpTo(n: number): Float64Array {
+  if (sharedLogFactorials.length <= n) sharedLogFactorials = logFactorials(Math.max(n, 2 * (sharedLogFactorials.length - 1)));
+  return sharedLogFactorials;
 }
 
 function checkCount(name: string, v: number): void {
@@ -28,7 +38,7 @@ export function mcnemarExact(b: number, c: number): number {
   const n = b + c;
   if (n === 0) return 1;
   const k = Math.min(b, c);
-  const lf = logFactorials(n);
+  const lf = logFactorialsUpTo(n);
   const ln2n = n * Math.LN2;
   let tail = 0;
   for (let i = 0; i <= k; i++) tail += Math.exp(lf[n]! - lf[i]! - lf[n - i]! - ln2n);
@@ -41,7 +51,7 @@ export function fisherExact(r1: number, n1: number, r2: number, n2: number): num
   if (r1 > n1 || r2 > n2) throw new RangeError(`fisherExact: counts exceed totals (${r1}/${n1}, ${r2}/${n2})`);
   const total = n1 + n2;
   const col = r1 + r2;
-  const lf = logFactorials(total);
+  const lf = logFactorialsUpTo(total);
   const lchoose = (n: number, k: number): number => lf[n]! - lf[k]! - lf[n - k]!;
   const denom = lchoose(total, col);
   const prob = (x: number): number => Math.exp(lchoose(n1, x) + lchoose(n2, col - x) - denom);
@@ -91,11 +101,35 @@ export function alignSamples(a: readonly number[], b: readonly number[]): Int32A
   return out;
 }
 
-/** What a comparison needs of one side: its robust indicators at the budget used, on its samples. */
+/**
+ * Which samples of one side are robust: indicators (1 = robust), or the per-sample distances read
+ * at the budget used (isRobustAt), which spares an array per comparison.
+ */
+export type Robustness = Uint8Array | { distances: ArrayLike<number>; budget: number };
+
+/** Samples robust for a only and for b only; `align` maps a's positions to b's (null: the same positions). */
+function discordantCounts(a: Robustness, b: Robustness, n: number, align: Int32Array | null): { aOnly: number; bOnly: number } {
+  const ai = a instanceof Uint8Array ? a : null;
+  const bi = b instanceof Uint8Array ? b : null;
+  const ad = a instanceof Uint8Array ? null : a;
+  const bd = b instanceof Uint8Array ? null : b;
+  let aOnly = 0;
+  let bOnly = 0;
+  for (let i = 0; i < n; i++) {
+    const j = align ? align[i]! : i;
+    const x = ai ? ai[i] !== 0 : isRobustAt(ad!.distances[i]!, ad!.budget);
+    const y = bi ? bi[j] !== 0 : isRobustAt(bd!.distances[j]!, bd!.budget);
+    if (x && !y) aOnly++;
+    else if (!x && y) bOnly++;
+  }
+  return { aOnly, bOnly };
+}
+
+/** What a comparison needs of one side: which of its samples are robust at the budget used. */
 export interface ComparableSide {
   ref: CandidateRef;
   label: string;
-  indicators: Uint8Array;
+  indicators: Robustness;
   sampleIndices: readonly number[];
   robust: number;
   n: number;
@@ -106,18 +140,13 @@ export function compare(a: ComparableSide, b: ComparableSide): Comparison {
   const aValue = a.n > 0 ? a.robust / a.n : 0;
   const bValue = b.n > 0 ? b.robust / b.n : 0;
   const difference = aValue - bValue;
-  const align = alignSamples(a.sampleIndices, b.sampleIndices);
+  // One array of sample indices (rows of one grid share it): paired position by position.
+  const sameSamples = a.sampleIndices === b.sampleIndices;
+  const align = sameSamples ? null : alignSamples(a.sampleIndices, b.sampleIndices);
   const base = { a: a.ref, b: b.ref, aRobust: a.robust, aN: a.n, bRobust: b.robust, bN: b.n, difference };
   const direction = `${a.label} ${fmtPct(aValue)} vs ${b.label} ${fmtPct(bValue)}`;
-  if (align) {
-    let aOnly = 0;
-    let bOnly = 0;
-    for (let i = 0; i < a.indicators.length; i++) {
-      const x = a.indicators[i]!;
-      const y = b.indicators[align[i]!]!;
-      if (x && !y) aOnly++;
-      else if (!x && y) bOnly++;
-    }
+  if (sameSamples || align) {
+    const { aOnly, bOnly } = discordantCounts(a.indicators, b.indicators, a.sampleIndices.length, align);
     const pValue = mcnemarExact(aOnly, bOnly);
     const significant = pValue < ALPHA;
     return {
