@@ -2,7 +2,9 @@
 // question again and again, and a published version never changes, so the same question on the
 // same version has the same answer. Keyed by the version, the snapshot answered from and the
 // normalised request; bounded by entries and bytes (least recently used out first). A new
-// version simply misses (its key differs) and the old entries age out.
+// version simply misses (its key differs) and the old entries age out. An answer is kept as the
+// UTF-8 bytes sent (with its ETag, made on first send), so sending it again encodes and hashes
+// nothing.
 import type { MatrixSnapshot } from "../advisor/types.js";
 
 export interface AnswerCacheStats {
@@ -12,8 +14,15 @@ export interface AnswerCacheStats {
   bytes: number;
 }
 
+/** One answer as sent: its UTF-8 JSON, what it counts as, and its ETag once made (routes/advisor.ts). */
+export interface CachedAnswer {
+  body: Buffer;
+  status: string;
+  etag?: string;
+}
+
 export class AnswerCache {
-  private readonly entries = new Map<string, { body: string; status: string }>();
+  private readonly entries = new Map<string, CachedAnswer>();
   private bytes = 0;
   private hits = 0;
   private misses = 0;
@@ -33,7 +42,7 @@ export class AnswerCache {
   }
 
   /** The cached answer, or `make()`'s (serialised and kept). `status` is what the answer counts as. */
-  get(key: string, make: () => { body: unknown; status: string }): { body: string; status: string } {
+  get(key: string, make: () => { body: unknown; status: string }): CachedAnswer {
     const hit = this.entries.get(key);
     if (hit) {
       this.hits++;
@@ -44,7 +53,7 @@ export class AnswerCache {
     }
     this.misses++;
     const made = make();
-    const entry = { body: JSON.stringify(made.body), status: made.status };
+    const entry: CachedAnswer = { body: Buffer.from(JSON.stringify(made.body)), status: made.status };
     if (entry.body.length <= this.maxBytes / 4) {
       this.entries.set(key, entry);
       this.bytes += entry.body.length;

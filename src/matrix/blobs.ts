@@ -35,25 +35,34 @@ export function blobToFloat32(blob: Uint8Array): Float32Array {
 }
 
 /**
- * Many float32 blobs at once, as views into one buffer: loading a large matrix allocates once
- * instead of once per row (33,000 small buffers cost time and fragment memory).
+ * Float32 blobs of known byte lengths as views into one buffer, each filled when its blob arrives:
+ * loading a large matrix allocates once instead of once per row (33,000 small buffers cost time
+ * and fragment memory), and reads its blobs page by page, so they are never all held at once
+ * next to their copy (MatrixStore.snapshot).
  */
-export function blobsToFloat32(blobs: readonly Uint8Array[]): Float32Array[] {
-  if (!LITTLE_ENDIAN) return blobs.map(blobToFloat32);
+export function float32Views(byteLengths: readonly number[]): { views: Float32Array[]; fill(i: number, blob: Uint8Array): void } {
   let total = 0;
-  for (const b of blobs) {
-    if (b.length % 4 !== 0) throw new BlobFormatError(`a float32 blob needs a multiple of 4 bytes, got ${b.length}`);
-    total += b.length / 4;
+  for (const n of byteLengths) {
+    if (n % 4 !== 0) throw new BlobFormatError(`a float32 blob needs a multiple of 4 bytes, got ${n}`);
+    total += n / 4;
   }
   const all = new Float32Array(total);
   const bytes = new Uint8Array(all.buffer);
+  const offsets: number[] = [];
   let offset = 0;
-  return blobs.map((b) => {
-    bytes.set(b, offset * 4);
-    const view = all.subarray(offset, offset + b.length / 4);
-    offset += b.length / 4;
+  const views = byteLengths.map((n) => {
+    offsets.push(offset);
+    const view = all.subarray(offset, offset + n / 4);
+    offset += n / 4;
     return view;
   });
+  const fill = (i: number, blob: Uint8Array): void => {
+    const view = views[i]!;
+    if (blob.length !== 4 * view.length) throw new BlobFormatError(`blob ${i} has ${blob.length} bytes, expected ${4 * view.length}`);
+    if (LITTLE_ENDIAN) bytes.set(blob, 4 * offsets[i]!);
+    else view.set(blobToFloat32(blob));
+  };
+  return { views, fill };
 }
 
 /** Uint32 little-endian; every value must be an integer in [0, 2^32). */

@@ -20,7 +20,7 @@ import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../vocabulary.js";
 import { migrationsDir as defaultMigrationsDir, packageVersion } from "../paths.js";
 import { migrate } from "./migrations.js";
 import { Database, type SqlValue } from "./sqlite.js";
-import { blobsToFloat32, blobToFloat32, blobToUint32, float32ToBlob, sha256Hex, uint32ToBlob } from "./blobs.js";
+import { blobToFloat32, float32Views, blobToUint32, float32ToBlob, sha256Hex, uint32ToBlob } from "./blobs.js";
 import { budgetListProblems, curveFromDistances, type MatrixRow, type StoredAttack, type StoredIndicators } from "./row.js";
 import { Mutex } from "./mutex.js";
 import { MatrixConflictError, MatrixInputError, MatrixVersionError, check, isInt } from "./errors.js";
@@ -98,6 +98,9 @@ export function failedChecksOf(report: string | null, failedIndicators: string |
   return out;
 }
 
+/** Rows whose distances MatrixStore.snapshot reads per query (a page's blobs: about 1 MB at 500 samples). */
+const DISTANCE_PAGE = 500;
+
 /** The columns of a row that MatrixStore.snapshot reads. */
 interface SnapshotRow {
   e_id: number;
@@ -105,7 +108,8 @@ interface SnapshotRow {
   e_knowledge: string;
   e_budgets: string;
   e_sample_hash: string;
-  e_distances: Buffer;
+  /** The distances blob's size; the blobs are read afterwards, page by page (snapshotDistances). */
+  e_distance_bytes: number;
   e_attacks: string;
   e_masking: number;
   /** The sanity report, only when it failed (parsing every row's report would cost the load time). */
@@ -556,15 +560,33 @@ export class MatrixStore {
     } while (cursor);
   }
 
+  /**
+   * The distances of `rows`, in their order, as views into one buffer, read DISTANCE_PAGE rows at
+   * a time: all 33,000 blobs of a large matrix in one result were held twice over (by the driver
+   * and as Buffers) next to their copy, and the memory stayed with the process (RSS) after loading.
+   */
+  private async snapshotDistances(rows: readonly { e_id: number; e_distance_bytes: number }[]): Promise<Float32Array[]> {
+    const { views, fill } = float32Views(rows.map((r) => r.e_distance_bytes));
+    for (let start = 0; start < rows.length; start += DISTANCE_PAGE) {
+      const page = rows.slice(start, start + DISTANCE_PAGE);
+      const at = new Map(page.map((r, i) => [r.e_id, start + i]));
+      const blobs = await this.db.all<{ id: number; d: Buffer }>(`SELECT id, distances AS d FROM evaluations WHERE id IN (${page.map(() => "?").join(",")})`, page.map((r) => r.e_id));
+      if (blobs.length !== page.length) throw new Error(`snapshot: ${page.length - blobs.length} evaluation(s) vanished while loading`);
+      for (const b of blobs) fill(at.get(b.id)!, b.d);
+    }
+    return views;
+  }
+
   /** The advisor's view of a published version (default: the latest published). */
   async snapshot(version?: number): Promise<MatrixSnapshot> {
     const v = await this.resolveVersion(version);
     // Only what the advisor reads, unsorted (an ORDER BY would sort every row's blobs in a temp
     // b-tree: 5 s and 500 MB for 33,000 rows), and each distinct sample set once: rows of one
-    // grid share their samples, so they share one array too.
+    // grid share their samples, so they share one array too. The distances come afterwards,
+    // page by page (snapshotDistances).
     const rows = await this.db.all<SnapshotRow>(
       `SELECT e.id AS e_id, e.norm AS e_norm, e.knowledge AS e_knowledge, e.budgets AS e_budgets, e.sample_hash AS e_sample_hash,
-              e.distances AS e_distances, e.attacks AS e_attacks, e.masking_suspected AS e_masking,
+              length(e.distances) AS e_distance_bytes, e.attacks AS e_attacks, e.masking_suspected AS e_masking,
               CASE WHEN json_extract(e.sanity, '$.pass') = 0 THEN e.sanity END AS e_failed_sanity,
               CASE WHEN json_array_length(e.indicators, '$.failed') > 0 THEN json_extract(e.indicators, '$.failed') END AS e_failed_indicators,
               va.id AS v_id, va.strategy AS v_strategy, va.requested_rate AS v_requested_rate, va.achieved_rate AS v_achieved_rate,
@@ -580,7 +602,7 @@ export class MatrixStore {
     const indexArrays = new Map(indexRows.map((r) => [r.h, blobToUint32(r.b)]));
     const budgetArrays = new Map<string, number[]>();
     rows.sort((a, b) => a.v_id - b.v_id || a.e_id - b.e_id);
-    const distances = blobsToFloat32(rows.map((r) => r.e_distances));
+    const distances = await this.snapshotDistances(rows);
     const candidates: Candidate[] = [];
     let current: Candidate | undefined;
     let currentVariant = -1;

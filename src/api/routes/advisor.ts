@@ -3,13 +3,13 @@
 // A question naming a modelId is answered from that model's rows only: 404 when no model has that
 // id, 409 when the model is registered (e.g. uploaded) but the matrix holds no rows for it yet.
 // Without a modelId, the default model set answers (the matrix's own models, no uploads).
-import { Router, type Request } from "express";
+import { Router, type Request, type Response } from "express";
 import { gate } from "../../advisor/index.js";
 import type { MatrixSnapshot } from "../../advisor/types.js";
 import type { ModelSummary } from "../../matrix/store.js";
 import type { RegisteredModel } from "../../models/storage.js";
 import type { MatrixCache, LoadedMatrix } from "../matrix-cache.js";
-import { AnswerCache } from "../answer-cache.js";
+import { AnswerCache, type CachedAnswer } from "../answer-cache.js";
 import { HttpProblem } from "../problem.js";
 import { answerRecommendation, parseInclude } from "../recommendation-view.js";
 import type { components } from "../schema.gen.js";
@@ -92,6 +92,20 @@ export async function answerSet(loaded: AnswerSource, modelId: string | undefine
   return { snapshot: loaded.snapshot, models: loaded.models };
 }
 
+/**
+ * Sends a cached answer as Express's res.json would (same Content-Type, the ETag of the app's
+ * `etag fn`), but from its bytes: the hash is made once per answer, not once per request.
+ */
+function sendAnswer(req: Request, res: Response, answer: CachedAnswer): void {
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  const etagOf = req.app.get("etag fn") as ((body: Buffer, encoding: string) => string | undefined) | undefined;
+  if (typeof etagOf === "function") {
+    answer.etag ??= etagOf(answer.body, "utf8");
+    if (answer.etag) res.setHeader("ETag", answer.etag);
+  }
+  res.send(answer.body);
+}
+
 /** Where the answers are counted (src/api/metrics.ts). */
 export interface AnswerCounter {
   recommendation(status: string): void;
@@ -113,7 +127,7 @@ export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup, counter?
       return { body, status: body.status };
     });
     counter?.recommendation(answer.status);
-    res.type("application/json").send(answer.body);
+    sendAnswer(req, res, answer);
   });
 
   r.post("/v1/gate", async (req, res) => {
@@ -126,7 +140,7 @@ export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup, counter?
       return { body, status: body.pass ? "pass" : "fail" };
     });
     counter?.verdict(answer.status === "pass");
-    res.type("application/json").send(answer.body);
+    sendAnswer(req, res, answer);
   });
 
   return r;
