@@ -4,9 +4,10 @@
 // used. Shared by recommend and gate.
 import { wilson } from "../vocabulary.js";
 import { AdvisorDataError } from "./errors.js";
-import { conservativeBudget, conservativeBudgetUsed, estimate, pointsAround, type BudgetChoice, type Estimate } from "./curve.js";
+import { budgetLookup, conservativeBudget, estimate, pointsAround, type BudgetChoice, type BudgetLookup, type Estimate } from "./curve.js";
 import { preparedEvidence, resolveEvidence, robustCountAt, slotOf, type EvidenceCache, type ResolvedEvidence } from "./lattice.js";
 import { refOf, smallerFirst } from "./limits.js";
+import { planScore } from "./scoring.js";
 import type { ComparableSide } from "./paired.js";
 import { budgetText, candidateLabel, fmtBudget, fmtInt } from "./format.js";
 import { aggregatedOf, rankingScore, shareOf } from "./share.js";
@@ -211,7 +212,9 @@ function evidenceWarnings(ev: ResolvedEvidence, choice: BudgetChoice, est: Estim
   return warnings;
 }
 
-const STRATEGY_ORDER = ["dense", ...PRUNING_STRATEGIES] as readonly string[];
+/** Position of each strategy in the ranking's order between equal scores (-1: unknown, as indexOf). */
+const STRATEGY_ORDER = new Map(["dense", ...PRUNING_STRATEGIES].map((st, i) => [st as string, i]));
+const strategyOrder = (st: string): number => STRATEGY_ORDER.get(st) ?? -1;
 
 /** Best first: higher score; ties (within SCORE_TIE) to the smaller model, then deterministic (strategy, rate, model). */
 export function rankCompare(a: { score: number | null; candidate: Candidate }, b: { score: number | null; candidate: Candidate }): number {
@@ -225,7 +228,7 @@ export function rankCompare(a: { score: number | null; candidate: Candidate }, b
 export function tieBreak(ca: Candidate, cb: Candidate): number {
   return (
     smallerFirst(ca, cb) ||
-    STRATEGY_ORDER.indexOf(ca.strategy) - STRATEGY_ORDER.indexOf(cb.strategy) ||
+    strategyOrder(ca.strategy) - strategyOrder(cb.strategy) ||
     ca.rate - cb.rate ||
     (ca.modelId < cb.modelId ? -1 : ca.modelId > cb.modelId ? 1 : 0)
   );
@@ -237,10 +240,10 @@ export function tieBreak(ca: Candidate, cb: Candidate): number {
  * where that evidence is not prepared or depends on ε (then assess the candidate). null: no
  * admissible evidence.
  */
-export function preparedScore(c: Candidate, s: Scenario, cache: EvidenceCache): number | null | undefined {
+export function preparedScore(c: Candidate, s: Scenario, cache: EvidenceCache, lookup?: BudgetLookup): number | null | undefined {
   const ev = preparedEvidence(c, s.norm, s.knowledge, s.allowUnsoundEvidence === true, cache);
   if (ev === undefined || ev === null) return ev;
-  return wilson(robustCountAt(ev, conservativeBudgetUsed(ev.grid, s.budget)), ev.distances.length).low;
+  return planScore(ev, lookup ?? budgetLookup(s.budget));
 }
 
 /** The side of a paired/unpaired comparison (needs evidence): its distances, read at the budget used. */

@@ -36,12 +36,33 @@ export function conservativeBudget(grid: readonly number[], budget: number): Bud
   return { budget, budgetUsed: grid[i]!, rule: i === 0 ? "below-grid" : "next-up" };
 }
 
-/** conservativeBudget(grid, budget).budgetUsed without building the choice (every candidate of a question is scored). */
-export function conservativeBudgetUsed(grid: readonly number[], budget: number): number {
-  const i = gridIndexFor(grid, budget);
-  if (i >= 0 && sameBudget(grid[i]!, budget)) return grid[i]!;
-  if (budget === 0) return 0;
-  return i < 0 ? budget : grid[i]!;
+/**
+ * Where one question's ε falls on the grids of its candidates, remembered for the last grid met:
+ * a question scores every candidate, and their rows share a few grids (one per norm, as a
+ * prepared snapshot shares the arrays), so the grid is searched about once per question.
+ */
+export interface BudgetLookup {
+  readonly budget: number;
+  grid: readonly number[] | null;
+  /** conservativeBudget(grid, budget).budgetUsed. */
+  used: number;
+  /** Index of `used` in the grid; -1 when it is not a grid budget (ε = 0 off the grid, or beyond it). */
+  index: number;
+}
+
+export function budgetLookup(budget: number): BudgetLookup {
+  return { budget, grid: null, used: 0, index: -1 };
+}
+
+/** Points `l` at `grid` (sorted, deduplicated: measuredGrid) and returns it. */
+export function lookUpBudget(l: BudgetLookup, grid: readonly number[]): BudgetLookup {
+  if (l.grid === grid) return l;
+  l.grid = grid;
+  const i = gridIndexFor(grid, l.budget);
+  const measured = i >= 0 && sameBudget(grid[i]!, l.budget);
+  l.index = measured || (l.budget !== 0 && i >= 0) ? i : -1;
+  l.used = l.index >= 0 ? grid[l.index]! : l.budget === 0 ? 0 : l.budget;
+  return l;
 }
 
 /**

@@ -14,7 +14,7 @@ import { conservativeBudget, estimateAt, measuredGrid, robustCount } from "./cur
 import { ALPHA, alignSamples, fisherExact } from "./paired.js";
 import { fmtPct, knowledgeLabel, normLabel } from "./format.js";
 import { KNOWLEDGE_LEVELS, NORMS, type Candidate, type CandidateRef, type Evaluation, type Knowledge, type Norm, type Warning } from "./types.js";
-import { ATTACK_FAILURE_INDICATORS } from "../vocabulary.js";
+import { ATTACK_FAILURE_INDICATORS, wilson } from "../vocabulary.js";
 import type { Assessment } from "./assess.js";
 
 /** Levels stronger than k, nearest first (for black-box: transfer, then white-box). */
@@ -113,6 +113,8 @@ export interface MergePlan {
    * maps onto a grid budget (curve.ts) except beyond the grid, where the distances are counted.
    */
   gridCounts: Int32Array | null;
+  /** The lower Wilson bounds of those counts (prepared snapshots only): a question's score is a lookup (assess.ts, preparedScore). */
+  gridLows: Float64Array | null;
   merged: Evaluation[];
   steps: MergeStep[];
 }
@@ -127,10 +129,12 @@ export interface EvidenceCache {
    * nothing of it depends on ε, and a question lists every such candidate (assess.ts).
    */
   noEvidence: WeakMap<Candidate, (Assessment | undefined)[]>;
+  /** One measured grid per budget list (a loaded snapshot shares the lists): rows of one grid share one array. */
+  grids: WeakMap<readonly number[], number[]>;
 }
 
 export function newEvidenceCache(): EvidenceCache {
-  return { levels: new WeakMap(), merges: new WeakMap(), noEvidence: new WeakMap() };
+  return { levels: new WeakMap(), merges: new WeakMap(), noEvidence: new WeakMap(), grids: new WeakMap() };
 }
 
 /** The (norm, knowledge, unsound evidence allowed) slot of EvidenceCache.levels. */
@@ -198,7 +202,7 @@ export function robustCountAt(plan: { grid: readonly number[]; gridCounts: Int32
   return robustCount(plan.distances, budgetUsed);
 }
 
-function planMerge(primary: Evaluation, ofNorm: readonly Evaluation[], counts: boolean): MergePlan {
+function planMerge(primary: Evaluation, ofNorm: readonly Evaluation[], cache: EvidenceCache | null): MergePlan {
   let current = primary.distances;
   const steps: MergeStep[] = [];
   for (const level of weakerLevels(primary.knowledge)) {
@@ -219,11 +223,17 @@ function planMerge(primary: Evaluation, ofNorm: readonly Evaluation[], counts: b
       current = next;
     }
   }
-  const grid = measuredGrid(primary.budgets);
+  let grid = cache?.grids.get(primary.budgets);
+  if (!grid) {
+    grid = measuredGrid(primary.budgets);
+    cache?.grids.set(primary.budgets, grid);
+  }
+  const gridCounts = cache ? gridCountsOf(grid, current) : null;
   return {
     grid,
     distances: current,
-    gridCounts: counts ? gridCountsOf(grid, current) : null,
+    gridCounts,
+    gridLows: gridCounts ? Float64Array.from(gridCounts, (k) => wilson(k, current.length).low) : null,
     merged: steps.filter((st) => st.after !== null).map((st) => st.w),
     steps,
   };
@@ -284,7 +294,7 @@ export function resolveEvidence(
 
   let plan = cache?.merges.get(primary);
   if (!plan) {
-    plan = planMerge(primary, choice.ofNorm, cache !== null);
+    plan = planMerge(primary, choice.ofNorm, cache);
     cache?.merges.set(primary, plan);
   }
   if (cache && choice.rows.length === 1) choice.plan = plan;

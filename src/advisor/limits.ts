@@ -52,6 +52,12 @@ export function passesLimit(c: Candidate, l: ActiveLimit): boolean {
   }
 }
 
+/** Whether c meets every limit. */
+export function passesAll(c: Candidate, limits: readonly ActiveLimit[]): boolean {
+  for (const l of limits) if (!passesLimit(c, l)) return false;
+  return true;
+}
+
 export function failedLimits(c: Candidate, limits: readonly ActiveLimit[]): ActiveLimit[] {
   return limits.filter((l) => !passesLimit(c, l));
 }

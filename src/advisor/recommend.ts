@@ -9,10 +9,12 @@
 // the answer says over which shares the winner stays the best (share.ts).
 // Pure: plain data in, plain data out.
 import { incompleteGridWarnings } from "./coverage.js";
-import { comparable, curveSeries, evidenceRows, rankCompare, tieBreak, type Assessment } from "./assess.js";
+import { comparable, curveSeries, evidenceRows, SCORE_TIE, tieBreak, type Assessment } from "./assess.js";
 import { marginWarning, noEvidenceWarning, rationaleNoEvidence, rationaleOk, shareSentence } from "./explain.js";
-import { activeLimits, analyseInfeasibility, passesLimit } from "./limits.js";
+import { activeLimits, analyseInfeasibility, passesAll } from "./limits.js";
+import { scoreSources, sourceScore, tieRanks } from "./scoring.js";
 import { compare } from "./paired.js";
+import { budgetLookup } from "./curve.js";
 import { denseBaselineWarnings } from "./dense-baseline.js";
 import { evidenceCacheOf, perSelection } from "./prepared.js";
 import { modelsOf, selectCandidates } from "./select.js";
@@ -35,24 +37,42 @@ interface Scored {
   robustLow: number | null;
   score: number | null;
   assessment: Assessment | null;
+  /** Its place among equal scores (scoring.ts, tieRanks). */
+  tie: number;
+}
+
+/** Best first, as rankCompare orders: higher score; within SCORE_TIE, the tie ranks (tieBreak's order). */
+function byScore(a: Scored, b: Scored): number {
+  const sa = a.score ?? Number.NEGATIVE_INFINITY;
+  const sb = b.score ?? Number.NEGATIVE_INFINITY;
+  if (Math.abs(sa - sb) > SCORE_TIE) return sb - sa;
+  return a.tie - b.tie;
 }
 
 export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, options: RecommendOptions = {}): Recommendation {
   const scenario = validateScenario(scenarioInput);
   const cache = evidenceCacheOf(matrix);
   // What depends only on the models selected: once per prepared snapshot and selection.
-  const { pool, withModel, coverage } = perSelection(matrix, JSON.stringify(["recommend", scenario.modelId, scenario.architecture, scenario.dataset]), () => {
+  const selection = JSON.stringify(["recommend", scenario.modelId, scenario.architecture, scenario.dataset]);
+  const { pool, withModel, coverage, ties } = perSelection(matrix, selection, () => {
     const selected = selectCandidates(matrix, scenario, false);
+    // A variant measured with several pruning seeds is one candidate (seeds.ts).
+    const folded = foldSeeds(selected);
     return {
-      // A variant measured with several pruning seeds is one candidate (seeds.ts).
-      pool: foldSeeds(selected),
+      pool: folded,
       withModel: modelsOf(selected).length > 1,
       // Holes in a model's (strategy, rate) set: said in every answer, whatever its status.
       coverage: incompleteGridWarnings(selected),
+      ties: tieRanks(folded),
     };
   });
+  const allowUnsound = scenario.allowUnsoundEvidence === true;
+  // Each candidate's prepared evidence for this (norm, knowledge): once per selection (scoring.ts).
+  const sources = cache ? perSelection(matrix, JSON.stringify([selection, scenario.norm, scenario.knowledge, allowUnsound]), () => scoreSources(pool, scenario.norm, scenario.knowledge, allowUnsound, cache)) : null;
   const limits = activeLimits(scenario);
-  const feasible = pool.filter((c) => limits.every((l) => passesLimit(c, l)));
+  const feasibleAt: number[] = [];
+  for (let i = 0; i < pool.length; i++) if (passesAll(pool[i]!, limits)) feasibleAt.push(i);
+  const feasible = feasibleAt.map((i) => pool[i]!);
   const base = {
     matrixVersion: matrix.version,
     scenario,
@@ -78,16 +98,19 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   }
 
   // Every feasible candidate is scored; only those shown are assessed in full. On a prepared
-  // snapshot the score is a binary search on precomputed distances (preparedScore); otherwise,
+  // snapshot the score is a lookup of the bound precomputed at the grid budget (preparedScore); otherwise,
   // and where the evidence depends on ε, it comes from the full assessment.
-  const scored: Scored[] = feasible.map((c) => {
-    const quick = cache ? variantScore(c, scenario, cache) : undefined;
-    if (quick !== undefined) return { candidate: c, robustLow: quick, score: rankingScore(c, quick, scenario), assessment: null };
+  const lookup = budgetLookup(scenario.budget);
+  const scored: Scored[] = feasibleAt.map((i) => {
+    const c = pool[i]!;
+    let quick = cache ? sourceScore(sources![i], lookup) : undefined;
+    if (quick === undefined && cache) quick = variantScore(c, scenario, cache, lookup);
+    if (quick !== undefined) return { candidate: c, robustLow: quick, score: rankingScore(c, quick, scenario), assessment: null, tie: ties[i]! };
     const a = assessVariant(c, scenario, withModel, cache);
-    return { candidate: c, robustLow: a.robustLow, score: a.score, assessment: a };
+    return { candidate: c, robustLow: a.robustLow, score: a.score, assessment: a, tie: ties[i]! };
   });
   const assess = (x: Scored): Assessment => (x.assessment ??= assessVariant(x.candidate, scenario, withModel, cache));
-  const rankedScores = scored.filter((x) => x.score !== null).sort(rankCompare);
+  const rankedScores = scored.filter((x) => x.score !== null).sort(byScore);
   const unscoredA = scored.filter((x) => x.score === null).map(assess);
   const unscored = unscoredA.map((a) => ({ candidate: a.summary, reason: a.noEvidenceReason ?? "no admissible evidence" }));
   const counts = { considered: pool.length, feasible: feasible.length, ranked: rankedScores.length };

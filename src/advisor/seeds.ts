@@ -16,6 +16,7 @@
 import { assessCandidate, preparedScore, type Assessment } from "./assess.js";
 import { candidateLabel, fmtPct } from "./format.js";
 import type { EvidenceCache } from "./lattice.js";
+import type { BudgetLookup } from "./curve.js";
 import { aggregatedOf, rankingScore, shareOf } from "./share.js";
 import type { Candidate, CandidateSummary, PruningSeedSpread, Scenario, Warning } from "./types.js";
 
@@ -72,11 +73,11 @@ function seeded(members: Candidate[]): SeededCandidate {
  * precomputed evidence (preparedScore); undefined where a seed's evidence is not prepared (then
  * assess the candidate). The caller makes the ranking score of it (rankingScore), as for any candidate.
  */
-export function variantScore(c: Candidate, s: Scenario, cache: EvidenceCache): number | null | undefined {
-  if (!isSeeded(c)) return preparedScore(c, s, cache);
+export function variantScore(c: Candidate, s: Scenario, cache: EvidenceCache, lookup?: BudgetLookup): number | null | undefined {
+  if (!isSeeded(c)) return preparedScore(c, s, cache, lookup);
   let worst: number | null = null;
   for (const m of c.seeds) {
-    const low = preparedScore(m, s, cache);
+    const low = preparedScore(m, s, cache, lookup);
     if (low === undefined) return undefined;
     if (low !== null && (worst === null || low < worst)) worst = low;
   }

@@ -6,7 +6,8 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { gate, prepareSnapshot, recommend, type GateRequest, type MatrixSnapshot, type Scenario } from "../../src/advisor/index.js";
+import { gate, prepareSnapshot, recommend, type Candidate, type GateRequest, type MatrixSnapshot, type Scenario } from "../../src/advisor/index.js";
+import { rankCompare } from "../../src/advisor/assess.js";
 import { MatrixStore } from "../../src/matrix/store.js";
 import { seedMatrix } from "../../src/matrix/seed.js";
 import { shippedMatrixPath } from "../../src/paths.js";
@@ -111,4 +112,23 @@ test("only the alternatives shown are compared; everything else in the answer is
   const one = wire(recommend(prepared, s, { alternatives: 1 })) as typeof all & { comparison: unknown; warnings: unknown };
   assert.equal(one.alternatives.length, 1);
   assert.deepStrictEqual(one.comparison, (all as unknown as { comparison: unknown }).comparison, "the runner-up is still compared for the answer's comparison");
+});
+
+test("on the shipped matrix, every ranking is rankCompare's order (scores, then the smaller model, strategy, rate, model)", async (t) => {
+  // recommend sorts by precomputed tie ranks (src/advisor/scoring.ts); the order must be the documented one.
+  const { prepared } = await shipped(t);
+  let rankings = 0;
+  for (const s of scenarios([{}])) {
+    const r = recommend(prepared, s);
+    // A summary carries everything rankCompare reads of a candidate (size, strategy, rate, model).
+    const ranked = r.alternatives.map((a) => ({ score: a.score, candidate: a.candidate as unknown as Candidate }));
+    const expected = [...ranked].sort(rankCompare);
+    assert.deepStrictEqual(
+      ranked.map((x) => `${x.candidate.strategy}@${x.candidate.rate}`),
+      expected.map((x) => `${x.candidate.strategy}@${x.candidate.rate}`),
+      JSON.stringify(s),
+    );
+    if (ranked.length > 1) rankings++;
+  }
+  assert.ok(rankings > 100, `${rankings} rankings checked`);
 });
