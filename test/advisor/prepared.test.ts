@@ -114,7 +114,7 @@ test("only the alternatives shown are compared; everything else in the answer is
   assert.deepStrictEqual(one.comparison, (all as unknown as { comparison: unknown }).comparison, "the runner-up is still compared for the answer's comparison");
 });
 
-test("on the shipped matrix, every ranking is rankCompare's order (scores, then the smaller model, strategy, rate, model)", async (t) => {
+test("on the shipped matrix, every ranking is rankCompare's order (scores, then the smaller model, strategy, rate, model), and the top 5 alone are its first five", async (t) => {
   // recommend sorts by precomputed tie ranks (src/advisor/scoring.ts); the order must be the documented one.
   const { prepared } = await shipped(t);
   let rankings = 0;
@@ -126,6 +126,13 @@ test("on the shipped matrix, every ranking is rankCompare's order (scores, then 
     assert.deepStrictEqual(
       ranked.map((x) => `${x.candidate.strategy}@${x.candidate.rate}`),
       expected.map((x) => `${x.candidate.strategy}@${x.candidate.rate}`),
+      JSON.stringify(s),
+    );
+    // With few alternatives shown (as the API asks), the best few are picked without a sort: the same ones.
+    const top = recommend(prepared, s, { alternatives: 5 });
+    assert.deepStrictEqual(
+      top.alternatives.map((a) => [a.candidate.strategy, a.candidate.rate, a.score]),
+      r.alternatives.slice(0, 5).map((a) => [a.candidate.strategy, a.candidate.rate, a.score]),
       JSON.stringify(s),
     );
     if (ranked.length > 1) rankings++;
