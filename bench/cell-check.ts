@@ -77,6 +77,8 @@ for (const knowledge of EVALUATION_ORDER.filter((k) => levels.includes(k))) {
         const c = process.cpuUsage(lastCpu);
         const key = `${p.knowledge}/${p.attack}${p.sanity ? "@unbounded" : ""}`;
         perAttack.set(key, (perAttack.get(key) ?? 0) + (c.user + c.system) / 1e6);
+        // STAGES=1: every stage with its candidates and successes.
+        if (process.env.STAGES) console.log(`    ${((c.user + c.system) / 1e6).toFixed(1).padStart(6)} cpu-s  ${key}@${p.budget ?? "min"} n=${p.total} beaten=${p.beaten}`);
       }
     },
   });
