@@ -17,7 +17,8 @@
 // to 0 with 3 restarts), hence `restarts`.
 //
 // Per sample the attack keeps the first iterate that the attacked model misclassifies (so a
-// sample once beaten stays beaten), stops a restart when every sample of it is beaten, and runs
+// sample once beaten stays beaten; it leaves the batch, so later steps run on the rest only),
+// stops a restart when every sample of it is beaten, and runs
 // later restarts only on the samples no earlier restart beat. Samples never beaten get the last
 // iterate of the last restart (the end of the ascent, more useful for transfer than x).
 // `earlyStop: false` is plain PGD instead: a restart runs all its steps on every sample it
@@ -41,7 +42,6 @@ import {
   subSeed,
   takeRows,
   type AttackLoss,
-  wherePerSample,
 } from "./gradients.js";
 
 export interface PgdOptions {
@@ -145,7 +145,7 @@ type PgdRunResult = {
  * Tracing adds a maximum over [n] per step and reads three [n] arrays once; the iterates are
  * the same with and without it.
  */
-async function pgdRun(
+function pgdRun(
   access: GradientAccess,
   geometry: PgdGeometry,
   o: PgdLoopOptions,
@@ -155,65 +155,55 @@ async function pgdRun(
   restart: number,
   traced = false,
 ): Promise<PgdRunResult> {
+  return o.earlyStop ? pgdRunEarlyStop(access, geometry, o, x, y, seed, restart, traced) : pgdRunPlain(access, geometry, o, x, y, seed, restart, traced);
+}
+
+/**
+ * Plain PGD (no early stop): every row runs every step, only the final iterate counts, and a
+ * row that some iterate misclassified is reported as seen.
+ */
+async function pgdRunPlain(
+  access: GradientAccess,
+  geometry: PgdGeometry,
+  o: PgdLoopOptions,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  seed: number,
+  restart: number,
+  traced: boolean,
+): Promise<PgdRunResult> {
   const model = access.model;
   let delta = tf.tidy(() => geometry.start(x, seed, restart));
-  // found/first: per sample, whether (and where) an earlier iterate was misclassified.
-  let found: tf.Tensor1D = tf.zeros([x.shape[0]], "bool");
-  let first: tf.Tensor4D = tf.zerosLike(x);
   // Traced: loss at the start, best loss so far and before the tail, any iterate misclassified.
   let startLoss: tf.Tensor1D | undefined;
   let best: tf.Tensor1D | undefined;
   let beforeTail: tf.Tensor1D | undefined;
   let seenAny: tf.Tensor1D | undefined;
   const tailFrom = o.steps - tailLength(o.steps);
-  let ranAll = true;
   try {
     for (let i = 0; i < o.steps; i++) {
-      const [nextDelta, nextFound, nextFirst, done, traceStep] = tf.tidy(() => {
+      const [nextDelta, traceStep] = tf.tidy(() => {
         const adv = addInBox(x, delta);
         const { grad, logits, loss } = lossGradient(model, adv, y, o.loss);
-        let f = found;
-        let fi = first;
-        if (o.earlyStop) {
-          const wrong = misclassified(logits, y);
-          const fresh = tf.logicalAnd(wrong, tf.logicalNot(found));
-          fi = wherePerSample(fresh, adv, first);
-          f = tf.logicalOr(found, wrong) as tf.Tensor1D;
-        }
         const d = geometry.step(x, delta, grad);
-        // Beaten samples stay where they were beaten.
-        const kept = o.earlyStop ? wherePerSample(f, delta, d) : d;
-        const all = o.earlyStop ? tf.all(f) : tf.scalar(false);
         const t = traced
           ? {
               loss: i === 0 ? loss.clone() : undefined,
               best: (best === undefined ? loss.clone() : tf.maximum(best, loss)) as tf.Tensor1D,
-              seen: o.earlyStop ? undefined : ((seenAny === undefined ? misclassified(logits, y) : tf.logicalOr(seenAny, misclassified(logits, y))) as tf.Tensor1D),
+              seen: (seenAny === undefined ? misclassified(logits, y) : tf.logicalOr(seenAny, misclassified(logits, y))) as tf.Tensor1D,
             }
           : undefined;
-        return [kept, f, fi, all, t] as const;
+        return [d, t] as const;
       });
       delta.dispose();
       delta = nextDelta;
-      if (nextFound !== found) found.dispose();
-      if (nextFirst !== first) first.dispose();
-      found = nextFound;
-      first = nextFirst;
       if (traceStep) {
         startLoss ??= traceStep.loss;
         best?.dispose();
         best = traceStep.best;
-        if (traceStep.seen) {
-          seenAny?.dispose();
-          seenAny = traceStep.seen;
-        }
+        seenAny?.dispose();
+        seenAny = traceStep.seen;
         if (i === tailFrom) beforeTail = best.clone();
-      }
-      const allBeaten = (await done.data())[0] === 1;
-      done.dispose();
-      if (allBeaten) {
-        ranAll = false;
-        break;
       }
       if (i % 10 === 9) await breathe();
     }
@@ -221,14 +211,10 @@ async function pgdRun(
       const last = addInBox(x, delta);
       const lastLogits = logitsOf(model, last);
       const wrongLast = misclassified(lastLogits, y);
-      const adv = o.earlyStop ? wherePerSample(found, first, last) : last;
-      const beaten = o.earlyStop ? tf.logicalOr(found, wrongLast) : wrongLast;
-      const out: PgdRunResult = { adv, beaten: Array.from(beaten.dataSync(), (v) => v === 1) };
+      const out: PgdRunResult = { adv: last, beaten: Array.from(wrongLast.dataSync(), (v) => v === 1) };
       if (traced) {
-        const seen = o.earlyStop ? beaten : tf.logicalOr(seenAny ?? wrongLast, wrongLast);
-        out.seen = Array.from(seen.dataSync(), (v) => v === 1);
-        // A run cut short because every row was beaten has nothing unbeaten to judge.
-        if (ranAll && startLoss && best && beforeTail) {
+        out.seen = Array.from(tf.logicalOr(seenAny ?? wrongLast, wrongLast).dataSync(), (v) => v === 1);
+        if (startLoss && best && beforeTail) {
           const s0 = startLoss.dataSync();
           const b = beforeTail.dataSync();
           const end = tf.maximum(best, sampleLoss(lastLogits, y, o.loss)).dataSync();
@@ -238,7 +224,133 @@ async function pgdRun(
       return out;
     });
   } finally {
-    for (const t of [delta, found, first, startLoss, best, beforeTail, seenAny]) t?.dispose();
+    for (const t of [delta, startLoss, best, beforeTail, seenAny]) t?.dispose();
+  }
+}
+
+/**
+ * PGD with early stop: a row misclassified at some iterate keeps that iterate and leaves the run
+ * (its later steps could not change what the run returns for it, so the remaining steps run on
+ * the other rows only; each row's computation is its own, so the iterates are those of a run
+ * that kept every row in the batch). The run ends when every row has left.
+ */
+async function pgdRunEarlyStop(
+  access: GradientAccess,
+  geometry: PgdGeometry,
+  o: PgdLoopOptions,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  seed: number,
+  restart: number,
+  traced: boolean,
+): Promise<PgdRunResult> {
+  const model = access.model;
+  const n = x.shape[0];
+  let delta = tf.tidy(() => geometry.start(x, seed, restart));
+  // The rows (of x) still attacked, their inputs and labels, and the rows that left with their point.
+  let active = Array.from({ length: n }, (_, i) => i);
+  let xA = x;
+  let yA = y;
+  const done: { rows: number[]; adv: tf.Tensor4D }[] = [];
+  // Traced, per active row: loss at the start, best loss so far and before the tail.
+  let startLoss: tf.Tensor1D | undefined;
+  let best: tf.Tensor1D | undefined;
+  let beforeTail: tf.Tensor1D | undefined;
+  const tailFrom = o.steps - tailLength(o.steps);
+  let ranAll = true;
+  const subset = <T extends tf.Tensor>(t: T, keep: number[]): T => {
+    const out = takeRows(t, keep);
+    t.dispose();
+    return out;
+  };
+  try {
+    for (let i = 0; i < o.steps; i++) {
+      const [nextDelta, adv, wrong, traceStep] = tf.tidy(() => {
+        const a = addInBox(xA, delta);
+        const { grad, logits, loss } = lossGradient(model, a, yA, o.loss);
+        const t = traced
+          ? { loss: i === 0 ? loss.clone() : undefined, best: (best === undefined ? loss.clone() : tf.maximum(best, loss)) as tf.Tensor1D }
+          : undefined;
+        return [geometry.step(xA, delta, grad), a, misclassified(logits, yA), t] as const;
+      });
+      delta.dispose();
+      delta = nextDelta;
+      if (traceStep) {
+        startLoss ??= traceStep.loss;
+        best?.dispose();
+        best = traceStep.best;
+        if (i === tailFrom) beforeTail = best.clone();
+      }
+      const wrongHost = (await wrong.data()) as Uint8Array;
+      wrong.dispose();
+      const hit: number[] = [];
+      const keep: number[] = [];
+      wrongHost.forEach((w, k) => (w ? hit : keep).push(k));
+      if (hit.length > 0) done.push({ rows: hit.map((k) => active[k]!), adv: takeRows(adv, hit) });
+      adv.dispose();
+      if (keep.length === 0) {
+        active = [];
+        ranAll = false;
+        break;
+      }
+      if (hit.length > 0) {
+        active = keep.map((k) => active[k]!);
+        const xNext = takeRows(xA, keep);
+        const yNext = takeRows(yA, keep);
+        if (xA !== x) xA.dispose();
+        if (yA !== y) yA.dispose();
+        xA = xNext;
+        yA = yNext;
+        delta = subset(delta, keep);
+        if (startLoss) startLoss = subset(startLoss, keep);
+        if (best) best = subset(best, keep);
+        if (beforeTail) beforeTail = subset(beforeTail, keep);
+      }
+      if (i % 10 === 9) await breathe();
+    }
+    const beaten = new Array<boolean>(n).fill(false);
+    for (const d of done) for (const row of d.rows) beaten[row] = true;
+    let rising: boolean[] | undefined;
+    if (active.length > 0) {
+      // Rows never misclassified: the point after the last step.
+      const fin = tf.tidy(() => {
+        const last = addInBox(xA, delta);
+        const lastLogits = logitsOf(model, last);
+        const wrongLast = misclassified(lastLogits, yA);
+        const end = traced && ranAll && best ? (tf.maximum(best, sampleLoss(lastLogits, yA, o.loss)) as tf.Tensor1D) : undefined;
+        return { last, wrongLast, end };
+      });
+      const wrongLast = fin.wrongLast.dataSync();
+      active.forEach((row, k) => (beaten[row] = wrongLast[k] === 1));
+      if (fin.end && startLoss && beforeTail) {
+        const s0 = startLoss.dataSync();
+        const b = beforeTail.dataSync();
+        const end = fin.end.dataSync();
+        rising = new Array<boolean>(n).fill(false);
+        active.forEach((row, k) => (rising![row] = stillRising(s0[k]!, b[k]!, end[k]!)));
+      }
+      fin.wrongLast.dispose();
+      fin.end?.dispose();
+      done.push({ rows: active, adv: fin.last });
+    }
+    const adv = tf.tidy(() => {
+      const order = done.flatMap((d) => d.rows);
+      const all = done.length === 1 ? done[0]!.adv : tf.concat(done.map((d) => d.adv));
+      const inverse = new Int32Array(n);
+      order.forEach((row, k) => (inverse[row] = k));
+      return tf.gather(all, tf.tensor1d(inverse, "int32")) as tf.Tensor4D;
+    });
+    const out: PgdRunResult = { adv, beaten };
+    if (traced) {
+      out.seen = beaten;
+      if (rising) out.rising = rising;
+    }
+    return out;
+  } finally {
+    for (const t of [delta, startLoss, best, beforeTail]) t?.dispose();
+    if (xA !== x) xA.dispose();
+    if (yA !== y) yA.dispose();
+    for (const d of done) d.adv.dispose();
   }
 }
 
