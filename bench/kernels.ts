@@ -93,7 +93,7 @@ for (const p of pools) {
   const stock = (): tf.Tensor =>
     tf.engine().runKernel(tf.MaxPoolGrad, { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: "valid" }) as tf.Tensor;
   emit({ layer: p.layer, grad: "input", impl: "stock", kernel: "MaxPoolGrad", ...time(stock) });
-  emit({ layer: p.layer, grad: "input", impl: "registered", kernel: "ArgMax+OneHot", ...time(() => tf.tidy(() => maxPoolInputGradient(x, dy, { filterSize: 2, strides: 2, pad: "valid" }))) });
+  emit({ layer: p.layer, grad: "input", impl: "registered", kernel: "AdvisorMaxPoolGrad", ...time(() => tf.tidy(() => maxPoolInputGradient(x, dy, { filterSize: 2, strides: 2, pad: "valid" }))) });
   tf.dispose([x, y, dy]);
 }
 

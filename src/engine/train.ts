@@ -3,6 +3,7 @@
 // weights never move) and the masks are re-applied after every step: pruned weights stay exactly 0.
 import { tf, type LayersModel } from "./tf.js";
 import { imageSize, type Dataset } from "./data.js";
+import { fusedApply } from "./fused-layers.js";
 import { applyMasks, layerOf, type Masks } from "./masks.js";
 import { prunableWeights } from "./models.js";
 import { mulberry32, permutation } from "./random.js";
@@ -119,7 +120,7 @@ export function trainStep(
   return tf.tidy(() => {
     let logitsOut: tf.Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
-      const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+      const logits = (fusedApply(model, x) ?? model.apply(x, { training: true })) as tf.Tensor2D;
       logitsOut = tf.keep(logits);
       return crossEntropy(logits, y, numClasses);
     }, vars);

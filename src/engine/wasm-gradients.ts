@@ -3,9 +3,10 @@
 // The wasm backend has no `Conv2DBackpropFilter` kernel (so conv nets cannot train on it out of
 // the box), its `Conv2DBackpropInput` runs at about a quarter of the speed of its forward
 // `Conv2D`, and its `MaxPoolGrad` is slow and drops the gradient of windows whose maximum is
-// negative (see maxPoolInputGradient). All three gradients can be expressed with kernels
-// wasm does well (XNNPACK's Conv2D, transpose, pad, argMax), so `registerWasmGradients()`
-// overrides the gradient configs of `Conv2D` and `MaxPool` in tfjs's (global) gradient registry.
+// negative (see maxPoolInputGradient). The convolution gradients can be expressed with kernels
+// wasm does well (XNNPACK's Conv2D, transpose, pad) and the max-pool gradient is one pass over
+// the heap (wasm-heap-kernels.ts), so `registerWasmGradients()` overrides the gradient configs of
+// `Conv2D` and `MaxPool` in tfjs's (global) gradient registry.
 // It also overrides `BatchMatMul`'s: wasm's BatchMatMul is 7-10x slower with a transposed
 // operand than without (dense layers' backward pass), so the transposes are materialised first.
 //
@@ -23,6 +24,7 @@
 // Not covered: `fused.matMul` with a linear activation keeps tfjs's transposed matMuls (only
 // slow); depthwise convolutions have no backprop kernels on wasm.
 import { tf } from "./tf.js";
+import { MAX_POOL_GRAD, registerHeapKernels } from "./wasm-heap-kernels.js";
 
 type Tensor = tf.Tensor;
 type Tensor4D = tf.Tensor4D;
@@ -181,58 +183,15 @@ export function conv2dInputGradient(xShape: number[], dy: Tensor4D, filter: Tens
 
 /**
  * dL/dx of y = maxPool(x): the gradient of each window goes to its first maximum in row-major
- * order, as on the cpu backend and in TensorFlow. Padding is -Infinity, so it never wins.
+ * order, as on the cpu backend and in TensorFlow; padding never wins. One pass over the wasm
+ * heap (wasm-heap-kernels.ts), on the wasm backend only.
  *
  * wasm's own MaxPoolGrad is not used at all: besides being slow, it gives ties to the *last*
  * maximum and drops the gradient of every window whose maximum is negative (tfjs 4.22; it looks
  * like a FLT_MIN-initialised maximum), which also breaks "same" padding at the borders.
  */
 export function maxPoolInputGradient(x: Tensor4D, dy: Tensor4D, attrs: tf.MaxPoolAttrs): Tensor4D {
-  const info = tf.backend_util.computePool2DInfo(x.shape, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  const [n, h, w, c] = x.shape;
-  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
-  const [, oh, ow] = dy.shape;
-  const { top, left } = info.padInfo;
-  const k = fh * fw;
-  // The rows/columns the windows cover, padding included, and nothing more.
-  const needH = (oh - 1) * sh + fh;
-  const needW = (ow - 1) * sw + fw;
-  const xp = padOrCrop(x, [top, needH - h - top], [left, needW - w - left], -Infinity);
-  const tiled = fh === sh && fw === sw;
-
-  // All windows as [n, oh, ow, c, fh*fw], window elements in row-major order.
-  let windows: Tensor;
-  if (tiled) {
-    windows = tf.reshape(tf.transpose(tf.reshape(xp, [n, oh, fh, ow, fw, c]), [0, 1, 3, 5, 2, 4]), [n, oh, ow, c, k]);
-  } else {
-    const taps: Tensor4D[] = [];
-    for (let a = 0; a < fh; a++) {
-      for (let b = 0; b < fw; b++) {
-        taps.push(tf.stridedSlice(xp, [0, a, b, 0], [n, a + (oh - 1) * sh + 1, b + (ow - 1) * sw + 1, c], [1, sh, sw, 1]) as Tensor4D);
-      }
-    }
-    windows = tf.stack(taps, 4);
-  }
-  const first = tf.argMax(windows, 4);
-  // wasm's OneHot kernel writes int32 data whatever dtype is asked for: cast explicitly.
-  const mask = tf.cast(tf.oneHot(first, k), "float32");
-  const g = tf.mul(mask, tf.reshape(dy, [n, oh, ow, c, 1])); // [n, oh, ow, c, k]
-
-  let dxp: Tensor4D;
-  if (tiled) {
-    const back = tf.transpose(tf.reshape(g, [n, oh, ow, c, fh, fw]), [0, 1, 4, 2, 5, 3]); // [n,oh,fh,ow,fw,c]
-    dxp = tf.reshape(back, [n, needH, needW, c]);
-  } else {
-    // Overlapping windows: put each tap's gradient back at its offset, strided, and add up.
-    const parts = tf.unstack(g, 4).map((gk, i) => {
-      const a = Math.floor(i / fw);
-      const b = i % fw;
-      const d = dilate(gk as Tensor4D, sh, sw); // [n, oh*sh, ow*sw, c]
-      return padOrCrop(d, [a, needH - a - oh * sh], [b, needW - b - ow * sw]);
-    });
-    dxp = tf.addN(parts);
-  }
-  return padOrCrop(dxp, [-top, h + top - needH], [-left, w + left - needW]);
+  return tf.engine().runKernel(MAX_POOL_GRAD, { x, dy }, { ...attrs }) as Tensor4D;
 }
 
 function convHandled(attrs: tf.Conv2DAttrs, x: Tensor, dy: Tensor): boolean {
@@ -337,6 +296,7 @@ function registerConvKernels(): void {
  */
 export function registerWasmGradients(): void {
   registerConvKernels();
+  registerHeapKernels();
   if (stockConv2D !== undefined) return;
   const conv = tf.getGradient(tf.Conv2D);
   const pool = tf.getGradient(tf.MaxPool);

@@ -1,0 +1,119 @@
+// Kernels for the wasm backend written in plain JavaScript over the backend's WebAssembly heap.
+//
+// Memory-bound steps of a training step — the max-pool gradient, the ReLU gradient and the bias
+// gradient — cost far more as chains of tfjs kernels (argMax, oneHot, transposes, step, sums,
+// each a pass over the tensor plus a dispatch) than as one JavaScript loop over the same memory.
+// These kernels read their inputs and write their outputs in place on the heap
+// (`typedArrayFromHeap`), with no copies. They are registered under names of our own, for the
+// wasm backend only; src/engine/wasm-gradients.ts calls them from the gradients it registers.
+import { tf } from "./tf.js";
+
+/** The kernel names registered here (wasm only). */
+export const MAX_POOL_GRAD = "AdvisorMaxPoolGrad";
+export const BIAS_ACT_GRAD = "AdvisorBiasActGrad";
+
+/** The parts of tfjs-backend-wasm's BackendWasm used here (it does not export its class type). */
+interface HeapBackend extends tf.KernelBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+function floats(backend: HeapBackend, t: tf.TensorInfo, what: string): Float32Array {
+  if (t.dtype !== "float32") throw new Error(`${what} must be float32, got ${t.dtype}`);
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+/**
+ * dL/dx of y = maxPool(x), NHWC: the gradient of each window goes to its first maximum in
+ * row-major window order, windows clipped to the input (padding never wins) — exactly the cpu
+ * backend's maxPoolPositions + MaxPoolGrad (a strict `>` against a maximum starting at −∞, so a
+ * window of NaN or −∞ only passes no gradient). Overlapping windows add up their contributions.
+ */
+function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const backend = args.backend as HeapBackend;
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const attrs = args.attrs as unknown as tf.MaxPoolAttrs;
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const { top, left } = info.padInfo;
+  const out = backend.makeOutput([...x.shape], "float32");
+  // Views are taken after makeOutput: an allocation may grow (and so detach) the heap.
+  const dx = floats(backend, out, "dx");
+  const xv = floats(backend, x, "x");
+  const dyv = floats(backend, dy, "dy");
+  dx.fill(0);
+  const rowStride = w * c;
+  for (let b = 0; b < n; b++) {
+    const xb = b * h * rowStride;
+    for (let yr = 0; yr < oh; yr++) {
+      const r0 = Math.max(0, yr * sh - top);
+      const r1 = Math.min(h, yr * sh - top + fh);
+      for (let yc = 0; yc < ow; yc++) {
+        const c0 = Math.max(0, yc * sw - left);
+        const c1 = Math.min(w, yc * sw - left + fw);
+        const o = ((b * oh + yr) * ow + yc) * c;
+        for (let d = 0; d < c; d++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let r = r0; r < r1; r++) {
+            const row = xb + r * rowStride + d;
+            for (let col = c0; col < c1; col++) {
+              const i = row + col * c;
+              const v = xv[i]!;
+              if (v > best) {
+                best = v;
+                at = i;
+              }
+            }
+          }
+          if (at >= 0) dx[at] = dx[at]! + dyv[o + d]!;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The backward pass of y = act(z + bias) with bias on the last axis, act ReLU or linear: outputs
+ * g = dL/dz (dy where y > 0 for ReLU, as tfjs's dy · step(z); dy itself for linear) and
+ * dL/dbias = g summed over every axis but the last (accumulated in double precision).
+ */
+function biasActGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo[] {
+  const backend = args.backend as HeapBackend;
+  const { dy, y } = args.inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+  const relu = (args.attrs as { activation?: string } | undefined)?.activation === "relu";
+  const c = dy.shape[dy.shape.length - 1] ?? 1;
+  const gOut = backend.makeOutput([...dy.shape], "float32");
+  const dbOut = backend.makeOutput([c], "float32");
+  const g = floats(backend, gOut, "g");
+  const db = floats(backend, dbOut, "db");
+  const dyv = floats(backend, dy, "dy");
+  const yv = floats(backend, y, "y");
+  const sums = new Float64Array(c);
+  for (let base = 0; base < dyv.length; base += c) {
+    for (let d = 0; d < c; d++) {
+      const i = base + d;
+      const v = relu && !(yv[i]! > 0) ? 0 : dyv[i]!;
+      g[i] = v;
+      sums[d] = sums[d]! + v;
+    }
+  }
+  db.set(sums);
+  return [gOut, dbOut];
+}
+
+let registered = false;
+
+/** Registers the kernels for the wasm backend. Idempotent. */
+export function registerHeapKernels(): void {
+  if (registered) return;
+  registered = true;
+  if (tf.getKernel(MAX_POOL_GRAD, "wasm") === undefined) {
+    tf.registerKernel({ kernelName: MAX_POOL_GRAD, backendName: "wasm", kernelFunc: maxPoolGrad as unknown as tf.KernelFunc });
+  }
+  if (tf.getKernel(BIAS_ACT_GRAD, "wasm") === undefined) {
+    tf.registerKernel({ kernelName: BIAS_ACT_GRAD, backendName: "wasm", kernelFunc: biasActGrad as unknown as tf.KernelFunc });
+  }
+}
