@@ -7,6 +7,7 @@
 // (`typedArrayFromHeap`), with no copies. They are registered under names of our own, for the
 // wasm backend only; src/engine/wasm-gradients.ts calls them from the gradients it registers.
 import { tf } from "./tf.js";
+import { isWasmMemory, simdKernels, type SimdKernels } from "./wasm-simd.js";
 
 /** The kernel names registered here (wasm only). */
 export const MAX_POOL_GRAD = "AdvisorMaxPoolGrad";
@@ -16,6 +17,14 @@ export const BIAS_ACT_GRAD = "AdvisorBiasActGrad";
 interface HeapBackend extends tf.KernelBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  /** The Emscripten module; its `asm.memory` is the heap every tensor lives on. */
+  wasm?: { asm?: { memory?: unknown } };
+}
+
+/** The SIMD loops bound to the backend's heap, or null (no SIMD, or an unexpected backend). */
+function simd(backend: HeapBackend): SimdKernels | null {
+  const memory = backend.wasm?.asm?.memory;
+  return isWasmMemory(memory) ? simdKernels(memory) : null;
 }
 
 function floats(backend: HeapBackend, t: tf.TensorInfo, what: string): Float32Array {
@@ -42,6 +51,20 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
   const dx = floats(backend, out, "dx");
   const xv = floats(backend, x, "x");
   const dyv = floats(backend, dy, "dy");
+  const fast = simd(backend);
+  if (fast !== null && fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && c >= 4 && oh * 2 <= h && ow * 2 <= w) {
+    // Every element a window covers is written; rows or columns no window reaches stay 0.
+    if (oh * 2 < h || ow * 2 < w) dx.fill(0);
+    const rowBytes = w * c * 4;
+    for (let b = 0; b < n; b++) {
+      for (let yr = 0; yr < oh; yr++) {
+        const r0 = (b * h + 2 * yr) * rowBytes;
+        const dyRow = dyv.byteOffset + (b * oh + yr) * ow * c * 4;
+        fast.poolRow2x2(xv.byteOffset + r0, xv.byteOffset + r0 + rowBytes, dyRow, dx.byteOffset + r0, dx.byteOffset + r0 + rowBytes, ow, c * 4);
+      }
+    }
+    return out;
+  }
   dx.fill(0);
   const rowStride = w * c;
   for (let b = 0; b < n; b++) {
@@ -78,7 +101,8 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
 /**
  * The backward pass of y = act(z + bias) with bias on the last axis, act ReLU or linear: outputs
  * g = dL/dz (dy where y > 0 for ReLU, as tfjs's dy · step(z); dy itself for linear) and
- * dL/dbias = g summed over every axis but the last (accumulated in double precision).
+ * dL/dbias = g summed over every axis but the last. With SIMD, each lane accumulates its share in
+ * float32 (as tfjs's own Sum does) and the lanes are added in double precision; else all in double.
  */
 function biasActGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo[] {
   const backend = args.backend as HeapBackend;
@@ -87,21 +111,36 @@ function biasActGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
   const c = dy.shape[dy.shape.length - 1] ?? 1;
   const gOut = backend.makeOutput([...dy.shape], "float32");
   const dbOut = backend.makeOutput([c], "float32");
+  const fast = simd(backend);
+  // The SIMD loop sums lanes over whole periods of lcm(c, 4) floats, so lane k is channel k % c.
+  const period = (c * 4) / gcd(c, 4);
+  const accOut = fast !== null ? backend.makeOutput([period], "float32") : undefined;
+  // Views are taken after the allocations (see maxPoolGrad).
   const g = floats(backend, gOut, "g");
   const db = floats(backend, dbOut, "db");
   const dyv = floats(backend, dy, "dy");
   const yv = floats(backend, y, "y");
   const sums = new Float64Array(c);
-  for (let base = 0; base < dyv.length; base += c) {
-    for (let d = 0; d < c; d++) {
-      const i = base + d;
-      const v = relu && !(yv[i]! > 0) ? 0 : dyv[i]!;
-      g[i] = v;
-      sums[d] = sums[d]! + v;
-    }
+  let start = 0;
+  if (fast !== null && accOut !== undefined) {
+    const acc = floats(backend, accOut, "acc");
+    acc.fill(0);
+    start = dyv.length - (dyv.length % period);
+    (relu ? fast.reluBiasGrad : fast.linearBiasGrad)(dyv.byteOffset, yv.byteOffset, g.byteOffset, start * 4, period * 4, acc.byteOffset);
+    for (let k = 0; k < period; k++) sums[k % c] = sums[k % c]! + acc[k]!;
+    backend.disposeData(accOut.dataId);
+  }
+  for (let i = start; i < dyv.length; i++) {
+    const v = relu && !(yv[i]! > 0) ? 0 : dyv[i]!;
+    g[i] = v;
+    sums[i % c] = sums[i % c]! + v;
   }
   db.set(sums);
   return [gOut, dbOut];
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }
 
 let registered = false;

@@ -173,6 +173,13 @@ describe("MaxPool gradient on wasm equals the cpu kernel (ties go to the first m
     { shape: [1, 6, 6, 2], f: 3, s: 1, pad: "valid", ties: false }, // overlapping
     { shape: [2, 7, 8, 2], f: 3, s: 2, pad: "same", ties: true }, // overlapping and padded
     { shape: [1, 9, 7, 2], f: 2, s: 1, pad: "same", ties: true },
+    // 2x2 stride 2 over at least 4 channels: the SIMD loop (src/engine/wasm-simd.ts), whose last
+    // 4-channel group overlaps the one before when the channels are not a multiple of 4.
+    { shape: [2, 8, 8, 6], f: 2, s: 2, pad: "valid", ties: true },
+    { shape: [2, 8, 8, 6], f: 2, s: 2, pad: "valid", ties: false },
+    { shape: [2, 7, 9, 5], f: 2, s: 2, pad: "valid", ties: true }, // a row and a column no window reaches
+    { shape: [3, 6, 4, 16], f: 2, s: 2, pad: "same", ties: true },
+    { shape: [1, 4, 6, 8], f: 2, s: 2, pad: "valid", ties: false },
   ];
   for (const [i, c] of cases.entries()) {
     test(`x ${c.shape.join("x")}, pool ${c.f} stride ${c.s} ${c.pad}${c.ties ? ", with ties" : ""}`, async () => {
@@ -192,9 +199,31 @@ describe("MaxPool gradient on wasm equals the cpu kernel (ties go to the first m
       const cpu = await onCpu(run);
       assert.equal(wasm.stock, false, "wasm uses the registered gradient");
       assert.equal(cpu.stock, true, "cpu uses tfjs's own MaxPoolGrad");
-      assertClose(wasm.dx, cpu.dx, "maxPool gradient", 1e-6);
+      // Windows that do not overlap only copy dy: bit-equal. Overlapping ones add in another order.
+      if (c.f <= c.s) assert.deepEqual(Array.from(wasm.dx), Array.from(cpu.dx), "maxPool gradient");
+      else assertClose(wasm.dx, cpu.dx, "maxPool gradient", 1e-6);
     });
   }
+
+  test("windows of −∞ and NaN: the gradient goes to the first value above −∞, none when there is none", async () => {
+    const shape: [number, number, number, number] = [1, 4, 4, 4];
+    const x = randomArray(size(shape), 450, 3);
+    for (let i = 0; i < x.length; i++) if (i % 5 === 0) x[i] = -Infinity;
+    for (let i = 0; i < x.length; i++) if (i % 7 === 0) x[i] = NaN;
+    // One window (channel 1 of the top-left window) entirely −∞/NaN.
+    for (const [r, c] of [[0, 0], [0, 1], [1, 0], [1, 1]]) x[(r! * 4 + c!) * 4 + 1] = r === c ? NaN : -Infinity;
+    const run = async (): Promise<Arr> => {
+      const xs = tf.tensor4d(x, shape);
+      const r = tf.tensor(randomArray(16, 451), [1, 2, 2, 4]);
+      const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid"), r)))(xs);
+      const out = (await dx.data()) as Arr;
+      tf.dispose([xs, r, dx]);
+      return out;
+    };
+    const wasm = await run();
+    const cpu = await onCpu(run);
+    assert.deepEqual(Array.from(wasm), Array.from(cpu));
+  });
 });
 
 describe("BatchMatMul gradient on wasm equals the cpu kernels", () => {
