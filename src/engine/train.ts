@@ -3,6 +3,7 @@
 // weights never move) and the masks are re-applied after every step: pruned weights stay exactly 0.
 import { tf, type LayersModel } from "./tf.js";
 import { imageSize, type Dataset } from "./data.js";
+import { applyGradients } from "./fused-adam.js";
 import { fusedApply } from "./fused-layers.js";
 import { applyMasks, layerOf, type Masks } from "./masks.js";
 import { prunableWeights } from "./models.js";
@@ -128,7 +129,7 @@ export function trainStep(
       const g = grads[name];
       if (g) grads[name] = tf.mul(g, mask);
     }
-    optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+    applyGradients(optimizer, Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
     const h = tf.equal(tf.argMax(logitsOut!, 1), y).sum();
     logitsOut!.dispose();
     return [value.dataSync()[0] ?? NaN, h.dataSync()[0] ?? 0];

@@ -12,6 +12,20 @@ import { isWasmMemory, simdKernels, type SimdKernels } from "./wasm-simd.js";
 /** The kernel names registered here (wasm only). */
 export const MAX_POOL_GRAD = "AdvisorMaxPoolGrad";
 export const BIAS_ACT_GRAD = "AdvisorBiasActGrad";
+export const ADAM_STEP = "AdvisorAdamStep";
+
+/** ADAM_STEP's attributes: float32 constants, as tfjs's AdamOptimizer turns them into tensors. */
+export interface AdamStepAttrs {
+  beta1: number;
+  oneMinusBeta1: number;
+  beta2: number;
+  oneMinusBeta2: number;
+  /** 1 − beta1^t and 1 − beta2^t (the bias corrections). */
+  c1: number;
+  c2: number;
+  epsilon: number;
+  negLearningRate: number;
+}
 
 /** The parts of tfjs-backend-wasm's BackendWasm used here (it does not export its class type). */
 interface HeapBackend extends tf.KernelBackend {
@@ -139,18 +153,73 @@ function biasActGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
   return [gOut, dbOut];
 }
 
+/**
+ * One Adam step of one variable: inputs w, m, v, g; outputs w', m', v' (see SimdKernels.adam for
+ * the operation order, tfjs's own). The elements past the last multiple of 4 are done in
+ * JavaScript with every operation rounded to float32 (Math.fround), which gives the same bits.
+ */
+function adamStep(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo[] {
+  const backend = args.backend as HeapBackend;
+  const { w, m, v, g } = args.inputs as { w: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo; g: tf.TensorInfo };
+  const a = args.attrs as unknown as AdamStepAttrs;
+  const outs = [w, m, v].map((t) => backend.makeOutput([...t.shape], "float32"));
+  const [ow, om, ov] = outs.map((t, i) => floats(backend, t, ["w'", "m'", "v'"][i]!)) as [Float32Array, Float32Array, Float32Array];
+  const [wv, mv, vv, gv] = [floats(backend, w, "w"), floats(backend, m, "m"), floats(backend, v, "v"), floats(backend, g, "g")];
+  const f = Math.fround;
+  const [b1, omb1, b2, omb2, c1, c2, eps, nlr] = [a.beta1, a.oneMinusBeta1, a.beta2, a.oneMinusBeta2, a.c1, a.c2, a.epsilon, a.negLearningRate].map(f) as number[];
+  const fast = simd(backend);
+  let start = 0;
+  if (fast !== null) {
+    start = wv.length - (wv.length % 4);
+    fast.adam(wv.byteOffset, mv.byteOffset, vv.byteOffset, gv.byteOffset, ow.byteOffset, om.byteOffset, ov.byteOffset, start * 4, b1!, omb1!, b2!, omb2!, c1!, c2!, eps!, nlr!);
+  }
+  for (let i = start; i < wv.length; i++) {
+    const gi = gv[i]!;
+    const mi = f(f(mv[i]! * b1!) + f(gi * omb1!));
+    const vi = f(f(vv[i]! * b2!) + f(f(gi * gi) * omb2!));
+    om[i] = mi;
+    ov[i] = vi;
+    ow[i] = f(f(f(f(mi / c1!) / f(f(Math.sqrt(f(vi / c2!))) + eps!)) * nlr!) + wv[i]!);
+  }
+  return outs;
+}
+
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
 let registered = false;
 
-/** Registers the kernels for the wasm backend. Idempotent. */
+/**
+ * Registers the kernels for the wasm backend, and replaces its Identity kernel by one that shares
+ * the input's data (a reference more) instead of copying it, as the cpu and webgl backends do:
+ * tfjs clones every tensor a gradient saves, so the copies cost LeNet-5 training three passes
+ * over 600k floats per step (and page faults on fresh heap in the first steps). Tensor data is
+ * never written in place (Variable.assign swaps the data, it does not overwrite it), so sharing
+ * is safe. Idempotent.
+ */
 export function registerHeapKernels(): void {
   if (registered) return;
   registered = true;
+  const stockIdentity = tf.getKernel(tf.Identity, "wasm");
+  if (stockIdentity !== undefined) {
+    tf.unregisterKernel(tf.Identity, "wasm");
+    tf.registerKernel({
+      kernelName: tf.Identity,
+      backendName: "wasm",
+      kernelFunc: (args) => {
+        const { x } = args.inputs as { x: tf.TensorInfo };
+        if (x.dtype === "string") return stockIdentity.kernelFunc(args);
+        (args.backend as HeapBackend).incRef(x.dataId);
+        return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+      },
+    });
+  }
   if (tf.getKernel(MAX_POOL_GRAD, "wasm") === undefined) {
     tf.registerKernel({ kernelName: MAX_POOL_GRAD, backendName: "wasm", kernelFunc: maxPoolGrad as unknown as tf.KernelFunc });
+  }
+  if (tf.getKernel(ADAM_STEP, "wasm") === undefined) {
+    tf.registerKernel({ kernelName: ADAM_STEP, backendName: "wasm", kernelFunc: adamStep as unknown as tf.KernelFunc });
   }
   if (tf.getKernel(BIAS_ACT_GRAD, "wasm") === undefined) {
     tf.registerKernel({ kernelName: BIAS_ACT_GRAD, backendName: "wasm", kernelFunc: biasActGrad as unknown as tf.KernelFunc });

@@ -1,11 +1,11 @@
-// Two small WebAssembly SIMD loops that run on tfjs-backend-wasm's own memory, for the heap
-// kernels in wasm-heap-kernels.ts: the gradient of a 2x2, stride-2 max pool, and the ReLU mask +
-// bias sum of a layer's backward pass. In plain JavaScript these memory-bound passes cost several
+// Small WebAssembly SIMD loops that run on tfjs-backend-wasm's own memory, for the heap kernels
+// in wasm-heap-kernels.ts: the gradient of a 2x2, stride-2 max pool, the ReLU mask + bias sum of
+// a layer's backward pass, and an Adam step (fused-adam.ts). In plain JavaScript these memory-bound passes cost several
 // milliseconds per LeNet-5 step (a data-dependent branch per element); as 128-bit SIMD with
 // masks instead of branches they are a few times faster.
 //
 // The module is assembled here, byte by byte, instead of shipping a compiled .wasm: it is
-// ~300 bytes, needs no toolchain, and imports the backend's WebAssembly.Memory so the loops
+// under 1 kB, needs no toolchain, and imports the backend's WebAssembly.Memory so the loops
 // read and write tensors in place (pointers are the tensors' byte offsets on that heap).
 // Only opcodes of the finished SIMD proposal are used (Node >= 16.4 validates them).
 
@@ -24,9 +24,20 @@ export interface SimdKernels {
   reluBiasGrad(dy: number, y: number, g: number, nBytes: number, pBytes: number, acc: number): void;
   /** As reluBiasGrad without the mask (a linear activation): g = dy. */
   linearBiasGrad(dy: number, y: number, g: number, nBytes: number, pBytes: number, acc: number): void;
+  /**
+   * One Adam step over `nBytes` bytes (a multiple of 16), in tfjs's AdamOptimizer's operation
+   * order, each operation rounded to float32 as its kernels do:
+   *   m' = m·b1 + g·(1−b1), v' = v·b2 + (g·g)·(1−b2),
+   *   w' = ((m'/c1) / (sqrt(v'/c2) + eps))·(−lr) + w, with c1 = 1 − b1^t, c2 = 1 − b2^t.
+   */
+  adam(
+    w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, nBytes: number,
+    b1: number, oneMinusB1: number, b2: number, oneMinusB2: number, c1: number, c2: number, eps: number, negLr: number,
+  ): void;
 }
 
 const I32 = 0x7f;
+const F32 = 0x7d;
 const V128 = 0x7b;
 
 function leb(n: number): number[] {
@@ -79,6 +90,9 @@ const ANDNOT = simd(0x4f); // a & ~b
 const OR = simd(0x50);
 const BITSELECT = simd(0x52); // (a & c) | (b & ~c)
 const F32X4_ADD = simd(0xe4);
+const F32X4_MUL = simd(0xe6);
+const F32X4_DIV = simd(0xe7);
+const F32X4_SQRT = simd(0xe3);
 const F32_NEG_INF = [0x43, 0x00, 0x00, 0x80, 0xff];
 
 /** v128.load of (local a + local b). */
@@ -162,6 +176,35 @@ function biasGradBody(relu: boolean): number[] {
   ];
 }
 
+function adamBody(): number[] {
+  // params: w 0, m 1, v 2, g 3, outW 4, outM 5, outV 6, n 7 (i32); b1 8, omb1 9, b2 10, omb2 11,
+  // c1 12, c2 13, eps 14, negLr 15 (f32). Locals: i 16 (i32); the eight constants splatted 17-24,
+  // G 25, M 26, V 27 (v128).
+  const [w, m, v, g, outW, outM, outV, n] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const i = 16;
+  const [G, M, V] = [25, 26, 27];
+  const k = (param: number): number => param + 9; // the splatted copy of f32 param 8..15
+  const splats = [8, 9, 10, 11, 12, 13, 14, 15].flatMap((p) => [...get(p), ...F32X4_SPLAT, ...set(k(p))]);
+  const at = (base: number): number[] => [...get(base), ...get(i), ...ADD];
+  return [
+    ...splats,
+    ...BLOCK,
+    ...get(n), ...i32(0), ...EQ, ...BR_IF(0),
+    ...LOOP,
+    ...loadAt(g, i), ...set(G),
+    ...at(outM), ...loadAt(m, i), ...get(k(8)), ...F32X4_MUL, ...get(G), ...get(k(9)), ...F32X4_MUL, ...F32X4_ADD, ...set(M), ...get(M), ...STORE,
+    ...at(outV), ...loadAt(v, i), ...get(k(10)), ...F32X4_MUL, ...get(G), ...get(G), ...F32X4_MUL, ...get(k(11)), ...F32X4_MUL, ...F32X4_ADD, ...set(V), ...get(V), ...STORE,
+    ...at(outW),
+    ...get(M), ...get(k(12)), ...F32X4_DIV,
+    ...get(V), ...get(k(13)), ...F32X4_DIV, ...F32X4_SQRT, ...get(k(14)), ...F32X4_ADD,
+    ...F32X4_DIV, ...get(k(15)), ...F32X4_MUL, ...loadAt(w, i), ...F32X4_ADD, ...STORE,
+    ...get(i), ...i32(16), ...ADD, ...set(i),
+    ...get(i), ...get(n), ...LT_U, ...BR_IF(0),
+    ...END,
+    ...END,
+  ];
+}
+
 function section(id: number, content: number[]): number[] {
   return [id, ...leb(content.length), ...content];
 }
@@ -175,23 +218,25 @@ function func(locals: Array<[number, number]>, body: number[]): number[] {
   return [...leb(code.length), ...code];
 }
 
-/** The module's bytes: memory imported as env.memory, three exported functions. */
+/** The module's bytes: memory imported as env.memory, four exported functions. */
 export function simdModuleBytes(): Uint8Array {
   const types = [
     [0x60, 7, ...Array<number>(7).fill(I32), 0], // poolRow2x2
     [0x60, 6, ...Array<number>(6).fill(I32), 0], // bias grads
+    [0x60, 16, ...Array<number>(8).fill(I32), ...Array<number>(8).fill(F32), 0], // adam
   ];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [types.length, ...types.flat()]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [3, 0, 1, 1]),
-    ...section(7, [3, ...name("poolRow2x2"), 0x00, 0, ...name("reluBiasGrad"), 0x00, 1, ...name("linearBiasGrad"), 0x00, 2]),
+    ...section(3, [4, 0, 1, 1, 2]),
+    ...section(7, [4, ...name("poolRow2x2"), 0x00, 0, ...name("reluBiasGrad"), 0x00, 1, ...name("linearBiasGrad"), 0x00, 2, ...name("adam"), 0x00, 3]),
     ...section(10, [
-      3,
+      4,
       ...func([[6, I32], [11, V128]], poolRow2x2Body()),
       ...func([[2, I32], [2, V128]], biasGradBody(true)),
       ...func([[2, I32], [2, V128]], biasGradBody(false)),
+      ...func([[1, I32], [11, V128]], adamBody()),
     ]),
   ];
   return new Uint8Array(bytes);
