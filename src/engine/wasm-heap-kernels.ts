@@ -13,6 +13,26 @@ import { isWasmMemory, simdKernels, type SimdKernels } from "./wasm-simd.js";
 export const MAX_POOL_GRAD = "AdvisorMaxPoolGrad";
 export const BIAS_ACT_GRAD = "AdvisorBiasActGrad";
 export const ADAM_STEP = "AdvisorAdamStep";
+export const COL2IM = "AdvisorCol2Im";
+
+/** COL2IM's attributes: the input-gradient shape, the kernel, and the forward padding (stride 1). */
+export interface Col2ImAttrs {
+  n: number;
+  inH: number;
+  inW: number;
+  ci: number;
+  oh: number;
+  ow: number;
+  kh: number;
+  kw: number;
+  top: number;
+  left: number;
+}
+
+/** Whether COL2IM has its SIMD loop on the active backend (else conv2dInputGradient keeps its own route). */
+export function col2imAvailable(): boolean {
+  return tf.getBackend() === "wasm" && tf.getKernel(COL2IM, "wasm") !== undefined && simd(tf.backend() as HeapBackend) !== null;
+}
 
 /** ADAM_STEP's attributes: float32 constants, as tfjs's AdamOptimizer turns them into tensors. */
 export interface AdamStepAttrs {
@@ -184,6 +204,37 @@ function adamStep(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs
   return outs;
 }
 
+/**
+ * The input gradient of a stride-1 convolution from its im2col columns
+ * cols[(b, h, w), (i, j, c)] = Σ_co dy[b, h, w, co] · W[i, j, c, co]: each column value is added
+ * to dx[b, h + i − top, w + j − left, c] when that lies inside the input (col2im).
+ */
+function col2im(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const backend = args.backend as HeapBackend;
+  const { cols } = args.inputs as { cols: tf.TensorInfo };
+  const a = args.attrs as unknown as Col2ImAttrs;
+  const fast = simd(backend);
+  if (fast === null) throw new Error(`${COL2IM} needs WebAssembly SIMD`);
+  const k = a.kh * a.kw * a.ci;
+  if (cols.shape[0] !== a.n * a.oh * a.ow || cols.shape[1] !== k) throw new Error(`${COL2IM}: columns of shape ${cols.shape.join("x")}`);
+  const out = backend.makeOutput([a.n, a.inH, a.inW, a.ci], "float32");
+  const dx = floats(backend, out, "dx");
+  const cv = floats(backend, cols, "cols");
+  dx.fill(0);
+  const rowBytes = a.inW * a.ci * 4;
+  for (let b = 0; b < a.n; b++) {
+    for (let h = 0; h < a.oh; h++) {
+      const ilo = Math.max(0, a.top - h);
+      const ihi = Math.min(a.kh, a.inH + a.top - h);
+      if (ihi <= ilo) continue;
+      const src = cv.byteOffset + (b * a.oh + h) * a.ow * k * 4;
+      const dst = dx.byteOffset + (b * a.inH + h - a.top + ilo) * rowBytes;
+      fast.col2imRow(src, dst, a.ow, ilo, ihi, a.kw, a.ci * 4, rowBytes, a.left, a.inW, k * 4);
+    }
+  }
+  return out;
+}
+
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
@@ -217,6 +268,9 @@ export function registerHeapKernels(): void {
   }
   if (tf.getKernel(MAX_POOL_GRAD, "wasm") === undefined) {
     tf.registerKernel({ kernelName: MAX_POOL_GRAD, backendName: "wasm", kernelFunc: maxPoolGrad as unknown as tf.KernelFunc });
+  }
+  if (tf.getKernel(COL2IM, "wasm") === undefined) {
+    tf.registerKernel({ kernelName: COL2IM, backendName: "wasm", kernelFunc: col2im as unknown as tf.KernelFunc });
   }
   if (tf.getKernel(ADAM_STEP, "wasm") === undefined) {
     tf.registerKernel({ kernelName: ADAM_STEP, backendName: "wasm", kernelFunc: adamStep as unknown as tf.KernelFunc });

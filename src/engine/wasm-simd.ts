@@ -1,6 +1,7 @@
 // Small WebAssembly SIMD loops that run on tfjs-backend-wasm's own memory, for the heap kernels
 // in wasm-heap-kernels.ts: the gradient of a 2x2, stride-2 max pool, the ReLU mask + bias sum of
-// a layer's backward pass, and an Adam step (fused-adam.ts). In plain JavaScript these memory-bound passes cost several
+// a layer's backward pass, an Adam step (fused-adam.ts), and the scatter-add (col2im) of a
+// convolution's input gradient computed as a matrix product (wasm-gradients.ts). In plain JavaScript these memory-bound passes cost several
 // milliseconds per LeNet-5 step (a data-dependent branch per element); as 128-bit SIMD with
 // masks instead of branches they are a few times faster.
 //
@@ -30,6 +31,16 @@ export interface SimdKernels {
    *   m' = m·b1 + g·(1−b1), v' = v·b2 + (g·g)·(1−b2),
    *   w' = ((m'/c1) / (sqrt(v'/c2) + eps))·(−lr) + w, with c1 = 1 − b1^t, c2 = 1 − b2^t.
    */
+  /**
+   * Scatter-adds one output row of im2col columns back onto an NHWC input gradient (stride 1):
+   * for each of the `ow` output positions w and kernel rows i in [ilo, ihi), the `kw`·ci values
+   * at src + (w·kh·kw·ci + i·kw·ci)·4 are added at dst row (i − ilo), column w + j − left,
+   * with the kernel columns j that fall outside [0, inW) left out. Sizes in bytes where named so.
+   */
+  col2imRow(
+    src: number, dst: number, ow: number, ilo: number, ihi: number, kw: number, ciBytes: number, rowBytes: number,
+    left: number, inW: number, kBytes: number,
+  ): void;
   adam(
     w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, nBytes: number,
     b1: number, oneMinusB1: number, b2: number, oneMinusB2: number, c1: number, c2: number, eps: number, negLr: number,
@@ -74,6 +85,16 @@ const ADD = [0x6a];
 const SUB = [0x6b];
 const SHL = [0x74];
 const LT_U = [0x49];
+const LT_S = [0x48];
+const GT_S = [0x4a];
+const LE_S = [0x4c];
+const GT_U = [0x4b];
+const GE_U = [0x4f];
+const MUL = [0x6c];
+const BR = (depth: number): number[] => [0x0c, depth];
+const F32_LOAD = [0x2a, 2, 0];
+const F32_STORE = [0x38, 2, 0];
+const F32_ADD = [0x92];
 const EQ = [0x46];
 const SELECT = [0x1b];
 const BLOCK = [0x02, 0x40];
@@ -176,6 +197,51 @@ function biasGradBody(relu: boolean): number[] {
   ];
 }
 
+function col2imRowBody(): number[] {
+  // params: src 0, dst 1, ow 2, ilo 3, ihi 4, kw 5, cib 6, rowb 7, left 8, inW 9, kb 10.
+  const [src, dst, ow, ilo, ihi, kw, cib, rowb, left, inW, kb] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  // i32 locals: w 11, i 12, jlo 13, jhi 14, sp 15, dp 16, len 17, t 18, x 19.
+  const [w, i, jlo, jhi, sp, dp, len, t, x] = [11, 12, 13, 14, 15, 16, 17, 18, 19];
+  const at = (base: number): number[] => [...get(base), ...get(t), ...ADD];
+  return [
+    ...LOOP, // over output positions w
+    // jlo = max(0, left − w); jhi = min(kw, inW + left − w)
+    ...get(left), ...get(w), ...SUB, ...set(x),
+    ...i32(0), ...get(x), ...get(x), ...i32(0), ...LT_S, ...SELECT, ...set(jlo),
+    ...get(inW), ...get(left), ...ADD, ...get(w), ...SUB, ...set(x),
+    ...get(kw), ...get(x), ...get(x), ...get(kw), ...GT_S, ...SELECT, ...set(jhi),
+    ...BLOCK,
+    ...get(jhi), ...get(jlo), ...LE_S, ...BR_IF(0),
+    ...get(jhi), ...get(jlo), ...SUB, ...get(cib), ...MUL, ...set(len),
+    ...get(ilo), ...set(i),
+    ...LOOP, // over kernel rows i
+    // sp = src + w·kb + (i·kw + jlo)·cib; dp = dst + (i − ilo)·rowb + (w + jlo − left)·cib
+    ...get(src), ...get(w), ...get(kb), ...MUL, ...ADD, ...get(i), ...get(kw), ...MUL, ...get(jlo), ...ADD, ...get(cib), ...MUL, ...ADD, ...set(sp),
+    ...get(dst), ...get(i), ...get(ilo), ...SUB, ...get(rowb), ...MUL, ...ADD,
+    ...get(w), ...get(jlo), ...ADD, ...get(left), ...SUB, ...get(cib), ...MUL, ...ADD, ...set(dp),
+    ...i32(0), ...set(t),
+    ...BLOCK, ...LOOP, // 4 floats at a time
+    ...get(t), ...i32(16), ...ADD, ...get(len), ...GT_U, ...BR_IF(1),
+    ...at(dp), ...at(dp), ...LOAD, ...at(sp), ...LOAD, ...F32X4_ADD, ...STORE,
+    ...get(t), ...i32(16), ...ADD, ...set(t),
+    ...BR(0),
+    ...END, ...END,
+    ...BLOCK, ...LOOP, // the rest one float at a time
+    ...get(t), ...get(len), ...GE_U, ...BR_IF(1),
+    ...at(dp), ...at(dp), ...F32_LOAD, ...at(sp), ...F32_LOAD, ...F32_ADD, ...F32_STORE,
+    ...get(t), ...i32(4), ...ADD, ...set(t),
+    ...BR(0),
+    ...END, ...END,
+    ...get(i), ...i32(1), ...ADD, ...set(i),
+    ...get(i), ...get(ihi), ...LT_S, ...BR_IF(0),
+    ...END,
+    ...END,
+    ...get(w), ...i32(1), ...ADD, ...set(w),
+    ...get(w), ...get(ow), ...LT_S, ...BR_IF(0),
+    ...END,
+  ];
+}
+
 function adamBody(): number[] {
   // params: w 0, m 1, v 2, g 3, outW 4, outM 5, outV 6, n 7 (i32); b1 8, omb1 9, b2 10, omb2 11,
   // c1 12, c2 13, eps 14, negLr 15 (f32). Locals: i 16 (i32); the eight constants splatted 17-24,
@@ -218,25 +284,30 @@ function func(locals: Array<[number, number]>, body: number[]): number[] {
   return [...leb(code.length), ...code];
 }
 
-/** The module's bytes: memory imported as env.memory, four exported functions. */
+/** The module's bytes: memory imported as env.memory, five exported functions. */
 export function simdModuleBytes(): Uint8Array {
   const types = [
     [0x60, 7, ...Array<number>(7).fill(I32), 0], // poolRow2x2
     [0x60, 6, ...Array<number>(6).fill(I32), 0], // bias grads
     [0x60, 16, ...Array<number>(8).fill(I32), ...Array<number>(8).fill(F32), 0], // adam
+    [0x60, 11, ...Array<number>(11).fill(I32), 0], // col2imRow
   ];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [types.length, ...types.flat()]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [4, 0, 1, 1, 2]),
-    ...section(7, [4, ...name("poolRow2x2"), 0x00, 0, ...name("reluBiasGrad"), 0x00, 1, ...name("linearBiasGrad"), 0x00, 2, ...name("adam"), 0x00, 3]),
+    ...section(3, [5, 0, 1, 1, 2, 3]),
+    ...section(7, [
+      5, ...name("poolRow2x2"), 0x00, 0, ...name("reluBiasGrad"), 0x00, 1, ...name("linearBiasGrad"), 0x00, 2, ...name("adam"), 0x00, 3,
+      ...name("col2imRow"), 0x00, 4,
+    ]),
     ...section(10, [
-      4,
+      5,
       ...func([[6, I32], [11, V128]], poolRow2x2Body()),
       ...func([[2, I32], [2, V128]], biasGradBody(true)),
       ...func([[2, I32], [2, V128]], biasGradBody(false)),
       ...func([[1, I32], [11, V128]], adamBody()),
+      ...func([[9, I32]], col2imRowBody()),
     ]),
   ];
   return new Uint8Array(bytes);

@@ -131,6 +131,10 @@ describe("Conv2D gradient on wasm equals the cpu kernels", () => {
     { n: 1, h: 9, w: 8, cin: 3, cout: 6, k: [3, 5], strides: [2, 1], pad: "same" },
     { n: 2, h: 9, w: 10, cin: 3, cout: 2, k: [3, 3], strides: 2, pad: 1 },
     { n: 1, h: 7, w: 8, cin: 6, cout: 6, k: [3, 3], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+    // Stride 1 takes the matrix-product + col2im route: kernel rows and columns clipped at every
+    // border ("same", a non-square kernel, channels not a multiple of 4).
+    { n: 2, h: 9, w: 7, cin: 5, cout: 5, k: [5, 3], strides: 1, pad: "same" },
+    { n: 1, h: 5, w: 4, cin: 2, cout: 3, k: [5, 5], strides: 1, pad: "same" }, // kernel wider than half the input
   ];
   for (const [i, c] of cases.entries()) {
     const label = `x ${c.n}x${c.h}x${c.w}x${c.cin}, k ${c.k.join("x")}, cout ${c.cout}, strides ${String(c.strides)}, pad ${JSON.stringify(c.pad)}`;
