@@ -24,7 +24,7 @@
 // Not covered: `fused.matMul` with a linear activation keeps tfjs's transposed matMuls (only
 // slow); depthwise convolutions have no backprop kernels on wasm.
 import { tf } from "./tf.js";
-import { COL2IM, MAX_POOL_GRAD, col2imAvailable, registerHeapKernels, type Col2ImAttrs } from "./wasm-heap-kernels.js";
+import { COL2IM, IM2COL_T, MAX_POOL_GRAD, col2imAvailable, registerHeapKernels, type Col2ImAttrs } from "./wasm-heap-kernels.js";
 
 type Tensor = tf.Tensor;
 type Tensor4D = tf.Tensor4D;
@@ -152,6 +152,9 @@ function geometry(xShape: number[], filterShape: number[], attrs: tf.Conv2DAttrs
  */
 export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, filterShape: number[], attrs: tf.Conv2DAttrs): Tensor4D {
   const g = geometry(x.shape, filterShape, attrs);
+  if (g.sh === 1 && g.sw === 1 && x.shape[3] === 1 && useCol2Im(x.shape[0], g, filterShape) && col2imAvailable()) {
+    return conv2dFilterGradientIm2Col(x, dy, filterShape, g);
+  }
   // Exactly the rows/columns the forward pass read: padding at the start, and at the end either
   // padding ("same") or dropping the rows a strided "valid" conv never reached.
   const needH = (g.outH - 1) * g.sh + g.kh;
@@ -192,6 +195,22 @@ function useCol2Im(n: number, g: ConvGeometry, filterShape: number[]): boolean {
   return n * g.outH * g.outW * kh * kw * cin <= COL2IM_MAX_FLOATS;
 }
 const COL2IM_MAX_FLOATS = 2 ** 23;
+
+/**
+ * dL/dW of a stride-1 convolution of a single-channel input (LeNet-5's conv1) as one matrix
+ * product: the input's transposed im2col columns [kh·kw, n·outH·outW] (wasm-heap-kernels.ts,
+ * IM2COL_T) times dy [n·outH·outW, cout]. The forward-convolution route convolves the input, its
+ * batch as channels, with dy as a kernel: 25 output pixels × 6 output channels over a 100k-long
+ * reduction, which XNNPACK runs at a fraction of its speed, after transposing dy.
+ * CPU time at batch 128 (load ~7): see the commit introducing it.
+ */
+function conv2dFilterGradientIm2Col(x: Tensor4D, dy: Tensor4D, filterShape: number[], g: ConvGeometry): Tensor4D {
+  const [n] = x.shape;
+  const [kh, kw, , cout] = filterShape as [number, number, number, number];
+  const attrs: Col2ImAttrs = { n, inH: g.inH, inW: g.inW, ci: 1, oh: g.outH, ow: g.outW, kh, kw, top: g.top, left: g.left };
+  const columns = tf.engine().runKernel(IM2COL_T, { x }, { ...attrs }) as Tensor;
+  return tf.reshape(tf.matMul(columns, tf.reshape(dy, [n * g.outH * g.outW, cout])), [kh, kw, 1, cout]);
+}
 
 /**
  * dL/dx of a stride-1 convolution as a matrix product and a scatter-add: the im2col columns

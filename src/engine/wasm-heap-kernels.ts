@@ -14,6 +14,7 @@ export const MAX_POOL_GRAD = "AdvisorMaxPoolGrad";
 export const BIAS_ACT_GRAD = "AdvisorBiasActGrad";
 export const ADAM_STEP = "AdvisorAdamStep";
 export const COL2IM = "AdvisorCol2Im";
+export const IM2COL_T = "AdvisorIm2ColT";
 
 /** COL2IM's attributes: the input-gradient shape, the kernel, and the forward padding (stride 1). */
 export interface Col2ImAttrs {
@@ -235,6 +236,34 @@ function col2im(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?:
   return out;
 }
 
+/**
+ * The transposed im2col columns of a single-channel NHWC input for a stride-1 convolution:
+ * out[(i, j), (b, h, w)] = x[b, h + i − top, w + j − left, 0], 0 outside the input. With
+ * them a filter gradient is one matrix product, columns · dy (wasm-gradients.ts). Attributes as
+ * COL2IM's (ci = 1).
+ */
+function im2colT(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const backend = args.backend as HeapBackend;
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const a = args.attrs as unknown as Col2ImAttrs;
+  const fast = simd(backend);
+  if (fast === null) throw new Error(`${IM2COL_T} needs WebAssembly SIMD`);
+  if (a.ci !== 1 || x.shape.join() !== [a.n, a.inH, a.inW, 1].join()) throw new Error(`${IM2COL_T}: input of shape ${x.shape.join("x")}`);
+  const m = a.n * a.oh * a.ow;
+  const out = backend.makeOutput([a.kh * a.kw, m], "float32");
+  const dst = floats(backend, out, "columns");
+  const xv = floats(backend, x, "x");
+  for (let i = 0; i < a.kh; i++) {
+    for (let j = 0; j < a.kw; j++) {
+      const colOff = j - a.left;
+      const wlo = Math.min(a.ow, Math.max(0, -colOff));
+      const whi = Math.max(wlo, Math.min(a.ow, a.inW - colOff));
+      fast.im2colTap(dst.byteOffset + (i * a.kw + j) * m * 4, xv.byteOffset, a.n, a.oh, a.ow, a.inH, a.inW, i - a.top, colOff, wlo, whi);
+    }
+  }
+  return out;
+}
+
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
@@ -268,6 +297,9 @@ export function registerHeapKernels(): void {
   }
   if (tf.getKernel(MAX_POOL_GRAD, "wasm") === undefined) {
     tf.registerKernel({ kernelName: MAX_POOL_GRAD, backendName: "wasm", kernelFunc: maxPoolGrad as unknown as tf.KernelFunc });
+  }
+  if (tf.getKernel(IM2COL_T, "wasm") === undefined) {
+    tf.registerKernel({ kernelName: IM2COL_T, backendName: "wasm", kernelFunc: im2colT as unknown as tf.KernelFunc });
   }
   if (tf.getKernel(COL2IM, "wasm") === undefined) {
     tf.registerKernel({ kernelName: COL2IM, backendName: "wasm", kernelFunc: col2im as unknown as tf.KernelFunc });

@@ -1,7 +1,7 @@
 // Small WebAssembly SIMD loops that run on tfjs-backend-wasm's own memory, for the heap kernels
 // in wasm-heap-kernels.ts: the gradient of a 2x2, stride-2 max pool, the ReLU mask + bias sum of
-// a layer's backward pass, an Adam step (fused-adam.ts), and the scatter-add (col2im) of a
-// convolution's input gradient computed as a matrix product (wasm-gradients.ts). In plain JavaScript these memory-bound passes cost several
+// a layer's backward pass, an Adam step (fused-adam.ts), and the im2col gather / col2im scatter-add
+// of convolution gradients computed as matrix products (wasm-gradients.ts). In plain JavaScript these memory-bound passes cost several
 // milliseconds per LeNet-5 step (a data-dependent branch per element); as 128-bit SIMD with
 // masks instead of branches they are a few times faster.
 //
@@ -40,6 +40,15 @@ export interface SimdKernels {
   col2imRow(
     src: number, dst: number, ow: number, ilo: number, ihi: number, kw: number, ciBytes: number, rowBytes: number,
     left: number, inW: number, kBytes: number,
+  ): void;
+  /**
+   * One tap (i, j) of a single-channel input's transposed im2col: for every image b and output
+   * row h, the `ow` floats at dst are x[b, h + rowOff, w + colOff] for w in [0, ow), 0 outside the
+   * input; `wlo`/`whi` bound the w whose column lies inside. dst advances ow floats per row.
+   */
+  im2colTap(
+    dst: number, x: number, n: number, oh: number, ow: number, inH: number, inW: number, rowOff: number, colOff: number,
+    wlo: number, whi: number,
   ): void;
   adam(
     w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, nBytes: number,
@@ -95,6 +104,11 @@ const BR = (depth: number): number[] => [0x0c, depth];
 const F32_LOAD = [0x2a, 2, 0];
 const F32_STORE = [0x38, 2, 0];
 const F32_ADD = [0x92];
+const F32_ZERO = [0x43, 0, 0, 0, 0];
+const GE_S = [0x4e];
+const OR_I32 = [0x72];
+const IF = [0x04, 0x40];
+const ELSE = [0x05];
 const EQ = [0x46];
 const SELECT = [0x1b];
 const BLOCK = [0x02, 0x40];
@@ -242,6 +256,64 @@ function col2imRowBody(): number[] {
   ];
 }
 
+function im2colTapBody(): number[] {
+  // params: dst 0, x 1, n 2, oh 3, ow 4, inH 5, inW 6, rowOff 7, colOff 8, wlo 9, whi 10.
+  const [dst, x, n, oh, ow, inH, inW, rowOff, colOff, wlo, whi] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  // i32 locals: b 11, h 12, r 13, d 14, sp 15, w 16, end 17.
+  const [b, h, r, d, sp, w, end] = [11, 12, 13, 14, 15, 16, 17];
+  // Writes zeros to dst floats [from, to) of the current row (w is the counter).
+  const zeros = (from: number[], to: number): number[] => [
+    ...from, ...set(w),
+    ...BLOCK, ...LOOP,
+    ...get(w), ...get(to), ...GE_S, ...BR_IF(1),
+    ...get(d), ...get(w), ...i32(2), ...SHL, ...ADD, ...F32_ZERO, ...F32_STORE,
+    ...get(w), ...i32(1), ...ADD, ...set(w),
+    ...BR(0),
+    ...END, ...END,
+  ];
+  const dAt = [...get(d), ...get(w), ...i32(2), ...SHL, ...ADD];
+  const sAt = [...get(sp), ...get(w), ...i32(2), ...SHL, ...ADD];
+  return [
+    ...get(dst), ...set(d),
+    ...BLOCK, ...get(n), ...i32(0), ...EQ, ...BR_IF(0),
+    ...LOOP, // images b
+    ...i32(0), ...set(h),
+    ...LOOP, // output rows h
+    ...get(h), ...get(rowOff), ...ADD, ...set(r),
+    ...get(r), ...i32(0), ...LT_S, ...get(r), ...get(inH), ...GE_S, ...OR_I32,
+    ...IF,
+    ...zeros(i32(0), ow),
+    ...ELSE,
+    ...zeros(i32(0), wlo),
+    // sp = x + ((b·inH + r)·inW + colOff)·4, so that column w is at sp + 4w.
+    ...get(x), ...get(b), ...get(inH), ...MUL, ...get(r), ...ADD, ...get(inW), ...MUL, ...get(colOff), ...ADD, ...i32(2), ...SHL, ...ADD, ...set(sp),
+    ...get(wlo), ...set(w),
+    ...get(whi), ...i32(4), ...SUB, ...set(end),
+    ...BLOCK, ...LOOP, // 4 floats at a time while w + 4 <= whi
+    ...get(w), ...get(end), ...GT_S, ...BR_IF(1),
+    ...dAt, ...sAt, ...LOAD, ...STORE,
+    ...get(w), ...i32(4), ...ADD, ...set(w),
+    ...BR(0),
+    ...END, ...END,
+    ...BLOCK, ...LOOP, // the rest of the inside columns
+    ...get(w), ...get(whi), ...GE_S, ...BR_IF(1),
+    ...dAt, ...sAt, ...F32_LOAD, ...F32_STORE,
+    ...get(w), ...i32(1), ...ADD, ...set(w),
+    ...BR(0),
+    ...END, ...END,
+    ...zeros(get(whi), ow),
+    ...END,
+    ...get(d), ...get(ow), ...i32(2), ...SHL, ...ADD, ...set(d),
+    ...get(h), ...i32(1), ...ADD, ...set(h),
+    ...get(h), ...get(oh), ...LT_S, ...BR_IF(0),
+    ...END,
+    ...get(b), ...i32(1), ...ADD, ...set(b),
+    ...get(b), ...get(n), ...LT_S, ...BR_IF(0),
+    ...END,
+    ...END,
+  ];
+}
+
 function adamBody(): number[] {
   // params: w 0, m 1, v 2, g 3, outW 4, outM 5, outV 6, n 7 (i32); b1 8, omb1 9, b2 10, omb2 11,
   // c1 12, c2 13, eps 14, negLr 15 (f32). Locals: i 16 (i32); the eight constants splatted 17-24,
@@ -284,30 +356,31 @@ function func(locals: Array<[number, number]>, body: number[]): number[] {
   return [...leb(code.length), ...code];
 }
 
-/** The module's bytes: memory imported as env.memory, five exported functions. */
+/** The module's bytes: memory imported as env.memory, six exported functions. */
 export function simdModuleBytes(): Uint8Array {
   const types = [
     [0x60, 7, ...Array<number>(7).fill(I32), 0], // poolRow2x2
     [0x60, 6, ...Array<number>(6).fill(I32), 0], // bias grads
     [0x60, 16, ...Array<number>(8).fill(I32), ...Array<number>(8).fill(F32), 0], // adam
-    [0x60, 11, ...Array<number>(11).fill(I32), 0], // col2imRow
+    [0x60, 11, ...Array<number>(11).fill(I32), 0], // col2imRow, im2colTap
   ];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [types.length, ...types.flat()]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [5, 0, 1, 1, 2, 3]),
+    ...section(3, [6, 0, 1, 1, 2, 3, 3]),
     ...section(7, [
-      5, ...name("poolRow2x2"), 0x00, 0, ...name("reluBiasGrad"), 0x00, 1, ...name("linearBiasGrad"), 0x00, 2, ...name("adam"), 0x00, 3,
-      ...name("col2imRow"), 0x00, 4,
+      6, ...name("poolRow2x2"), 0x00, 0, ...name("reluBiasGrad"), 0x00, 1, ...name("linearBiasGrad"), 0x00, 2, ...name("adam"), 0x00, 3,
+      ...name("col2imRow"), 0x00, 4, ...name("im2colTap"), 0x00, 5,
     ]),
     ...section(10, [
-      5,
+      6,
       ...func([[6, I32], [11, V128]], poolRow2x2Body()),
       ...func([[2, I32], [2, V128]], biasGradBody(true)),
       ...func([[2, I32], [2, V128]], biasGradBody(false)),
       ...func([[1, I32], [11, V128]], adamBody()),
       ...func([[9, I32]], col2imRowBody()),
+      ...func([[7, I32]], im2colTapBody()),
     ]),
   ];
   return new Uint8Array(bytes);

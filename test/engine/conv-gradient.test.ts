@@ -135,6 +135,10 @@ describe("Conv2D gradient on wasm equals the cpu kernels", () => {
     // border ("same", a non-square kernel, channels not a multiple of 4).
     { n: 2, h: 9, w: 7, cin: 5, cout: 5, k: [5, 3], strides: 1, pad: "same" },
     { n: 1, h: 5, w: 4, cin: 2, cout: 3, k: [5, 5], strides: 1, pad: "same" }, // kernel wider than half the input
+    // One input channel, stride 1: the filter gradient as im2col columns · dy (conv1's route too).
+    { n: 2, h: 6, w: 9, cin: 1, cout: 3, k: [2, 4], strides: 1, pad: "valid" },
+    { n: 1, h: 5, w: 3, cin: 1, cout: 2, k: [5, 5], strides: 1, pad: "same" }, // taps entirely outside some rows/columns
+    { n: 1, h: 6, w: 7, cin: 1, cout: 2, k: [3, 3], strides: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
   ];
   for (const [i, c] of cases.entries()) {
     const label = `x ${c.n}x${c.h}x${c.w}x${c.cin}, k ${c.k.join("x")}, cout ${c.cout}, strides ${String(c.strides)}, pad ${JSON.stringify(c.pad)}`;
