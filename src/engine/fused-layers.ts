@@ -59,6 +59,22 @@ function activation(v: unknown): Activation | undefined {
   return v === "relu" || v === "linear" ? v : undefined;
 }
 
+/**
+ * The model's plan, made once per model: its layers and their variables do not change (weights
+ * are written into the same tf.Variable objects), and reading every layer's config on every
+ * training step showed up in profiles.
+ */
+const plans = new WeakMap<LayersModel, Step[] | null>();
+
+function cachedPlan(model: LayersModel): Step[] | undefined {
+  let p = plans.get(model);
+  if (p === undefined) {
+    p = plan(model) ?? null;
+    plans.set(model, p);
+  }
+  return p ?? undefined;
+}
+
 /** The model as steps fusedApply can run, or undefined when some layer is not covered. */
 function plan(model: LayersModel): Step[] | undefined {
   if (!(model instanceof tf.Sequential)) return undefined;
@@ -108,7 +124,7 @@ function plan(model: LayersModel): Step[] | undefined {
 export function fusedApply(model: LayersModel, x: tf.Tensor): tf.Tensor | undefined {
   if (tf.getBackend() !== "wasm" || x.dtype !== "float32") return undefined;
   registerFusedLayers();
-  const steps = plan(model);
+  const steps = cachedPlan(model);
   if (steps === undefined) return undefined;
   let h = x;
   for (const s of steps) {
