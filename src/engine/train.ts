@@ -1,6 +1,9 @@
 // Seeded mini-batch training with Adam, a validation split and early stopping. With masks, the
 // gradients of pruned weights are zeroed before Adam sees them (so its moments stay zero and the
 // weights never move) and the masks are re-applied after every step: pruned weights stay exactly 0.
+// On the wasm backend a step runs plain conv nets through fused layer kernels (fused-layers.ts) and
+// Adam as one kernel per variable (fused-adam.ts); results equal the unfused path up to float
+// rounding (Adam: bit for bit).
 import { tf, type LayersModel } from "./tf.js";
 import { imageSize, type Dataset } from "./data.js";
 import { applyGradients } from "./fused-adam.js";

@@ -1,4 +1,4 @@
-// Gradients for the wasm backend, written as forward convolutions.
+// Gradients for the wasm backend, written as forward convolutions and matrix products.
 //
 // The wasm backend has no `Conv2DBackpropFilter` kernel (so conv nets cannot train on it out of
 // the box), its `Conv2DBackpropInput` runs at about a quarter of the speed of its forward
@@ -6,7 +6,10 @@
 // negative (see maxPoolInputGradient). The convolution gradients can be expressed with kernels
 // wasm does well (XNNPACK's Conv2D, transpose, pad) and the max-pool gradient is one pass over
 // the heap (wasm-heap-kernels.ts), so `registerWasmGradients()` overrides the gradient configs of
-// `Conv2D` and `MaxPool` in tfjs's (global) gradient registry.
+// `Conv2D` and `MaxPool` in tfjs's (global) gradient registry. Where XNNPACK handles the
+// forward-convolution form poorly — stride-1 input gradients (few output channels, half the
+// multiply-adds on zero padding) and single-channel filter gradients — the gradient is one GEMM
+// with an im2col gather or col2im scatter-add done by SIMD loops (wasm-simd.ts).
 // It also overrides `BatchMatMul`'s: wasm's BatchMatMul is 7-10x slower with a transposed
 // operand than without (dense layers' backward pass), so the transposes are materialised first.
 //
