@@ -76,9 +76,17 @@ for (const c of convs) {
     kernel: "Conv2DBackpropInput",
     ...time(() => tf.conv2dTranspose(dy, w, c.x, 1, c.pad)),
   });
-  emit({ layer: c.layer, grad: "input", impl: "registered", kernel: "Conv2D", ...time(() => tf.tidy(() => conv2dInputGradient(c.x, dy, w, attrs))) });
+  // Both layers are stride 1: the registered input gradient is a GEMM plus a col2im scatter-add,
+  // and conv1's single-channel filter gradient an im2col gather plus a GEMM (wasm-gradients.ts).
+  emit({ layer: c.layer, grad: "input", impl: "registered", kernel: "BatchMatMul+AdvisorCol2Im", ...time(() => tf.tidy(() => conv2dInputGradient(c.x, dy, w, attrs))) });
   emit({ layer: c.layer, grad: "filter", impl: "stock", kernel: "Conv2DBackpropFilter", ms: null, note: "not registered for wasm" });
-  emit({ layer: c.layer, grad: "filter", impl: "registered", kernel: "Conv2D", ...time(() => tf.tidy(() => conv2dFilterGradient(x, dy, w.shape, attrs))) });
+  emit({
+    layer: c.layer,
+    grad: "filter",
+    impl: "registered",
+    kernel: c.x[3] === 1 ? "AdvisorIm2ColT+BatchMatMul" : "Conv2D",
+    ...time(() => tf.tidy(() => conv2dFilterGradient(x, dy, w.shape, attrs))),
+  });
   tf.dispose([x, w, y, dy]);
 }
 
@@ -93,7 +101,7 @@ for (const p of pools) {
   const stock = (): tf.Tensor =>
     tf.engine().runKernel(tf.MaxPoolGrad, { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: "valid" }) as tf.Tensor;
   emit({ layer: p.layer, grad: "input", impl: "stock", kernel: "MaxPoolGrad", ...time(stock) });
-  emit({ layer: p.layer, grad: "input", impl: "registered", kernel: "ArgMax+OneHot", ...time(() => tf.tidy(() => maxPoolInputGradient(x, dy, { filterSize: 2, strides: 2, pad: "valid" }))) });
+  emit({ layer: p.layer, grad: "input", impl: "registered", kernel: "AdvisorMaxPoolGrad", ...time(() => tf.tidy(() => maxPoolInputGradient(x, dy, { filterSize: 2, strides: 2, pad: "valid" }))) });
   tf.dispose([x, y, dy]);
 }
 

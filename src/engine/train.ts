@@ -1,8 +1,13 @@
 // Seeded mini-batch training with Adam, a validation split and early stopping. With masks, the
 // gradients of pruned weights are zeroed before Adam sees them (so its moments stay zero and the
 // weights never move) and the masks are re-applied after every step: pruned weights stay exactly 0.
+// On the wasm backend a step runs plain conv nets through fused layer kernels (fused-layers.ts) and
+// Adam as one kernel per variable (fused-adam.ts); results equal the unfused path up to float
+// rounding (Adam: bit for bit).
 import { tf, type LayersModel } from "./tf.js";
 import { imageSize, type Dataset } from "./data.js";
+import { applyGradients } from "./fused-adam.js";
+import { fusedApply } from "./fused-layers.js";
 import { applyMasks, layerOf, type Masks } from "./masks.js";
 import { prunableWeights } from "./models.js";
 import { mulberry32, permutation } from "./random.js";
@@ -119,7 +124,7 @@ export function trainStep(
   return tf.tidy(() => {
     let logitsOut: tf.Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
-      const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+      const logits = (fusedApply(model, x) ?? model.apply(x, { training: true })) as tf.Tensor2D;
       logitsOut = tf.keep(logits);
       return crossEntropy(logits, y, numClasses);
     }, vars);
@@ -127,7 +132,7 @@ export function trainStep(
       const g = grads[name];
       if (g) grads[name] = tf.mul(g, mask);
     }
-    optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+    applyGradients(optimizer, Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
     const h = tf.equal(tf.argMax(logitsOut!, 1), y).sum();
     logitsOut!.dispose();
     return [value.dataSync()[0] ?? NaN, h.dataSync()[0] ?? 0];

@@ -1,11 +1,15 @@
-// Gradients for the wasm backend, written as forward convolutions.
+// Gradients for the wasm backend, written as forward convolutions and matrix products.
 //
 // The wasm backend has no `Conv2DBackpropFilter` kernel (so conv nets cannot train on it out of
 // the box), its `Conv2DBackpropInput` runs at about a quarter of the speed of its forward
 // `Conv2D`, and its `MaxPoolGrad` is slow and drops the gradient of windows whose maximum is
-// negative (see maxPoolInputGradient). All three gradients can be expressed with kernels
-// wasm does well (XNNPACK's Conv2D, transpose, pad, argMax), so `registerWasmGradients()`
-// overrides the gradient configs of `Conv2D` and `MaxPool` in tfjs's (global) gradient registry.
+// negative (see maxPoolInputGradient). The convolution gradients can be expressed with kernels
+// wasm does well (XNNPACK's Conv2D, transpose, pad) and the max-pool gradient is one pass over
+// the heap (wasm-heap-kernels.ts), so `registerWasmGradients()` overrides the gradient configs of
+// `Conv2D` and `MaxPool` in tfjs's (global) gradient registry. Where XNNPACK handles the
+// forward-convolution form poorly — stride-1 input gradients (few output channels, half the
+// multiply-adds on zero padding) and single-channel filter gradients — the gradient is one GEMM
+// with an im2col gather or col2im scatter-add done by SIMD loops (wasm-simd.ts).
 // It also overrides `BatchMatMul`'s: wasm's BatchMatMul is 7-10x slower with a transposed
 // operand than without (dense layers' backward pass), so the transposes are materialised first.
 //
@@ -23,6 +27,7 @@
 // Not covered: `fused.matMul` with a linear activation keeps tfjs's transposed matMuls (only
 // slow); depthwise convolutions have no backprop kernels on wasm.
 import { tf } from "./tf.js";
+import { COL2IM, IM2COL_T, MAX_POOL_GRAD, col2imAvailable, registerHeapKernels, type Col2ImAttrs } from "./wasm-heap-kernels.js";
 
 type Tensor = tf.Tensor;
 type Tensor4D = tf.Tensor4D;
@@ -150,6 +155,9 @@ function geometry(xShape: number[], filterShape: number[], attrs: tf.Conv2DAttrs
  */
 export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, filterShape: number[], attrs: tf.Conv2DAttrs): Tensor4D {
   const g = geometry(x.shape, filterShape, attrs);
+  if (g.sh === 1 && g.sw === 1 && x.shape[3] === 1 && useCol2Im(x.shape[0], g, filterShape) && col2imAvailable()) {
+    return conv2dFilterGradientIm2Col(x, dy, filterShape, g);
+  }
   // Exactly the rows/columns the forward pass read: padding at the start, and at the end either
   // padding ("same") or dropping the rows a strided "valid" conv never reached.
   const needH = (g.outH - 1) * g.sh + g.kh;
@@ -169,6 +177,7 @@ export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, filterShape: num
  */
 export function conv2dInputGradient(xShape: number[], dy: Tensor4D, filter: Tensor4D, attrs: tf.Conv2DAttrs): Tensor4D {
   const g = geometry(xShape, filter.shape, attrs);
+  if (g.sh === 1 && g.sw === 1 && useCol2Im(xShape[0]!, g, filter.shape) && col2imAvailable()) return conv2dInputGradientCol2Im(xShape, dy, filter, g);
   const d = dilate(dy, g.sh, g.sw); // [N, Ho*sh, Wo*sw, Cout]; trailing zeros cropped below
   const beforeH = g.kh - 1 - g.top;
   const beforeW = g.kw - 1 - g.left;
@@ -180,59 +189,60 @@ export function conv2dInputGradient(xShape: number[], dy: Tensor4D, filter: Tens
 }
 
 /**
+ * Whether the matrix-product route is taken: its im2col columns, n·outH·outW × kh·kw·cin floats,
+ * are held in memory at once, so big layers (VGG-11's first convolutions at batch 128 would need
+ * 300 MB) keep the forward-convolution route.
+ */
+function useCol2Im(n: number, g: ConvGeometry, filterShape: number[]): boolean {
+  const [kh, kw, cin] = filterShape as [number, number, number, number];
+  return n * g.outH * g.outW * kh * kw * cin <= COL2IM_MAX_FLOATS;
+}
+const COL2IM_MAX_FLOATS = 2 ** 23;
+
+/**
+ * dL/dW of a stride-1 convolution of a single-channel input (LeNet-5's conv1) as one matrix
+ * product: the input's transposed im2col columns [kh·kw, n·outH·outW] (wasm-heap-kernels.ts,
+ * IM2COL_T) times dy [n·outH·outW, cout]. The forward-convolution route convolves the input, its
+ * batch as channels, with dy as a kernel: 25 output pixels × 6 output channels over a 100k-long
+ * reduction, which XNNPACK runs at a fraction of its speed, after transposing dy.
+ * CPU time at batch 128 (load ~7): see the commit introducing it.
+ */
+function conv2dFilterGradientIm2Col(x: Tensor4D, dy: Tensor4D, filterShape: number[], g: ConvGeometry): Tensor4D {
+  const [n] = x.shape;
+  const [kh, kw, , cout] = filterShape as [number, number, number, number];
+  const attrs: Col2ImAttrs = { n, inH: g.inH, inW: g.inW, ci: 1, oh: g.outH, ow: g.outW, kh, kw, top: g.top, left: g.left };
+  const columns = tf.engine().runKernel(IM2COL_T, { x }, { ...attrs }) as Tensor;
+  return tf.reshape(tf.matMul(columns, tf.reshape(dy, [n * g.outH * g.outW, cout])), [kh, kw, 1, cout]);
+}
+
+/**
+ * dL/dx of a stride-1 convolution as a matrix product and a scatter-add: the im2col columns
+ * dy[(n, h, w), cout] · W[(i, j, cin), cout]ᵀ, added back onto the input positions they came from
+ * (wasm-heap-kernels.ts, COL2IM). The forward-convolution route convolves the output gradient
+ * padded by kernel − 1 on every side — for LeNet-5's conv2 twice the multiply-adds, into only
+ * 6 (conv1: 1) output channels, which XNNPACK handles poorly; this route does the exact
+ * multiply-adds in one GEMM. CPU time at batch 128 (load ~7): conv2 5.4 -> 2.9 ms, conv1 (an
+ * attack's input gradient) 8.0 -> 3.4 ms.
+ */
+function conv2dInputGradientCol2Im(xShape: number[], dy: Tensor4D, filter: Tensor4D, g: ConvGeometry): Tensor4D {
+  const [n, , , cin] = xShape as [number, number, number, number];
+  const [kh, kw, , cout] = filter.shape;
+  const cols = tf.matMul(tf.reshape(dy, [n * g.outH * g.outW, cout]), tf.transpose(tf.reshape(filter, [kh * kw * cin, cout])));
+  const attrs: Col2ImAttrs = { n, inH: g.inH, inW: g.inW, ci: cin, oh: g.outH, ow: g.outW, kh, kw, top: g.top, left: g.left };
+  return tf.engine().runKernel(COL2IM, { cols }, { ...attrs }) as Tensor4D;
+}
+
+/**
  * dL/dx of y = maxPool(x): the gradient of each window goes to its first maximum in row-major
- * order, as on the cpu backend and in TensorFlow. Padding is -Infinity, so it never wins.
+ * order, as on the cpu backend and in TensorFlow; padding never wins. One pass over the wasm
+ * heap (wasm-heap-kernels.ts), on the wasm backend only.
  *
  * wasm's own MaxPoolGrad is not used at all: besides being slow, it gives ties to the *last*
  * maximum and drops the gradient of every window whose maximum is negative (tfjs 4.22; it looks
  * like a FLT_MIN-initialised maximum), which also breaks "same" padding at the borders.
  */
 export function maxPoolInputGradient(x: Tensor4D, dy: Tensor4D, attrs: tf.MaxPoolAttrs): Tensor4D {
-  const info = tf.backend_util.computePool2DInfo(x.shape, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  const [n, h, w, c] = x.shape;
-  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
-  const [, oh, ow] = dy.shape;
-  const { top, left } = info.padInfo;
-  const k = fh * fw;
-  // The rows/columns the windows cover, padding included, and nothing more.
-  const needH = (oh - 1) * sh + fh;
-  const needW = (ow - 1) * sw + fw;
-  const xp = padOrCrop(x, [top, needH - h - top], [left, needW - w - left], -Infinity);
-  const tiled = fh === sh && fw === sw;
-
-  // All windows as [n, oh, ow, c, fh*fw], window elements in row-major order.
-  let windows: Tensor;
-  if (tiled) {
-    windows = tf.reshape(tf.transpose(tf.reshape(xp, [n, oh, fh, ow, fw, c]), [0, 1, 3, 5, 2, 4]), [n, oh, ow, c, k]);
-  } else {
-    const taps: Tensor4D[] = [];
-    for (let a = 0; a < fh; a++) {
-      for (let b = 0; b < fw; b++) {
-        taps.push(tf.stridedSlice(xp, [0, a, b, 0], [n, a + (oh - 1) * sh + 1, b + (ow - 1) * sw + 1, c], [1, sh, sw, 1]) as Tensor4D);
-      }
-    }
-    windows = tf.stack(taps, 4);
-  }
-  const first = tf.argMax(windows, 4);
-  // wasm's OneHot kernel writes int32 data whatever dtype is asked for: cast explicitly.
-  const mask = tf.cast(tf.oneHot(first, k), "float32");
-  const g = tf.mul(mask, tf.reshape(dy, [n, oh, ow, c, 1])); // [n, oh, ow, c, k]
-
-  let dxp: Tensor4D;
-  if (tiled) {
-    const back = tf.transpose(tf.reshape(g, [n, oh, ow, c, fh, fw]), [0, 1, 4, 2, 5, 3]); // [n,oh,fh,ow,fw,c]
-    dxp = tf.reshape(back, [n, needH, needW, c]);
-  } else {
-    // Overlapping windows: put each tap's gradient back at its offset, strided, and add up.
-    const parts = tf.unstack(g, 4).map((gk, i) => {
-      const a = Math.floor(i / fw);
-      const b = i % fw;
-      const d = dilate(gk as Tensor4D, sh, sw); // [n, oh*sh, ow*sw, c]
-      return padOrCrop(d, [a, needH - a - oh * sh], [b, needW - b - ow * sw]);
-    });
-    dxp = tf.addN(parts);
-  }
-  return padOrCrop(dxp, [-top, h + top - needH], [-left, w + left - needW]);
+  return tf.engine().runKernel(MAX_POOL_GRAD, { x, dy }, { ...attrs }) as Tensor4D;
 }
 
 function convHandled(attrs: tf.Conv2DAttrs, x: Tensor, dy: Tensor): boolean {
@@ -337,6 +347,7 @@ function registerConvKernels(): void {
  */
 export function registerWasmGradients(): void {
   registerConvKernels();
+  registerHeapKernels();
   if (stockConv2D !== undefined) return;
   const conv = tf.getGradient(tf.Conv2D);
   const pool = tf.getGradient(tf.MaxPool);

@@ -131,6 +131,14 @@ describe("Conv2D gradient on wasm equals the cpu kernels", () => {
     { n: 1, h: 9, w: 8, cin: 3, cout: 6, k: [3, 5], strides: [2, 1], pad: "same" },
     { n: 2, h: 9, w: 10, cin: 3, cout: 2, k: [3, 3], strides: 2, pad: 1 },
     { n: 1, h: 7, w: 8, cin: 6, cout: 6, k: [3, 3], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+    // Stride 1 takes the matrix-product + col2im route: kernel rows and columns clipped at every
+    // border ("same", a non-square kernel, channels not a multiple of 4).
+    { n: 2, h: 9, w: 7, cin: 5, cout: 5, k: [5, 3], strides: 1, pad: "same" },
+    { n: 1, h: 5, w: 4, cin: 2, cout: 3, k: [5, 5], strides: 1, pad: "same" }, // kernel wider than half the input
+    // One input channel, stride 1: the filter gradient as im2col columns · dy (conv1's route too).
+    { n: 2, h: 6, w: 9, cin: 1, cout: 3, k: [2, 4], strides: 1, pad: "valid" },
+    { n: 1, h: 5, w: 3, cin: 1, cout: 2, k: [5, 5], strides: 1, pad: "same" }, // taps entirely outside some rows/columns
+    { n: 1, h: 6, w: 7, cin: 1, cout: 2, k: [3, 3], strides: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
   ];
   for (const [i, c] of cases.entries()) {
     const label = `x ${c.n}x${c.h}x${c.w}x${c.cin}, k ${c.k.join("x")}, cout ${c.cout}, strides ${String(c.strides)}, pad ${JSON.stringify(c.pad)}`;
@@ -173,6 +181,13 @@ describe("MaxPool gradient on wasm equals the cpu kernel (ties go to the first m
     { shape: [1, 6, 6, 2], f: 3, s: 1, pad: "valid", ties: false }, // overlapping
     { shape: [2, 7, 8, 2], f: 3, s: 2, pad: "same", ties: true }, // overlapping and padded
     { shape: [1, 9, 7, 2], f: 2, s: 1, pad: "same", ties: true },
+    // 2x2 stride 2 over at least 4 channels: the SIMD loop (src/engine/wasm-simd.ts), whose last
+    // 4-channel group overlaps the one before when the channels are not a multiple of 4.
+    { shape: [2, 8, 8, 6], f: 2, s: 2, pad: "valid", ties: true },
+    { shape: [2, 8, 8, 6], f: 2, s: 2, pad: "valid", ties: false },
+    { shape: [2, 7, 9, 5], f: 2, s: 2, pad: "valid", ties: true }, // a row and a column no window reaches
+    { shape: [3, 6, 4, 16], f: 2, s: 2, pad: "same", ties: true },
+    { shape: [1, 4, 6, 8], f: 2, s: 2, pad: "valid", ties: false },
   ];
   for (const [i, c] of cases.entries()) {
     test(`x ${c.shape.join("x")}, pool ${c.f} stride ${c.s} ${c.pad}${c.ties ? ", with ties" : ""}`, async () => {
@@ -192,9 +207,31 @@ describe("MaxPool gradient on wasm equals the cpu kernel (ties go to the first m
       const cpu = await onCpu(run);
       assert.equal(wasm.stock, false, "wasm uses the registered gradient");
       assert.equal(cpu.stock, true, "cpu uses tfjs's own MaxPoolGrad");
-      assertClose(wasm.dx, cpu.dx, "maxPool gradient", 1e-6);
+      // Windows that do not overlap only copy dy: bit-equal. Overlapping ones add in another order.
+      if (c.f <= c.s) assert.deepEqual(Array.from(wasm.dx), Array.from(cpu.dx), "maxPool gradient");
+      else assertClose(wasm.dx, cpu.dx, "maxPool gradient", 1e-6);
     });
   }
+
+  test("windows of −∞ and NaN: the gradient goes to the first value above −∞, none when there is none", async () => {
+    const shape: [number, number, number, number] = [1, 4, 4, 4];
+    const x = randomArray(size(shape), 450, 3);
+    for (let i = 0; i < x.length; i++) if (i % 5 === 0) x[i] = -Infinity;
+    for (let i = 0; i < x.length; i++) if (i % 7 === 0) x[i] = NaN;
+    // One window (channel 1 of the top-left window) entirely −∞/NaN.
+    for (const [r, c] of [[0, 0], [0, 1], [1, 0], [1, 1]]) x[(r! * 4 + c!) * 4 + 1] = r === c ? NaN : -Infinity;
+    const run = async (): Promise<Arr> => {
+      const xs = tf.tensor4d(x, shape);
+      const r = tf.tensor(randomArray(16, 451), [1, 2, 2, 4]);
+      const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid"), r)))(xs);
+      const out = (await dx.data()) as Arr;
+      tf.dispose([xs, r, dx]);
+      return out;
+    };
+    const wasm = await run();
+    const cpu = await onCpu(run);
+    assert.deepEqual(Array.from(wasm), Array.from(cpu));
+  });
 });
 
 describe("BatchMatMul gradient on wasm equals the cpu kernels", () => {
