@@ -11,9 +11,9 @@
 // The shared names, units and the matrix snapshot come from the vocabulary (src/vocabulary.ts),
 // which the engine and the store import too, so none of them can drift apart. KNOWLEDGE_LEVELS is
 // ordered STRONGEST FIRST.
-import type { AttackRecord, EvidenceId, Interval, Knowledge, Norm, Strategy } from "../vocabulary.js";
+import type { AttackRecord, EvidenceId, Interval, Knowledge, Norm, Strategy, StrategyName } from "../vocabulary.js";
 
-export { DEFAULT_ADVERSARIAL_SHARE, KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, STRATEGIES } from "../vocabulary.js";
+export { DEFAULT_ADVERSARIAL_SHARE, KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, STRATEGIES, STRATEGY_NAMES, canonicalCandidateStrategy } from "../vocabulary.js";
 export type { AttackRecord, Candidate, CleanCount, Evaluation, EvidenceId, Interval, Knowledge, MatrixSnapshot, Norm, Strategy } from "../vocabulary.js";
 
 // ───────────────────────────────── input: the question ─────────────────────────────────
@@ -374,7 +374,8 @@ export interface GateThresholds {
 }
 
 export interface GateRequest {
-  candidate: { strategy: Strategy; rate: number };
+  /** The strategy by any accepted name (an alias such as filter/magnitude-local names the variant stored as structured-l1). */
+  candidate: { strategy: StrategyName; rate: number };
   scenario: Scenario;
   thresholds: GateThresholds;
 }

@@ -6,7 +6,8 @@ import {
   DEFAULT_ADVERSARIAL_SHARE,
   KNOWLEDGE_LEVELS,
   NORMS,
-  STRATEGIES,
+  STRATEGY_NAMES,
+  canonicalCandidateStrategy,
   type GateRequest,
   type GateThresholds,
   type Knowledge,
@@ -74,9 +75,11 @@ export function parseKnowledge(v: unknown, field = "knowledge"): Knowledge {
   throw new AdvisorInputError(`unknown attacker knowledge ${show(v)} (known: ${KNOWLEDGE_LEVELS.join(", ")})`, field);
 }
 
+/** A candidate strategy's stored name, from a stored name or a `<granularity>/<rule>` alias. */
 export function parseStrategy(v: unknown, field = "strategy"): Strategy {
-  if (typeof v === "string" && (STRATEGIES as readonly string[]).includes(v)) return v as Strategy;
-  throw new AdvisorInputError(`unknown strategy ${show(v)} (known: ${STRATEGIES.join(", ")})`, field);
+  const canonical = canonicalCandidateStrategy(v);
+  if (canonical !== undefined) return canonical;
+  throw new AdvisorInputError(`unknown strategy ${show(v)} (known: ${STRATEGY_NAMES.join(", ")})`, field);
 }
 
 /** ε in the units of the norm: finite, >= 0, an integer for L0 (changed features), at most 1 for L∞ (inputs in [0, 1]). */
