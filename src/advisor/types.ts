@@ -115,7 +115,11 @@ export interface CandidateSummary extends CandidateRef {
   achievedRate: number;
   nonZeroParams: number;
   sparseBytes: number;
+  /** Kernel and filter strategies: bytes of the dense model with the removable filters physically dropped, when measured. */
+  droppedBytes?: number;
   structured: boolean;
+  /** `cumulative` when pruned from the previous rate's fine-tuned variant; absent: one-shot. */
+  schedule?: "cumulative";
   cleanAccuracy: CleanAccuracy;
   /** null when the candidate has no admissible evidence for the scenario. */
   robustAccuracy: RobustAccuracy | null;

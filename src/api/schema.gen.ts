@@ -488,7 +488,14 @@ export interface components {
             achievedRate: number;
             nonZeroParams: number;
             sparseBytes: number;
+            /** @description Kernel and filter strategies, when measured — bytes of the dense model with the removable filters physically dropped (see MatrixRow.droppedBytes). */
+            droppedBytes?: number;
             structured: boolean;
+            /**
+             * @description `cumulative`: pruned from the previous rate's fine-tuned variant; absent: one-shot.
+             * @enum {string}
+             */
+            schedule?: "cumulative";
             cleanAccuracy: components["schemas"]["CleanAccuracy"];
             /** @description null when the candidate has no admissible evidence for the scenario. */
             robustAccuracy: components["schemas"]["RobustAccuracy"] | null;

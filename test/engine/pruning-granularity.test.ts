@@ -331,7 +331,7 @@ function rebuild(m: LayersModel, keep: Map<string, number[]>): LayersModel {
       prevUnits = units;
       flattenPositions = undefined;
     } else if (cls === "MaxPooling2D") {
-      out.add(tf.layers.maxPooling2d({ poolSize: cfg.poolSize as number[], strides: cfg.strides as number[], name: layer.name, ...first(i) }));
+      out.add(tf.layers.maxPooling2d({ poolSize: cfg.poolSize as [number, number], strides: cfg.strides as [number, number], name: layer.name, ...first(i) }));
     } else if (cls === "Flatten") {
       out.add(tf.layers.flatten({ name: layer.name, ...first(i) }));
       if (prevKeep) flattenPositions = (layer.outputShape as number[])[1]! / prevUnits;
