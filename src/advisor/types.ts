@@ -26,7 +26,7 @@ export interface SizeLimit {
   minCompression?: number;
   /** Upper bound on the sparse storage size in bytes (> 0). */
   maxBytes?: number;
-  /** Only structured candidates (structured-l1 and dense). `false` is the same as absent. */
+  /** Only structured candidates (filter pruning: structured-l1, filter/*; and dense). `false` is the same as absent. */
   structuredOnly?: boolean;
 }
 

@@ -402,7 +402,7 @@ export interface components {
             minCompression?: number;
             /** @description Upper bound on the model's size stored sparse, in bytes. */
             maxBytes?: number;
-            /** @description Only structured candidates (structured-l1 and dense). */
+            /** @description Only structured candidates (filter pruning — structured-l1, filter/* — and dense), the ones that really shrink dense compute. */
             structuredOnly?: boolean;
         };
         /**
