@@ -79,7 +79,6 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
     sparseBytes: c.sparseBytes,
     ...(c.droppedBytes === undefined ? {} : { droppedBytes: c.droppedBytes }),
     structured: c.structured,
-    ...(c.schedule === undefined ? {} : { schedule: c.schedule }),
     cleanAccuracy: { value: c.clean.n > 0 ? c.clean.correct / c.clean.n : 0, interval: wilson(c.clean.correct, c.clean.n), correct: c.clean.correct, n: c.clean.n },
   }));
   if (!res.evidence) {

@@ -101,7 +101,7 @@ function distance(c: Candidate, l: ActiveLimit): number {
 }
 
 export function refOf(c: Candidate): CandidateRef {
-  return { modelId: c.modelId, architecture: c.architecture, dataset: c.dataset, strategy: c.strategy, rate: c.rate };
+  return { modelId: c.modelId, architecture: c.architecture, dataset: c.dataset, strategy: c.strategy, rate: c.rate, ...(c.schedule === undefined ? {} : { schedule: c.schedule }) };
 }
 
 /** Smaller model first: fewer non-zero parameters, then fewer bytes. */

@@ -65,6 +65,8 @@ export interface CandidateRef {
   dataset: string;
   strategy: Strategy;
   rate: number;
+  /** `cumulative`: pruned from the previous rate's fine-tuned variant (a candidate apart from the one-shot variant); absent: one-shot. */
+  schedule?: "cumulative";
 }
 
 /**
@@ -118,8 +120,6 @@ export interface CandidateSummary extends CandidateRef {
   /** Kernel and filter strategies: bytes of the dense model with the removable filters physically dropped, when measured. */
   droppedBytes?: number;
   structured: boolean;
-  /** `cumulative` when pruned from the previous rate's fine-tuned variant; absent: one-shot. */
-  schedule?: "cumulative";
   cleanAccuracy: CleanAccuracy;
   /** null when the candidate has no admissible evidence for the scenario. */
   robustAccuracy: RobustAccuracy | null;
@@ -379,7 +379,7 @@ export interface GateThresholds {
 
 export interface GateRequest {
   /** The strategy by any accepted name (an alias such as filter/magnitude-local names the variant stored as structured-l1). */
-  candidate: { strategy: StrategyName; rate: number };
+  candidate: { strategy: StrategyName; rate: number; schedule?: "one-shot" | "cumulative" };
   scenario: Scenario;
   thresholds: GateThresholds;
 }

@@ -192,12 +192,15 @@ export function validateGateRequest(input: unknown): GateRequest {
   rejectUnknownKeys(input, ["candidate", "scenario", "thresholds"], "");
   const c = input.candidate;
   if (!isObject(c)) throw new AdvisorInputError(`candidate must be an object {strategy, rate}, got ${show(c)}`, "candidate");
-  rejectUnknownKeys(c, ["strategy", "rate"], "candidate");
+  rejectUnknownKeys(c, ["strategy", "rate", "schedule"], "candidate");
   const strategy = parseStrategy(c.strategy, "candidate.strategy");
   const rate = finiteNumber(c.rate, "candidate.rate");
   if (rate < 1) throw new AdvisorInputError(`candidate.rate is a compression rate and at least 1, got ${show(rate)}`, "candidate.rate");
+  if (c.schedule !== undefined && c.schedule !== "one-shot" && c.schedule !== "cumulative") {
+    throw new AdvisorInputError(`candidate.schedule is one-shot or cumulative, got ${show(c.schedule)}`, "candidate.schedule");
+  }
   return {
-    candidate: { strategy, rate },
+    candidate: { strategy, rate, ...(c.schedule === "cumulative" ? { schedule: "cumulative" as const } : {}) },
     scenario: validateScenario(input.scenario, "scenario"),
     thresholds: validateThresholds(input.thresholds, "thresholds"),
   };

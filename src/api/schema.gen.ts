@@ -442,6 +442,11 @@ export interface components {
             candidate: {
                 strategy: components["schemas"]["Strategy"];
                 rate: number;
+                /**
+                 * @description Which variant when the matrix holds both schedules of the strategy and rate (default one-shot).
+                 * @enum {string}
+                 */
+                schedule?: "one-shot" | "cumulative";
             };
             scenario: components["schemas"]["Scenario"];
             thresholds: components["schemas"]["GateThresholds"];
@@ -452,6 +457,11 @@ export interface components {
             dataset: string;
             strategy: components["schemas"]["Strategy"];
             rate: number;
+            /**
+             * @description `cumulative`: pruned from the previous rate's fine-tuned variant, a candidate of its own; absent: one-shot.
+             * @enum {string}
+             */
+            schedule?: "cumulative";
         };
         CleanAccuracy: {
             value: number;

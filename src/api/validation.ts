@@ -68,6 +68,7 @@ export const gateRequestSchema = z.strictObject({
   candidate: z.strictObject({
     strategy: strategySchema,
     rate: finite("rate").min(1, "rate is a compression rate and at least 1"),
+    schedule: oneOf(["one-shot", "cumulative"] as const, "schedule").optional(),
   }),
   scenario: scenarioSchema,
   thresholds: gateThresholdsSchema,

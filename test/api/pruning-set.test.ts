@@ -51,6 +51,15 @@ test("aliases name today's variants, new strategies answer with droppedBytes, th
   assert.equal(detail.status, 200);
   assert.equal(detail.body.droppedBytes, 180_000);
 
+  // The gate judges the one-shot variant unless asked for the cumulative one.
+  for (const schedule of [undefined, "cumulative"] as const) {
+    const g = await api.call("POST", "/v1/gate", { json: { candidate: { strategy: "global-magnitude", rate: 4, ...(schedule ? { schedule } : {}) }, scenario, thresholds: { minRobustAccuracy: 0.3 } } });
+    assert.equal(g.status, 200, JSON.stringify(g.body));
+    const c = g.body.candidate as { schedule?: string; robustAccuracy: { robust: number } };
+    assert.equal(c.schedule, schedule);
+    assert.equal(c.robustAccuracy.robust, schedule ? 50 : 60, "each schedule's own evidence");
+  }
+
   // The recommendation ranks the cumulative variant as its own candidate, labelled by its schedule.
   const rec = await api.call("POST", "/v1/recommendations", { json: scenario });
   assert.equal(rec.status, 200);
