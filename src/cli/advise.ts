@@ -29,6 +29,7 @@ export interface ScenarioFlags {
 export interface GateFlags extends ScenarioFlags {
   strategy?: string;
   rate?: number;
+  schedule?: string;
   minRobustAccuracy?: number;
   minAggregatedAccuracy?: number;
   maxDrop?: number;
@@ -81,6 +82,7 @@ export function registerAdvise(program: Command): void {
   )
     .requiredOption("--strategy <name>", "dense or a pruning strategy: global-magnitude | layer-magnitude | global-gradient | layer-gradient | random | structured-l1 | <unstructured|kernel|filter>/<random-local|magnitude-local|magnitude-global>")
     .requiredOption("--rate <rate>", "compression rate of the grid (1 for dense)", anyNumber("--rate"))
+    .option("--schedule <one-shot|cumulative>", "which variant when the matrix holds both schedules of the strategy and rate (default one-shot)")
     .option("--min-robust-accuracy <fraction>", "pass only if the lower 95 % bound of robust accuracy is at least this (0.4 = 40 %), whatever the adversarial share", anyNumber("--min-robust-accuracy"))
     .option(
       "--min-aggregated-accuracy <fraction>",

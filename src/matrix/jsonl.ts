@@ -122,7 +122,7 @@ interface Parsed extends DecodedRow {
 class NothingNew extends Error {}
 
 function cellKey(r: MatrixRow): string {
-  return JSON.stringify([r.modelId, r.strategy, r.requestedRate, r.variantSeed, r.norm, r.knowledge]);
+  return JSON.stringify([r.modelId, r.strategy, r.requestedRate, r.variantSeed, r.schedule ?? "one-shot", r.norm, r.knowledge]);
 }
 
 /** Validates every line, then imports all rows in one transaction (see the header). */

@@ -16,7 +16,7 @@ import { syntheticSplits, writeIdxDirectory } from "../../src/engine/synthetic.j
 import { loadModel, type ModelMetadata } from "../../src/engine/model-io.js";
 import { pruneModel, readKernels } from "../../src/engine/pruning/index.js";
 import { MatrixStore } from "../../src/matrix/store.js";
-import { exportJsonl } from "../../src/matrix/jsonl.js";
+import { exportJsonl, importJsonl } from "../../src/matrix/jsonl.js";
 import type { MatrixRow } from "../../src/matrix/row.js";
 
 await initBackend();
@@ -82,6 +82,16 @@ test("cumulative: 4× is pruned from 2×'s fine-tuned variant, the schedule is r
   );
   assert.equal(rows.find((x) => x.strategy === "dense")!.schedule, undefined, "the dense model has no schedule");
   const [r2, r4] = pruned as [MatrixRow, MatrixRow];
+  // JSON Lines carry the schedule through an import into another database.
+  const copy = await MatrixStore.open(path.join(work, "copy", "m.sqlite"));
+  try {
+    await importJsonl(copy, rows.map((x) => JSON.stringify(x)));
+    const again: MatrixRow[] = [];
+    await exportJsonl(copy, undefined, (l) => void again.push(JSON.parse(l) as MatrixRow));
+    assert.deepEqual(again.map((x) => [x.strategy, x.requestedRate, x.schedule]).sort(), rows.map((x) => [x.strategy, x.requestedRate, x.schedule]).sort());
+  } finally {
+    await copy.close();
+  }
 
   const variants = path.join(work, "m", "variants", "lenet300-synthetic-s1", r2.modelId.slice(0, 12));
   const dir2 = path.join(variants, "layer-magnitude-2x-cumulative");
