@@ -129,6 +129,14 @@ interface SnapshotRow {
   m_dataset: string;
 }
 
+/**
+ * Whether the database's variants table has migration 008's columns. Asked on every variant
+ * upsert (a pragma on the schema, microseconds): a connection may be migrated while it is open.
+ */
+async function hasVariantSchedule(db: Database): Promise<boolean> {
+  return (await db.all<{ name: string }>("PRAGMA table_info(variants)")).some((c) => c.name === "schedule");
+}
+
 export class MatrixStore {
   private readonly mutex: Mutex | null;
 
@@ -329,11 +337,17 @@ export class MatrixStore {
     check(isInt(v.finetuneEpochs), "finetuneEpochs must be an integer >= 0");
     check(Number.isInteger(v.seed), "seed must be an integer");
     return this.write(async () => {
+      // A database still at a schema before migration 008 (an older program's, e.g. seeded from a
+      // shipped file and then updated by a newer one) takes one-shot variants without droppedBytes
+      // as it always did; the 008 columns are written only where they exist.
+      const has008 = await hasVariantSchedule(this.db);
+      check(has008 || (schedule === "one-shot" && droppedBytes === null), "this database predates cumulative schedules and droppedBytes (schema before migration 008): migrate it first");
+      const newColumns = has008 ? ", dropped_bytes, schedule" : "";
       try {
         await this.db.run(
           `INSERT INTO variants (model_id, strategy, requested_rate, achieved_rate, prunable_params, nonzero_prunable, total_params, nonzero_params,
-                                 sparse_bytes, dense_bytes, dropped_bytes, structured, weights_sha256, clean_correct, clean_n, finetune_epochs, seed, schedule, backend, code_version, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model_id, strategy, requested_rate, seed, schedule) DO NOTHING`,
+                                 sparse_bytes, dense_bytes, structured, weights_sha256, clean_correct, clean_n, finetune_epochs, seed, backend, code_version, created_at${newColumns})
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${has008 ? ", ?, ?" : ""}) ON CONFLICT DO NOTHING`,
           [
             v.modelId,
             v.strategy,
@@ -345,17 +359,16 @@ export class MatrixStore {
             v.nonZeroParams,
             v.sparseBytes,
             v.denseBytes,
-            droppedBytes,
             v.structured ? 1 : 0,
             v.weightsSha256,
             v.clean.correct,
             v.clean.n,
             v.finetuneEpochs,
             v.seed,
-            schedule,
             v.backend,
             v.codeVersion,
             v.createdAt,
+            ...(has008 ? [droppedBytes, schedule] : []),
           ],
         );
       } catch (err) {
@@ -363,8 +376,8 @@ export class MatrixStore {
         throw err;
       }
       const row = (await this.db.get<{ id: number; weights_sha256: string }>(
-        "SELECT id, weights_sha256 FROM variants WHERE model_id = ? AND strategy = ? AND requested_rate = ? AND seed = ? AND schedule = ?",
-        [v.modelId, v.strategy, v.requestedRate, v.seed, schedule],
+        `SELECT id, weights_sha256 FROM variants WHERE model_id = ? AND strategy = ? AND requested_rate = ? AND seed = ?${has008 ? " AND schedule = ?" : ""}`,
+        [v.modelId, v.strategy, v.requestedRate, v.seed, ...(has008 ? [schedule] : [])],
       ))!;
       if (row.weights_sha256 !== v.weightsSha256) {
         throw new MatrixConflictError(
