@@ -101,3 +101,37 @@ test("refresh grids take aliases and the schedule; an MLP's layers have no kerne
   mlp.dispose();
   cnn.dispose();
 });
+
+test("a refresh of an uploaded MLP measures the grid's other strategies, leaving kernel/* out", async (t) => {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const { saveModel } = await import("../../src/engine/model-io.js");
+  const { syntheticSplits, writeIdxDirectory } = await import("../../src/engine/synthetic.js");
+  const { MatrixStore } = await import("../../src/matrix/store.js");
+  const { modelInputFromMetadata } = await import("../../src/matrix/inputs.js");
+  const { prepareRefresh } = await import("../../src/jobs/prepare.js");
+  const dir = await mkdtemp(path.join(os.tmpdir(), "advisor-mlp-refresh-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeIdxDirectory(path.join(dir, "data"), syntheticSplits({ trainCount: 20, testCount: 20, seed: 1 }));
+  const mlp = createModel({ architecture: "lenet300", inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+  const meta = await saveModel(mlp, path.join(dir, "models", "mlp"), {
+    architecture: "lenet300",
+    dataset: "synthetic",
+    inputShape: [28, 28, 1],
+    numClasses: 10,
+    seed: 1,
+    backend: "cpu",
+    codeVersion: "test",
+    createdAt: new Date(0).toISOString(),
+  });
+  mlp.dispose();
+  const dbFile = path.join(dir, "m.sqlite");
+  const store = await MatrixStore.open(dbFile);
+  t.after(() => store.close());
+  await store.upsertModel(modelInputFromMetadata(meta, "models/mlp"));
+  const grid = validateRefreshGrid({ strategies: ["kernel/magnitude-local", "filter/magnitude-global", "global-magnitude"], rates: [1, 4], norms: ["linf"], budgets: { linf: [0.1] }, samples: 10 });
+  const prepared = await prepareRefresh({ db: store.db, dbFile, modelId: meta.weightsSha256, grid, datasets: new Map([["synthetic", path.join(dir, "data")]]) });
+  assert.deepEqual(prepared.grid.strategies, ["global-magnitude", "filter/magnitude-global"]);
+  assert.ok(planCells(prepared.grid).every((c) => !c.key.includes("kernel/")));
+});
