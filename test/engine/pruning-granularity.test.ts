@@ -411,3 +411,22 @@ test("dropReport: no figure for layers that cannot be chained (batch normalisati
   assert.equal(dropReport(m), undefined);
   m.dispose();
 });
+
+test("cumulative pruning keeps what was pruned pruned: every granularity × rule at 4x from its own 2x contains the 2x set", () => {
+  for (const g of GRANULARITIES) {
+    for (const rule of PRUNING_RULES) {
+      const name = `${g}/${rule}`;
+      const m = model("lenet5", 13);
+      const zerosOf = (): Set<string> => new Set(readKernels(m).flatMap((k) => Array.from(k.values).flatMap((w, i) => (w === 0 ? [`${k.layer}:${i}`] : []))));
+      // Another pruning seed at each rate, as a chain would draw afresh: dead units must still go first.
+      pruneModel(m, name, 2, { seed: 1 });
+      const at2 = zerosOf();
+      const { report } = pruneModel(m, name, 4, { seed: 2 });
+      const at4 = zerosOf();
+      assert.ok(at4.size > at2.size, `${name}: 4x prunes more than 2x`);
+      for (const z of at2) if (!at4.has(z)) assert.fail(`${name}: ${z} pruned at 2x is alive at 4x`);
+      assert.ok(Math.abs(report.compression - 4) / 4 < 0.35, `${name}: achieved ${report.compression} for 4x`);
+      m.dispose();
+    }
+  }
+});
