@@ -47,7 +47,10 @@
 // settings. Its prune and eval keys end in `/cumulative` (after any `/p<seed>`), and each prune
 // cell depends on the previous rate's prune cell (`from`), so the builder runs a chain in order
 // and `matrix verify` can rebuild it from an empty variant cache. The matrix records the schedule
-// with every variant (variants.schedule, the variant's metadata.json).
+// with every variant (variants.schedule, the variant's metadata.json). An `extraSeeds` entry adds
+// its seed at the rate it names only: that variant has no previous-rate cell of its seed in the
+// plan, and its prune cell creates the lower rates' variants of that seed in the variant cache
+// (cells.ts, ensureVariant) without measuring them.
 //
 // Strategies. Any accepted name (vocabulary.ts: today's names and `<granularity>/<rule>`) is
 // stored under its canonical name, so `filter/magnitude-local` and `structured-l1` are the same
