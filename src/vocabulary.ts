@@ -14,13 +14,74 @@ export type Norm = (typeof NORMS)[number];
 export const KNOWLEDGE_LEVELS = ["white-box", "transfer", "black-box"] as const;
 export type Knowledge = (typeof KNOWLEDGE_LEVELS)[number];
 
-/** The pruning strategies (ShrinkBench-style unstructured ones and structured-l1). */
-export const PRUNING_STRATEGIES = ["global-magnitude", "layer-magnitude", "global-gradient", "layer-gradient", "random", "structured-l1"] as const;
+/**
+ * The pruning strategies, as stored: the ShrinkBench-style unstructured ones and structured-l1,
+ * then the rest of the paper's pruning set (Merkle et al. 2021), named `<granularity>/<rule>`.
+ * A strategy of the paper's set is granularity × rule (GRANULARITIES × PRUNING_RULES); the four
+ * combinations today's names already are keep being stored under today's names (STRATEGY_ALIASES),
+ * so the shipped matrix's keys and grid hashes do not change. Appended, never reordered: grids list
+ * their strategies in this order, and their hash depends on it.
+ */
+export const PRUNING_STRATEGIES = [
+  "global-magnitude",
+  "layer-magnitude",
+  "global-gradient",
+  "layer-gradient",
+  "random",
+  "structured-l1",
+  "kernel/random-local",
+  "kernel/magnitude-local",
+  "kernel/magnitude-global",
+  "filter/random-local",
+  "filter/magnitude-global",
+] as const;
 export type PruningStrategy = (typeof PRUNING_STRATEGIES)[number];
+
+/** What a strategy removes: single weights, whole k×k kernels (conv layers), whole filters / neurons. */
+export const GRANULARITIES = ["unstructured", "kernel", "filter"] as const;
+export type Granularity = (typeof GRANULARITIES)[number];
+/** How it chooses: at random per layer, by magnitude per layer, by magnitude over all layers at once. */
+export const PRUNING_RULES = ["random-local", "magnitude-local", "magnitude-global"] as const;
+export type PruningRule = (typeof PRUNING_RULES)[number];
+
+/** The `<granularity>/<rule>` names that are today's strategies, and the name each is stored under. */
+export const STRATEGY_ALIASES = {
+  "unstructured/magnitude-global": "global-magnitude",
+  "unstructured/magnitude-local": "layer-magnitude",
+  "unstructured/random-local": "random",
+  "filter/magnitude-local": "structured-l1",
+} as const satisfies Record<string, PruningStrategy>;
+export type StrategyAlias = keyof typeof STRATEGY_ALIASES;
+
+/** Every name a request may use for a pruning strategy: the stored names and their aliases. */
+export const PRUNING_STRATEGY_NAMES = [...PRUNING_STRATEGIES, ...(Object.keys(STRATEGY_ALIASES) as StrategyAlias[])] as const;
+
+/** The stored name of a strategy name or alias; undefined for anything else. */
+export function canonicalStrategy(name: unknown): PruningStrategy | undefined {
+  if (typeof name !== "string") return undefined;
+  if ((PRUNING_STRATEGIES as readonly string[]).includes(name)) return name as PruningStrategy;
+  return Object.hasOwn(STRATEGY_ALIASES, name) ? STRATEGY_ALIASES[name as StrategyAlias] : undefined;
+}
+
+/** A pruning strategy's granularity (the gradient strategies are unstructured). */
+export function granularityOf(strategy: PruningStrategy): Granularity {
+  if (strategy === "structured-l1") return "filter";
+  const slash = strategy.indexOf("/");
+  return slash < 0 ? "unstructured" : (strategy.slice(0, slash) as Granularity);
+}
 
 /** `dense` is the unpruned model (rate 1); the others are the pruning strategies. */
 export const STRATEGIES = ["dense", ...PRUNING_STRATEGIES] as const;
 export type Strategy = (typeof STRATEGIES)[number];
+
+/** Every name a request may use for a candidate's strategy: `dense`, the stored names and the aliases. */
+export const STRATEGY_NAMES = ["dense", ...PRUNING_STRATEGY_NAMES] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+/** The stored name of a candidate strategy name (dense, a pruning strategy or an alias); undefined for anything else. */
+export function canonicalCandidateStrategy(name: unknown): Strategy | undefined {
+  return name === "dense" ? "dense" : canonicalStrategy(name);
+}
 
 // ───────────────────────────────── statistics ─────────────────────────────────
 
@@ -218,7 +279,11 @@ export interface Candidate {
   nonZeroParams: number;
   /** Size of the model stored sparse, in bytes. */
   sparseBytes: number;
-  /** Really shrinks compute: true for structured-l1 and for dense. */
+  /** Kernel and filter strategies: bytes of the dense model with the removable filters physically dropped, when measured. */
+  droppedBytes?: number;
+  /** `cumulative`: pruned from the previous rate's fine-tuned variant; absent: one-shot (from the dense model). */
+  schedule?: "cumulative";
+  /** Really shrinks compute: true for filter-granularity strategies (structured-l1, filter/*) and for dense. */
   structured: boolean;
   /**
    * The seed pruning and fine-tuning ran with (for dense: the training seed), when known. The same

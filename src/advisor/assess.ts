@@ -91,6 +91,7 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
     achievedRate: c.achievedRate,
     nonZeroParams: c.nonZeroParams,
     sparseBytes: c.sparseBytes,
+    ...(c.droppedBytes === undefined ? {} : { droppedBytes: c.droppedBytes }),
     structured: c.structured,
     cleanAccuracy: { value: c.clean.n > 0 ? c.clean.correct / c.clean.n : 0, interval: wilson(c.clean.correct, c.clean.n), correct: c.clean.correct, n: c.clean.n },
   }));

@@ -63,6 +63,6 @@ export function budgetText(norm: Norm, budget: number): string {
  * hashes): readable, and unique among the models of a matrix in practice.
  */
 export function candidateLabel(c: CandidateRef, withModel = false): string {
-  const base = c.strategy === "dense" ? "the dense model" : `${c.strategy} at ${fmtRate(c.rate)}`;
+  const base = c.strategy === "dense" ? "the dense model" : `${c.strategy} at ${fmtRate(c.rate)}${c.schedule === "cumulative" ? " (cumulative)" : ""}`;
   return withModel ? `${base} of ${c.modelId.slice(0, 12)} (${c.architecture})` : base;
 }

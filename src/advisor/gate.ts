@@ -59,14 +59,16 @@ export function gate(matrix: MatrixSnapshot, requestInput: GateRequest): GateRes
   const t = req.thresholds;
   // A variant measured with several pruning seeds is one candidate, judged by its worst seed (seeds.ts).
   const pool = foldSeeds(selectCandidates(matrix, s, true, "scenario"));
-  const matches = pool.filter((c) => c.strategy === req.candidate.strategy && sameRate(c.rate, req.candidate.rate));
+  // The schedule picks between a one-shot and a cumulative variant of the same strategy and rate (default one-shot).
+  const schedule = req.candidate.schedule ?? "one-shot";
+  const matches = pool.filter((c) => c.strategy === req.candidate.strategy && sameRate(c.rate, req.candidate.rate) && (c.schedule ?? "one-shot") === schedule);
   if (matches.length === 0) {
     const order = STRATEGIES as readonly string[];
     const available = pool
       .map((c) => ({ strategy: c.strategy, rate: c.rate }))
       .sort((a, b) => order.indexOf(a.strategy) - order.indexOf(b.strategy) || a.rate - b.rate);
     throw new UnknownCandidateError(
-      `no candidate ${req.candidate.strategy} at rate ${req.candidate.rate} for model ${pool[0]!.modelId} in matrix version ${matrix.version}; ` +
+      `no candidate ${req.candidate.strategy} at rate ${req.candidate.rate}${schedule === "cumulative" ? " (cumulative)" : ""} for model ${pool[0]!.modelId} in matrix version ${matrix.version}; ` +
         `available: ${available.map((a) => `${a.strategy}@${a.rate}`).join(", ")}`,
       available,
     );

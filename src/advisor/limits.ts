@@ -6,7 +6,7 @@
 // - minCompression: achievedRate >= minCompression·(1 − 0.1 %) — the MEASURED rate, with a small
 //   tolerance because an exact grid rate is rarely hit to the last parameter (round(total/c));
 // - maxBytes: sparseBytes <= maxBytes;
-// - structuredOnly: candidate.structured (structured-l1 and dense);
+// - structuredOnly: candidate.structured (filter granularity: structured-l1, filter/*; and dense);
 // - minCleanAccuracy: clean point estimate correct/n >= minCleanAccuracy.
 // Infeasibility: every subset of the active limits is tried (at most 2^5); the minimal subsets
 // whose removal makes some candidate feasible are the relaxations, smallest first.
@@ -82,7 +82,7 @@ export function shortfall(c: Candidate, l: ActiveLimit): LimitShortfall {
         text: `takes ${fmtInt(c.sparseBytes)} bytes stored sparse; maxBytes is ${fmtInt(v)} (${fmtInt(c.sparseBytes - v)} too many)`,
       };
     case "structuredOnly":
-      return { ...base, actual: c.structured, text: `is unstructured (${c.strategy}); structuredOnly admits only structured-l1 and dense` };
+      return { ...base, actual: c.structured, text: `${c.strategy.startsWith("kernel/") ? "prunes kernels, which a dense convolution still computes" : "is unstructured"} (${c.strategy}); structuredOnly admits only filter pruning (structured-l1, filter/*) and dense` };
     case "minCleanAccuracy":
       return { ...base, actual: cleanValue(c), text: `has clean accuracy ${fmtPct(cleanValue(c))}; minCleanAccuracy is ${fmtPct(v)}` };
   }
@@ -107,7 +107,7 @@ function distance(c: Candidate, l: ActiveLimit): number {
 }
 
 export function refOf(c: Candidate): CandidateRef {
-  return { modelId: c.modelId, architecture: c.architecture, dataset: c.dataset, strategy: c.strategy, rate: c.rate };
+  return { modelId: c.modelId, architecture: c.architecture, dataset: c.dataset, strategy: c.strategy, rate: c.rate, ...(c.schedule === undefined ? {} : { schedule: c.schedule }) };
 }
 
 /** Smaller model first: fewer non-zero parameters, then fewer bytes. */

@@ -30,7 +30,8 @@ export function isSeeded(c: Candidate): c is SeededCandidate {
   return Array.isArray((c as Partial<SeededCandidate>).seeds);
 }
 
-const variantKey = (c: Candidate): string => JSON.stringify([c.modelId, c.strategy, c.rate]);
+// The schedule is part of a variant: a cumulative and a one-shot variant are two candidates, never two seeds of one.
+const variantKey = (c: Candidate): string => JSON.stringify([c.modelId, c.strategy, c.rate, c.schedule ?? "one-shot"]);
 const bySeed = (a: Candidate, b: Candidate): number => (a.pruningSeed ?? Infinity) - (b.pruningSeed ?? Infinity);
 
 /**

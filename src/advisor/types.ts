@@ -11,9 +11,9 @@
 // The shared names, units and the matrix snapshot come from the vocabulary (src/vocabulary.ts),
 // which the engine and the store import too, so none of them can drift apart. KNOWLEDGE_LEVELS is
 // ordered STRONGEST FIRST.
-import type { AttackRecord, EvidenceId, Interval, Knowledge, Norm, Strategy } from "../vocabulary.js";
+import type { AttackRecord, EvidenceId, Interval, Knowledge, Norm, Strategy, StrategyName } from "../vocabulary.js";
 
-export { DEFAULT_ADVERSARIAL_SHARE, KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, STRATEGIES } from "../vocabulary.js";
+export { DEFAULT_ADVERSARIAL_SHARE, KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, STRATEGIES, STRATEGY_NAMES, canonicalCandidateStrategy } from "../vocabulary.js";
 export type { AttackRecord, Candidate, CleanCount, Evaluation, EvidenceId, Interval, Knowledge, MatrixSnapshot, Norm, Strategy } from "../vocabulary.js";
 
 // ───────────────────────────────── input: the question ─────────────────────────────────
@@ -26,7 +26,7 @@ export interface SizeLimit {
   minCompression?: number;
   /** Upper bound on the sparse storage size in bytes (> 0). */
   maxBytes?: number;
-  /** Only structured candidates (structured-l1 and dense). `false` is the same as absent. */
+  /** Only structured candidates (filter pruning: structured-l1, filter/*; and dense). `false` is the same as absent. */
   structuredOnly?: boolean;
 }
 
@@ -65,6 +65,8 @@ export interface CandidateRef {
   dataset: string;
   strategy: Strategy;
   rate: number;
+  /** `cumulative`: pruned from the previous rate's fine-tuned variant (a candidate apart from the one-shot variant); absent: one-shot. */
+  schedule?: "cumulative";
 }
 
 /**
@@ -115,6 +117,8 @@ export interface CandidateSummary extends CandidateRef {
   achievedRate: number;
   nonZeroParams: number;
   sparseBytes: number;
+  /** Kernel and filter strategies: bytes of the dense model with the removable filters physically dropped, when measured. */
+  droppedBytes?: number;
   structured: boolean;
   cleanAccuracy: CleanAccuracy;
   /** null when the candidate has no admissible evidence for the scenario. */
@@ -374,7 +378,8 @@ export interface GateThresholds {
 }
 
 export interface GateRequest {
-  candidate: { strategy: Strategy; rate: number };
+  /** The strategy by any accepted name (an alias such as filter/magnitude-local names the variant stored as structured-l1). */
+  candidate: { strategy: StrategyName; rate: number; schedule?: "one-shot" | "cumulative" };
   scenario: Scenario;
   thresholds: GateThresholds;
 }

@@ -6,7 +6,8 @@ import {
   DEFAULT_ADVERSARIAL_SHARE,
   KNOWLEDGE_LEVELS,
   NORMS,
-  STRATEGIES,
+  STRATEGY_NAMES,
+  canonicalCandidateStrategy,
   type GateRequest,
   type GateThresholds,
   type Knowledge,
@@ -74,9 +75,11 @@ export function parseKnowledge(v: unknown, field = "knowledge"): Knowledge {
   throw new AdvisorInputError(`unknown attacker knowledge ${show(v)} (known: ${KNOWLEDGE_LEVELS.join(", ")})`, field);
 }
 
+/** A candidate strategy's stored name, from a stored name or a `<granularity>/<rule>` alias. */
 export function parseStrategy(v: unknown, field = "strategy"): Strategy {
-  if (typeof v === "string" && (STRATEGIES as readonly string[]).includes(v)) return v as Strategy;
-  throw new AdvisorInputError(`unknown strategy ${show(v)} (known: ${STRATEGIES.join(", ")})`, field);
+  const canonical = canonicalCandidateStrategy(v);
+  if (canonical !== undefined) return canonical;
+  throw new AdvisorInputError(`unknown strategy ${show(v)} (known: ${STRATEGY_NAMES.join(", ")})`, field);
 }
 
 /** ε in the units of the norm: finite, >= 0, an integer for L0 (changed features), at most 1 for L∞ (inputs in [0, 1]). */
@@ -189,12 +192,15 @@ export function validateGateRequest(input: unknown): GateRequest {
   rejectUnknownKeys(input, ["candidate", "scenario", "thresholds"], "");
   const c = input.candidate;
   if (!isObject(c)) throw new AdvisorInputError(`candidate must be an object {strategy, rate}, got ${show(c)}`, "candidate");
-  rejectUnknownKeys(c, ["strategy", "rate"], "candidate");
+  rejectUnknownKeys(c, ["strategy", "rate", "schedule"], "candidate");
   const strategy = parseStrategy(c.strategy, "candidate.strategy");
   const rate = finiteNumber(c.rate, "candidate.rate");
   if (rate < 1) throw new AdvisorInputError(`candidate.rate is a compression rate and at least 1, got ${show(rate)}`, "candidate.rate");
+  if (c.schedule !== undefined && c.schedule !== "one-shot" && c.schedule !== "cumulative") {
+    throw new AdvisorInputError(`candidate.schedule is one-shot or cumulative, got ${show(c.schedule)}`, "candidate.schedule");
+  }
   return {
-    candidate: { strategy, rate },
+    candidate: { strategy, rate, ...(c.schedule === "cumulative" ? { schedule: "cumulative" as const } : {}) },
     scenario: validateScenario(input.scenario, "scenario"),
     thresholds: validateThresholds(input.thresholds, "thresholds"),
   };

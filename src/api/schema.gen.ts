@@ -377,8 +377,16 @@ export interface components {
          * @enum {string}
          */
         Knowledge: "white-box" | "transfer" | "black-box";
-        /** @enum {string} */
-        Strategy: "dense" | "global-magnitude" | "layer-magnitude" | "global-gradient" | "layer-gradient" | "random" | "structured-l1";
+        /**
+         * @description `dense` (rate 1) or a pruning strategy: granularity × rule, `<unstructured|kernel|filter>/<random-local|magnitude-local|magnitude-global>`,
+         *     plus ShrinkBench's gradient strategies. The four combinations that existed before the
+         *     `g/r` names are stored and answered under their first names — global-magnitude =
+         *     unstructured/magnitude-global, layer-magnitude = unstructured/magnitude-local, random =
+         *     unstructured/random-local, structured-l1 = filter/magnitude-local — and requests may use
+         *     either name. kernel/* applies to networks with convolutions only.
+         * @enum {string}
+         */
+        Strategy: "dense" | "global-magnitude" | "layer-magnitude" | "global-gradient" | "layer-gradient" | "random" | "structured-l1" | "kernel/random-local" | "kernel/magnitude-local" | "kernel/magnitude-global" | "filter/random-local" | "filter/magnitude-global" | "unstructured/magnitude-global" | "unstructured/magnitude-local" | "unstructured/random-local" | "filter/magnitude-local";
         /** @description An evidence row of the matrix (evaluation id). */
         EvidenceId: number | string;
         /** @description Wilson 95 % interval (fractions). */
@@ -394,7 +402,7 @@ export interface components {
             minCompression?: number;
             /** @description Upper bound on the model's size stored sparse, in bytes. */
             maxBytes?: number;
-            /** @description Only structured candidates (structured-l1 and dense). */
+            /** @description Only structured candidates (filter pruning — structured-l1, filter/* — and dense), the ones that really shrink dense compute. */
             structuredOnly?: boolean;
         };
         /**
@@ -434,6 +442,11 @@ export interface components {
             candidate: {
                 strategy: components["schemas"]["Strategy"];
                 rate: number;
+                /**
+                 * @description Which variant when the matrix holds both schedules of the strategy and rate (default one-shot).
+                 * @enum {string}
+                 */
+                schedule?: "one-shot" | "cumulative";
             };
             scenario: components["schemas"]["Scenario"];
             thresholds: components["schemas"]["GateThresholds"];
@@ -444,6 +457,11 @@ export interface components {
             dataset: string;
             strategy: components["schemas"]["Strategy"];
             rate: number;
+            /**
+             * @description `cumulative`: pruned from the previous rate's fine-tuned variant, a candidate of its own; absent: one-shot.
+             * @enum {string}
+             */
+            schedule?: "cumulative";
         };
         CleanAccuracy: {
             value: number;
@@ -480,7 +498,14 @@ export interface components {
             achievedRate: number;
             nonZeroParams: number;
             sparseBytes: number;
+            /** @description Kernel and filter strategies, when measured — bytes of the dense model with the removable filters physically dropped (see MatrixRow.droppedBytes). */
+            droppedBytes?: number;
             structured: boolean;
+            /**
+             * @description `cumulative`: pruned from the previous rate's fine-tuned variant; absent: one-shot.
+             * @enum {string}
+             */
+            schedule?: "cumulative";
             cleanAccuracy: components["schemas"]["CleanAccuracy"];
             /** @description null when the candidate has no admissible evidence for the scenario. */
             robustAccuracy: components["schemas"]["RobustAccuracy"] | null;
@@ -742,6 +767,8 @@ export interface components {
             nonZeroParams: number;
             sparseBytes: number;
             denseBytes: number;
+            /** @description Kernel and filter strategies: bytes of the DENSE model with the removable filters physically dropped (4 B per parameter of the smaller network a user would deploy). A filter is removable when nothing reads it any more: every removed filter of a filter strategy, and under kernel pruning a filter whose output channel lost all its kernels in the next layer. Absent: unstructured strategies, dense, models whose layers the engine cannot chain (batch normalisation, residual adds), rows measured before it existed. */
+            droppedBytes?: number;
             structured: boolean;
             weightsSha256: string;
             cleanAccuracy: {
@@ -754,6 +781,11 @@ export interface components {
             finetuneEpochs: number;
             /** @description The variant's pruning seed (pruning's random choices and fine-tuning); the training seed `seed` unless the grid named other pruning seeds, and for the dense model. */
             variantSeed: number;
+            /**
+             * @description `cumulative`: pruned from the previous rate's fine-tuned variant (grid option `schedule`); absent: one-shot, pruned from the dense model.
+             * @enum {string}
+             */
+            schedule?: "cumulative";
             variantBackend: string;
             variantCodeVersion: string;
             createdAt: string;
@@ -923,10 +955,10 @@ export interface components {
             versions: components["schemas"]["VersionInfo"][];
         };
         /**
-         * @description A pruning strategy (`dense` is rate 1 of every grid, not a strategy).
+         * @description A pruning strategy (`dense` is rate 1 of every grid, not a strategy); the names and aliases of `Strategy`.
          * @enum {string}
          */
-        PruningStrategy: "global-magnitude" | "layer-magnitude" | "global-gradient" | "layer-gradient" | "random" | "structured-l1";
+        PruningStrategy: "global-magnitude" | "layer-magnitude" | "global-gradient" | "layer-gradient" | "random" | "structured-l1" | "kernel/random-local" | "kernel/magnitude-local" | "kernel/magnitude-global" | "filter/random-local" | "filter/magnitude-global" | "unstructured/magnitude-global" | "unstructured/magnitude-local" | "unstructured/random-local" | "filter/magnitude-local";
         /**
          * @description What a refresh measures: the fields of a grid file (db/grids/default.yaml), with the same
          *     rules. The model is measured instead of `architectures` (which may be left out and is
@@ -967,6 +999,11 @@ export interface components {
             seeds?: number[];
             /** @description Seeds of pruning's random choices and of fine-tuning, each pruned variant measured once per seed (default: the seed of `seeds` itself). The advisor judges a variant measured with several by its worst seed. */
             pruningSeeds?: number[];
+            /**
+             * @description How the rates of a strategy are reached. `one-shot` (default): every rate is pruned from the dense model. `cumulative` (the paper's): rate r_k is pruned from rate r_(k-1)'s fine-tuned variant (the first from the dense model), each fine-tuned with the grid's finetune settings; recorded with every variant.
+             * @enum {string}
+             */
+            schedule?: "one-shot" | "cumulative";
             /** @description Batch size and learning rate are those of fine-tuning; the model itself is not trained. Fields left out are the default grid's. */
             training?: {
                 epochs?: number;

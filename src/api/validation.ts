@@ -5,7 +5,7 @@
 // integer L0 budget, L∞ at most 1) are the advisor's own validation (src/advisor/validate.ts),
 // which names the field the same way.
 import { z } from "zod";
-import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../advisor/types.js";
+import { KNOWLEDGE_LEVELS, NORMS, STRATEGY_NAMES, canonicalCandidateStrategy, type Strategy } from "../advisor/types.js";
 import { JOB_STATES } from "../jobs/store.js";
 import { refreshGridSchema } from "../matrix/grid.js";
 import { formatPath } from "../matrix/row.js";
@@ -26,7 +26,8 @@ const text = z.string().min(1, "must not be empty");
 
 export const normSchema = oneOf(NORMS, "norm");
 export const knowledgeSchema = oneOf(KNOWLEDGE_LEVELS, "attacker knowledge");
-export const strategySchema = oneOf(STRATEGIES, "strategy");
+/** A strategy name or alias (vocabulary.ts); consumers map it to the stored name (canonicalCandidateStrategy). */
+export const strategySchema = oneOf(STRATEGY_NAMES, "strategy");
 
 export const sizeLimitSchema = z
   .strictObject({
@@ -67,6 +68,7 @@ export const gateRequestSchema = z.strictObject({
   candidate: z.strictObject({
     strategy: strategySchema,
     rate: finite("rate").min(1, "rate is a compression rate and at least 1"),
+    schedule: oneOf(["one-shot", "cumulative"] as const, "schedule").optional(),
   }),
   scenario: scenarioSchema,
   thresholds: gateThresholdsSchema,
@@ -150,15 +152,15 @@ export const curvesQuerySchema = z.strictObject({
 });
 
 /** `dense@1,global-magnitude@4` → pairs; throws HttpProblem naming `candidates`. */
-export function parseCandidateList(s: string): { strategy: (typeof STRATEGIES)[number]; rate: number }[] {
+export function parseCandidateList(s: string): { strategy: Strategy; rate: number }[] {
   return s.split(",").map((part) => {
-    const m = /^\s*([a-z0-9-]+)@(\d+(?:\.\d+)?)\s*$/.exec(part);
+    const m = /^\s*([a-z0-9/-]+)@(\d+(?:\.\d+)?)\s*$/.exec(part);
     if (!m) throw new HttpProblem(400, "Bad Request", `candidates: expected strategy@rate pairs separated by commas (e.g. dense@1,global-magnitude@4), got ${JSON.stringify(part)}`, "candidates");
     const strategy = strategySchema.safeParse(m[1]);
     if (!strategy.success) throw new HttpProblem(400, "Bad Request", `candidates: ${strategy.error.issues[0]!.message}`, "candidates");
     const rate = Number(m[2]);
     if (!(rate >= 1)) throw new HttpProblem(400, "Bad Request", `candidates: rate must be at least 1, got ${m[2]}`, "candidates");
-    return { strategy: strategy.data, rate };
+    return { strategy: canonicalCandidateStrategy(strategy.data)!, rate };
   });
 }
 

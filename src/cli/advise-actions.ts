@@ -83,7 +83,7 @@ export function gateRequestFromFlags(f: GateFlags): GateRequest {
   if (f.minRobustAccuracy !== undefined) thresholds.minRobustAccuracy = f.minRobustAccuracy;
   if (f.minAggregatedAccuracy !== undefined) thresholds.minAggregatedAccuracy = f.minAggregatedAccuracy;
   if (f.maxDrop !== undefined) thresholds.maxDropVsDense = f.maxDrop;
-  const raw = { candidate: { strategy: f.strategy, rate: f.rate }, scenario: scenarioFromFlags(f), thresholds };
+  const raw = { candidate: { strategy: f.strategy, rate: f.rate, ...(f.schedule === undefined ? {} : { schedule: f.schedule }) }, scenario: scenarioFromFlags(f), thresholds };
   const r = gateRequestSchema.safeParse(raw);
   if (!r.success) throw usage(r.error.issues[0]!.message, fieldOf(r.error.issues[0]!));
   return r.data;

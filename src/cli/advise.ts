@@ -29,6 +29,7 @@ export interface ScenarioFlags {
 export interface GateFlags extends ScenarioFlags {
   strategy?: string;
   rate?: number;
+  schedule?: string;
   minRobustAccuracy?: number;
   minAggregatedAccuracy?: number;
   maxDrop?: number;
@@ -79,8 +80,9 @@ export function registerAdvise(program: Command): void {
       .command("gate")
       .description("pass/fail for one candidate against a scenario and thresholds, for CI (exit 0 pass, 1 fail, 2 bad input or unreachable)"),
   )
-    .requiredOption("--strategy <name>", "dense | global-magnitude | layer-magnitude | global-gradient | layer-gradient | random | structured-l1")
+    .requiredOption("--strategy <name>", "dense or a pruning strategy: global-magnitude | layer-magnitude | global-gradient | layer-gradient | random | structured-l1 | <unstructured|kernel|filter>/<random-local|magnitude-local|magnitude-global>")
     .requiredOption("--rate <rate>", "compression rate of the grid (1 for dense)", anyNumber("--rate"))
+    .option("--schedule <one-shot|cumulative>", "which variant when the matrix holds both schedules of the strategy and rate (default one-shot)")
     .option("--min-robust-accuracy <fraction>", "pass only if the lower 95 % bound of robust accuracy is at least this (0.4 = 40 %), whatever the adversarial share", anyNumber("--min-robust-accuracy"))
     .option(
       "--min-aggregated-accuracy <fraction>",

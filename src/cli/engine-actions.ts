@@ -95,7 +95,8 @@ export async function pruneAction(flags: PruneFlags): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const s = pruned.sparsity;
   report(flags.json, { ...meta, out: path.resolve(flags.out), seconds, parentCleanAccuracy: metadata.cleanAccuracy }, [
-    `${flags.strategy} at ${flags.rate}x: ${s.nonZeroPrunable} of ${s.prunableParams} prunable weights left (achieved ${s.compression.toFixed(2)}x), ${s.sparseBytes} bytes sparse`,
+    `${flags.strategy} at ${flags.rate}x: ${s.nonZeroPrunable} of ${s.prunableParams} prunable weights left (achieved ${s.compression.toFixed(2)}x), ${s.sparseBytes} bytes sparse` +
+      (pruned.metadata.pruning?.droppedBytes === undefined ? "" : `, ${pruned.metadata.pruning.droppedBytes} bytes dense with the removable filters dropped (of ${s.denseBytes})`),
     `test accuracy ${pct(pruned.test.accuracy)} on ${pruned.test.count} images (dense: ${pct(metadata.cleanAccuracy)})`,
     `fine-tuned ${pruned.result.history.length} epoch(s) in ${seconds.toFixed(1)} s on ${backend.label}; saved to ${flags.out}`,
   ]);

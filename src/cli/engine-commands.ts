@@ -70,7 +70,7 @@ export function registerPrune(program: Command): void {
     .command("prune")
     .description("prune a saved model with one strategy to a compression rate, fine-tune with the mask held fixed, and save it")
     .requiredOption("--model <dir>", "the dense (or already pruned) model directory")
-    .requiredOption("--strategy <name>", "global-magnitude | layer-magnitude | global-gradient | layer-gradient | random | structured-l1", asUsage(parseStrategy))
+    .requiredOption("--strategy <name>", "global-magnitude | layer-magnitude | global-gradient | layer-gradient | random | structured-l1 | <unstructured|kernel|filter>/<random-local|magnitude-local|magnitude-global>", asUsage(parseStrategy))
     .requiredOption("--rate <c>", "compression rate: prunable params before / non-zero after (>= 1)", asUsage(parseRate))
     .requiredOption("--out <dir>", "directory to create for the pruned model")
     .option("--gradient-batches <n>", "training batches used to score gradient strategies", intOption("--gradient-batches", 1, 1000), 4);

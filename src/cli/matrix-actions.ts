@@ -11,7 +11,7 @@ import { exportJsonl, importJsonl, rebaseModelDir, unshippableDatasets } from ".
 import { REAL_DATASET_NAMES } from "../engine/data-provenance.js";
 import { shippedMatrixPath } from "../paths.js";
 import { missingModelDirs, missingModelDirsWarning } from "../matrix/model-dirs.js";
-import { loadGrid, parseShard, type ShardSpec } from "../matrix/grid.js";
+import { loadGrid, notApplicable, parseShard, type ShardSpec } from "../matrix/grid.js";
 import { formatStats, matrixStats } from "../matrix/stats.js";
 import { verifyMatrix } from "../matrix/verify.js";
 import { UsageError } from "./errors.js";
@@ -94,6 +94,8 @@ export async function buildAction(flags: MatrixBuildFlags): Promise<void> {
   const { onEvent, stop } = buildProgressReporter();
   let summary;
   try {
+    const skipped = notApplicable(await loadGrid(flags.grid));
+    if (skipped) process.stderr.write(`note: ${skipped}\n`);
     summary = await buildMatrix({
       gridFile: flags.grid,
       db,

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { CalibrationError, DEFAULT_CALIBRATION_FILE, displayPath, loadCalibration } from "../matrix/calibration.js";
 import { COST_KINDS, estimatePlan, type PlanEstimate } from "../matrix/cost.js";
-import { loadGrid, type Grid } from "../matrix/grid.js";
+import { loadGrid, notApplicable, type Grid } from "../matrix/grid.js";
 import { DEFAULT_MODELS_DIR } from "../matrix/builder.js";
 import { UsageError } from "./errors.js";
 import type { MatrixCalibrateFlags, MatrixPlanFlags } from "./matrix.js";
@@ -65,6 +65,8 @@ async function calibrationOf(file: string, measuredWorkers: number | undefined) 
 
 export async function planAction(flags: MatrixPlanFlags): Promise<void> {
   const grid: Grid = await loadGrid(flags.grid);
+  const skipped = notApplicable(grid);
+  if (skipped) process.stderr.write(`note: ${skipped}\n`);
   const calibration = await calibrationOf(flags.calibration ?? DEFAULT_CALIBRATION_FILE, flags.measuredWorkers);
   const modelsDir = path.resolve(flags.modelsDir ?? DEFAULT_MODELS_DIR);
   const estimate = estimatePlan(grid, calibration, {

@@ -18,8 +18,15 @@ export interface PruningProvenance {
   prunableParams: number;
   nonZeroPrunable: number;
   sparseBytes: number;
+  /** The model this one was pruned from: the dense model, or (cumulative schedule) the previous rate's fine-tuned variant. */
   parentWeightsSha256: string;
   finetuneEpochs: number;
+  /** Kernel and filter strategies: bytes of the dense model with the removable filters dropped (pruning/dropped.ts), when the layers can be chained. */
+  droppedBytes?: number;
+  /** Present for the cumulative schedule only (absent: one-shot, as every model written before schedules). */
+  schedule?: "cumulative";
+  /** Cumulative schedule: the dense model at the root of the chain. */
+  denseWeightsSha256?: string;
 }
 
 export interface ModelMetadata {

@@ -7,7 +7,8 @@ import { mulberry32, permutation } from "./random.js";
 import { createModel } from "./models.js";
 import type { ModelMetadata } from "./model-io.js";
 import { evaluate, train, type BatchProgress, type EpochStats, type Evaluation, type TrainResult } from "./train.js";
-import { measureSparsity, pruneModel, type SparsityReport } from "./pruning/index.js";
+import { dropReport, measureSparsity, pruneModel, type SparsityReport } from "./pruning/index.js";
+import { canonicalStrategy, granularityOf } from "../vocabulary.js";
 import { tf, type LayersModel } from "./tf.js";
 import { packageVersion } from "../paths.js";
 
@@ -112,6 +113,8 @@ export async function pruneAndFinetune(o: {
   gradientBatches?: number;
   gradientBatchSeed?: number;
   settings: TrainLoopSettings;
+  /** Cumulative schedule: `parent` is the previous rate's fine-tuned variant of the chain rooted at this dense model. */
+  cumulative?: { denseWeightsSha256: string };
 }): Promise<PruneFinetuneResult> {
   const [h, w, c] = o.parent.inputShape;
   const bs = o.settings.batchSize;
@@ -136,6 +139,7 @@ export async function pruneAndFinetune(o: {
     o.settings.epochs > 0 ? await trainLoop(o.model, o.train, o.settings, pruned.masks) : { history: [], bestEpoch: 0, validationAccuracy: 0, stoppedEarly: false };
   const sparsity = measureSparsity(o.model);
   const test = evaluate(o.model, o.test);
+  const dropped = droppedBytesFor(o.model, o.strategy);
   return {
     result,
     sparsity,
@@ -155,7 +159,16 @@ export async function pruneAndFinetune(o: {
         sparseBytes: sparsity.sparseBytes,
         parentWeightsSha256: o.parent.weightsSha256,
         finetuneEpochs: result.history.length,
+        ...(dropped === undefined ? {} : { droppedBytes: dropped }),
+        ...(o.cumulative ? { schedule: "cumulative" as const, denseWeightsSha256: o.cumulative.denseWeightsSha256 } : {}),
       },
     },
   };
+}
+
+/** droppedBytes of a pruned model (pruning/dropped.ts) for kernel and filter strategies; undefined for unstructured ones or unchainable layers. */
+export function droppedBytesFor(model: LayersModel, strategy: string): number | undefined {
+  const name = canonicalStrategy(strategy);
+  if (name === undefined || granularityOf(name) === "unstructured") return undefined;
+  return dropReport(model)?.droppedBytes;
 }

@@ -8,7 +8,8 @@ import { BuildLedger } from "../matrix/build-state.js";
 import { MODEL_LABEL, asRefreshGrid, gridHash, loadGrid, planCells, refreshGrid, type Grid, type RefreshGrid } from "../matrix/grid.js";
 import type { Database } from "../matrix/sqlite.js";
 import type { MatrixStore } from "../matrix/store.js";
-import { infeasiblePairs } from "../engine/pruning/feasibility.js";
+import { hasKernels, infeasiblePairs } from "../engine/pruning/feasibility.js";
+import { granularityOf } from "../vocabulary.js";
 import { detectFormat, testSplitCount } from "../engine/dataset-formats.js";
 import { prunableLayersIn } from "../models/layers.js";
 import { findModel, isModelId, type RegisteredModel } from "../models/storage.js";
@@ -75,7 +76,7 @@ export async function prepareRefresh(o: PrepareOptions): Promise<PreparedRefresh
   }
   // The default grid: run as it is, or the settings (training, fine-tuning, attacks) a given grid leaves out.
   const base = asRefreshGrid(await loadGrid(o.defaultGridFile ?? DEFAULT_REFRESH_GRID));
-  const r: RefreshGrid = given ?? base;
+  const asked: RefreshGrid = given ?? base;
   // The directory's files say its format; every cell evaluates the first `samples` test images:
   // say so now rather than fail every cell later.
   const unreadable = (err: unknown): never => {
@@ -83,8 +84,8 @@ export async function prepareRefresh(o: PrepareOptions): Promise<PreparedRefresh
   };
   const format = await detectFormat(datasetDir).catch(unreadable);
   const available = await testSplitCount(datasetDir, format).catch(unreadable);
-  if (r.samples > available) {
-    const why = `asks for ${r.samples} samples per cell, but the test split of data set ${model.dataset} holds ${available} images`;
+  if (asked.samples > available) {
+    const why = `asks for ${asked.samples} samples per cell, but the test split of data set ${model.dataset} holds ${available} images`;
     throw given
       ? new RefreshError(400, `grid.samples: the grid ${why}`, "grid.samples")
       : new RefreshError(409, `the server's default grid ${why}: send a grid with samples <= ${available}`, "grid.samples");
@@ -93,6 +94,9 @@ export async function prepareRefresh(o: PrepareOptions): Promise<PreparedRefresh
   // cell ran: say so now. (Unreadable layer sizes: nothing to check here; the cell would tell.)
   const modelDir = path.resolve(path.dirname(path.resolve(o.dbFile)), model.modelDir);
   const layers = await prunableLayersIn(modelDir);
+  // An MLP has no convolution kernels: kernel/* does not apply to it. The refresh measures the
+  // grid's other strategies rather than fail (the default grid lists kernel/* for the CNNs).
+  const r: RefreshGrid = layers && !hasKernels(layers) ? { ...asked, strategies: asked.strategies.filter((s) => granularityOf(s) !== "kernel") } : asked;
   const infeasible = layers ? infeasiblePairs(layers, r.strategies, r.rates) : [];
   if (infeasible.length > 0) {
     const bad = [...new Set(infeasible.map((x) => x.rate))].sort((a, b) => a - b);

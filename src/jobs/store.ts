@@ -257,9 +257,11 @@ export class JobStore {
     const latest = await this.store.db.get<{ seq: number | null }>("SELECT max(published_seq) AS seq FROM matrix_versions");
     if (latest?.seq === null || latest?.seq === undefined) return 0;
     // e.seed is the cell's training seed, va.seed the variant's pruning seed (src/matrix/grid.ts).
+    // A pruned variant counts only under the grid's own schedule (dense: one-shot, always).
     const rows = await this.store.db.all<{ strategy: string; rate: number; seed: number; pruningSeed: number; norm: string; knowledge: string }>(
-      `SELECT va.strategy, va.requested_rate AS rate, e.seed, va.seed AS pruningSeed, e.norm, e.knowledge ${FROM_SNAPSHOT} AND m.id = ?2 AND e.sample_count > ?3`,
-      [latest.seq, grid.model.id, grid.samples],
+      `SELECT va.strategy, va.requested_rate AS rate, e.seed, va.seed AS pruningSeed, e.norm, e.knowledge ${FROM_SNAPSHOT} AND m.id = ?2 AND e.sample_count > ?3
+          AND (va.strategy = 'dense' OR va.schedule = ?4)`,
+      [latest.seq, grid.model.id, grid.samples, grid.schedule ?? "one-shot"],
     );
     const label = grid.model.architecture;
     return rows.filter(

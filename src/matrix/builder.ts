@@ -28,6 +28,7 @@ import { missingModelDirs } from "./model-dirs.js";
 import type { BuildPaths, CellJob, CellOutput, EvaluateOutput, ModelOutput } from "./cells.js";
 import type { FromWorker, ToWorker } from "./worker.js";
 import { packageRoot, siblingEntry } from "../paths.js";
+import { granularityOf } from "../vocabulary.js";
 
 export interface BuildOptions {
   /** The grid file; or give the validated `grid` itself (e.g. a refresh job's grid, which names its model). */
@@ -329,7 +330,8 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
         if (c.kind === "train") {
           modelId = await s.upsertModel(modelInputFromMetadata(m.metadata, path.relative(dbDir, m.dir)));
         } else {
-          modelId = records.get(`train/${c.architecture}/s${c.seed}`)?.modelId ?? m.metadata.pruning!.parentWeightsSha256;
+          // A cumulative variant's parent is the previous rate's variant; the chain's dense model is recorded beside it.
+          modelId = records.get(`train/${c.architecture}/s${c.seed}`)?.modelId ?? m.metadata.pruning!.denseWeightsSha256 ?? m.metadata.pruning!.parentWeightsSha256;
         }
         const variantId = await s.upsertVariant(
           variantInputFrom({
@@ -337,7 +339,10 @@ export async function buildMatrix(o: BuildOptions): Promise<BuildSummary> {
             strategy: c.kind === "prune" ? c.strategy : "dense",
             requestedRate: c.kind === "prune" ? c.rate : 1,
             sparsity: m.sparsity,
-            structured: c.kind === "prune" && c.strategy === "structured-l1",
+            // Really shrinks compute: filter granularity only (engine/pruning/strategy.ts).
+            structured: c.kind === "prune" && granularityOf(c.strategy) === "filter",
+            ...(m.droppedBytes === undefined ? {} : { droppedBytes: m.droppedBytes }),
+            ...(c.kind === "prune" && grid.schedule === "cumulative" ? { schedule: "cumulative" as const } : {}),
             weightsSha256: m.metadata.weightsSha256,
             clean: m.clean,
             finetuneEpochs: c.kind === "prune" ? m.finetuneEpochs : 0,

@@ -79,6 +79,7 @@ export type TimedRow = Pick<
   | "strategy"
   | "requestedRate"
   | "variantSeed"
+  | "schedule"
   | "createdAt"
   | "finetuneEpochs"
   | "modelMetadata"
@@ -141,7 +142,7 @@ interface Span {
   worker: number;
 }
 
-const variantKey = (r: TimedRow): string => `${r.modelId}|${r.strategy}|${r.requestedRate}|${r.variantSeed}`;
+const variantKey = (r: TimedRow): string => `${r.modelId}|${r.strategy}|${r.requestedRate}|${r.variantSeed}${r.schedule === "cumulative" ? "|cumulative" : ""}`;
 
 /** Prune-cell durations (measured-worker seconds) per architecture, from the rows' timeline (see the header). */
 export function inferPruneSeconds(rows: readonly TimedRow[]): Map<string, { seconds: number[]; epochs: number[] }> {

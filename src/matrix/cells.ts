@@ -8,7 +8,9 @@
 //              weights' sha256 is the model id (nothing is trained, whatever `training` says);
 //   prune    → the pruned + fine-tuned variant in the cache <variantsDir>/<arch>-<dataset>-s<seed>/
 //              <dense sha[:12]>/<strategy>-<rate>x (recreated when missing; `-p<pruning seed>` appended
-//              when the pruning seed is not the training seed);
+//              when the pruning seed is not the training seed, `-cumulative` for the cumulative
+//              schedule, whose variant is pruned from the previous rate's — ensured first, so a
+//              chain is rebuilt from an empty cache; a `/` in a strategy name is `_` in the folder);
 //   craft    → the transfer examples of one norm crafted on the dense model for the grid's samples,
 //              written to <variantsDir>/transfer/<arch>-<dataset>-s<seed>/<dense sha[:12]>/<norm>-<settings>.bin;
 //              evaluation cells load that file (and craft whatever it lacks themselves);
@@ -29,7 +31,7 @@ import { head, type DataSplits } from "../engine/data.js";
 import { loadDataset } from "../engine/dataset-formats.js";
 import { GENERATED_MARKER, isGeneratedData, isRealDatasetName } from "../engine/data-provenance.js";
 import { loadModel, saveModel, type ModelMetadata } from "../engine/model-io.js";
-import { trainDense, pruneAndFinetune, type TrainLoopSettings } from "../engine/pipeline.js";
+import { droppedBytesFor, trainDense, pruneAndFinetune, type TrainLoopSettings } from "../engine/pipeline.js";
 import { measureSparsity, type SparsityReport } from "../engine/pruning/index.js";
 import { evaluate } from "../engine/train.js";
 import type { LayersModel } from "../engine/tf.js";
@@ -70,6 +72,8 @@ export interface ModelOutput {
   clean: { correct: number; n: number };
   finetuneEpochs: number;
   reused: boolean;
+  /** Kernel and filter strategies: the dense model's bytes with the removable filters dropped (engine/pruning/dropped.ts). */
+  droppedBytes?: number;
 }
 
 export interface EvaluateOutput {
@@ -99,10 +103,10 @@ export function denseDir(paths: BuildPaths, grid: Grid, architecture: string, se
 export function variantDir(
   paths: BuildPaths,
   grid: Grid,
-  cell: { architecture: string; seed: number; strategy: string; rate: number; pruningSeed: number },
+  cell: { architecture: string; seed: number; strategy: string; rate: number; pruningSeed: number; cumulative?: boolean },
   denseSha256: string,
 ): string {
-  const name = `${cell.strategy}-${cell.rate}x${cell.pruningSeed === cell.seed ? "" : `-p${cell.pruningSeed}`}`;
+  const name = `${cell.strategy.replaceAll("/", "_")}-${cell.rate}x${cell.pruningSeed === cell.seed ? "" : `-p${cell.pruningSeed}`}${cell.cumulative ? "-cumulative" : ""}`;
   return path.join(paths.variantsDir, `${cell.architecture}-${grid.dataset.name}-s${cell.seed}`, denseSha256.slice(0, 12), name);
 }
 
@@ -193,6 +197,15 @@ function trainSettings(grid: Grid, seed: number, epochs: number): TrainLoopSetti
   return { epochs, batchSize: grid.training.batchSize, learningRate: grid.training.learningRate, patience: grid.training.patience, validation: grid.training.validation, seed };
 }
 
+/** Which variant to ensure: a prune cell's fields, and whether it belongs to a cumulative chain. */
+export type VariantSpec = Pick<PruneCell, "architecture" | "seed" | "strategy" | "rate" | "key" | "pruningSeed"> & { cumulative?: boolean };
+
+/** The rate before `rate` in a cumulative chain (the largest grid rate > 1 below it); undefined for the first (pruned from the dense model). */
+export function previousRate(rates: readonly number[], rate: number): number | undefined {
+  const below = rates.filter((r) => r > 1 && r < rate);
+  return below.length === 0 ? undefined : Math.max(...below);
+}
+
 /** Per-process caches: data sets, loaded models, transfer examples (one cache per surrogate). */
 export class CellRunner {
   private readonly data = new Map<string, Promise<DataSplits>>();
@@ -269,7 +282,7 @@ export class CellRunner {
   async run(job: CellJob): Promise<CellOutput> {
     const c = job.cell;
     if (c.kind === "train") return this.ensureDense(job.grid, job.paths, c, job.expect?.denseSha256);
-    if (c.kind === "prune") return this.ensureVariant(job.grid, job.paths, c, job.expect);
+    if (c.kind === "prune") return this.ensureVariant(job.grid, job.paths, { ...c, cumulative: job.grid.schedule === "cumulative" }, job.expect);
     if (c.kind === "craft") return this.craftCell(job.grid, job.paths, c, job.expect?.denseSha256);
     return this.evaluateCell(job.grid, job.paths, c, job.expect);
   }
@@ -342,14 +355,22 @@ export class CellRunner {
     return { kind: "train", dir, metadata, sparsity: measureSparsity(model), clean: { correct: test.correct, n: test.count }, finetuneEpochs: 0, reused: true };
   }
 
-  /** The pruned variant: from the cache directory, else pruned from the dense model, fine-tuned and saved. */
-  async ensureVariant(grid: Grid, paths: BuildPaths, c: Pick<PruneCell, "architecture" | "seed" | "strategy" | "rate" | "key" | "pruningSeed">, expect: CellJob["expect"] = {}): Promise<ModelOutput> {
+  /**
+   * The pruned variant: from the cache directory, else pruned, fine-tuned and saved — from the dense
+   * model, or (cumulative) from the previous rate's variant, ensured first (recursively down the chain).
+   */
+  async ensureVariant(grid: Grid, paths: BuildPaths, c: VariantSpec, expect: CellJob["expect"] = {}): Promise<ModelOutput> {
     const denseOut = await this.ensureDense(grid, paths, { architecture: c.architecture, seed: c.seed, key: c.key }, expect.denseSha256);
     const dense = denseOut.metadata;
     const dir = variantDir(paths, grid, c, dense.weightsSha256);
     const known = this.outputs.get(dir);
     if (known && existsSync(dir) && (expect.variantSha256 === undefined || known.metadata.weightsSha256 === expect.variantSha256)) return { ...known, reused: true };
-    const out = await this.ensureVariantUncached(grid, dir, denseOut, c, expect);
+    let parentOut = denseOut;
+    if (c.cumulative) {
+      const previous = previousRate(grid.rates, c.rate);
+      if (previous !== undefined) parentOut = await this.ensureVariant(grid, paths, { ...c, rate: previous }, { ...(expect.denseSha256 === undefined ? {} : { denseSha256: expect.denseSha256 }) });
+    }
+    const out = await this.ensureVariantUncached(grid, dir, denseOut, parentOut, c, expect);
     this.outputs.set(dir, out);
     return out;
   }
@@ -358,10 +379,12 @@ export class CellRunner {
     grid: Grid,
     dir: string,
     denseOut: ModelOutput,
-    c: Pick<PruneCell, "architecture" | "seed" | "strategy" | "rate" | "key" | "pruningSeed">,
+    parentOut: ModelOutput,
+    c: VariantSpec,
     expect: NonNullable<CellJob["expect"]>,
   ): Promise<ModelOutput> {
     const dense = denseOut.metadata;
+    const parent = parentOut.metadata;
     const data = await this.dataset(grid);
     if (existsSync(dir)) {
       const { model, metadata } = await this.load(dir);
@@ -369,7 +392,8 @@ export class CellRunner {
       const t = metadata.training;
       const ok =
         p !== undefined &&
-        p.parentWeightsSha256 === dense.weightsSha256 &&
+        p.parentWeightsSha256 === parent.weightsSha256 &&
+        (p.schedule === "cumulative") === (c.cumulative === true) &&
         p.strategy === c.strategy &&
         p.requestedRate === c.rate &&
         metadata.seed === c.pruningSeed &&
@@ -380,16 +404,29 @@ export class CellRunner {
         (expect.variantSha256 === undefined || metadata.weightsSha256 === expect.variantSha256);
       if (ok) {
         const test = evaluate(model, data.test);
-        return { kind: "prune", dir, metadata, sparsity: measureSparsity(model), clean: { correct: test.correct, n: test.count }, finetuneEpochs: p.finetuneEpochs, reused: true };
+        const droppedBytes = droppedBytesFor(model, c.strategy);
+        return {
+          kind: "prune",
+          dir,
+          metadata,
+          sparsity: measureSparsity(model),
+          clean: { correct: test.correct, n: test.count },
+          finetuneEpochs: p.finetuneEpochs,
+          reused: true,
+          ...(droppedBytes === undefined ? {} : { droppedBytes }),
+        };
       }
       throw new CellError(`${c.key}: the variant cache ${dir} holds another model; remove it`);
     }
-    this.onProgress(`pruning ${c.architecture} ${c.strategy} ${c.rate}x${c.pruningSeed === c.seed ? "" : ` (pruning seed ${c.pruningSeed})`}`);
-    const { model } = await loadModel(denseOut.dir);
+    this.onProgress(
+      `pruning ${c.architecture} ${c.strategy} ${c.rate}x${c.pruningSeed === c.seed ? "" : ` (pruning seed ${c.pruningSeed})`}${parentOut === denseOut ? "" : ` from its ${parent.pruning?.requestedRate}x variant (cumulative)`}`,
+    );
+    const { model } = await loadModel(parentOut.dir);
     try {
       const pr = await pruneAndFinetune({
         model,
-        parent: dense,
+        parent,
+        ...(c.cumulative ? { cumulative: { denseWeightsSha256: dense.weightsSha256 } } : {}),
         strategy: c.strategy,
         rate: c.rate,
         train: data.train,
@@ -405,7 +442,17 @@ export class CellRunner {
       if (expect.variantSha256 !== undefined && metadata.weightsSha256 !== expect.variantSha256) {
         throw new CellError(`${c.key}: recreated ${dir} but its weights differ from the recorded variant (pruning/fine-tuning is not reproducible here)`);
       }
-      return { kind: "prune", dir, metadata, sparsity: pr.sparsity, clean: { correct: pr.test.correct, n: pr.test.count }, finetuneEpochs: pr.result.history.length, reused: false };
+      const droppedBytes = pr.metadata.pruning?.droppedBytes;
+      return {
+        kind: "prune",
+        dir,
+        metadata,
+        sparsity: pr.sparsity,
+        clean: { correct: pr.test.correct, n: pr.test.count },
+        finetuneEpochs: pr.result.history.length,
+        reused: false,
+        ...(droppedBytes === undefined ? {} : { droppedBytes }),
+      };
     } finally {
       model.dispose();
     }
@@ -413,7 +460,7 @@ export class CellRunner {
 
   async evaluateCell(grid: Grid, paths: BuildPaths, c: EvaluateCell, expect: CellJob["expect"] = {}): Promise<EvaluateOutput> {
     const denseOut = await this.ensureDense(grid, paths, { architecture: c.architecture, seed: c.seed, key: c.key }, expect.denseSha256);
-    const targetOut = c.strategy === "dense" ? denseOut : await this.ensureVariant(grid, paths, { ...c, strategy: c.strategy }, expect);
+    const targetOut = c.strategy === "dense" ? denseOut : await this.ensureVariant(grid, paths, { ...c, strategy: c.strategy, cumulative: c.cumulative === true }, expect);
     const target = await this.load(targetOut.dir, targetOut.metadata.weightsSha256);
     const surrogate = await this.load(denseOut.dir, denseOut.metadata.weightsSha256);
     const data = await this.dataset(grid);

@@ -39,6 +39,24 @@
 // variant's seed (`variantSeed`, part of the variant's identity); the attacks keep the training
 // seed, so two variants that differ only by pruning seed are attacked alike.
 //
+// Schedules. `schedule: one-shot` (the default, left out of the normalised grid and its hash, so
+// grids written before schedules keep their keys and builds) prunes every rate from the dense
+// model. `schedule: cumulative` is the paper's: per (architecture, seed, strategy, pruning seed),
+// the rates form a chain in ascending order — the first pruned from the dense model, each next
+// one from the previous rate's FINE-TUNED variant, then fine-tuned with the grid's finetune
+// settings. Its prune and eval keys end in `/cumulative` (after any `/p<seed>`), and each prune
+// cell depends on the previous rate's prune cell (`from`), so the builder runs a chain in order
+// and `matrix verify` can rebuild it from an empty variant cache. The matrix records the schedule
+// with every variant (variants.schedule, the variant's metadata.json). An `extraSeeds` entry adds
+// its seed at the rate it names only: that variant has no previous-rate cell of its seed in the
+// plan, and its prune cell creates the lower rates' variants of that seed in the variant cache
+// (cells.ts, ensureVariant) without measuring them.
+//
+// Strategies. Any accepted name (vocabulary.ts: today's names and `<granularity>/<rule>`) is
+// stored under its canonical name, so `filter/magnitude-local` and `structured-l1` are the same
+// strategy of the same grid hash. kernel/* does not apply to an MLP (MLP_ARCHITECTURES):
+// planCells skips those combinations and notApplicable() says so in one line.
+//
 // Sharding (`--shard k/N`): the leaves of the plan (evaluation cells) are cut into N contiguous,
 // count-balanced blocks in plan order; shard k OWNS block k plus every train/prune cell whose first
 // dependent leaf lies in block k. So owned sets are disjoint and cover every cell. A shard also
@@ -53,7 +71,7 @@ import YAML from "yaml";
 import { z } from "zod";
 import type { Architecture } from "../engine/architectures.js";
 import type { DatasetFormat } from "../engine/dataset-formats.js";
-import { KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, type Knowledge, type Norm, type Strategy } from "../vocabulary.js";
+import { KNOWLEDGE_LEVELS, NORMS, PRUNING_STRATEGIES, PRUNING_STRATEGY_NAMES, canonicalStrategy, granularityOf, type Knowledge, type Norm, type Strategy } from "../vocabulary.js";
 import { canonicalJson, sha256Hex } from "./blobs.js";
 import { budgetListProblems, formatPath } from "./row.js";
 
@@ -184,12 +202,25 @@ const modelSchema = z.strictObject({
   dir: z.string().min(1, "must not be empty"),
 });
 
-const strategySchema = z.enum(PRUNING_STRATEGIES, {
-  error: (iss) =>
-    iss.input === "dense"
-      ? "dense is not a pruning strategy (rate 1 gives the dense model)"
-      : `unknown strategy ${JSON.stringify(iss.input)} (known: ${PRUNING_STRATEGIES.join(", ")})`,
-});
+/** A strategy by any accepted name, normalised to the name it is stored under (vocabulary.ts: an alias such as filter/magnitude-local is structured-l1). */
+const strategySchema = z
+  .enum(PRUNING_STRATEGY_NAMES, {
+    error: (iss) =>
+      iss.input === "dense"
+        ? "dense is not a pruning strategy (rate 1 gives the dense model)"
+        : `unknown strategy ${JSON.stringify(iss.input)} (known: ${PRUNING_STRATEGY_NAMES.join(", ")})`,
+  })
+  .transform((name) => canonicalStrategy(name)!);
+
+/** How the rates of a strategy are reached (see "Schedules" in the header). */
+export const SCHEDULES = ["one-shot", "cumulative"] as const;
+export type Schedule = (typeof SCHEDULES)[number];
+
+/**
+ * The zoo's MLPs: dense layers only, so no convolution kernels — kernel/* does not apply to them
+ * (src/engine/pruning/kernel.ts) and planCells skips those combinations (notApplicable says which).
+ */
+export const MLP_ARCHITECTURES: readonly string[] = ["lenet300"];
 
 /** The fields every grid has, whatever it measures (a refresh body is these; see refreshGridSchema). */
 const measurementShape = {
@@ -207,6 +238,7 @@ const measurementShape = {
   seeds: uniqueArray(int(0, 2 ** 31 - 1)).min(1, "name at least one seed").default([1]),
   /** Pruning seeds of every pruned variant (see the header); absent: each variant's training seed. */
   pruningSeeds: uniqueArray(int(0, 2 ** 31 - 1)).min(1, "name at least one pruning seed (or leave pruningSeeds out: the training seed)").optional(),
+  schedule: oneOf(SCHEDULES, "schedule").default("one-shot"),
   training: trainingSchema.prefault({}),
   finetune: z.strictObject({ epochs: int(0, 10_000).default(2) }).prefault({}),
   attacks: attacksSchema.prefault({}),
@@ -277,6 +309,8 @@ export interface Grid {
   pruningSeeds?: number[];
   /** Extra pruning seeds for chosen variants; absent when none (see the header). */
   extraSeeds?: ExtraSeeds[];
+  /** `cumulative` (see "Schedules" in the header); absent: one-shot, so one-shot grids keep their hash. */
+  schedule?: "cumulative";
   training: ParsedGrid["training"];
   finetune: ParsedGrid["finetune"];
   attacks: ParsedGrid["attacks"];
@@ -385,6 +419,7 @@ function normalizeMeasurement(g: Omit<RefreshGrid, keyof GridSettings> & GridSet
     samples: g.samples,
     seeds,
     ...(pruningSeeds === undefined || sameAsDefault ? {} : { pruningSeeds }),
+    ...(g.schedule === "cumulative" ? { schedule: "cumulative" as const } : {}),
     training: { ...g.training },
     finetune: { ...g.finetune },
     attacks: { ...g.attacks },
@@ -468,7 +503,7 @@ export function refreshGrid(r: RefreshGrid, model: GridModel, dataset: { name: s
 export function asRefreshGrid(g: Grid): RefreshGrid & GridSettings {
   // extraSeeds name variants of the grid's own architectures, not of the model a refresh measures.
   const { dataset: _dataset, architectures: _architectures, model: _model, extraSeeds: _extraSeeds, ...rest } = g;
-  return { ...rest, strategies: [...rest.strategies] };
+  return { ...rest, strategies: [...rest.strategies], schedule: rest.schedule ?? "one-shot" };
 }
 
 /**
@@ -583,6 +618,12 @@ export interface PruneCell extends CellBase {
   rate: number;
   /** The seed of pruning's random choices and of fine-tuning (`seed` is the dense model's training seed). */
   pruningSeed: number;
+  /**
+   * Cumulative schedule only: the prune cell of the previous rate, whose fine-tuned variant this
+   * one is pruned from (also in `deps`); absent for the first rate (pruned from the dense model)
+   * and under one-shot.
+   */
+  from?: string;
 }
 
 /** Crafts the transfer examples of one norm on the dense model, once, for every evaluation of that norm. */
@@ -605,6 +646,8 @@ export interface EvaluateCell extends CellBase {
   variantCell: string;
   /** The variant's pruning seed; for dense, the training seed (nothing is pruned). */
   pruningSeed: number;
+  /** The variant comes from a cumulative schedule (its variant cell's key ends in /cumulative). */
+  cumulative?: boolean;
 }
 
 export type Cell = TrainCell | PruneCell | CraftCell | EvaluateCell;
@@ -618,16 +661,34 @@ function pruningSuffix(seed: number, pruningSeed: number): string {
   return pruningSeed === seed ? "" : `/p${pruningSeed}`;
 }
 
-export function pruneKey(architecture: string, strategy: string, rate: number, seed: number, pruningSeed = seed): string {
-  return `prune/${architecture}/${strategy}/${rate}x/s${seed}${pruningSuffix(seed, pruningSeed)}`;
+/** `/cumulative` for a variant of the cumulative schedule, else nothing (one-shot keys are those of before schedules). */
+function scheduleSuffix(cumulative: boolean): string {
+  return cumulative ? "/cumulative" : "";
+}
+
+export function pruneKey(architecture: string, strategy: string, rate: number, seed: number, pruningSeed = seed, cumulative = false): string {
+  return `prune/${architecture}/${strategy}/${rate}x/s${seed}${pruningSuffix(seed, pruningSeed)}${scheduleSuffix(cumulative)}`;
 }
 
 export function craftKey(architecture: string, seed: number, norm: Norm): string {
   return `craft/${architecture}/s${seed}/${norm}`;
 }
 
-export function evaluateKey(architecture: string, strategy: string, rate: number, seed: number, norm: Norm, pruningSeed = seed): string {
-  return `eval/${architecture}/${strategy}/${rate}x/s${seed}${pruningSuffix(seed, pruningSeed)}/${norm}`;
+export function evaluateKey(architecture: string, strategy: string, rate: number, seed: number, norm: Norm, pruningSeed = seed, cumulative = false): string {
+  return `eval/${architecture}/${strategy}/${rate}x/s${seed}${pruningSuffix(seed, pruningSeed)}${scheduleSuffix(cumulative)}/${norm}`;
+}
+
+/** Whether a strategy applies to an architecture of the grid: kernel/* not to the zoo's MLPs. */
+export function applies(architecture: string, strategy: string): boolean {
+  const canonical = canonicalStrategy(strategy);
+  return !(canonical !== undefined && granularityOf(canonical) === "kernel" && MLP_ARCHITECTURES.includes(architecture));
+}
+
+/** One line naming the (architecture, strategy) combinations planCells skips, or null when none is. */
+export function notApplicable(grid: Pick<Grid, "architectures" | "strategies">): string | null {
+  const skipped = grid.architectures.flatMap((a) => grid.strategies.filter((s) => !applies(a, s)).map((s) => `${a} × ${s}`));
+  if (skipped.length === 0) return null;
+  return `skipped ${skipped.join(", ")}: kernel pruning does not apply to an MLP (dense layers only, no convolution kernels)`;
 }
 
 /**
@@ -653,13 +714,14 @@ export function planCells(grid: Grid): Cell[] {
       if (transfer) {
         for (const norm of grid.norms) cells.push({ kind: "craft", key: craftKey(architecture, seed, norm), architecture, seed, deps: [train], norm, budgets: [...grid.budgets[norm]!] });
       }
-      const evaluations = (strategy: Strategy, rate: number, variantCell: string, pruningSeed: number): void => {
+      const cumulative = grid.schedule === "cumulative";
+      const evaluations = (strategy: Strategy, rate: number, variantCell: string, pruningSeed: number, fromSchedule = false): void => {
         for (const norm of grid.norms) {
           const deps = [variantCell];
           if (transfer) deps.push(craftKey(architecture, seed, norm));
           cells.push({
             kind: "evaluate",
-            key: evaluateKey(architecture, strategy, rate, seed, norm, pruningSeed),
+            key: evaluateKey(architecture, strategy, rate, seed, norm, pruningSeed, fromSchedule),
             architecture,
             seed,
             deps,
@@ -670,17 +732,23 @@ export function planCells(grid: Grid): Cell[] {
             budgets: [...grid.budgets[norm]!],
             variantCell,
             pruningSeed,
+            ...(fromSchedule ? { cumulative: true } : {}),
           });
         }
       };
       if (grid.rates.includes(1)) evaluations("dense", 1, train, seed);
       for (const strategy of grid.strategies) {
+        if (!applies(architecture, strategy)) continue;
+        // Cumulative: per pruning seed, the chain of rates (ascending); each cell depends on the previous rate's.
+        const previous = new Map<number, string>();
         for (const rate of grid.rates) {
           if (rate === 1) continue;
           for (const pruningSeed of variantPruningSeeds(grid, architecture, strategy, rate, seed)) {
-            const prune = pruneKey(architecture, strategy, rate, seed, pruningSeed);
-            cells.push({ kind: "prune", key: prune, architecture, seed, deps: [train], strategy, rate, pruningSeed });
-            evaluations(strategy, rate, prune, pruningSeed);
+            const prune = pruneKey(architecture, strategy, rate, seed, pruningSeed, cumulative);
+            const from = cumulative ? previous.get(pruningSeed) : undefined;
+            cells.push({ kind: "prune", key: prune, architecture, seed, deps: from ? [train, from] : [train], strategy, rate, pruningSeed, ...(from ? { from } : {}) });
+            if (cumulative) previous.set(pruningSeed, prune);
+            evaluations(strategy, rate, prune, pruningSeed, cumulative);
           }
         }
       }

@@ -38,12 +38,16 @@ export interface VariantInput {
   nonZeroParams: number;
   sparseBytes: number;
   denseBytes: number;
+  /** Kernel and filter strategies: bytes of the dense model with the removable units dropped (engine/pruning/dropped.ts); absent: not measured. */
+  droppedBytes?: number | null;
   structured: boolean;
   weightsSha256: string;
   /** Clean accuracy of the variant on the whole test split. */
   clean: CleanCount;
   finetuneEpochs: number;
   seed: number;
+  /** How the rate was reached (src/matrix/grid.ts, "Schedules"); absent: one-shot. */
+  schedule?: "one-shot" | "cumulative";
   backend: string;
   codeVersion: string;
   createdAt: string;
@@ -106,10 +110,12 @@ export function variantInputFrom(o: {
   requestedRate: number;
   sparsity: SparsityReport;
   structured: boolean;
+  droppedBytes?: number | null;
   weightsSha256: string;
   clean: CleanCount;
   finetuneEpochs: number;
   seed: number;
+  schedule?: "one-shot" | "cumulative";
   backend: string;
   codeVersion?: string;
   createdAt?: string;
@@ -126,6 +132,8 @@ export function variantInputFrom(o: {
     nonZeroParams: s.nonZeroParams,
     sparseBytes: s.sparseBytes,
     denseBytes: s.denseBytes,
+    ...(o.droppedBytes === undefined || o.droppedBytes === null ? {} : { droppedBytes: o.droppedBytes }),
+    ...(o.schedule === "cumulative" ? { schedule: "cumulative" as const } : {}),
     structured: o.structured,
     weightsSha256: o.weightsSha256,
     clean: o.clean,

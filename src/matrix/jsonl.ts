@@ -122,7 +122,7 @@ interface Parsed extends DecodedRow {
 class NothingNew extends Error {}
 
 function cellKey(r: MatrixRow): string {
-  return JSON.stringify([r.modelId, r.strategy, r.requestedRate, r.variantSeed, r.norm, r.knowledge]);
+  return JSON.stringify([r.modelId, r.strategy, r.requestedRate, r.variantSeed, r.schedule ?? "one-shot", r.norm, r.knowledge]);
 }
 
 /** Validates every line, then imports all rows in one transaction (see the header). */
@@ -213,11 +213,13 @@ export async function importJsonl(store: MatrixStore, source: LineSource, option
             nonZeroParams: r.nonZeroParams,
             sparseBytes: r.sparseBytes,
             denseBytes: r.denseBytes,
+            droppedBytes: r.droppedBytes ?? null,
             structured: r.structured,
             weightsSha256: r.weightsSha256,
             clean: { correct: r.cleanAccuracy.correct, n: r.cleanAccuracy.n },
             finetuneEpochs: r.finetuneEpochs,
             seed: r.variantSeed,
+            schedule: r.schedule ?? "one-shot",
             backend: r.variantBackend,
             codeVersion: r.variantCodeVersion,
             createdAt: r.createdAt,

@@ -62,23 +62,43 @@ export async function migrate(db: Database, dir: string): Promise<number[]> {
   }
   const applied: number[] = [];
   for (const m of migrations.slice(before)) {
-    await db.transaction(async (tx) => {
-      // Another process may have applied it while we waited for the write lock.
-      if ((await currentVersion(tx)) >= m.version) return;
-      try {
-        await tx.exec(m.sql);
-      } catch (err) {
-        throw new MigrationError(`migration ${m.file} failed: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      await tx.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", [
-        m.version,
-        m.name,
-        new Date().toISOString(),
-      ]);
-      applied.push(m.version);
-    });
+    // A migration that rebuilds a table others refer to (SQLite cannot alter a constraint) needs
+    // foreign keys off while it swaps the tables; the pragma is a no-op inside a transaction, so
+    // it is set around it, and every foreign key is checked before the migration commits.
+    const foreignKeysOff = FOREIGN_KEYS_OFF.test(m.sql);
+    if (foreignKeysOff) await db.exec("PRAGMA foreign_keys = OFF");
+    try {
+      await applyOne(db, m, applied);
+    } finally {
+      if (foreignKeysOff) await db.exec("PRAGMA foreign_keys = ON");
+    }
   }
   return applied;
+}
+
+/** `-- migrate: foreign keys off` on a line of its own. */
+const FOREIGN_KEYS_OFF = /^--\s*migrate:\s*foreign keys off\s*$/m;
+
+async function applyOne(db: Database, m: Migration, applied: number[]): Promise<void> {
+  await db.transaction(async (tx) => {
+    // Another process may have applied it while we waited for the write lock.
+    if ((await currentVersion(tx)) >= m.version) return;
+    try {
+      await tx.exec(m.sql);
+    } catch (err) {
+      throw new MigrationError(`migration ${m.file} failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (FOREIGN_KEYS_OFF.test(m.sql)) {
+      const broken = await tx.all<{ table: string }>("PRAGMA foreign_key_check");
+      if (broken.length > 0) throw new MigrationError(`migration ${m.file} failed: it leaves ${broken.length} broken foreign key(s) (first in table ${broken[0]!.table})`);
+    }
+    await tx.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", [
+      m.version,
+      m.name,
+      new Date().toISOString(),
+    ]);
+    applied.push(m.version);
+  });
 }
 
 /** For readiness: where the database is against what the program expects. */

@@ -1,7 +1,7 @@
 // What the store gives out (versions, models, rows, pages, curves) and the SQL behind its reads:
 // the joined row → MatrixRow mapping, row filters and the opaque paging cursor.
 import type { CleanCount, Knowledge, Norm, Strategy } from "../vocabulary.js";
-import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES } from "../vocabulary.js";
+import { KNOWLEDGE_LEVELS, NORMS, STRATEGIES, STRATEGY_NAMES } from "../vocabulary.js";
 import { aggregateAccuracy, estimate } from "../vocabulary.js";
 import type { SqlValue } from "./sqlite.js";
 import { canonicalJson, sha256Hex, toBase64 } from "./blobs.js";
@@ -184,6 +184,8 @@ export interface JoinedRow {
   v_nonzero: number;
   v_sparse_bytes: number;
   v_dense_bytes: number;
+  v_dropped_bytes: number | null;
+  v_schedule: string;
   v_structured: number;
   v_weights_sha256: string;
   v_clean_correct: number;
@@ -218,7 +220,7 @@ export const SELECT_JOINED = `SELECT
   va.id AS v_id, va.strategy AS v_strategy, va.requested_rate AS v_requested_rate, va.achieved_rate AS v_achieved_rate,
   va.prunable_params AS v_prunable, va.nonzero_prunable AS v_nonzero_prunable, va.total_params AS v_total,
   va.nonzero_params AS v_nonzero, va.sparse_bytes AS v_sparse_bytes, va.dense_bytes AS v_dense_bytes,
-  va.structured AS v_structured, va.weights_sha256 AS v_weights_sha256, va.clean_correct AS v_clean_correct,
+  va.dropped_bytes AS v_dropped_bytes, va.schedule AS v_schedule, va.structured AS v_structured, va.weights_sha256 AS v_weights_sha256, va.clean_correct AS v_clean_correct,
   va.clean_n AS v_clean_n, va.finetune_epochs AS v_finetune_epochs, va.seed AS v_seed, va.backend AS v_backend,
   va.code_version AS v_code_version, va.created_at AS v_created_at,
   m.id AS m_id, m.architecture AS m_architecture, m.dataset AS m_dataset, m.input_shape AS m_input_shape,
@@ -285,11 +287,13 @@ export function rowFromJoined(r: JoinedRow): MatrixRow {
     nonZeroParams: r.v_nonzero,
     sparseBytes: r.v_sparse_bytes,
     denseBytes: r.v_dense_bytes,
+    ...(r.v_dropped_bytes === null ? {} : { droppedBytes: r.v_dropped_bytes }),
     structured: r.v_structured === 1,
     weightsSha256: r.v_weights_sha256,
     cleanAccuracy: { value: r.v_clean_correct / r.v_clean_n, correct: r.v_clean_correct, n: r.v_clean_n, low: ca.low, high: ca.high },
     finetuneEpochs: r.v_finetune_epochs,
     variantSeed: r.v_seed,
+    ...(r.v_schedule === "cumulative" ? { schedule: "cumulative" as const } : {}),
     variantBackend: r.v_backend,
     variantCodeVersion: r.v_code_version,
     createdAt: r.v_created_at,
@@ -345,7 +349,7 @@ export function validateFilter(f: RowFilter): void {
     const v = f[key];
     check(v === undefined || (typeof v === "string" && v !== ""), `filter ${key} must be a non-empty string`);
   }
-  check(f.strategy === undefined || (STRATEGIES as readonly string[]).includes(f.strategy), `unknown strategy "${String(f.strategy)}" (known: ${STRATEGIES.join(", ")})`);
+  check(f.strategy === undefined || (STRATEGIES as readonly string[]).includes(f.strategy), `unknown strategy "${String(f.strategy)}" (known: ${STRATEGY_NAMES.join(", ")})`);
   check(f.norm === undefined || (NORMS as readonly string[]).includes(f.norm), `unknown norm "${String(f.norm)}" (known: ${NORMS.join(", ")})`);
   check(
     f.knowledge === undefined || (KNOWLEDGE_LEVELS as readonly string[]).includes(f.knowledge),

@@ -97,6 +97,12 @@ export interface MatrixRow {
   nonZeroParams: number;
   sparseBytes: number;
   denseBytes: number;
+  /**
+   * Kernel and filter strategies: bytes of the dense model with the removable filters physically
+   * dropped (src/engine/pruning/dropped.ts) — what a user deploys. Absent: unstructured, dense, or
+   * not measured (rows from before it existed).
+   */
+  droppedBytes?: number;
   structured: boolean;
   /** sha256 of this variant's weights. */
   weightsSha256: string;
@@ -110,6 +116,8 @@ export interface MatrixRow {
    * variantSeed = seed (src/matrix/grid.ts, "Pruning seeds").
    */
   variantSeed: number;
+  /** `cumulative`: pruned from the previous rate's fine-tuned variant (src/matrix/grid.ts, "Schedules"); absent: one-shot. */
+  schedule?: "cumulative";
   variantBackend: string;
   variantCodeVersion: string;
   /** When the variant was created (pruned and fine-tuned, or trained for dense). */
@@ -257,11 +265,13 @@ export const matrixRowSchema = z.object({
   nonZeroParams: positive,
   sparseBytes: positive,
   denseBytes: positive,
+  droppedBytes: positive.optional(),
   structured: z.boolean(),
   weightsSha256: sha256,
   cleanAccuracy: z.object({ value: z.number().min(0).max(1), correct: count, n: positive, low: z.number().min(0).max(1), high: z.number().min(0).max(1) }),
   finetuneEpochs: count,
   variantSeed: z.number().int(),
+  schedule: z.literal("cumulative").optional(),
   variantBackend: z.string(),
   variantCodeVersion: z.string(),
   createdAt: timestamp,

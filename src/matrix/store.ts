@@ -123,12 +123,22 @@ interface SnapshotRow {
   v_nonzero: number;
   v_sparse_bytes: number;
   v_structured: number;
+  v_dropped_bytes: number | null;
+  v_schedule: string;
   v_seed: number;
   v_clean_correct: number;
   v_clean_n: number;
   m_id: string;
   m_architecture: string;
   m_dataset: string;
+}
+
+/**
+ * Whether the database's variants table has migration 008's columns. Asked on every variant
+ * upsert (a pragma on the schema, microseconds): a connection may be migrated while it is open.
+ */
+async function hasVariantSchedule(db: Database): Promise<boolean> {
+  return (await db.all<{ name: string }>("PRAGMA table_info(variants)")).some((c) => c.name === "schedule");
 }
 
 export class MatrixStore {
@@ -321,16 +331,27 @@ export class MatrixStore {
     }
     check(v.nonZeroPrunable <= v.prunableParams && v.prunableParams <= v.totalParams, "need nonZeroPrunable <= prunableParams <= totalParams");
     check(v.nonZeroPrunable <= v.nonZeroParams && v.nonZeroParams <= v.totalParams, "need nonZeroPrunable <= nonZeroParams <= totalParams");
+    const droppedBytes = v.droppedBytes ?? null;
+    check(droppedBytes === null || (isInt(droppedBytes, 1) && droppedBytes <= v.denseBytes), `droppedBytes must be a positive integer <= denseBytes, got ${String(droppedBytes)}`);
+    const schedule = v.schedule ?? "one-shot";
+    check(schedule === "one-shot" || schedule === "cumulative", `schedule must be one-shot or cumulative, got ${String(schedule)}`);
+    check(v.strategy !== "dense" || schedule === "one-shot", "the dense variant is not pruned: it has no cumulative schedule");
     check(typeof v.weightsSha256 === "string" && SHA256.test(v.weightsSha256), "weightsSha256 must be a sha256 (64 lowercase hex digits)");
     check(isInt(v.clean?.n, 1) && isInt(v.clean.correct) && v.clean.correct <= v.clean.n, "clean must be {correct, n} with 0 <= correct <= n, n >= 1");
     check(isInt(v.finetuneEpochs), "finetuneEpochs must be an integer >= 0");
     check(Number.isInteger(v.seed), "seed must be an integer");
     return this.write(async () => {
+      // A database still at a schema before migration 008 (an older program's, e.g. seeded from a
+      // shipped file and then updated by a newer one) takes one-shot variants without droppedBytes
+      // as it always did; the 008 columns are written only where they exist.
+      const has008 = await hasVariantSchedule(this.db);
+      check(has008 || (schedule === "one-shot" && droppedBytes === null), "this database predates cumulative schedules and droppedBytes (schema before migration 008): migrate it first");
+      const newColumns = has008 ? ", dropped_bytes, schedule" : "";
       try {
         await this.db.run(
           `INSERT INTO variants (model_id, strategy, requested_rate, achieved_rate, prunable_params, nonzero_prunable, total_params, nonzero_params,
-                                 sparse_bytes, dense_bytes, structured, weights_sha256, clean_correct, clean_n, finetune_epochs, seed, backend, code_version, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model_id, strategy, requested_rate, seed) DO NOTHING`,
+                                 sparse_bytes, dense_bytes, structured, weights_sha256, clean_correct, clean_n, finetune_epochs, seed, backend, code_version, created_at${newColumns})
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${has008 ? ", ?, ?" : ""}) ON CONFLICT DO NOTHING`,
           [
             v.modelId,
             v.strategy,
@@ -351,6 +372,7 @@ export class MatrixStore {
             v.backend,
             v.codeVersion,
             v.createdAt,
+            ...(has008 ? [droppedBytes, schedule] : []),
           ],
         );
       } catch (err) {
@@ -358,12 +380,12 @@ export class MatrixStore {
         throw err;
       }
       const row = (await this.db.get<{ id: number; weights_sha256: string }>(
-        "SELECT id, weights_sha256 FROM variants WHERE model_id = ? AND strategy = ? AND requested_rate = ? AND seed = ?",
-        [v.modelId, v.strategy, v.requestedRate, v.seed],
+        `SELECT id, weights_sha256 FROM variants WHERE model_id = ? AND strategy = ? AND requested_rate = ? AND seed = ?${has008 ? " AND schedule = ?" : ""}`,
+        [v.modelId, v.strategy, v.requestedRate, v.seed, ...(has008 ? [schedule] : [])],
       ))!;
       if (row.weights_sha256 !== v.weightsSha256) {
         throw new MatrixConflictError(
-          `variant ${v.strategy} ${v.requestedRate}× seed ${v.seed} of model ${v.modelId.slice(0, 12)}… is already in the matrix with other weights ` +
+          `variant ${v.strategy} ${v.requestedRate}×${schedule === "cumulative" ? " (cumulative)" : ""} seed ${v.seed} of model ${v.modelId.slice(0, 12)}… is already in the matrix with other weights ` +
             `(${row.weights_sha256.slice(0, 12)}… vs ${v.weightsSha256.slice(0, 12)}…): pruning and fine-tuning must be deterministic (same seed and backend) ` +
             `for rebuilt variants to match`,
         );
@@ -372,13 +394,14 @@ export class MatrixStore {
     });
   }
 
-  /** The id of the variant with this natural key, if any. */
-  async findVariant(key: { modelId: string; strategy: Strategy; requestedRate: number; seed: number }): Promise<number | null> {
-    const row = await this.db.get<{ id: number }>("SELECT id FROM variants WHERE model_id = ? AND strategy = ? AND requested_rate = ? AND seed = ?", [
+  /** The id of the variant with this natural key (schedule default one-shot), if any. */
+  async findVariant(key: { modelId: string; strategy: Strategy; requestedRate: number; seed: number; schedule?: "one-shot" | "cumulative" }): Promise<number | null> {
+    const row = await this.db.get<{ id: number }>("SELECT id FROM variants WHERE model_id = ? AND strategy = ? AND requested_rate = ? AND seed = ? AND schedule = ?", [
       key.modelId,
       key.strategy,
       key.requestedRate,
       key.seed,
+      key.schedule ?? "one-shot",
     ]);
     return row?.id ?? null;
   }
@@ -591,7 +614,7 @@ export class MatrixStore {
               CASE WHEN json_array_length(e.indicators, '$.failed') > 0 THEN json_extract(e.indicators, '$.failed') END AS e_failed_indicators,
               va.id AS v_id, va.strategy AS v_strategy, va.requested_rate AS v_requested_rate, va.achieved_rate AS v_achieved_rate,
               va.nonzero_params AS v_nonzero, va.sparse_bytes AS v_sparse_bytes, va.structured AS v_structured, va.seed AS v_seed,
-              va.clean_correct AS v_clean_correct, va.clean_n AS v_clean_n, m.id AS m_id, m.architecture AS m_architecture, m.dataset AS m_dataset
+              va.dropped_bytes AS v_dropped_bytes, va.schedule AS v_schedule, va.clean_correct AS v_clean_correct, va.clean_n AS v_clean_n, m.id AS m_id, m.architecture AS m_architecture, m.dataset AS m_dataset
          ${FROM_SNAPSHOT}`,
       [v.seq],
     );
@@ -619,6 +642,8 @@ export class MatrixStore {
           nonZeroParams: r.v_nonzero,
           sparseBytes: r.v_sparse_bytes,
           structured: r.v_structured === 1,
+          ...(r.v_dropped_bytes === null ? {} : { droppedBytes: r.v_dropped_bytes }),
+          ...(r.v_schedule === "cumulative" ? { schedule: "cumulative" as const } : {}),
           pruningSeed: r.v_seed,
           clean: { correct: r.v_clean_correct, n: r.v_clean_n },
           evaluations: [],

@@ -130,7 +130,9 @@ export async function verifyMatrix(store: MatrixStore, dbFile: string, o: Verify
       // A row's evaluation seed is its cell's training seed, its variant seed the pruning seed (grid.ts).
       const seed = r0.seed;
       const pruningSeed = r0.strategy === "dense" ? seed : r0.variantSeed;
-      const key = evaluateKey(r0.architecture, r0.strategy, r0.requestedRate, seed, r0.norm, pruningSeed);
+      // A cumulative variant is re-created down its chain from the dense model (cells.ts, ensureVariant).
+      const cumulative = r0.schedule === "cumulative";
+      const key = evaluateKey(r0.architecture, r0.strategy, r0.requestedRate, seed, r0.norm, pruningSeed, cumulative);
       const t0 = performance.now();
       const cell: VerifiedCell = { key, rows: [], agree: false, seconds: 0 };
       try {
@@ -156,7 +158,8 @@ export async function verifyMatrix(store: MatrixStore, dbFile: string, o: Verify
           norm: r0.norm as Norm,
           knowledge: rows.map((r) => r.knowledge),
           budgets: [...r0.budgets],
-          variantCell: r0.strategy === "dense" ? trainKey(r0.architecture, seed) : pruneKey(r0.architecture, r0.strategy, r0.requestedRate, seed, pruningSeed),
+          variantCell: r0.strategy === "dense" ? trainKey(r0.architecture, seed) : pruneKey(r0.architecture, r0.strategy, r0.requestedRate, seed, pruningSeed, cumulative),
+          ...(cumulative ? { cumulative } : {}),
         };
         // The transfer surrogate must be there when the recorded rows used one.
         if (rows.some((r) => r.surrogateSha256 !== null) && !evalCell.knowledge.includes("transfer")) evalCell.knowledge.push("transfer");

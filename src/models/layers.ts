@@ -30,7 +30,7 @@ export function prunableLayersOf(modelJson: unknown): PrunableLayer[] | null {
     if (l.class_name !== "Conv2D" && l.class_name !== "Dense") continue;
     const shape = shapes.get(`${String(l.config.name)}/kernel`);
     if (!shape || !shape.every((d) => Number.isInteger(d) && d > 0)) return null;
-    out.push({ layer: String(l.config.name), weights: shape.reduce((a, b) => a * b, 1) });
+    out.push({ layer: String(l.config.name), weights: shape.reduce((a, b) => a * b, 1), kind: l.class_name === "Conv2D" ? "conv" : "dense" });
   }
   return out;
 }

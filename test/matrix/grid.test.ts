@@ -94,7 +94,7 @@ test("the tiny fixture grid is small and fully specified", async () => {
 
 test("grid errors name the field path", () => {
   const cases: [string, (g: Record<string, unknown>) => void, RegExp][] = [
-    ["unknown strategy", (g) => (g.strategies = ["random", "layer-magnitude", "magic"]), /^strategies\[2\]: unknown strategy "magic" \(known: global-magnitude, .*structured-l1\)$/],
+    ["unknown strategy", (g) => (g.strategies = ["random", "layer-magnitude", "magic"]), /^strategies\[2\]: unknown strategy "magic" \(known: global-magnitude, .*structured-l1, kernel\/random-local, .*filter\/magnitude-local\)$/],
     ["dense as a strategy", (g) => (g.strategies = ["dense"]), /^strategies\[0\]: dense is not a pruning strategy/],
     ["fractional L0 budget", (g) => ((g.norms = ["l0"]), (g.budgets = { l0: [0, 1, 2.5] })), /^budgets\.l0\[2\]: L0 budget 2\.5 must be an integer/],
     ["descending budgets", (g) => (g.budgets = { linf: [0, 0.2, 0.1] }), /^budgets\.linf\[2\]: L∞ budgets must be ascending and unique: 0\.1 comes after 0\.2$/],

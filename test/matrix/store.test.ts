@@ -26,7 +26,7 @@ test("migration 002 applies on top of 001, keeps existing versions visible, and 
   assert.deepEqual(await migrate(db, only001), [1]);
   await db.run("INSERT INTO matrix_versions (created_at, description, code_version) VALUES ('2024-01-01T00:00:00.000Z', 'old', '0.0.1')");
 
-  assert.deepEqual(await migrate(db, migrationsDir), [2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(await migrate(db, migrationsDir), [2, 3, 4, 5, 6, 7, 8]);
   const schemaOnce = await schemaOf(db);
   for (const table of ["models", "variants", "evaluations", "builds", "build_cells", "build_locks", "jobs", "matrix_seeds"]) {
     // A table rebuilt by a later migration (ALTER TABLE … RENAME) keeps its name quoted.

@@ -52,7 +52,8 @@ export function candidateName(c: { architecture: string; strategy: string; rate:
   return c.strategy === "dense" ? `${c.architecture} · dense` : `${c.architecture} · ${c.strategy} ${rate(c.rate)}`;
 }
 
-export const candidateKey = (c: { modelId: string; strategy: string; rate: number }): string => `${c.modelId}/${c.strategy}@${c.rate}`;
+export const candidateKey = (c: { modelId: string; strategy: string; rate: number; schedule?: string }): string =>
+  `${c.modelId}/${c.strategy}@${c.rate}${c.schedule === "cumulative" ? "/cumulative" : ""}`;
 
 /** What a candidate's score is for this question: the lower bound of robust accuracy, or of the aggregate at a share below 1. */
 export function scoreName(s: { adversarialShare?: number }): string {

@@ -10,7 +10,7 @@
 // by the advisor's own rules (src/advisor/limits.ts).
 import * as Plot from "@observablehq/plot";
 import { activeLimits, failedLimits, shortfall } from "../../src/advisor/limits.js";
-import type { Candidate } from "../../src/advisor/types.js";
+import { canonicalCandidateStrategy, type Candidate } from "../../src/advisor/types.js";
 import type { CandidateSummary, Recommendation, Scenario } from "./api.js";
 import { h } from "./dom.js";
 import { candidateKey, candidateName, interval, pct, rate, scoreName } from "./format.js";
@@ -31,7 +31,8 @@ export interface Cell {
 }
 
 function asCandidate(c: CandidateSummary): Candidate {
-  return { ...c, clean: { correct: c.cleanAccuracy.correct, n: c.cleanAccuracy.n }, evaluations: [] };
+  // Answers name strategies by their stored names; the schema's enum also lists the aliases requests may use.
+  return { ...c, strategy: canonicalCandidateStrategy(c.strategy)!, clean: { correct: c.cleanAccuracy.correct, n: c.cleanAccuracy.n }, evaluations: [] };
 }
 
 /**

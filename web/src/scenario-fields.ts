@@ -27,7 +27,7 @@ export const FIELDS: Partial<Record<ScenarioPath | "sizeLimit", FieldUi>> = {
   "sizeLimit.maxParameters": { label: "At most non-zero parameters" },
   "sizeLimit.minCompression": { label: "At least compression rate", help: "Prunable parameters before ÷ non-zero after (1 = dense)." },
   "sizeLimit.maxBytes": { label: "At most bytes stored sparse" },
-  "sizeLimit.structuredOnly": { label: "Structured pruning only", help: "structured-l1 and dense: the candidates that really shrink compute." },
+  "sizeLimit.structuredOnly": { label: "Structured pruning only", help: "filter pruning (structured-l1, filter/*) and dense: the candidates that really shrink compute." },
   minCleanAccuracy: { label: "Minimum clean accuracy", help: "A fraction: 0.85 = 85 %." },
   modelId: { label: "Model", cli: "--model", choices: "modelId", help: "Default: the matrix's own models, ranked together. An uploaded model is answered for only when chosen here." },
   architecture: { label: "Architecture", choices: "architecture" },

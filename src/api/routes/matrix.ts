@@ -4,6 +4,7 @@
 // by the matrix version and the request URL, query included (etag.ts).
 import { Router } from "express";
 import { checkBudget } from "../../advisor/validate.js";
+import { canonicalCandidateStrategy } from "../../vocabulary.js";
 import { modelsOutside, uploadedModelIds } from "../../models/storage.js";
 import { coverageByModel } from "../model-coverage.js";
 import type { MatrixStore, RowFilter, CurvePlot } from "../../matrix/store.js";
@@ -53,7 +54,7 @@ export function matrixRoutes(store: MatrixStore, cache: MatrixCache): Router {
     const q = parseOr400(matrixQuerySchema, req.query, "query");
     await requirePublished();
     const filter = filterOf(q);
-    if (q.strategy !== undefined) filter.strategy = q.strategy;
+    if (q.strategy !== undefined) filter.strategy = canonicalCandidateStrategy(q.strategy)!;
     if (q.rate !== undefined) filter.rate = q.rate;
     const page = await store.queryRows(filter, { limit: q.limit, cursor: q.cursor ?? null });
     const body: Schemas["MatrixPage"] = page;

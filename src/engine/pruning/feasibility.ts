@@ -3,8 +3,9 @@
 // (SELECTION in names.ts) need every layer to keep at least one weight after
 // the largest-remainder apportionment (a layer emptied entirely would cut the network). The
 // pruning itself throws PruningError in exactly these cases; checking first lets a refresh say so
-// before hours of other cells, instead of failing at the end. structured-l1 always has an
-// achievable rate (the nearest one, see structured.ts), so it is never infeasible here.
+// before hours of other cells, instead of failing at the end. The kernel and filter strategies
+// always have an achievable rate (the nearest one, see kernel.ts and structured.ts), so they are
+// never infeasible here (kernel/* on a model without convolutions is: see hasKernels).
 import { keepCount, layerKeepCounts } from "./counts.js";
 import { SELECTION, type StrategyName } from "./names.js";
 
@@ -12,6 +13,13 @@ export interface PrunableLayer {
   layer: string;
   /** Prunable weights of the layer (its kernel's size). */
   weights: number;
+  /** Conv2D or Dense, when known (kernel/* needs at least one convolution). */
+  kind?: "conv" | "dense";
+}
+
+/** Whether kernel-granularity pruning applies: the model has a convolution (an MLP's kernels would be single weights). */
+export function hasKernels(layers: readonly PrunableLayer[]): boolean {
+  return layers.some((l) => l.kind === "conv");
 }
 
 export interface Infeasible {

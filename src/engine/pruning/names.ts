@@ -1,16 +1,18 @@
 // Strategy names and compression-rate validation, without TensorFlow, so the CLI and the API can
 // check input cheaply.
-import { PRUNING_STRATEGIES as STRATEGIES, type PruningStrategy as StrategyName } from "../../vocabulary.js";
+import { PRUNING_STRATEGY_NAMES, canonicalStrategy, type PruningStrategy as StrategyName } from "../../vocabulary.js";
 import { InvalidRateError, UnknownStrategyError } from "./errors.js";
 
 // The names are the shared vocabulary's (src/vocabulary.ts).
-export { PRUNING_STRATEGIES as STRATEGIES, type PruningStrategy as StrategyName } from "../../vocabulary.js";
+export { PRUNING_STRATEGIES as STRATEGIES, granularityOf, type PruningStrategy as StrategyName } from "../../vocabulary.js";
 
 /**
  * Over which weights a strategy ranks: all prunable weights at once ("global"), each layer on its
- * own with the keep count apportioned by size ("layer"), or whole filters / neurons ("structured").
- * The one statement of it: strategy.ts derives `structured` from it, feasibility.ts which rates a
- * model cannot take.
+ * own with the keep count apportioned by size ("layer"), or units larger than one weight — whole
+ * k×k kernels or filters / neurons ("structured"). The one statement of it: feasibility.ts derives
+ * which rates a model cannot take from it. (Whether a strategy "really shrinks compute", the
+ * candidate's `structured` flag, is a different question: only filter granularity does; see
+ * strategy.ts.)
  */
 export type Selection = "global" | "layer" | "structured";
 export const SELECTION: Readonly<Record<StrategyName, Selection>> = {
@@ -20,11 +22,18 @@ export const SELECTION: Readonly<Record<StrategyName, Selection>> = {
   "layer-gradient": "layer",
   random: "layer",
   "structured-l1": "structured",
+  "kernel/random-local": "structured",
+  "kernel/magnitude-local": "structured",
+  "kernel/magnitude-global": "structured",
+  "filter/random-local": "structured",
+  "filter/magnitude-global": "structured",
 };
 
+/** A strategy's stored name from any accepted name: a stored name or a `<granularity>/<rule>` alias (vocabulary.ts). */
 export function parseStrategy(name: string): StrategyName {
-  if ((STRATEGIES as readonly string[]).includes(name)) return name as StrategyName;
-  throw new UnknownStrategyError(`unknown pruning strategy "${String(name)}" (known: ${STRATEGIES.join(", ")})`);
+  const canonical = canonicalStrategy(name);
+  if (canonical !== undefined) return canonical;
+  throw new UnknownStrategyError(`unknown pruning strategy "${String(name)}" (known: ${PRUNING_STRATEGY_NAMES.join(", ")})`);
 }
 
 /** The compression rate c = prunable params before ÷ non-zero prunable params after: a finite number >= 1. */

@@ -9,15 +9,16 @@ import type { Masks } from "../masks.js";
 import { globalMagnitudeMasks, layerMagnitudeMasks } from "./magnitude.js";
 import { globalGradientMasks, layerGradientMasks } from "./gradient.js";
 import { randomMasks } from "./random.js";
-import { structuredL1Masks } from "./structured.js";
+import { filterGlobalMasks, filterRandomMasks, structuredL1Masks } from "./structured.js";
+import { kernelMagnitudeGlobalMasks, kernelMagnitudeLocalMasks, kernelRandomMasks } from "./kernel.js";
 import { onesMasks } from "./select.js";
-import { SELECTION, parseStrategy, validateRate, type StrategyName } from "./names.js";
+import { granularityOf, parseStrategy, validateRate, type StrategyName } from "./names.js";
 
 export { InvalidRateError, PruningError, UnknownStrategyError } from "./errors.js";
 export { STRATEGIES, parseRate, parseStrategy, validateRate, type StrategyName } from "./names.js";
 
 export interface PruneContext {
-  /** Seeds every random choice (only `random` makes any). */
+  /** Seeds every random choice (only the random rules make any). */
   seed: number;
   /** Data for the gradient strategies: inputs in [0,1] and integer class labels. */
   gradientBatches?: { x: tf.Tensor4D; y: tf.Tensor1D }[];
@@ -25,7 +26,11 @@ export interface PruneContext {
 
 export interface PruningStrategy {
   name: StrategyName;
-  /** True when whole filters / neurons go (real compute savings), false for single weights. */
+  /**
+   * True when whole filters / neurons go (filter granularity: real compute savings in a dense
+   * deployment), false for single weights and for kernels (a dense convolution still computes a
+   * pruned kernel's zeros; what kernel pruning really saves is in droppedBytes, see dropped.ts).
+   */
   structured: boolean;
   /** Masks for every prunable layer. Does not modify the model. `rate` is the compression rate c >= 1. */
   masks(model: LayersModel, rate: number, ctx: PruneContext): Masks;
@@ -40,6 +45,11 @@ const IMPLEMENTATIONS: Record<StrategyName, MaskFn> = {
   "layer-gradient": layerGradientMasks,
   random: randomMasks,
   "structured-l1": structuredL1Masks,
+  "kernel/random-local": kernelRandomMasks,
+  "kernel/magnitude-local": kernelMagnitudeLocalMasks,
+  "kernel/magnitude-global": kernelMagnitudeGlobalMasks,
+  "filter/random-local": filterRandomMasks,
+  "filter/magnitude-global": filterGlobalMasks,
 };
 
 /** The strategy of that name. Its `masks` validates the rate; rate 1 always gives all-ones masks. */
@@ -48,7 +58,7 @@ export function strategyFor(name: StrategyName | string): PruningStrategy {
   const maskFn = IMPLEMENTATIONS[strategyName];
   return {
     name: strategyName,
-    structured: SELECTION[strategyName] === "structured",
+    structured: granularityOf(strategyName) === "filter",
     masks(model, rate, ctx) {
       const c = validateRate(rate);
       if (c === 1) return onesMasks(model);

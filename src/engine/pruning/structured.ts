@@ -18,11 +18,25 @@
 //   (prunable params ÷ surviving mask entries) is nearest to the requested rate (absolute
 //   difference; on a tie the less pruned one). So the achieved compression is the nearest
 //   achievable under this rule, usually not the requested one exactly; planStructured reports it.
+//
+// The same machinery serves the paper's other filter rules (names `filter/<rule>`; structured-l1
+// is filter/magnitude-local):
+// - filter/random-local: the kept counts of the plan above, the units chosen at random (seeded);
+// - filter/magnitude-global: one ranking over the units of every unprotected layer by MEAN |w| of
+//   their incoming weights (L1 ÷ KH·KW·Cin), the paper's normalisation for its global structured
+//   rules (its code divides each filter's L1 by the filter's size): the L1 sum would favour
+//   removing the neurons of layers with small fan-in and keep wide conv filters regardless of
+//   their weights. Units go in ascending order (ties: model order, then index), skipping a layer's
+//   last unit; every removal also kills the next layer's matching inputs (counted exactly, as in
+//   the plan), and the prefix whose compression is nearest to c is taken (a tie: the less pruned).
+// Dead units (all incoming weights already zero: pruned at the previous rate of a cumulative
+// schedule) go first under every rule — their L1 is 0, and random scores put them below every draw.
 import type { LayersModel } from "../tf.js";
 import type { Masks } from "../masks.js";
 import type { PruneContext } from "./strategy.js";
 import { PruningError } from "./errors.js";
 import { keepTop, readKernels, type Kernel } from "./select.js";
+import { DEAD, pruningRng } from "./random.js";
 
 const PASSTHROUGH = new Set([
   "InputLayer",
@@ -36,7 +50,7 @@ const PASSTHROUGH = new Set([
   "Dropout",
 ]);
 
-interface UnitLayer {
+export interface UnitLayer {
   kernel: Kernel;
   /** Output units (filters / neurons): the kernel's last dimension. */
   units: number;
@@ -50,7 +64,8 @@ interface UnitLayer {
   protected: boolean;
 }
 
-function chain(model: LayersModel): UnitLayer[] {
+/** The prunable layers as a chain of units (throws PruningError when channels cannot be mapped, see the rules above). */
+export function chain(model: LayersModel): UnitLayer[] {
   const kernels = new Map(readKernels(model).map((k) => [k.layer, k]));
   const out: UnitLayer[] = [];
   let between: string[] = [];
@@ -66,24 +81,24 @@ function chain(model: LayersModel): UnitLayer[] {
     if (prev) {
       const bad = between.filter((c) => !PASSTHROUGH.has(c));
       if (bad.length > 0) {
-        throw new PruningError(`structured-l1: cannot map channels through ${bad.join(", ")} between prunable layers (before "${layer.name}")`);
+        throw new PruningError(`filter pruning: cannot map channels through ${bad.join(", ")} between prunable layers (before "${layer.name}")`);
       }
-      if (!isConv && prevConvChannelsFirst) throw new PruningError("structured-l1: channelsFirst convolutions are not supported");
+      if (!isConv && prevConvChannelsFirst) throw new PruningError("filter pruning: channelsFirst convolutions are not supported");
     }
     const units = kernel.shape[kernel.shape.length - 1] as number;
     const inputs = kernel.shape[kernel.shape.length - 2] as number;
     const spatial = isConv ? (kernel.shape[0] as number) * (kernel.shape[1] as number) : 1;
     if (prev && inputs % prev.units !== 0) {
-      throw new PruningError(`structured-l1: "${layer.name}" has ${inputs} inputs, not a multiple of the ${prev.units} units before it`);
+      throw new PruningError(`filter pruning: "${layer.name}" has ${inputs} inputs, not a multiple of the ${prev.units} units before it`);
     }
     if (prev && isConv && inputs !== prev.units) {
-      throw new PruningError(`structured-l1: "${layer.name}" has ${inputs} input channels but ${prev.units} come in`);
+      throw new PruningError(`filter pruning: "${layer.name}" has ${inputs} input channels but ${prev.units} come in`);
     }
     out.push({ kernel, units, inputs, spatial, prevUnits: prev?.units, protected: false });
     prevConvChannelsFirst = isConv && (layer.getConfig() as { dataFormat?: string }).dataFormat === "channelsFirst";
     between = [];
   }
-  if (out.length === 0) throw new PruningError("structured-l1: the model has no prunable layers");
+  if (out.length === 0) throw new PruningError("filter pruning: the model has no prunable layers");
   (out[out.length - 1] as UnitLayer).protected = true;
   return out;
 }
@@ -92,7 +107,7 @@ function keptUnits(layers: UnitLayer[], q: number): number[] {
   return layers.map((l) => (l.protected ? l.units : Math.min(l.units, Math.max(1, Math.round(q * l.units)))));
 }
 
-function nonZeroFor(layers: UnitLayer[], kept: number[]): number {
+export function nonZeroFor(layers: UnitLayer[], kept: number[]): number {
   let total = 0;
   layers.forEach((l, i) => {
     const liveInputs = l.prevUnits === undefined ? l.inputs : (l.inputs / l.prevUnits) * (kept[i - 1] as number);
@@ -160,10 +175,8 @@ export function unitL1(kernel: Kernel): Float32Array {
   return l1;
 }
 
-export function structuredL1Masks(model: LayersModel, rate: number, _ctx: PruneContext): Masks {
-  const layers = chain(model);
-  const plan = planFor(layers, rate);
-  const alive = layers.map((l, i) => (l.protected ? new Float32Array(l.units).fill(1) : keepTop(unitL1(l.kernel), plan.layers[i]?.kept as number)));
+/** Masks of the units left alive (1) per layer: a dead unit's incoming weights and the next layer's inputs from it are 0. */
+export function filterMasks(layers: UnitLayer[], alive: Float32Array[]): Masks {
   const masks: Masks = new Map();
   layers.forEach((l, i) => {
     const out = alive[i] as Float32Array;
@@ -179,4 +192,80 @@ export function structuredL1Masks(model: LayersModel, rate: number, _ctx: PruneC
     masks.set(l.kernel.layer, mask);
   });
   return masks;
+}
+
+export function structuredL1Masks(model: LayersModel, rate: number, _ctx: PruneContext): Masks {
+  const layers = chain(model);
+  const plan = planFor(layers, rate);
+  const alive = layers.map((l, i) => (l.protected ? new Float32Array(l.units).fill(1) : keepTop(unitL1(l.kernel), plan.layers[i]?.kept as number)));
+  return filterMasks(layers, alive);
+}
+
+/** Units whose incoming weights are all zero. */
+function deadUnits(kernel: Kernel, units: number): Uint8Array {
+  const live = new Uint8Array(units);
+  kernel.values.forEach((w, i) => {
+    if (w !== 0) live[i % units] = 1;
+  });
+  return live.map((x) => 1 - x);
+}
+
+/** filter/random-local: the plan's kept counts, units drawn at random (dead ones first). */
+export function filterRandomMasks(model: LayersModel, rate: number, ctx: PruneContext): Masks {
+  const layers = chain(model);
+  const plan = planFor(layers, rate);
+  const next = pruningRng(ctx.seed);
+  const alive = layers.map((l, i) => {
+    if (l.protected) return new Float32Array(l.units).fill(1);
+    const dead = deadUnits(l.kernel, l.units);
+    const scores = new Float32Array(l.units);
+    for (let o = 0; o < l.units; o++) {
+      const r = next();
+      scores[o] = dead[o] ? DEAD : r;
+    }
+    return keepTop(scores, plan.layers[i]?.kept as number);
+  });
+  return filterMasks(layers, alive);
+}
+
+/** filter/magnitude-global (see the header): the kept counts per layer and the masks. */
+export function filterGlobalMasks(model: LayersModel, rate: number, _ctx: PruneContext): Masks {
+  const layers = chain(model);
+  const order: { layer: number; unit: number; score: number }[] = [];
+  layers.forEach((l, li) => {
+    if (l.protected) return;
+    const l1 = unitL1(l.kernel);
+    const size = l.kernel.values.length / l.units;
+    for (let o = 0; o < l.units; o++) order.push({ layer: li, unit: o, score: (l1[o] as number) / size });
+  });
+  order.sort((a, b) => a.score - b.score);
+  const prunableParams = layers.reduce((s, l) => s + l.kernel.values.length, 0);
+  const kept = layers.map((l) => l.units);
+  // Non-zero weights of layer i: spatial · live inputs · kept units; a removal changes layers i and i + 1.
+  const term = (i: number): number => {
+    const l = layers[i];
+    if (!l) return 0;
+    const liveInputs = l.prevUnits === undefined ? l.inputs : (l.inputs / l.prevUnits) * (kept[i - 1] as number);
+    return l.spatial * liveInputs * (kept[i] as number);
+  };
+  let nonZero = nonZeroFor(layers, kept);
+  const removed: { layer: number; unit: number }[] = [];
+  let bestLength = 0;
+  let bestD = Math.abs(1 - rate);
+  for (const o of order) {
+    if ((kept[o.layer] as number) <= 1) continue;
+    const before = term(o.layer) + term(o.layer + 1);
+    kept[o.layer] = (kept[o.layer] as number) - 1;
+    nonZero += term(o.layer) + term(o.layer + 1) - before;
+    removed.push(o);
+    const d = Math.abs(prunableParams / nonZero - rate);
+    if (d < bestD) {
+      bestD = d;
+      bestLength = removed.length;
+    }
+    if (prunableParams / nonZero >= rate) break;
+  }
+  const alive = layers.map((l) => new Float32Array(l.units).fill(1));
+  for (const r of removed.slice(0, bestLength)) (alive[r.layer] as Float32Array)[r.unit] = 0;
+  return filterMasks(layers, alive);
 }
