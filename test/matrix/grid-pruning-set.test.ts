@@ -135,3 +135,30 @@ test("a refresh of an uploaded MLP measures the grid's other strategies, leaving
   assert.deepEqual(prepared.grid.strategies, ["global-magnitude", "filter/magnitude-global"]);
   assert.ok(planCells(prepared.grid).every((c) => !c.key.includes("kernel/")));
 });
+
+test("the rebuild grids: rebuild.yaml plans every cell of the shipped default grid plus the paper's set and the second seeds; cumulative.yaml chains every strategy", async () => {
+  const shipped = planCells(await loadGrid("db/grids/default.yaml"));
+  const rebuild = planCells(await loadGrid("db/grids/rebuild.yaml"));
+  const keys = new Set(rebuild.map((c) => c.key));
+  // Every cell of what ships today is rebuilt, under the same key (one rebuild replaces the matrix).
+  assert.deepEqual(shipped.filter((c) => !keys.has(c.key)).map((c) => c.key), []);
+  const newPrunes = rebuild.filter((c): c is PruneCell => c.kind === "prune" && !shipped.some((s) => s.key === c.key));
+  const byStrategy = new Map<string, number>();
+  for (const c of newPrunes) byStrategy.set(c.strategy, (byStrategy.get(c.strategy) ?? 0) + 1);
+  // Six rates each; kernel/* only on the two CNNs; filter/* on all three; seven second-seed variants.
+  assert.deepEqual(Object.fromEntries(byStrategy), {
+    "kernel/random-local": 12, "kernel/magnitude-local": 12, "kernel/magnitude-global": 12,
+    "filter/random-local": 18, "filter/magnitude-global": 18,
+    "global-magnitude": 3, "global-gradient": 2, random: 2,
+  });
+  assert.equal(newPrunes.filter((c) => c.key.includes("/p2")).length, 7);
+  assert.equal(rebuild.length, 769);
+
+  const cumulative = planCells(await loadGrid("db/grids/cumulative.yaml"));
+  const chained = cumulative.filter((c) => c.kind === "prune" || c.kind === "evaluate");
+  assert.ok(chained.length > 0 && chained.every((c) => c.key.includes("/cumulative")));
+  // Every rate after the first is pruned from the previous rate's variant of its chain.
+  const prunes = cumulative.filter((c): c is PruneCell => c.kind === "prune");
+  assert.deepEqual(prunes.filter((c) => c.rate > 2 && c.from === undefined).map((c) => c.key), []);
+  assert.equal(cumulative.length, 368);
+});
