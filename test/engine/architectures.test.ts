@@ -147,7 +147,7 @@ test("a saved ResNet-8's model.json names the same prunable layers and sizes as 
   const fromJson = prunableLayersOf(JSON.parse(await readFile(path.join(out, "model.json"), "utf8")));
   assert.deepEqual(
     fromJson,
-    prunableWeights(model).map((w) => ({ layer: w.originalName.split("/")[0]!, weights: (w.shape as number[]).reduce((a, b) => a * b, 1) })),
+    prunableWeights(model).map((w) => ({ layer: w.originalName.split("/")[0]!, weights: (w.shape as number[]).reduce((a, b) => a * b, 1), kind: w.shape.length === 4 ? "conv" : "dense" })),
   );
   model.dispose();
 });
