@@ -27,7 +27,7 @@
 // Not covered: `fused.matMul` with a linear activation keeps tfjs's transposed matMuls (only
 // slow); depthwise convolutions have no backprop kernels on wasm.
 import { tf } from "./tf.js";
-import { COL2IM, IM2COL_T, MAX_POOL_GRAD, col2imAvailable, registerHeapKernels, type Col2ImAttrs } from "./wasm-heap-kernels.js";
+import { COL2IM, IM2COL_T, MAX_POOL_GRAD, ROWS_DOT, col2imAvailable, registerHeapKernels, type Col2ImAttrs } from "./wasm-heap-kernels.js";
 
 type Tensor = tf.Tensor;
 type Tensor4D = tf.Tensor4D;
@@ -212,7 +212,13 @@ function conv2dFilterGradientIm2Col(x: Tensor4D, dy: Tensor4D, filterShape: numb
   const [kh, kw, , cout] = filterShape as [number, number, number, number];
   const attrs: Col2ImAttrs = { n, inH: g.inH, inW: g.inW, ci: 1, oh: g.outH, ow: g.outW, kh, kw, top: g.top, left: g.left };
   const columns = tf.engine().runKernel(IM2COL_T, { x }, { ...attrs }) as Tensor;
-  return tf.reshape(tf.matMul(columns, tf.reshape(dy, [n * g.outH * g.outW, cout])), [kh, kw, 1, cout]);
+  const m = n * g.outH * g.outW;
+  if (cout % 3 === 0 && m % 4 === 0) {
+    // columns · dy as rows against rows (ROWS_DOT): XNNPACK's matMul would re-pack dy each call.
+    const dyT = tf.transpose(tf.reshape(dy, [m, cout]));
+    return tf.reshape(tf.engine().runKernel(ROWS_DOT, { a: columns, b: dyT }) as Tensor, [kh, kw, 1, cout]);
+  }
+  return tf.reshape(tf.matMul(columns, tf.reshape(dy, [m, cout])), [kh, kw, 1, cout]);
 }
 
 /**
