@@ -205,7 +205,11 @@ const COL2IM_MAX_FLOATS = 2 ** 23;
  * IM2COL_T) times dy [n·outH·outW, cout]. The forward-convolution route convolves the input, its
  * batch as channels, with dy as a kernel: 25 output pixels × 6 output channels over a 100k-long
  * reduction, which XNNPACK runs at a fraction of its speed, after transposing dy.
- * CPU time at batch 128 (load ~7): see the commit introducing it.
+ * The product itself is ROWS_DOT (columns against the rows of dyᵀ, in cache-sized chunks) where
+ * cout is a multiple of 3 and the pixel count of 4, else a matMul: XNNPACK's matMul re-packs the
+ * 100k × 6 dy on every call. conv1 at batch 128: matMul 3.0 ms -> ROWS_DOT 1.9-2.1 ms + the
+ * transpose 0.3-0.5 ms (tf.profile CPU time); a whole LeNet-5 step 18.1 -> 16.0 ms (best 10-step
+ * block, bench/train-profile.ts, load 3.6-4.0). Sums differ from the matMul's by rounding only.
  */
 function conv2dFilterGradientIm2Col(x: Tensor4D, dy: Tensor4D, filterShape: number[], g: ConvGeometry): Tensor4D {
   const [n] = x.shape;
