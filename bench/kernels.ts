@@ -77,14 +77,18 @@ for (const c of convs) {
     ...time(() => tf.conv2dTranspose(dy, w, c.x, 1, c.pad)),
   });
   // Both layers are stride 1: the registered input gradient is a GEMM plus a col2im scatter-add,
-  // and conv1's single-channel filter gradient an im2col gather plus a GEMM (wasm-gradients.ts).
+  // and conv1's single-channel filter gradient an im2col gather, a transpose of dy and chunked
+  // SIMD dot products (ROWS_DOT; wasm-gradients.ts). Caveat: dy and w are the same tensors on
+  // every repetition, and tfjs-wasm's matMul keeps XNNPACK's packing of its second operand per
+  // tensor, so a matMul route's re-packing (paid every training step, on fresh tensors) is not
+  // timed here; bench/train-profile.ts --kernels times it in situ.
   emit({ layer: c.layer, grad: "input", impl: "registered", kernel: "BatchMatMul+AdvisorCol2Im", ...time(() => tf.tidy(() => conv2dInputGradient(c.x, dy, w, attrs))) });
   emit({ layer: c.layer, grad: "filter", impl: "stock", kernel: "Conv2DBackpropFilter", ms: null, note: "not registered for wasm" });
   emit({
     layer: c.layer,
     grad: "filter",
     impl: "registered",
-    kernel: c.x[3] === 1 ? "AdvisorIm2ColT+BatchMatMul" : "Conv2D",
+    kernel: c.x[3] === 1 ? "AdvisorIm2ColT+Transpose+AdvisorRowsDot" : "Conv2D",
     ...time(() => tf.tidy(() => conv2dFilterGradient(x, dy, w.shape, attrs))),
   });
   tf.dispose([x, w, y, dy]);

@@ -15,6 +15,8 @@ export const BIAS_ACT_GRAD = "AdvisorBiasActGrad";
 export const ADAM_STEP = "AdvisorAdamStep";
 export const COL2IM = "AdvisorCol2Im";
 export const IM2COL_T = "AdvisorIm2ColT";
+/** out[k, c] = Σ_p a[k, p] · b[c, p]: a · bᵀ for a [K, m] and b [C, m], C a multiple of 3, m of 4. */
+export const ROWS_DOT = "AdvisorRowsDot";
 
 /** COL2IM's attributes: the input-gradient shape, the kernel, and the forward padding (stride 1). */
 export interface Col2ImAttrs {
@@ -264,6 +266,41 @@ function im2colT(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?
   return out;
 }
 
+/**
+ * a · bᵀ for long rows (ROWS_DOT): a conv1 filter gradient, columns [25, 100k] · dy [100k, 6],
+ * through XNNPACK re-packs the 100k × 6 operand on every call and streams the 100k-long
+ * reduction from memory seven times; here the rows are taken in chunks of CHUNK floats, so the
+ * chunk of all rows of a and b (~125 kB at K = 25, C = 6) stays in cache while every output
+ * accumulates it, two a rows against three b rows per pass (dot2x3, wasm-simd.ts).
+ */
+function rowsDot(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+  const backend = args.backend as HeapBackend;
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const fast = simd(backend);
+  if (fast === null) throw new Error(`${ROWS_DOT} needs WebAssembly SIMD`);
+  const [k, m] = a.shape as [number, number];
+  const [c, mb] = b.shape as [number, number];
+  if (a.shape.length !== 2 || b.shape.length !== 2 || mb !== m || c % 3 !== 0 || m % 4 !== 0 || m === 0) {
+    throw new Error(`${ROWS_DOT}: shapes ${a.shape.join("x")} and ${b.shape.join("x")}`);
+  }
+  const out = backend.makeOutput([k, c], "float32");
+  const o = floats(backend, out, "out");
+  o.fill(0);
+  const av = floats(backend, a, "a");
+  const bv = floats(backend, b, "b");
+  for (let p = 0; p < m; p += ROWS_DOT_CHUNK) {
+    const bytes = Math.min(ROWS_DOT_CHUNK, m - p) * 4;
+    for (let q = 0; q < c; q += 3) {
+      const bq = bv.byteOffset + (q * m + p) * 4;
+      let r = 0;
+      for (; r + 1 < k; r += 2) fast.dot2x3(av.byteOffset + (r * m + p) * 4, m * 4, bq, m * 4, bytes, o.byteOffset + (r * c + q) * 4, c * 4);
+      if (r < k) fast.dot3(av.byteOffset + (r * m + p) * 4, bq, m * 4, bytes, o.byteOffset + (r * c + q) * 4);
+    }
+  }
+  return out;
+}
+const ROWS_DOT_CHUNK = 1024;
+
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
@@ -300,6 +337,9 @@ export function registerHeapKernels(): void {
   }
   if (tf.getKernel(IM2COL_T, "wasm") === undefined) {
     tf.registerKernel({ kernelName: IM2COL_T, backendName: "wasm", kernelFunc: im2colT as unknown as tf.KernelFunc });
+  }
+  if (tf.getKernel(ROWS_DOT, "wasm") === undefined) {
+    tf.registerKernel({ kernelName: ROWS_DOT, backendName: "wasm", kernelFunc: rowsDot as unknown as tf.KernelFunc });
   }
   if (tf.getKernel(COL2IM, "wasm") === undefined) {
     tf.registerKernel({ kernelName: COL2IM, backendName: "wasm", kernelFunc: col2im as unknown as tf.KernelFunc });

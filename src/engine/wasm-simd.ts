@@ -50,6 +50,14 @@ export interface SimdKernels {
     dst: number, x: number, n: number, oh: number, ow: number, inH: number, inW: number, rowOff: number, colOff: number,
     wlo: number, whi: number,
   ): void;
+  /**
+   * Three dot products against one row: out[r] += Σ a[i]·b[r·bStride + i] for r in 0..2, over
+   * `nBytes` bytes (a multiple of 16, > 0) of each row; each sum accumulated in four lanes, then
+   * added lane by lane ((l0 + l1) + (l2 + l3)) to the float at out + 4r.
+   */
+  dot3(a: number, b: number, bStride: number, nBytes: number, out: number): void;
+  /** dot3 for two a rows at once, a and a + aStride, into out and out + outStride. */
+  dot2x3(a: number, aStride: number, b: number, bStride: number, nBytes: number, out: number, outStride: number): void;
   adam(
     w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, nBytes: number,
     b1: number, oneMinusB1: number, b2: number, oneMinusB2: number, c1: number, c2: number, eps: number, negLr: number,
@@ -128,6 +136,7 @@ const F32X4_ADD = simd(0xe4);
 const F32X4_MUL = simd(0xe6);
 const F32X4_DIV = simd(0xe7);
 const F32X4_SQRT = simd(0xe3);
+const F32X4_EXTRACT = simd(0x1f); // followed by the lane index
 const F32_NEG_INF = [0x43, 0x00, 0x00, 0x80, 0xff];
 
 /** v128.load of (local a + local b). */
@@ -314,6 +323,61 @@ function im2colTapBody(): number[] {
   ];
 }
 
+function dot3Body(): number[] {
+  // params: a 0, b 1, bStride 2, nBytes 3, out 4. i32 locals: i 5, b1 6, b2 7; v128: s0 8, s1 9,
+  // s2 10, av 11 (locals start at zero).
+  const [a, b, bStride, nBytes, out, i, b1, b2, s0, s1, s2, av] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const mac = (s: number, base: number): number[] => [...get(s), ...get(av), ...loadAt(base, i), ...F32X4_MUL, ...F32X4_ADD, ...set(s)];
+  const flush = (acc: number, r: number): number[] => flushLanes(acc, out, r);
+  return [
+    ...get(b), ...get(bStride), ...ADD, ...set(b1),
+    ...get(b1), ...get(bStride), ...ADD, ...set(b2),
+    ...LOOP,
+    ...loadAt(a, i), ...set(av),
+    ...mac(s0, b), ...mac(s1, b1), ...mac(s2, b2),
+    ...get(i), ...i32(16), ...ADD, ...set(i),
+    ...get(i), ...get(nBytes), ...LT_U, ...BR_IF(0),
+    ...END,
+    ...flush(s0, 0), ...flush(s1, 1), ...flush(s2, 2),
+  ];
+}
+
+function dot2x3Body(): number[] {
+  // params: a 0, aStride 1, b 2, bStride 3, nBytes 4, out 5, outStride 6. i32 locals: i 7, a1 8,
+  // b1 9, b2 10, out1 11; v128: s00..s02 12-14, s10..s12 15-17, av0 18, av1 19, bv 20.
+  const [a, aStride, b, bStride, nBytes, out, outStride, i, a1, b1, b2, out1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [av0, av1, bv] = [18, 19, 20];
+  const acc = (row: number, r: number): number => 12 + 3 * row + r;
+  const mac = (s: number, av: number): number[] => [...get(s), ...get(av), ...get(bv), ...F32X4_MUL, ...F32X4_ADD, ...set(s)];
+  const column = (base: number, r: number): number[] => [...loadAt(base, i), ...set(bv), ...mac(acc(0, r), av0), ...mac(acc(1, r), av1)];
+  return [
+    ...get(a), ...get(aStride), ...ADD, ...set(a1),
+    ...get(b), ...get(bStride), ...ADD, ...set(b1),
+    ...get(b1), ...get(bStride), ...ADD, ...set(b2),
+    ...get(out), ...get(outStride), ...ADD, ...set(out1),
+    ...LOOP,
+    ...loadAt(a, i), ...set(av0),
+    ...loadAt(a1, i), ...set(av1),
+    ...column(b, 0), ...column(b1, 1), ...column(b2, 2),
+    ...get(i), ...i32(16), ...ADD, ...set(i),
+    ...get(i), ...get(nBytes), ...LT_U, ...BR_IF(0),
+    ...END,
+    ...[0, 1, 2].flatMap((r) => flushLanes(acc(0, r), out, r)),
+    ...[0, 1, 2].flatMap((r) => flushLanes(acc(1, r), out1, r)),
+  ];
+}
+
+/** out[r] += (l0 + l1) + (l2 + l3) of the v128 local s (out a local holding a byte offset). */
+function flushLanes(s: number, out: number, r: number): number[] {
+  const lane = (l: number): number[] => [...get(s), ...F32X4_EXTRACT, l];
+  return [
+    ...get(out), ...i32(4 * r), ...ADD,
+    ...get(out), ...i32(4 * r), ...ADD, ...F32_LOAD,
+    ...lane(0), ...lane(1), ...F32_ADD, ...lane(2), ...lane(3), ...F32_ADD, ...F32_ADD,
+    ...F32_ADD, ...F32_STORE,
+  ];
+}
+
 function adamBody(): number[] {
   // params: w 0, m 1, v 2, g 3, outW 4, outM 5, outV 6, n 7 (i32); b1 8, omb1 9, b2 10, omb2 11,
   // c1 12, c2 13, eps 14, negLr 15 (f32). Locals: i 16 (i32); the eight constants splatted 17-24,
@@ -356,31 +420,34 @@ function func(locals: Array<[number, number]>, body: number[]): number[] {
   return [...leb(code.length), ...code];
 }
 
-/** The module's bytes: memory imported as env.memory, six exported functions. */
+/** The module's bytes: memory imported as env.memory, eight exported functions. */
 export function simdModuleBytes(): Uint8Array {
   const types = [
-    [0x60, 7, ...Array<number>(7).fill(I32), 0], // poolRow2x2
+    [0x60, 7, ...Array<number>(7).fill(I32), 0], // poolRow2x2, dot2x3
     [0x60, 6, ...Array<number>(6).fill(I32), 0], // bias grads
     [0x60, 16, ...Array<number>(8).fill(I32), ...Array<number>(8).fill(F32), 0], // adam
     [0x60, 11, ...Array<number>(11).fill(I32), 0], // col2imRow, im2colTap
+    [0x60, 5, ...Array<number>(5).fill(I32), 0], // dot3
   ];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [types.length, ...types.flat()]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [6, 0, 1, 1, 2, 3, 3]),
+    ...section(3, [8, 0, 1, 1, 2, 3, 3, 4, 0]),
     ...section(7, [
-      6, ...name("poolRow2x2"), 0x00, 0, ...name("reluBiasGrad"), 0x00, 1, ...name("linearBiasGrad"), 0x00, 2, ...name("adam"), 0x00, 3,
-      ...name("col2imRow"), 0x00, 4, ...name("im2colTap"), 0x00, 5,
+      8, ...name("poolRow2x2"), 0x00, 0, ...name("reluBiasGrad"), 0x00, 1, ...name("linearBiasGrad"), 0x00, 2, ...name("adam"), 0x00, 3,
+      ...name("col2imRow"), 0x00, 4, ...name("im2colTap"), 0x00, 5, ...name("dot3"), 0x00, 6, ...name("dot2x3"), 0x00, 7,
     ]),
     ...section(10, [
-      6,
+      8,
       ...func([[6, I32], [11, V128]], poolRow2x2Body()),
       ...func([[2, I32], [2, V128]], biasGradBody(true)),
       ...func([[2, I32], [2, V128]], biasGradBody(false)),
       ...func([[1, I32], [11, V128]], adamBody()),
       ...func([[9, I32]], col2imRowBody()),
       ...func([[7, I32]], im2colTapBody()),
+      ...func([[3, I32], [4, V128]], dot3Body()),
+      ...func([[5, I32], [9, V128]], dot2x3Body()),
     ]),
   ];
   return new Uint8Array(bytes);

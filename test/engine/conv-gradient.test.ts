@@ -139,6 +139,11 @@ describe("Conv2D gradient on wasm equals the cpu kernels", () => {
     { n: 2, h: 6, w: 9, cin: 1, cout: 3, k: [2, 4], strides: 1, pad: "valid" },
     { n: 1, h: 5, w: 3, cin: 1, cout: 2, k: [5, 5], strides: 1, pad: "same" }, // taps entirely outside some rows/columns
     { n: 1, h: 6, w: 7, cin: 1, cout: 2, k: [3, 3], strides: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+    // ... and as row-by-row dot products (ROWS_DOT) when cout is a multiple of 3 and n·oh·ow of 4:
+    // 1,200 output pixels (a full chunk of 1,024 and a partial one), an odd kh·kw (the last
+    // column row alone), three groups of three output channels; then 9 pixels (matMul again).
+    { n: 3, h: 20, w: 20, cin: 1, cout: 9, k: [3, 3], strides: 1, pad: "same" },
+    { n: 1, h: 5, w: 5, cin: 1, cout: 3, k: [3, 3], strides: 1, pad: "valid" },
   ];
   for (const [i, c] of cases.entries()) {
     const label = `x ${c.n}x${c.h}x${c.w}x${c.cin}, k ${c.k.join("x")}, cout ${c.cout}, strides ${String(c.strides)}, pad ${JSON.stringify(c.pad)}`;
