@@ -51,6 +51,7 @@ import {
   tailLength,
   takeRows,
   wherePerSample,
+  inRowOrder,
 } from "./gradients.js";
 
 export type ApgdNorm = "linf" | "l2";
@@ -388,13 +389,7 @@ async function apgdRun(
       }
       done.push({ rows: active, adv: s.xBest.clone() });
     }
-    const adv = tf.tidy(() => {
-      const order = done.flatMap((d) => d.rows);
-      const all = done.length === 1 ? done[0]!.adv : tf.concat(done.map((d) => d.adv));
-      const inverse = new Int32Array(n);
-      order.forEach((row, k) => (inverse[row] = k));
-      return tf.gather(all, tf.tensor1d(inverse, "int32")) as tf.Tensor4D;
-    });
+    const adv = inRowOrder(done, n);
     return { adv, beaten, ...(rising ? { rising } : {}) };
   } finally {
     disposeState(s);

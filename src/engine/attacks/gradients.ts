@@ -255,6 +255,20 @@ export function takeRows<T extends tf.Tensor>(t: T, rows: ArrayLike<number>): T 
   return tf.tidy(() => tf.gather(t, tf.tensor1d(Int32Array.from(rows), "int32")) as T);
 }
 
+/**
+ * One batch back in row order from the pieces an early-stopping attack collected: each piece holds
+ * the points of the rows it names (together every row 0..n-1 once). A new tensor; pieces untouched.
+ */
+export function inRowOrder(pieces: readonly { rows: readonly number[]; adv: tf.Tensor4D }[], n: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const order = pieces.flatMap((d) => d.rows);
+    const all = pieces.length === 1 ? pieces[0]!.adv : tf.concat(pieces.map((d) => d.adv));
+    const inverse = new Int32Array(n);
+    order.forEach((row, k) => (inverse[row] = k));
+    return tf.gather(all, tf.tensor1d(inverse, "int32")) as tf.Tensor4D;
+  });
+}
+
 /** A seed for tf's seeded random ops from the batch seed and a stream number (restart, purpose). */
 export function subSeed(seed: number, stream: number): number {
   // Mix with an odd multiplier so nearby (seed, stream) pairs give unrelated streams.

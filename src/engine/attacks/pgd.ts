@@ -42,6 +42,7 @@ import {
   subSeed,
   takeRows,
   type AttackLoss,
+  inRowOrder,
 } from "./gradients.js";
 
 export interface PgdOptions {
@@ -333,13 +334,7 @@ async function pgdRunEarlyStop(
       fin.end?.dispose();
       done.push({ rows: active, adv: fin.last });
     }
-    const adv = tf.tidy(() => {
-      const order = done.flatMap((d) => d.rows);
-      const all = done.length === 1 ? done[0]!.adv : tf.concat(done.map((d) => d.adv));
-      const inverse = new Int32Array(n);
-      order.forEach((row, k) => (inverse[row] = k));
-      return tf.gather(all, tf.tensor1d(inverse, "int32")) as tf.Tensor4D;
-    });
+    const adv = inRowOrder(done, n);
     const out: PgdRunResult = { adv, beaten };
     if (traced) {
       out.seen = beaten;
