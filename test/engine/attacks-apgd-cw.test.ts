@@ -10,6 +10,8 @@ import { tf } from "../../src/engine/tf.js";
 import { mulberry32 } from "../../src/engine/random.js";
 import { DISTANCE_TOLERANCE } from "../../src/engine/attacks/verify.js";
 import { lossGradient } from "../../src/engine/attacks/gradients.js";
+import type { PassInfo } from "../../src/engine/attacks/apgd.js";
+import type { AttackTrace } from "../../src/engine/attacks/types.js";
 import { apgd, apgdCeL2, apgdCeLinf, apgdCheckpoints, apgdDlrTL2, apgdDlrTLinf, cwL2, pgdL2, pgdLinf } from "../../src/engine/attacks/index.js";
 import {
   D,
@@ -331,4 +333,58 @@ describe("a small conv net (wasm convolution gradients on the path)", () => {
     x.dispose();
     y.dispose();
   });
+});
+
+describe("APGD-DLR-T's runs in one pass give the results of running them in order", () => {
+  /**
+   * A small conv net (wasm convolution gradients) with large random weights — nonlinear enough that
+   * later targets and restarts beat samples the first run left — and images; labels = its own predictions.
+   */
+  function convNet(n: number) {
+    const model = tf.sequential();
+    model.add(tf.layers.conv2d({ inputShape: [10, 10, 1], filters: 8, kernelSize: 3, activation: "relu", kernelInitializer: tf.initializers.randomNormal({ seed: 3, stddev: 1 }) }));
+    model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+    model.add(tf.layers.flatten());
+    model.add(tf.layers.dense({ units: 16, activation: "relu", kernelInitializer: tf.initializers.randomNormal({ seed: 5, stddev: 1 }) }));
+    model.add(tf.layers.dense({ units: 6, kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }));
+    const rng = mulberry32(11);
+    const x = tf.tensor4d(Float32Array.from({ length: n * 100 }, () => rng()), [n, 10, 10, 1]);
+    const y = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor2D, 1).cast("int32") as tf.Tensor1D);
+    return { model, x, y };
+  }
+
+  for (const norm of ["linf", "l2"] as const) {
+    test(`${norm}: adv bytes and trace identical to one run after the other, with runs that beat samples ahead of later runs' rows`, async (t) => {
+      const n = 40;
+      const { model, x, y } = convNet(n);
+      // Pending per run in order at these budgets (measured): L∞ 40 3 3 2 2 1 …, L2 40 6 5 3 3 2 2 1 ….
+      const eps = norm === "linf" ? 0.08 : 0.5;
+      const attackWith = async (runsPerPass: number | undefined) => {
+        const passes: PassInfo[] = [];
+        const attack = apgd(norm, "dlr-t", { steps: 5, targets: 5, restarts: 2, ...(runsPerPass === undefined ? {} : { runsPerPass }), onPass: (p) => passes.push(p) });
+        const trace: AttackTrace = {};
+        const adv = await attack.run({ kind: "gradient", model }, { x, y, seed: 77, trace }, eps);
+        const values = Float32Array.from(adv.dataSync() as Float32Array);
+        adv.dispose();
+        return { values, trace, passes };
+      };
+      const inOrder = await attackWith(1);
+      const batched = await attackWith(undefined);
+      // The scenario the rank rule is for: some run beats samples, a later run still attacks
+      // samples of higher rank (so their starts depend on what was beaten before), and some are never beaten.
+      const pendingPerRun = inOrder.passes.map((p) => p.rows);
+      assert.equal(pendingPerRun.length, 10, `all 5 targets × 2 restarts ran in order (pending per run ${pendingPerRun.join(" ")})`);
+      const beatingLater = pendingPerRun.filter((m, q) => q >= 1 && q + 1 < pendingPerRun.length && pendingPerRun[q + 1]! < m).length;
+      assert.ok(pendingPerRun[1]! < n && beatingLater >= 2, `the first run and at least two later ones beat samples ahead of later runs (pending per run ${pendingPerRun.join(" ")})`);
+      assert.ok(batched.passes.some((p) => p.dropped > 0), "the batched attack dropped rows whose rank changed");
+      assert.ok(batched.passes.some((p) => p.runs > 1 && p.finalRuns > 1), "a pass finished more than one run");
+      assert.deepEqual(batched.values, inOrder.values, "adversarial examples identical, bit for bit");
+      assert.deepEqual(batched.trace.seen, inOrder.trace.seen);
+      assert.deepEqual(batched.trace.incomplete, inOrder.trace.incomplete);
+      t.diagnostic(`pending per run in order: ${pendingPerRun.join(" ")}; batched passes: ${batched.passes.map((p) => `${p.firstRun}+${p.runs}(${p.rows} rows, ${p.dropped} dropped, ${p.finalRuns} final)`).join(", ")}`);
+      model.dispose();
+      x.dispose();
+      y.dispose();
+    });
+  }
 });

@@ -70,9 +70,34 @@ export interface ApgdOptions {
   momentum?: number;
   /** Initial step size as a multiple of ε (default 2). */
   relativeStepSize?: number;
+  /**
+   * How many runs (targets × restarts) one batched pass may hold at most (default: as many as fit
+   * in MAX_PASS_ROWS rows). 1 runs them one after the other. Either way every row gets the same
+   * result (see "Runs in one pass" below): a speed setting, not part of the attack's parameters.
+   */
+  runsPerPass?: number;
+  /** Called after every pass with its runs, rows, and the rows it dropped as invalid (tests, benches). */
+  onPass?: (p: PassInfo) => void;
 }
 
+/** What one batched pass did (ApgdOptions.onPass). */
+export interface PassInfo {
+  /** First run of the pass and how many runs it held. */
+  firstRun: number;
+  runs: number;
+  /** Rows of the pass (runs × samples pending at its start). */
+  rows: number;
+  /** Rows dropped because an earlier run beat a sample at or before theirs. */
+  dropped: number;
+  /** Runs of the pass whose results were final (the rest run again in the next pass). */
+  finalRuns: number;
+}
+
+/** Rows of one batched pass at most: the runs of a pass are cut so that runs × pending ≤ this. */
+export const MAX_PASS_ROWS = 1000;
+
 interface Resolved {
+  runsPerPass: number;
   steps: number;
   restarts: number;
   targets: number;
@@ -88,13 +113,15 @@ function resolve(loss: ApgdLoss, opts: ApgdOptions): Resolved {
   const rho = opts.rho ?? 0.75;
   const momentum = opts.momentum ?? 0.75;
   const relativeStepSize = opts.relativeStepSize ?? 2;
+  const runsPerPass = opts.runsPerPass ?? Infinity;
+  if (!(runsPerPass >= 1)) throw new RangeError(`APGD runsPerPass must be >= 1, got ${runsPerPass}`);
   if (!(Number.isInteger(steps) && steps >= 1)) throw new RangeError(`APGD steps must be a positive integer, got ${steps}`);
   if (!(Number.isInteger(restarts) && restarts >= 1)) throw new RangeError(`APGD restarts must be a positive integer, got ${restarts}`);
   if (!(Number.isInteger(targets) && targets >= 1)) throw new RangeError(`APGD targets must be a positive integer, got ${targets}`);
   if (!(rho > 0 && rho <= 1)) throw new RangeError(`APGD rho must be in (0, 1], got ${rho}`);
   if (!(momentum > 0 && momentum <= 1)) throw new RangeError(`APGD momentum must be in (0, 1], got ${momentum}`);
   if (!(relativeStepSize > 0 && Number.isFinite(relativeStepSize))) throw new RangeError(`APGD relative step size must be > 0, got ${relativeStepSize}`);
-  return { steps, restarts, targets, rho, momentum, relativeStepSize };
+  return { steps, restarts, targets, rho, momentum, relativeStepSize, runsPerPass };
 }
 
 /**
@@ -225,9 +252,47 @@ interface RunSetup {
   o: Resolved;
 }
 
+/** P(xa): onto the ε-ball around x0, then into the box. */
+function projectTo(setup: RunSetup, xa: tf.Tensor4D, x0: tf.Tensor4D): tf.Tensor4D {
+  const { norm, eps } = setup;
+  return tf.tidy(() => {
+    const d = tf.sub(xa, x0) as tf.Tensor4D;
+    return addInBox(x0, norm === "linf" ? projectLinf(x0, d, eps) : projectL2(x0, d, eps));
+  });
+}
+
 /**
- * One APGD run on (x, y) (targets t for dlr-t). Returns, per row, the first misclassified
- * iterate when one was found, else the highest-loss point, and whether the row was beaten.
+ * A run's random start for the rows of x (see the header). tf's seeded random ops fill the tensor
+ * element by element from one stream, so row k's start depends only on the seed and on k — not on
+ * how many rows follow it. That is what lets a batched pass draw the starts of several runs.
+ */
+function randomStart(setup: RunSetup, x: tf.Tensor4D, seed: number): tf.Tensor4D {
+  const { norm, eps } = setup;
+  return tf.tidy(() => {
+    const shape = x.shape;
+    const n = shape[0];
+    let u: tf.Tensor;
+    if (norm === "linf") {
+      u = tf.randomUniform(shape, -1, 1, "float32", seed);
+      u = tf.div(u, perSample(tf.maximum(tf.max(tf.abs(tf.reshape(u, [n, -1])), 1), 1e-12)));
+    } else {
+      u = normalizeL2(tf.randomNormal(shape, 0, 1, "float32", seed) as tf.Tensor4D);
+    }
+    return projectTo(setup, tf.add(x, tf.mul(eps, u)) as tf.Tensor4D, x);
+  });
+}
+
+/**
+ * Given the rows the current step found misclassified (`hits`, ascending), the rows whose result
+ * is no longer wanted: they leave the run without a result (a hit among them is not a success).
+ */
+type Arbiter = (hits: number[]) => Set<number>;
+
+/**
+ * One APGD run on (x, y) (targets t for dlr-t) from `start` (taken over: disposed here). Returns,
+ * per row, the first misclassified iterate when one was found, else the highest-loss point,
+ * whether the row was beaten, and whether `arbiter` dropped it (its adv is then meaningless).
+ * Every row's computation is its own: a row's result does not depend on the other rows.
  */
 async function apgdRun(
   model: LayersModel,
@@ -236,16 +301,13 @@ async function apgdRun(
   targetHost: Int32Array | undefined,
   classes: number,
   setup: RunSetup,
-  seed: number,
+  start: tf.Tensor4D,
   traced = false,
-): Promise<{ adv: tf.Tensor4D; beaten: boolean[]; rising?: boolean[] }> {
-  const { norm, eps, o } = setup;
+  arbiter?: Arbiter,
+): Promise<{ adv: tf.Tensor4D; beaten: boolean[]; dropped: boolean[]; rising?: boolean[] }> {
+  const { norm, o } = setup;
   const n = x.shape[0];
-  const project = (xa: tf.Tensor4D, x0: tf.Tensor4D): tf.Tensor4D =>
-    tf.tidy(() => {
-      const d = tf.sub(xa, x0) as tf.Tensor4D;
-      return addInBox(x0, norm === "linf" ? projectLinf(x0, d, eps) : projectL2(x0, d, eps));
-    });
+  const project = (xa: tf.Tensor4D, x0: tf.Tensor4D): tf.Tensor4D => projectTo(setup, xa, x0);
   const direction = (g: tf.Tensor4D): tf.Tensor4D => (norm === "linf" ? (tf.sign(g) as tf.Tensor4D) : normalizeL2(g));
   // Rows (of this run's batch) still attacked, and the results of the rows already beaten.
   let active = Array.from({ length: n }, (_, i) => i);
@@ -262,25 +324,15 @@ async function apgdRun(
           classes,
         );
   let loss = lossFor();
+  const dropped = new Array<boolean>(n).fill(false);
 
-  const start = tf.tidy(() => {
-    const shape = x.shape;
-    let u: tf.Tensor;
-    if (norm === "linf") {
-      u = tf.randomUniform(shape, -1, 1, "float32", seed);
-      u = tf.div(u, perSample(tf.maximum(tf.max(tf.abs(tf.reshape(u, [n, -1])), 1), 1e-12)));
-    } else {
-      u = normalizeL2(tf.randomNormal(shape, 0, 1, "float32", seed) as tf.Tensor4D);
-    }
-    return project(tf.add(x, tf.mul(eps, u)) as tf.Tensor4D, x);
-  });
   const first = tf.tidy(() => lossAndGradient(model, start, loss));
   const s: State = {
     x: x.clone(),
     xAdv: start,
     xPrev: start.clone(),
     grad: first.grad,
-    eta: tf.fill([n], o.relativeStepSize * eps) as tf.Tensor1D,
+    eta: tf.fill([n], o.relativeStepSize * setup.eps) as tf.Tensor1D,
     xBest: start.clone(),
     gradBest: first.grad.clone(),
     lossBest: first.loss.clone(),
@@ -310,14 +362,22 @@ async function apgdRun(
     }
   };
 
-  /** Moves the rows flagged in `wrongHost` to `done` (with their current iterate) and drops them from the state. */
+  /**
+   * Moves the rows flagged in `wrongHost` to `done` (with their current iterate) and drops them
+   * from the state, together with the rows the arbiter no longer wants (to `done` as they are,
+   * flagged dropped).
+   */
   const retire = (wrongHost: Uint8Array): void => {
+    const unwanted = arbiter?.(active.filter((_, k) => wrongHost[k] === 1));
     const hit: number[] = [];
+    const drop: number[] = [];
     const keep: number[] = [];
-    wrongHost.forEach((w, k) => (w ? hit : keep).push(k));
-    if (hit.length === 0) return;
-    done.push({ rows: hit.map((k) => active[k]!), adv: takeRows(s.xAdv, hit) });
+    wrongHost.forEach((w, k) => (unwanted?.has(active[k]!) ? drop : w ? hit : keep).push(k));
+    if (hit.length === 0 && drop.length === 0) return;
+    if (hit.length > 0) done.push({ rows: hit.map((k) => active[k]!), adv: takeRows(s.xAdv, hit) });
+    if (drop.length > 0) done.push({ rows: drop.map((k) => active[k]!), adv: takeRows(s.xAdv, drop) });
     for (const k of hit) beaten[active[k]!] = true;
+    for (const k of drop) dropped[active[k]!] = true;
     active = keep.map((k) => active[k]!);
     if (keep.length === 0) return;
     const next: Partial<State> = {};
@@ -390,13 +450,131 @@ async function apgdRun(
       done.push({ rows: active, adv: s.xBest.clone() });
     }
     const adv = inRowOrder(done, n);
-    return { adv, beaten, ...(rising ? { rising } : {}) };
+    return { adv, beaten, dropped, ...(rising ? { rising } : {}) };
   } finally {
     disposeState(s);
     yActive.dispose();
     for (const d of done) d.adv.dispose();
     if (!firstWrong.isDisposed) firstWrong.dispose();
   }
+}
+
+// ── Runs in one pass ──
+// The runs of APGD-DLR-T (targets × restarts) used to run one after the other, each on the
+// samples no earlier run beat, each drawing its random start as one tensor over those samples: a
+// sample's start is row k of the run's seeded stream, k its rank among them. A pass runs several
+// runs side by side as one batch — the fixed cost of a gradient call is paid once for all — with
+// the result of running them in order, row for row:
+//   - block b of the pass is run q0 + b over the samples pending at the pass's start, each drawing
+//     its start at its rank among them (randomStart);
+//   - when run q beats the sample of rank j (a row of its own block that is still valid), every
+//     later run's row of rank ≥ j is dropped: in order, that run would not attack the sample of
+//     rank j, and would draw every later sample's start at a smaller rank;
+//   - afterwards the runs are taken in order while every sample still pending has a row that was
+//     not dropped; the first run that lacks one starts the next pass, over the samples then
+//     pending (so with true ranks). Where nothing is beaten (robust samples, the costly case) all
+//     runs finish in one pass.
+// A row that was never dropped computed exactly what the run in order would have (rows do not
+// interact inside a run), and it is never dropped after an earlier run's valid beat at a rank at
+// or before its own, so the sample's rank at the run is the one its start was drawn at.
+
+interface Pass {
+  /** The samples pending at the pass's start (ascending; rank k = position). */
+  base: number[];
+  /** Per pass row (block b, rank k at row b·m + k). */
+  adv: tf.Tensor4D;
+  beaten: boolean[];
+  dropped: boolean[];
+  rising?: boolean[];
+}
+
+/** Runs q0 … q0+B−1 of an APGD attack side by side over the samples `pending` (see above). */
+async function runPass(
+  model: LayersModel,
+  x: tf.Tensor4D,
+  pending: number[],
+  yHost: Int32Array,
+  likely: Int32Array | undefined,
+  targetsCount: number,
+  classes: number,
+  setup: RunSetup,
+  q0: number,
+  B: number,
+  seed: number,
+  traced: boolean,
+): Promise<Pass> {
+  const n = x.shape[0];
+  const m = pending.length;
+  const { restarts } = setup.o;
+  const whole = m === n;
+  const xs = whole ? x : takeRows(x, pending);
+  let xBatch: tf.Tensor4D | undefined;
+  let start: tf.Tensor4D | undefined;
+  try {
+    [xBatch, start] = tf.tidy(() => {
+      const starts = Array.from({ length: B }, (_, b) => randomStart(setup, xs, subSeed(seed, q0 + b)));
+      return B === 1 ? [xs.clone(), starts[0]!] : [tf.concat(new Array<tf.Tensor4D>(B).fill(xs)), tf.concat(starts)];
+    });
+    const ys = new Int32Array(B * m);
+    const targets = likely === undefined ? undefined : new Int32Array(B * m);
+    for (let b = 0; b < B; b++) {
+      const t = Math.floor((q0 + b) / restarts);
+      pending.forEach((i, k) => {
+        ys[b * m + k] = yHost[i]!;
+        if (targets) targets[b * m + k] = likely![i * targetsCount + t]!;
+      });
+    }
+    // threshold[b]: the smallest rank a valid row of an earlier block beat (Infinity: none yet).
+    const threshold = new Array<number>(B).fill(Infinity);
+    const arbiter: Arbiter = (hits) => {
+      for (const h of hits) {
+        const b = Math.floor(h / m);
+        const k = h % m;
+        if (k < threshold[b]!) for (let later = b + 1; later < B; later++) threshold[later] = Math.min(threshold[later]!, k);
+      }
+      const unwanted = new Set<number>();
+      for (let b = 1; b < B; b++) for (let k = threshold[b]!; k < m; k++) unwanted.add(b * m + k);
+      return unwanted;
+    };
+    const run = await apgdRun(model, xBatch, ys, targets, classes, setup, start, traced, B > 1 ? arbiter : undefined);
+    start = undefined; // apgdRun took it over
+    return { base: pending, ...run };
+  } finally {
+    start?.dispose();
+    xBatch?.dispose();
+    if (!whole) xs.dispose();
+  }
+}
+
+/**
+ * Takes one run's outcome over, as running it in order does: the rows `rows` of the pass hold
+ * its results for the samples `pending`; a beaten sample (or, on the last run, every sample)
+ * gets its result through `put(samples, passRows)`; unbeaten samples fold the run's incomplete
+ * flag in. Returns the samples still pending.
+ */
+function mergeRun(
+  pass: Pass,
+  rows: number[],
+  pending: number[],
+  last: boolean,
+  incomplete: Uint8Array | undefined,
+  put: (samples: number[], passRows: number[]) => void,
+): number[] {
+  const still: number[] = [];
+  const takeSamples: number[] = [];
+  const takePass: number[] = [];
+  rows.forEach((row, k) => {
+    const i = pending[k]!;
+    const beaten = pass.beaten[row]!;
+    if (!beaten && pass.rising) incomplete![i] = mergeIncomplete(incomplete![i]!, pass.rising[row]!);
+    if (beaten || last) {
+      takeSamples.push(i);
+      takePass.push(row);
+    }
+    if (!beaten) still.push(i);
+  });
+  if (takeSamples.length > 0) put(takeSamples, takePass);
+  return still;
 }
 
 function makeApgd(norm: ApgdNorm, lossKind: ApgdLoss, opts: ApgdOptions): FixedBudgetAttack<GradientAccess> {
@@ -440,42 +618,37 @@ function makeApgd(norm: ApgdNorm, lossKind: ApgdLoss, opts: ApgdOptions): FixedB
       }
       const runs = lossKind === "dlr-t" ? Math.min(o.targets, classes - 1) : 1;
       const setup: RunSetup = { norm, eps: budget, o };
+      const total = runs * o.restarts;
       let result: tf.Tensor4D | undefined;
       let pending = Array.from({ length: n }, (_, i) => i);
       const trace = batch.trace;
       const incomplete = trace ? new Uint8Array(n).fill(TRACE_NO_FAILED_RUN) : undefined;
       try {
-        for (let t = 0; t < runs; t++) {
-          for (let r = 0; r < o.restarts && pending.length > 0; r++) {
-            const whole = pending.length === n;
-            const xs = whole ? x : takeRows(x, pending);
-            const ys = Int32Array.from(pending, (i) => yHost[i]!);
-            const targets = likely === undefined ? undefined : Int32Array.from(pending, (i) => likely[i * runs + t]!);
-            let run: { adv: tf.Tensor4D; beaten: boolean[]; rising?: boolean[] };
-            try {
-              run = await apgdRun(model, xs, ys, targets, classes, setup, subSeed(batch.seed, t * o.restarts + r), trace !== undefined);
-            } finally {
-              if (!whole) xs.dispose();
+        // Run q = t·restarts + r (target t, restart r), in order; a pass holds runs q0…q0+B−1.
+        for (let q0 = 0; q0 < total && pending.length > 0; ) {
+          const m = pending.length;
+          const B = Math.max(1, Math.min(total - q0, o.runsPerPass, Math.floor(MAX_PASS_ROWS / m)));
+          const pass = await runPass(model, x, pending, yHost, likely, runs, classes, setup, q0, B, batch.seed, trace !== undefined);
+          let finalRuns = 0;
+          try {
+            const rankOf = new Map(pass.base.map((i, k) => [i, k] as const));
+            for (let b = 0; b < B && pending.length > 0; b++) {
+              const rows = pending.map((i) => b * m + rankOf.get(i)!);
+              // A dropped row: this run's start for the sample was drawn at a rank it no longer has.
+              if (rows.some((row) => pass.dropped[row])) break;
+              const q = q0 + b;
+              pending = mergeRun(pass, rows, pending, q === total - 1, incomplete, (samples, passRows) => {
+                const merged = tf.tidy(() => replaceRows(result ?? x, samples, takeRows(pass.adv, passRows)));
+                result?.dispose();
+                result = merged;
+              });
+              finalRuns++;
             }
-            run.rising?.forEach((v, k) => {
-              if (!run.beaten[k]) incomplete![pending[k]!] = mergeIncomplete(incomplete![pending[k]!]!, v);
-            });
-            const last = t === runs - 1 && r === o.restarts - 1;
-            const take: number[] = [];
-            const still: number[] = [];
-            run.beaten.forEach((b, k) => {
-              if (b || last) take.push(k);
-              if (!b) still.push(pending[k]!);
-            });
-            const base = result ?? x;
-            const merged = tf.tidy(() =>
-              whole && take.length === n ? run.adv.clone() : replaceRows(base, take.map((k) => pending[k]!), takeRows(run.adv, take)),
-            );
-            run.adv.dispose();
-            result?.dispose();
-            result = merged;
-            pending = still;
+          } finally {
+            pass.adv.dispose();
           }
+          opts.onPass?.({ firstRun: q0, runs: B, rows: B * m, dropped: pass.dropped.filter(Boolean).length, finalRuns });
+          q0 += finalRuns;
         }
         const out = result ?? x.clone();
         result = undefined;
