@@ -5,7 +5,8 @@ import { tf } from "../../src/engine/tf.js";
 import { syntheticSplits } from "../../src/engine/synthetic.js";
 import { splitValidation } from "../../src/engine/data.js";
 import { evaluate, train } from "../../src/engine/train.js";
-import { sparseRs, sparseRsSchedule } from "../../src/engine/attacks/sparse-rs.js";
+import { pick, sparseRs, sparseRsSchedule } from "../../src/engine/attacks/sparse-rs.js";
+import { mulberry32 } from "../../src/engine/random.js";
 import { squareL2, squareLinf, squareSchedule } from "../../src/engine/attacks/square.js";
 import { DISTANCE_TOLERANCE, distances, inBox, verify } from "../../src/engine/attacks/verify.js";
 import type { FixedBudgetAttack, PredictFn, QueryAccess } from "../../src/engine/attacks/types.js";
@@ -114,4 +115,29 @@ test("p and α schedules follow the papers (rescaled to the query budget)", () =
   assert.equal(sparseRsSchedule(0.3, 0, 1000), 0.3);
   assert.equal(sparseRsSchedule(0.3, 1, 1000), 0.15);
   assert.equal(sparseRsSchedule(0.3, 999, 1000), 0.3 / 20);
+});
+
+test("sparse-rs's pick: the map-backed shuffle draws exactly the positions of a full Fisher-Yates on the same stream", () => {
+  /** The partial Fisher-Yates on a filled array (what pick did before the map). */
+  const reference = (n: number, k: number, rng: () => number): number[] => {
+    const a = Array.from({ length: n }, (_, i) => i);
+    for (let i = 0; i < k; i++) {
+      const j = i + Math.floor(rng() * (n - i));
+      const t = a[i]!;
+      a[i] = a[j]!;
+      a[j] = t;
+    }
+    return a.slice(0, k);
+  };
+  let mapped = 0;
+  for (let seed = 1; seed <= 200; seed++) {
+    const shape = mulberry32(seed);
+    const n = 1 + Math.floor(shape() * 800);
+    const k = Math.floor(shape() * Math.min(n, seed % 2 === 0 ? 8 : n));
+    if (4 * k < n) mapped++;
+    const got = pick(n, k, mulberry32(1000 + seed));
+    assert.deepEqual(got, reference(n, k, mulberry32(1000 + seed)), `n ${n}, k ${k}`);
+    assert.equal(new Set(got).size, k);
+  }
+  assert.ok(mapped >= 50, `the map-backed path ran (${mapped} of 200 draws)`);
 });

@@ -40,8 +40,24 @@ function extreme(clean: number, rng: Rng): number {
   return Math.abs(v - clean) < 1e-7 ? 1 - v : v;
 }
 
-/** k distinct positions out of 0..n-1 (partial Fisher-Yates on a scratch array). */
-function pick(n: number, k: number, rng: Rng): number[] {
+/**
+ * k distinct positions out of 0..n-1 (partial Fisher-Yates on a scratch array). For k small
+ * against n (every step's swap), the scratch array is a map of the entries the shuffle moved: the
+ * same draws give the same positions, without filling an array of n entries per proposal.
+ */
+export function pick(n: number, k: number, rng: Rng): number[] {
+  if (4 * k < n) {
+    const moved = new Map<number, number>();
+    const out = new Array<number>(k);
+    for (let i = 0; i < k; i++) {
+      const j = i + Math.floor(rng() * (n - i));
+      const ai = moved.get(i) ?? i;
+      out[i] = moved.get(j) ?? j;
+      // a[i] and a[j] swap; a[i] is never read again (later draws are at positions > i).
+      moved.set(j, ai);
+    }
+    return out;
+  }
   const a = Array.from({ length: n }, (_, i) => i);
   for (let i = 0; i < k; i++) {
     const j = i + Math.floor(rng() * (n - i));

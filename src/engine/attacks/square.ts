@@ -212,6 +212,16 @@ export function squareLinf(opts: SquareOptions = {}): FixedBudgetAttack<QueryAcc
   };
 }
 
+/**
+ * Σ v² over a vector, left to right (what `v.reduce((a, x) => a + x * x, 0)` gives, bit for bit:
+ * a typed array's reduce calls its callback per element through the builtin, several times slower).
+ */
+function sumSquares(v: Float64Array): number {
+  let a = 0;
+  for (let k = 0; k < v.length; k++) a += v[k]! * v[k]!;
+  return a;
+}
+
 /** Pseudo-Gaussian bump on an r×q rectangle (concentric rings weighted 1/(k+1)²), unit L2 norm. */
 function rectangleBump(r: number, q: number): Float64Array {
   const d = new Float64Array(r * q);
@@ -222,7 +232,7 @@ function rectangleBump(r: number, q: number): Float64Array {
     for (let y = Math.max(cr - k, 0); y < Math.min(cr - k + 2 * k + 1, r); y++)
       for (let x = Math.max(cq - k, 0); x < Math.min(cq - k + 2 * k + 1, q); x++) d[y * q + x]! += 1 / (k + 1) ** 2;
   }
-  const norm = Math.sqrt(d.reduce((a, v) => a + v * v, 0));
+  const norm = Math.sqrt(sumSquares(d));
   return d.map((v) => v / norm);
 }
 
@@ -233,7 +243,7 @@ export function squareBump(s: number, rng: Rng): Float64Array {
   const d = new Float64Array(s * s);
   d.set(top, 0);
   for (let j = 0; j < bottom.length; j++) d[top.length + j] = -bottom[j]!;
-  const norm = Math.sqrt(d.reduce((a, v) => a + v * v, 0)) || 1;
+  const norm = Math.sqrt(sumSquares(d)) || 1;
   const transpose = rng() > 0.5;
   const out = new Float64Array(s * s);
   for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) out[y * s + x] = (transpose ? d[x * s + y]! : d[y * s + x]!) / norm;
@@ -254,7 +264,7 @@ export function squareL2(opts: SquareOptions = {}): FixedBudgetAttack<QueryAcces
       const { b, eps, h, w, c, F, rngs, at } = setup;
       /** x + delta·eps/||delta||, clipped into the box. */
       const rescaleInto = (x0: Float32Array, delta: Float64Array, out: Float32Array): void => {
-        const norm = Math.sqrt(delta.reduce((a, v) => a + v * v, 0));
+        const norm = Math.sqrt(sumSquares(delta));
         const f = norm > 0 ? eps / norm : 0;
         for (let k = 0; k < F; k++) out[k] = clip01(x0[k]! + delta[k]! * f);
       };
@@ -292,30 +302,38 @@ export function squareL2(opts: SquareOptions = {}): FixedBudgetAttack<QueryAcces
           const x1 = randInt(rng, 0, w - s);
           const y2 = randInt(rng, 0, h - s);
           const x2 = randInt(rng, 0, w - s);
-          const inW1 = (y: number, x: number): boolean => y >= y1 && y < y1 + s && x >= x1 && x < x1 + s;
-          const inW2 = (y: number, x: number): boolean => y >= y2 && y < y2 + s && x >= x2 && x < x2 + s;
           const delta = new Float64Array(F);
           for (let k = 0; k < F; k++) delta[k] = best[k]! - x0[k]!;
-          const imageNorm2 = delta.reduce((a, v) => a + v * v, 0);
+          const imageNorm2 = sumSquares(delta);
+          // Rows and columns of the two windows' union, visited in raster order (the sums below
+          // add the same terms in the same order as a scan of the whole image would).
+          const rowFrom = Math.min(y1, y2);
+          const rowTo = Math.max(y1, y2) + s;
+          const colFrom = Math.min(x1, x2);
+          const colTo = Math.max(x1, x2) + s;
           const bump = squareBump(s, rng);
           for (let ch = 0; ch < c; ch++) {
             // Mass in window 1 and in the union of both windows, per channel.
             let w1 = 0;
             let union = 0;
-            for (let y = 0; y < h; y++)
-              for (let x = 0; x < w; x++) {
-                const a = inW1(y, x);
-                if (!a && !inW2(y, x)) continue;
+            for (let y = rowFrom; y < rowTo; y++) {
+              const inRow1 = y >= y1 && y < y1 + s;
+              const inRow2 = y >= y2 && y < y2 + s;
+              if (!inRow1 && !inRow2) continue;
+              for (let x = colFrom; x < colTo; x++) {
+                const a = inRow1 && x >= x1 && x < x1 + s;
+                if (!a && !(inRow2 && x >= x2 && x < x2 + s)) continue;
                 const v = delta[at(y, x, ch)]! ** 2;
                 if (a) w1 += v;
                 union += v;
               }
+            }
             const w1Norm = Math.sqrt(w1);
             const sign = choice(rng);
             const update = new Float64Array(s * s);
             for (let y = 0; y < s; y++)
               for (let x = 0; x < s; x++) update[y * s + x] = bump[y * s + x]! * sign + delta[at(y1 + y, x1 + x, ch)]! / (1e-10 + w1Norm);
-            const uNorm = Math.sqrt(update.reduce((a, v) => a + v * v, 0)) || 1;
+            const uNorm = Math.sqrt(sumSquares(update)) || 1;
             // The window gets the mass of both windows plus whatever budget the image has left.
             const target = Math.sqrt(Math.max(eps * eps - imageNorm2, 0) / c + union);
             for (let y = y2; y < y2 + s; y++) for (let x = x2; x < x2 + s; x++) delta[at(y, x, ch)] = 0;
