@@ -20,6 +20,7 @@ import { evidenceCacheOf, perSelection } from "./prepared.js";
 import { modelsOf, selectCandidates } from "./select.js";
 import { cleanEstimate, compareAtShare, rankingScore, shareOf, upperEnvelope } from "./share.js";
 import { assessVariant, foldSeeds, singleSeedWarning, variantScore } from "./seeds.js";
+import { mixedAttackSetsWarning } from "./attack-sets.js";
 import { validateScenario } from "./validate.js";
 import type { Alternative, Candidate, Comparison, CurveSeries, MatrixSnapshot, Recommendation, Scenario, ShareSegment, Warning } from "./types.js";
 
@@ -188,6 +189,8 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   const denseOf = pool.find((c) => c.modelId === winner.candidate.modelId && c.strategy === "dense");
   const dense = denseOf === undefined ? null : denseOf === winner.candidate ? winner : assessVariant(denseOf, scenario, withModel, cache);
   warnings.push(...denseBaselineWarnings(winner, dense, scenario, withModel));
+  const mixed = mixedAttackSetsWarning(winner, ranked, withModel);
+  if (mixed) warnings.push(mixed);
   const ne = noEvidenceWarning(unscoredA, withModel);
   if (ne) warnings.push(ne);
   warnings.push(...coverage);

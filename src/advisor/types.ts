@@ -174,6 +174,7 @@ export const WARNING_CODES = [
   "clean-accuracy-drop",
   "dense-outperformed",
   "single-pruning-seed",
+  "mixed-attack-sets",
 ] as const;
 /**
  * - budget-beyond-range: ε exceeds the largest measured budget;
@@ -190,7 +191,9 @@ export const WARNING_CODES = [
  * - dense-outperformed: the recommendation beats its dense model's robust accuracy by more than 10 points,
  *   explained sample by sample (margin gain vs samples the dense model misclassifies anyway);
  * - single-pruning-seed: the pruned recommendation (or gate candidate) rests on one pruning seed, so its
- *   interval covers the sampling of test images but not the randomness of pruning and fine-tuning.
+ *   interval covers the sampling of test images but not the randomness of pruning and fine-tuning;
+ * - mixed-attack-sets: the candidates compared were measured with different attack sets (e.g. rows of
+ *   an older engine next to rebuilt ones), so their ranks partly compare attacks.
  */
 export type WarningCode = (typeof WARNING_CODES)[number];
 

@@ -537,10 +537,10 @@ export interface components {
             } | null;
         };
         /**
-         * @description single-pruning-seed: the pruned recommendation (or gate candidate) rests on one pruning seed, so its interval covers the sampling of test images, not the randomness of pruning and fine-tuning.
+         * @description single-pruning-seed: the pruned recommendation (or gate candidate) rests on one pruning seed, so its interval covers the sampling of test images, not the randomness of pruning and fine-tuning. mixed-attack-sets: the candidates compared were measured with different attack sets (e.g. rows of an older engine next to rebuilt ones), so their ranks partly compare attacks.
          * @enum {string}
          */
-        WarningCode: "budget-beyond-range" | "knowledge-fallback" | "few-samples" | "gradient-masking" | "lattice-inconsistent" | "duplicate-evidence" | "margin-not-significant" | "no-evidence" | "incomplete-grid" | "unsound-evidence" | "clean-accuracy-drop" | "dense-outperformed" | "single-pruning-seed";
+        WarningCode: "budget-beyond-range" | "knowledge-fallback" | "few-samples" | "gradient-masking" | "lattice-inconsistent" | "duplicate-evidence" | "margin-not-significant" | "no-evidence" | "incomplete-grid" | "unsound-evidence" | "clean-accuracy-drop" | "dense-outperformed" | "single-pruning-seed" | "mixed-attack-sets";
         Warning: {
             code: components["schemas"]["WarningCode"];
             message: string;

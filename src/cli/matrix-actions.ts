@@ -206,11 +206,12 @@ export async function exportAction(flags: MatrixExportFlags): Promise<void> {
     warn(missingModelDirsWarning(db, await missingModelDirs(store, dbFolder)));
     const r = snapshot?.empty
       ? { rows: 0, version: "(none: no row finished yet)" }
-      : await exportJsonl(store, flags.matrixVersion, write, {}, flags.out ? { modelDir: rebaseModelDir(dbFolder, path.dirname(path.resolve(flags.out))) } : {});
+      : await exportJsonl(store, flags.matrixVersion, write, flags.architecture ? { architecture: flags.architecture } : {}, flags.out ? { modelDir: rebaseModelDir(dbFolder, path.dirname(path.resolve(flags.out))) } : {});
     if (flags.out) {
       await new Promise<void>((resolve, reject) => (out as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
       process.stderr.write(`exported ${r.rows} rows of version ${r.version} to ${flags.out}\n`);
     }
+    if (flags.architecture && r.rows === 0) warn(`warning: no row of architecture ${JSON.stringify(flags.architecture)} in version ${r.version}`);
     if (snapshot) process.stderr.write(`in progress, not published in ${db}: ${snapshot.note}\n`);
   } finally {
     await store.close();

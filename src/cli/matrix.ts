@@ -49,6 +49,7 @@ export interface MatrixExportFlags {
   out?: string;
   matrixVersion?: number;
   inProgress?: boolean;
+  architecture?: string;
 }
 export interface MatrixImportFlags {
   db?: string;
@@ -128,6 +129,7 @@ export function registerMatrix(program: Command): void {
     .option("--out <file>", "output file (default stdout)")
     .option("--matrix-version <n>", "published version (default the latest)", intOption("--matrix-version", 1))
     .option("--in-progress", "the rows the latest build has finished so far, although its version is not published yet (the database is not changed)")
+    .option("--architecture <name>", "only the rows of this architecture (e.g. to ship one architecture's rebuilt rows)")
     .action(async (flags: MatrixExportFlags) => {
       const { exportAction } = await import("./matrix-actions.js");
       await exportAction(flags);
