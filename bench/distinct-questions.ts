@@ -5,23 +5,14 @@
 // Prints one JSON line in the shape of bench/autocannon.ts's summary.
 import { parseArgs } from "node:util";
 import autocannonLib from "autocannon";
+import { distinctQuestion } from "./questions.js";
 
 const { values } = parseArgs({ options: { url: { type: "string" }, seconds: { type: "string", default: "10" }, connections: { type: "string", default: "10" } } });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 
 let i = 0;
-function nextBody(): string {
-  i++;
-  const k = i % 12_000;
-  const norm = (["linf", "l2", "l0"] as const)[k % 3]!;
-  const step = Math.floor(k / 3);
-  // Budgets on a fine lattice (many between grid points), so each lands on a distinct question.
-  const budget = norm === "linf" ? (step % 1000) / 1000 * 0.3 : norm === "l2" ? (step % 1000) / 1000 * 4 : step % 65;
-  const knowledge = (["white-box", "transfer", "black-box"] as const)[Math.floor(step / 1000) % 3]!;
-  const sizeLimit = step % 2 === 0 ? { minCompression: 1 + (Math.floor(step / 2000) % 4) } : undefined;
-  return JSON.stringify({ norm, budget, knowledge, ...(sizeLimit ? { sizeLimit } : {}) });
-}
+const nextBody = (): string => distinctQuestion(++i);
 
 const result = await autocannonLib({
   url: values.url!,
@@ -32,6 +23,7 @@ const result = await autocannonLib({
 console.log(
   JSON.stringify({
     requests_per_s: Math.round(result.requests.average),
+    requests: result.requests.total,
     p50_ms: result.latency.p50,
     p99_ms: result.latency.p99,
     non2xx: result.non2xx,

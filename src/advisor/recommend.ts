@@ -30,6 +30,12 @@ export interface RecommendOptions {
    * Paired tests are computed only for those returned; `counts.ranked` says how many there are.
    */
   alternatives?: number;
+  /**
+   * Whether to build the evidence rows and the curves around the budget (default true). An answer
+   * that will not show them (the API's lean view) leaves them empty: nothing else depends on them.
+   */
+  evidence?: boolean;
+  curve?: boolean;
 }
 
 interface Scored {
@@ -195,7 +201,7 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   if (ne) warnings.push(ne);
   warnings.push(...coverage);
 
-  const curve = [curveSeries(winner, "recommendation"), runnerUp ? curveSeries(runnerUp, "runner-up") : null].filter((c): c is CurveSeries => c !== null);
+  const curve = options.curve === false ? [] : [curveSeries(winner, "recommendation"), runnerUp ? curveSeries(runnerUp, "runner-up") : null].filter((c): c is CurveSeries => c !== null);
   let sweep: { shareSweep: ShareSegment[]; sentence: string } | null = null;
   if (share < 1) {
     // Each ranked candidate's score is a straight line over the share, from its clean lower bound
@@ -214,7 +220,7 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
     alternatives,
     unscored,
     comparison,
-    evidence: [...evidenceRows(winner), ...(runnerUp ? evidenceRows(runnerUp) : [])],
+    evidence: options.evidence === false ? [] : [...evidenceRows(winner), ...(runnerUp ? evidenceRows(runnerUp) : [])],
     curve,
     counts,
     ...(sweep ? { shareSweep: sweep.shareSweep } : {}),

@@ -87,8 +87,13 @@ export function recommendationView(r: Recommendation, include: ReadonlySet<Inclu
   };
 }
 
-/** The advisor's answer, shaped: only the alternatives shown get their paired tests computed. */
+/** The advisor's answer, shaped: only the alternatives shown get their paired tests computed, and evidence rows and curves only when included. */
 export function answerRecommendation(snapshot: MatrixSnapshot, scenario: Scenario, include: ReadonlySet<IncludePart>): Schemas["Recommendation"] {
-  const r = recommend(snapshot, scenario, include.has("all-alternatives") ? {} : { alternatives: DEFAULT_ALTERNATIVES });
+  const r = recommend(snapshot, scenario, {
+    ...(include.has("all-alternatives") ? {} : { alternatives: DEFAULT_ALTERNATIVES }),
+    // What the view drops is not built.
+    evidence: include.has("evidence"),
+    curve: include.has("curve"),
+  });
   return recommendationView(r, include);
 }

@@ -114,6 +114,19 @@ test("only the alternatives shown are compared; everything else in the answer is
   assert.deepStrictEqual(one.comparison, (all as unknown as { comparison: unknown }).comparison, "the runner-up is still compared for the answer's comparison");
 });
 
+test("without evidence rows and curves (evidence/curve false), everything else in the answer is the same", async (t) => {
+  const { prepared } = await shipped(t);
+  let withRows = 0;
+  for (const s of scenarios([{}]).filter((_, i) => i % 5 === 0)) {
+    const full = wire(recommend(prepared, s, { alternatives: 5 })) as { evidence: unknown[]; curve: unknown[] };
+    const lean = wire(recommend(prepared, s, { alternatives: 5, evidence: false, curve: false })) as typeof full;
+    assert.deepStrictEqual(lean, { ...full, evidence: [], curve: [] }, JSON.stringify(s));
+    assert.deepStrictEqual(wire(recommend(prepared, s, { alternatives: 5, evidence: true, curve: true })), full);
+    if (full.evidence.length > 0 && full.curve.length > 0) withRows++;
+  }
+  assert.ok(withRows > 20, `${withRows} answers had evidence rows and curves to leave out`);
+});
+
 test("on the shipped matrix, every ranking is rankCompare's order (scores, then the smaller model, strategy, rate, model), and the top 5 alone are its first five", async (t) => {
   // recommend sorts by precomputed tie ranks (src/advisor/scoring.ts); the order must be the documented one.
   const { prepared } = await shipped(t);

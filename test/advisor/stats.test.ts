@@ -51,6 +51,35 @@ test("samples are paired by index, in any order; different sets are not paired",
   assert.match(u.text, /unpaired/);
 });
 
+test("paired on distances read at each side's budget, the counts are those of the per-sample indicators (float32 budgets, NaN, Infinity)", () => {
+  const ref: CandidateRef = { modelId: "m", architecture: "a", dataset: "d", strategy: "dense", rate: 1 };
+  // Each side at its own budget; 0.1 is not a float32, so a distance of fround(0.1) is beaten at 0.1.
+  const da = Float32Array.from([0.05, 0.1, 0.2, NaN, Infinity, 0.3, 0, 0.15, 0.11, 0.5]);
+  const db = Float32Array.from([0.2, 0.3, 0.05, 0.4, NaN, 0.3, 0.12, 0.15, 0.09, Infinity]);
+  const indicators = (d: Float32Array, budget: number): Uint8Array => Uint8Array.from(d, (x) => (isRobustAt(x, budget) ? 1 : 0));
+  const samples = Array.from(da, (_, i) => i);
+  for (const [ba, bb] of [[0.1, 0.1], [0.1, 0.12], [0, 0.3], [0.15, 0.05]] as const) {
+    const side = (label: string, d: Float32Array, budget: number, asIndicators: boolean) => ({
+      ref,
+      label,
+      indicators: asIndicators ? indicators(d, budget) : { distances: d, budget },
+      sampleIndices: samples,
+      robust: robustCount(d, budget),
+      n: d.length,
+    });
+    const fromDistances = compare(side("a", da, ba, false), side("b", db, bb, false));
+    const fromIndicators = compare(side("a", da, ba, true), side("b", db, bb, true));
+    assert.deepEqual(fromDistances.discordant, fromIndicators.discordant, `budgets ${ba}, ${bb}`);
+    assert.equal(fromDistances.pValue, fromIndicators.pValue);
+  }
+  // Worked by hand at 0.1 / 0.1: a robust on 2, 4, 5, 7, 8, 9 (0.1 itself and NaN beaten); b on 0, 1, 3, 5, 6, 7, 9.
+  const both = compare(
+    { ref, label: "a", indicators: { distances: da, budget: 0.1 }, sampleIndices: samples, robust: 6, n: 10 },
+    { ref, label: "b", indicators: { distances: db, budget: 0.1 }, sampleIndices: samples, robust: 7, n: 10 },
+  );
+  assert.deepEqual(both.discordant, { aOnly: 3, bOnly: 4 });
+});
+
 test("conservative budget mapping", () => {
   const grid = measuredGrid([0.3, 0.1, 0.05, 0.1]);
   assert.deepEqual(grid, [0.05, 0.1, 0.3]);

@@ -4,7 +4,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { seedMatrix } from "../../src/matrix/seed.js";
 import { shippedMatrixPath } from "../../src/paths.js";
+import { createRequire } from "node:module";
+import { weakETag } from "../../src/api/routes/advisor.js";
 import { MODEL_A, publishRefresh, startApi } from "./helpers.js";
+
+/** Express's own ETag functions (lib/utils.js), to check the advisor's against. */
+const expressUtils = createRequire(import.meta.url)("express/lib/utils.js") as { wetag: (body: Buffer, encoding: string) => string };
 
 const scenario = { norm: "linf", budget: 0.1, knowledge: "white-box", modelId: MODEL_A };
 
@@ -107,6 +112,11 @@ test("the same question on the same matrix version is answered from the answer c
   };
   const first = await ask();
   assert.equal(await ask(), first);
+  // Its ETag is the one Express's res.json would send for those bytes (its default "weak" etag).
+  const tagged = await fetch(`${api.baseUrl}/v1/recommendations?include=evidence`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(scenario) });
+  const bytes = Buffer.from(await tagged.arrayBuffer());
+  assert.equal(tagged.headers.get("etag"), expressUtils.wetag(bytes, "utf8"));
+  assert.equal(weakETag(Buffer.from("")), expressUtils.wetag(Buffer.from(""), "utf8"));
   // Key order in the request does not matter: the scenario is normalised first.
   const reordered = await fetch(`${api.baseUrl}/v1/recommendations?include=evidence`, {
     method: "POST",
@@ -115,7 +125,7 @@ test("the same question on the same matrix version is answered from the answer c
   });
   assert.equal(await reordered.text(), first);
   const metrics = String((await api.call("GET", "/metrics")).body.text);
-  assert.match(metrics, /advisor_recommendations_total\{status="ok"\} 3/, "every answer is counted, cached or not");
+  assert.match(metrics, /advisor_recommendations_total\{status="ok"\} 4/, "every answer is counted, cached or not");
   await publishRefresh(api.store, "answer cache");
   const after = JSON.parse(await ask()) as { matrixVersion: number };
   assert.notEqual(after.matrixVersion, (JSON.parse(first) as { matrixVersion: number }).matrixVersion);

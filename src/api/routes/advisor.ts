@@ -3,6 +3,7 @@
 // A question naming a modelId is answered from that model's rows only: 404 when no model has that
 // id, 409 when the model is registered (e.g. uploaded) but the matrix holds no rows for it yet.
 // Without a modelId, the default model set answers (the matrix's own models, no uploads).
+import { hash } from "node:crypto";
 import { Router, type Request, type Response } from "express";
 import { gate } from "../../advisor/index.js";
 import type { MatrixSnapshot } from "../../advisor/types.js";
@@ -100,10 +101,18 @@ function sendAnswer(req: Request, res: Response, answer: CachedAnswer): void {
   res.setHeader("Content-Type", "application/json; charset=utf-8");
   const etagOf = req.app.get("etag fn") as ((body: Buffer, encoding: string) => string | undefined) | undefined;
   if (typeof etagOf === "function") {
-    answer.etag ??= etagOf(answer.body, "utf8");
+    answer.etag ??= req.app.get("etag") === "weak" ? weakETag(answer.body) : etagOf(answer.body, "utf8");
     if (answer.etag) res.setHeader("ETag", answer.etag);
   }
   res.send(answer.body);
+}
+
+/**
+ * Express's default ETag (`etag` setting "weak", the etag package: W/"<length in hex>-<SHA-1,
+ * base64, 27 characters>"), the same string, with one-shot hashing: no Hash object per answer.
+ */
+export function weakETag(body: Buffer): string {
+  return `W/"${body.length.toString(16)}-${hash("sha1", body, "base64").slice(0, 27)}"`;
 }
 
 /** Where the answers are counted (src/api/metrics.ts). */
