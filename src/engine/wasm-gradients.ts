@@ -162,6 +162,8 @@ export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, filterShape: num
     const a: FilterGradAttrs = { n, inH: g.inH, inW: g.inW, ci, oh: g.outH, ow: g.outW, kh, kw, co, top: g.top, left: g.left };
     return tf.engine().runKernel(CONV_FILTER_GRAD, { x, dy }, { ...a }) as Tensor4D;
   }
+  // Unreachable since the direct kernel above (both need wasm SIMD); kept until it is removed
+  // together with IM2COL_T / ROWS_DOT and their SIMD loops.
   if (g.sh === 1 && g.sw === 1 && x.shape[3] === 1 && useCol2Im(x.shape[0], g, filterShape) && col2imAvailable()) {
     return conv2dFilterGradientIm2Col(x, dy, filterShape, g);
   }
