@@ -27,6 +27,7 @@
 // Not covered: `fused.matMul` with a linear activation keeps tfjs's transposed matMuls (only
 // slow); depthwise convolutions have no backprop kernels on wasm.
 import { tf } from "./tf.js";
+import { CONV_FILTER_GRAD, filterGradAvailable, registerFilterGrad, type FilterGradAttrs } from "./wasm-filter-grad.js";
 import { COL2IM, IM2COL_T, MAX_POOL_GRAD, ROWS_DOT, col2imAvailable, registerHeapKernels, type Col2ImAttrs } from "./wasm-heap-kernels.js";
 
 type Tensor = tf.Tensor;
@@ -155,6 +156,14 @@ function geometry(xShape: number[], filterShape: number[], attrs: tf.Conv2DAttrs
  */
 export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, filterShape: number[], attrs: tf.Conv2DAttrs): Tensor4D {
   const g = geometry(x.shape, filterShape, attrs);
+  if (g.sh === 1 && g.sw === 1 && filterGradAvailable()) {
+    const [n, , , ci] = x.shape;
+    const [kh, kw, , co] = filterShape as [number, number, number, number];
+    const a: FilterGradAttrs = { n, inH: g.inH, inW: g.inW, ci, oh: g.outH, ow: g.outW, kh, kw, co, top: g.top, left: g.left };
+    return tf.engine().runKernel(CONV_FILTER_GRAD, { x, dy }, { ...a }) as Tensor4D;
+  }
+  // Unreachable since the direct kernel above (both need wasm SIMD); kept until it is removed
+  // together with IM2COL_T / ROWS_DOT and their SIMD loops.
   if (g.sh === 1 && g.sw === 1 && x.shape[3] === 1 && useCol2Im(x.shape[0], g, filterShape) && col2imAvailable()) {
     return conv2dFilterGradientIm2Col(x, dy, filterShape, g);
   }
@@ -358,6 +367,7 @@ function registerConvKernels(): void {
 export function registerWasmGradients(): void {
   registerConvKernels();
   registerHeapKernels();
+  registerFilterGrad();
   if (stockConv2D !== undefined) return;
   const conv = tf.getGradient(tf.Conv2D);
   const pool = tf.getGradient(tf.MaxPool);

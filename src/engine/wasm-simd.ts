@@ -68,7 +68,7 @@ const I32 = 0x7f;
 const F32 = 0x7d;
 const V128 = 0x7b;
 
-function leb(n: number): number[] {
+export function leb(n: number): number[] {
   const out: number[] = [];
   let v = n >>> 0;
   do {
@@ -80,7 +80,7 @@ function leb(n: number): number[] {
   return out;
 }
 
-function sleb(n: number): number[] {
+export function sleb(n: number): number[] {
   const out: number[] = [];
   let v = n | 0;
   for (;;) {
@@ -407,15 +407,15 @@ function adamBody(): number[] {
   ];
 }
 
-function section(id: number, content: number[]): number[] {
+export function section(id: number, content: number[]): number[] {
   return [id, ...leb(content.length), ...content];
 }
 
-function name(s: string): number[] {
+export function name(s: string): number[] {
   return [...leb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
 }
 
-function func(locals: Array<[number, number]>, body: number[]): number[] {
+export function func(locals: Array<[number, number]>, body: number[]): number[] {
   const code = [...leb(locals.length), ...locals.flatMap(([count, type]) => [...leb(count), type]), ...body, ...END];
   return [...leb(code.length), ...code];
 }
@@ -460,7 +460,7 @@ interface WasmApi {
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
   validate(bytes: Uint8Array): boolean;
 }
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+export const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 /** Whether `v` is a WebAssembly.Memory. */
 export function isWasmMemory(v: unknown): v is object {

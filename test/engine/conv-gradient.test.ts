@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { tf } from "../../src/engine/tf.js";
 import { backendInfo, initBackend } from "../../src/engine/backend.js";
 import { createModel } from "../../src/engine/models.js";
+import { CONV_FILTER_GRAD } from "../../src/engine/wasm-filter-grad.js";
 import { assertClose, onCpu, sgdStep, type SgdStep } from "../helpers/wasm-vs-cpu.js";
 
 type Arr = Float32Array;
@@ -59,7 +60,7 @@ const STOCK_CONV_GRAD = ["Conv2DBackpropInput", "Conv2DBackpropFilter"];
  * Gradients of sum(conv2d(x, w) * r) with respect to x and w on the active backend, and whether
  * tfjs's stock backprop kernels ran (they must on cpu, the reference, and must not on wasm).
  */
-async function convGrads(c: ConvCase, x: Arr, w: Arr, r: Arr, rShape: number[]): Promise<{ dx: Arr; dw: Arr; stock: boolean }> {
+async function convGrads(c: ConvCase, x: Arr, w: Arr, r: Arr, rShape: number[]): Promise<{ dx: Arr; dw: Arr; stock: boolean; direct: boolean }> {
   const xs = tf.tensor4d(x, [c.n, c.h, c.w, c.cin]);
   const ws = tf.tensor4d(w, [c.k[0], c.k[1], c.cin, c.cout]);
   const rs = tf.tensor(r, rShape);
@@ -71,6 +72,7 @@ async function convGrads(c: ConvCase, x: Arr, w: Arr, r: Arr, rShape: number[]):
     dx: (await dx!.data()) as Arr,
     dw: (await dw!.data()) as Arr,
     stock: STOCK_CONV_GRAD.every((k) => kernels.has(k)),
+    direct: kernels.has(CONV_FILTER_GRAD),
   };
   tf.dispose([xs, ws, rs, dx!, dw!]);
   return out;
@@ -144,6 +146,12 @@ describe("Conv2D gradient on wasm equals the cpu kernels", () => {
     // column row alone), three groups of three output channels; then 9 pixels (matMul again).
     { n: 3, h: 20, w: 20, cin: 1, cout: 9, k: [3, 3], strides: 1, pad: "same" },
     { n: 1, h: 5, w: 5, cin: 1, cout: 3, k: [3, 3], strides: 1, pad: "valid" },
+    // Every stride-1 filter gradient is the direct outer-product kernel (wasm-filter-grad.ts):
+    // two blocks of output channels (16 + 4), a (j, c) run of 28 in blocks of two; 7 output
+    // channels (one garbage lane read past each pixel); 5 channels and asymmetric padding.
+    { n: 3, h: 9, w: 8, cin: 7, cout: 20, k: [3, 4], strides: 1, pad: "same" },
+    { n: 2, h: 7, w: 7, cin: 3, cout: 7, k: [2, 2], strides: 1, pad: "valid" },
+    { n: 2, h: 6, w: 6, cin: 1, cout: 5, k: [3, 3], strides: 1, pad: [[0, 0], [1, 0], [2, 1], [0, 0]] },
   ];
   for (const [i, c] of cases.entries()) {
     const label = `x ${c.n}x${c.h}x${c.w}x${c.cin}, k ${c.k.join("x")}, cout ${c.cout}, strides ${String(c.strides)}, pad ${JSON.stringify(c.pad)}`;
@@ -156,6 +164,8 @@ describe("Conv2D gradient on wasm equals the cpu kernels", () => {
       const cpu = await onCpu(() => convGrads(c, x, w, r, yShape));
       assert.equal(wasm.stock, false, "wasm uses the registered gradient");
       assert.equal(cpu.stock, true, "cpu uses tfjs's own backprop kernels");
+      const stride1 = c.strides === 1 || (Array.isArray(c.strides) && c.strides[0] === 1 && c.strides[1] === 1);
+      assert.equal(wasm.direct, stride1, "the direct filter-gradient kernel runs exactly for stride 1");
       assertClose(wasm.dx, cpu.dx, "input gradient");
       assertClose(wasm.dw, cpu.dw, "filter gradient");
     });

@@ -11,6 +11,7 @@ import { createModel } from "../../src/engine/models.js";
 import type { Architecture } from "../../src/engine/architectures.js";
 import { fusedApply } from "../../src/engine/fused-layers.js";
 import { BIAS_ACT_GRAD } from "../../src/engine/wasm-heap-kernels.js";
+import { CONV_FORWARD } from "../../src/engine/wasm-conv-forward.js";
 import { crossEntropy } from "../../src/engine/train.js";
 import { mulberry32 } from "../../src/engine/random.js";
 import { assertClose, onCpu } from "../helpers/wasm-vs-cpu.js";
@@ -152,6 +153,44 @@ describe("the bias/ReLU gradient heap kernel equals dy·step(y) and its sum over
       });
       assert.deepEqual(Array.from(got.g, (v) => v + 0), Array.from(want.g, (v) => v + 0), "g (−0 and +0 alike)");
       assertClose(got.db, want.db, "db", 1e-6);
+    });
+  }
+});
+
+describe("the direct stride-1 convolution forward kernel equals cpu's fused conv2d (bias, activation)", () => {
+  // Output channels in one partial vector (6: LeNet-5's conv1, 3, 1), two blocks (20 = 16 + 4)
+  // and 16; output widths that leave a partial block of pixels; padding, none, asymmetric.
+  const cases: Array<{ x: [number, number, number, number]; k: [number, number]; co: number; pad: "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]]; act: "relu" | "linear" }> = [
+    { x: [3, 12, 12, 1], k: [5, 5], co: 6, pad: "same", act: "relu" },
+    { x: [2, 9, 10, 6], k: [5, 5], co: 16, pad: "valid", act: "relu" },
+    { x: [2, 7, 9, 3], k: [3, 2], co: 20, pad: "same", act: "linear" },
+    { x: [1, 6, 7, 2], k: [3, 3], co: 3, pad: [[0, 0], [2, 0], [0, 1], [0, 0]], act: "relu" },
+    { x: [2, 5, 6, 5], k: [2, 3], co: 1, pad: "valid", act: "linear" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    test(`x ${c.x.join("x")}, k ${c.k.join("x")}, cout ${c.co}, ${JSON.stringify(c.pad)}, ${c.act}`, async () => {
+      const xv = randomArray(c.x.reduce((a, b) => a * b, 1), 40 + i);
+      const wv = randomArray(c.k[0] * c.k[1] * c.x[3] * c.co, 50 + i);
+      const bv = randomArray(c.co, 60 + i);
+      const run = async (direct: boolean): Promise<Arr> => {
+        const x = tf.tensor4d(xv, c.x);
+        const w = tf.tensor4d(wv, [c.k[0], c.k[1], c.x[3], c.co]);
+        const b = tf.tensor1d(bv);
+        const info = tf.backend_util.computeConv2DInfo(c.x, w.shape, 1, 1, c.pad);
+        const attrs = {
+          n: c.x[0], inH: c.x[1], inW: c.x[2], ci: c.x[3], oh: info.outHeight, ow: info.outWidth, kh: c.k[0], kw: c.k[1], co: c.co,
+          top: info.padInfo.top, left: info.padInfo.left, relu: c.act === "relu",
+        };
+        const y = direct
+          ? (tf.engine().runKernel(CONV_FORWARD, { x, filter: w, bias: b }, attrs) as tf.Tensor)
+          : tf.fused.conv2d({ x, filter: w, bias: b, strides: 1, pad: c.pad, activation: c.act });
+        const out = (await y.data()) as Arr;
+        tf.dispose([x, w, b, y]);
+        return out;
+      };
+      const got = await run(true);
+      const want = await onCpu(() => run(false));
+      assertClose(got, want, "output", 1e-5);
     });
   }
 });
