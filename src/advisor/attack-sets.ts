@@ -16,7 +16,7 @@ export function attackNamesOf(a: Assessment): string[] | null {
   return [...names].sort();
 }
 
-/** The warning when a compared candidate's attack set differs from the winner's; null when all match. */
+/** The warning when a compared candidate's (recommend: the runner-up's) attack set differs from the winner's; null when all match. */
 export function mixedAttackSetsWarning(winner: Assessment, compared: readonly Assessment[], withModel: boolean): Warning | null {
   const mine = attackNamesOf(winner);
   if (mine === null) return null;

@@ -195,7 +195,8 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   const denseOf = pool.find((c) => c.modelId === winner.candidate.modelId && c.strategy === "dense");
   const dense = denseOf === undefined ? null : denseOf === winner.candidate ? winner : assessVariant(denseOf, scenario, withModel, cache);
   warnings.push(...denseBaselineWarnings(winner, dense, scenario, withModel));
-  const mixed = mixedAttackSetsWarning(winner, ranked, withModel);
+  // Against the runner-up, which every answer compares (whatever number of alternatives it shows).
+  const mixed = mixedAttackSetsWarning(winner, runnerUp ? [runnerUp] : [], withModel);
   if (mixed) warnings.push(mixed);
   const ne = noEvidenceWarning(unscoredA, withModel);
   if (ne) warnings.push(ne);
