@@ -68,16 +68,16 @@ test("a variant measured with two pruning seeds: JSONL export → import → exp
 
 test("rows from before pruning seeds (the shipped matrix) import as the default seed", async (t) => {
   const shipped = path.join(packageRoot, "db", "matrix.jsonl");
+  // The first 40 rows of the default grid pruned with their training seed (the rebuilt architectures
+  // also hold second pruning seeds and the paper's granularity/rule strategies, which it lacks).
   const lines: string[] = [];
   for await (const line of createInterface({ input: createReadStream(shipped), crlfDelay: Infinity })) {
     if (lines.length >= 40) break;
-    lines.push(line);
+    const r = JSON.parse(line) as MatrixRow;
+    if (r.variantSeed === r.seed && !r.strategy.includes("/")) lines.push(line);
   }
   const rows = lines.map((l) => JSON.parse(l) as MatrixRow);
-  assert.ok(
-    rows.every((r) => r.variantSeed === r.seed),
-    "shipped rows were pruned with their training seed",
-  );
+  assert.equal(rows.length, 40);
   const store = await tempStore(t);
   const result = await importJsonl(store, lines);
   assert.equal(result.inserted, lines.length);
