@@ -85,34 +85,31 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
   if (!cache?.levels.has(c)) checkCandidate(c, label);
   const res = resolveEvidence(c, s.norm, s.knowledge, s.budget, ref, label, cache, allowUnsound);
   // The summary and the warnings are built on first use: a question ranks every candidate but
-  // shows only a few of them.
-  const summaryBase = lazy(() => ({
-    ...ref,
+  // shows only a few of them. No `{ ...x, more }` literals on this path (nor on the rest of a
+  // question's): on Node 20's V8 each object they make outlives the next scavenge, and GC was
+  // about a third of a recommendation's CPU (bench/advisor-cpu.md); Object.assign onto a fresh
+  // object makes the same object with its keys in the same order.
+  const summaryBase = (): Omit<CandidateSummary, "robustAccuracy" | "score"> => ({
+    modelId: ref.modelId,
+    architecture: ref.architecture,
+    dataset: ref.dataset,
+    strategy: ref.strategy,
+    rate: ref.rate,
+    ...(ref.schedule === undefined ? {} : { schedule: ref.schedule }),
     achievedRate: c.achievedRate,
     nonZeroParams: c.nonZeroParams,
     sparseBytes: c.sparseBytes,
     ...(c.droppedBytes === undefined ? {} : { droppedBytes: c.droppedBytes }),
     structured: c.structured,
     cleanAccuracy: { value: c.clean.n > 0 ? c.clean.correct / c.clean.n : 0, interval: wilson(c.clean.correct, c.clean.n), correct: c.clean.correct, n: c.clean.n },
-  }));
+  });
   if (!res.evidence) {
-    const summary = lazy((): CandidateSummary => ({ ...summaryBase(), robustAccuracy: null, ...(share < 1 ? { aggregatedAccuracy: null } : {}), score: null }));
-    const none: Assessment = {
-      candidate: c,
-      ref,
-      label,
-      evidence: null,
-      noEvidenceReason: res.reason,
-      unsound: res.unsound === true,
-      choice: null,
-      estimate: null,
-      robustLow: null,
-      score: null,
-      get summary() {
-        return summary();
-      },
-      warnings: [],
-    };
+    const summary = (): CandidateSummary => Object.assign(summaryBase(), { robustAccuracy: null, ...(share < 1 ? { aggregatedAccuracy: null } : {}), score: null });
+    const none = new LazyAssessment(
+      { candidate: c, ref, label, evidence: null, noEvidenceReason: res.reason, unsound: res.unsound === true, choice: null, estimate: null, robustLow: null, score: null },
+      summary,
+      () => [],
+    );
     if (memo) memo[memoSlot] = none;
     return none;
   }
@@ -121,10 +118,9 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
   const est = estimate(robustCountAt(ev, choice.budgetUsed), ev.distances.length);
   const score = rankingScore(c, est.interval.low, s)!;
   const ids = (): EvidenceId[] => [ev.primary.id, ...ev.merged.map((e) => e.id)];
-  const warnings = lazy((): Warning[] => evidenceWarnings(ev, choice, est, s, ref, label, ids()));
-  const summary = lazy(
-    (): CandidateSummary => ({
-      ...summaryBase(),
+  const warnings = (): Warning[] => evidenceWarnings(ev, choice, est, s, ref, label, ids());
+  const summary = (): CandidateSummary =>
+    Object.assign(summaryBase(), {
       robustAccuracy: {
         value: est.value,
         interval: est.interval,
@@ -140,38 +136,65 @@ export function assessCandidate(c: Candidate, s: Scenario, withModel: boolean, c
       },
       ...(share < 1 ? { aggregatedAccuracy: aggregatedOf(c, est, share) } : {}),
       score,
-    }),
+    });
+  return new LazyAssessment(
+    { candidate: c, ref, label, evidence: ev, noEvidenceReason: null, unsound: false, choice, estimate: est, robustLow: est.interval.low, score },
+    summary,
+    warnings,
   );
-  return {
-    candidate: c,
-    ref,
-    label,
-    evidence: ev,
-    noEvidenceReason: null,
-    unsound: false,
-    choice,
-    estimate: est,
-    robustLow: est.interval.low,
-    score,
-    get summary() {
-      return summary();
-    },
-    get warnings() {
-      return warnings();
-    },
-  };
 }
 
-function lazy<T>(make: () => T): () => T {
-  let done = false;
-  let value: T;
-  return () => {
-    if (!done) {
-      value = make();
-      done = true;
-    }
-    return value;
-  };
+/** An Assessment's fields other than those built on first read. */
+export type AssessmentFields = Omit<Assessment, "summary" | "warnings" | "seedSpread">;
+
+/**
+ * An Assessment whose summary and warnings are built on first read (by `makeSummary` and
+ * `makeWarnings`, each called at most once). A class with getters on its prototype, not an object
+ * literal with its own `get summary()`: V8 gives each such literal a hidden class of its own
+ * (old-space objects pointing at that call's young closures), which kept every question's
+ * garbage alive through scavenges — measured, GC was about a third of a recommendation's CPU
+ * (bench/advisor-cpu.md). Instances of one class share one hidden class.
+ */
+export class LazyAssessment implements Assessment {
+  readonly candidate: Candidate;
+  readonly ref: CandidateRef;
+  readonly label: string;
+  readonly evidence: ResolvedEvidence | null;
+  readonly noEvidenceReason: string | null;
+  readonly unsound: boolean;
+  readonly choice: BudgetChoice | null;
+  readonly estimate: Estimate | null;
+  readonly robustLow: number | null;
+  readonly score: number | null;
+  readonly seedSpread: (() => PruningSeedSpread) | undefined;
+  #summary: CandidateSummary | undefined = undefined;
+  #warnings: Warning[] | undefined = undefined;
+  readonly #makeSummary: () => CandidateSummary;
+  readonly #makeWarnings: () => Warning[];
+
+  constructor(f: AssessmentFields, makeSummary: () => CandidateSummary, makeWarnings: () => Warning[], seedSpread?: () => PruningSeedSpread) {
+    this.candidate = f.candidate;
+    this.ref = f.ref;
+    this.label = f.label;
+    this.evidence = f.evidence;
+    this.noEvidenceReason = f.noEvidenceReason;
+    this.unsound = f.unsound;
+    this.choice = f.choice;
+    this.estimate = f.estimate;
+    this.robustLow = f.robustLow;
+    this.score = f.score;
+    this.seedSpread = seedSpread;
+    this.#makeSummary = makeSummary;
+    this.#makeWarnings = makeWarnings;
+  }
+
+  get summary(): CandidateSummary {
+    return (this.#summary ??= this.#makeSummary());
+  }
+
+  get warnings(): Warning[] {
+    return (this.#warnings ??= this.#makeWarnings());
+  }
 }
 
 /** What a reader of this candidate's number must know about the evidence behind it. */

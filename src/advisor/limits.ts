@@ -64,27 +64,26 @@ export function failedLimits(c: Candidate, limits: readonly ActiveLimit[]): Acti
 
 /** What candidate c lacks to meet limit l (call only for a limit it fails). */
 export function shortfall(c: Candidate, l: ActiveLimit): LimitShortfall {
-  const base = { limit: l.name, field: l.field, required: l.value };
+  // A fresh object per shortfall, extended with Object.assign (not a spread: see assess.ts).
+  const base = (): { limit: ActiveLimit["name"]; field: string; required: ActiveLimit["value"] } => ({ limit: l.name, field: l.field, required: l.value });
   const v = l.value as number;
   switch (l.name) {
     case "maxParameters":
-      return {
-        ...base,
+      return Object.assign(base(), {
         actual: c.nonZeroParams,
         text: `has ${fmtInt(c.nonZeroParams)} non-zero parameters; maxParameters is ${fmtInt(v)} (${fmtInt(c.nonZeroParams - v)} too many)`,
-      };
+      });
     case "minCompression":
-      return { ...base, actual: c.achievedRate, text: `reaches ${fmtRate(c.achievedRate)} compression; minCompression is ${fmtRate(v)}` };
+      return Object.assign(base(), { actual: c.achievedRate, text: `reaches ${fmtRate(c.achievedRate)} compression; minCompression is ${fmtRate(v)}` });
     case "maxBytes":
-      return {
-        ...base,
+      return Object.assign(base(), {
         actual: c.sparseBytes,
         text: `takes ${fmtInt(c.sparseBytes)} bytes stored sparse; maxBytes is ${fmtInt(v)} (${fmtInt(c.sparseBytes - v)} too many)`,
-      };
+      });
     case "structuredOnly":
-      return { ...base, actual: c.structured, text: `${c.strategy.startsWith("kernel/") ? "prunes kernels, which a dense convolution still computes" : "is unstructured"} (${c.strategy}); structuredOnly admits only filter pruning (structured-l1, filter/*) and dense` };
+      return Object.assign(base(), { actual: c.structured, text: `${c.strategy.startsWith("kernel/") ? "prunes kernels, which a dense convolution still computes" : "is unstructured"} (${c.strategy}); structuredOnly admits only filter pruning (structured-l1, filter/*) and dense` });
     case "minCleanAccuracy":
-      return { ...base, actual: cleanValue(c), text: `has clean accuracy ${fmtPct(cleanValue(c))}; minCleanAccuracy is ${fmtPct(v)}` };
+      return Object.assign(base(), { actual: cleanValue(c), text: `has clean accuracy ${fmtPct(cleanValue(c))}; minCleanAccuracy is ${fmtPct(v)}` });
   }
 }
 

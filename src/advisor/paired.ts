@@ -165,35 +165,37 @@ export function compare(a: ComparableSide, b: ComparableSide): Comparison {
   // One array of sample indices (rows of one grid share it): paired position by position.
   const sameSamples = a.sampleIndices === b.sampleIndices;
   const align = sameSamples ? null : alignSamples(a.sampleIndices, b.sampleIndices);
-  const base = { a: a.ref, b: b.ref, aRobust: a.robust, aN: a.n, bRobust: b.robust, bN: b.n, difference };
   const direction = `${a.label} ${fmtPct(aValue)} vs ${b.label} ${fmtPct(bValue)}`;
+  let method: Comparison["method"];
+  let discordant: Comparison["discordant"];
+  let pValue: number;
+  let details: string;
   if (sameSamples || align) {
-    const { aOnly, bOnly } = discordantCounts(a.indicators, b.indicators, a.sampleIndices.length, align);
-    const pValue = mcnemarExact(aOnly, bOnly);
-    const significant = pValue < ALPHA;
-    return {
-      ...base,
-      paired: true,
-      method: "mcnemar-exact",
-      discordant: { aOnly, bOnly },
-      pValue,
-      significant,
-      text:
-        `${direction}, paired on the same ${a.n} samples: ${aOnly} robust only for the first, ${bOnly} only for the second; ` +
-        `McNemar exact ${fmtP(pValue)}, ${significant ? "significant" : "not significant"} at ${ALPHA}.`,
-    };
+    discordant = discordantCounts(a.indicators, b.indicators, a.sampleIndices.length, align);
+    method = "mcnemar-exact";
+    pValue = mcnemarExact(discordant.aOnly, discordant.bOnly);
+    details = `paired on the same ${a.n} samples: ${discordant.aOnly} robust only for the first, ${discordant.bOnly} only for the second; McNemar exact`;
+  } else {
+    discordant = null;
+    method = "fisher-exact";
+    pValue = fisherExact(a.robust, a.n, b.robust, b.n);
+    details = `evaluated on different samples (unpaired, ${a.n} and ${b.n}); Fisher exact`;
   }
-  const pValue = fisherExact(a.robust, a.n, b.robust, b.n);
   const significant = pValue < ALPHA;
+  // One literal, no `{ ...base, more }`: see assess.ts on spreads in a question's path.
   return {
-    ...base,
-    paired: false,
-    method: "fisher-exact",
-    discordant: null,
+    a: a.ref,
+    b: b.ref,
+    aRobust: a.robust,
+    aN: a.n,
+    bRobust: b.robust,
+    bN: b.n,
+    difference,
+    paired: discordant !== null,
+    method,
+    discordant,
     pValue,
     significant,
-    text:
-      `${direction}, evaluated on different samples (unpaired, ${a.n} and ${b.n}); ` +
-      `Fisher exact ${fmtP(pValue)}, ${significant ? "significant" : "not significant"} at ${ALPHA}.`,
+    text: `${direction}, ${details} ${fmtP(pValue)}, ${significant ? "significant" : "not significant"} at ${ALPHA}.`,
   };
 }

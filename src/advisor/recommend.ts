@@ -97,7 +97,8 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   const feasibleAt: number[] = [];
   for (let i = 0; i < pool.length; i++) if (passesAll(pool[i]!, limits)) feasibleAt.push(i);
   const feasible = feasibleAt.map((i) => pool[i]!);
-  const base = {
+  // Each answer is a fresh copy of these with its own fields added (Object.assign, not a spread: see assess.ts).
+  const base = (): Pick<Recommendation, "matrixVersion" | "scenario" | "recommendation" | "alternatives" | "unscored" | "comparison" | "evidence" | "curve" | "infeasible"> => ({
     matrixVersion: matrix.version,
     scenario,
     recommendation: null,
@@ -107,18 +108,17 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
     evidence: [],
     curve: [],
     infeasible: null,
-  };
+  });
 
   if (feasible.length === 0) {
     const infeasible = analyseInfeasibility(pool, limits, withModel);
-    return {
-      ...base,
-      status: "infeasible",
+    return Object.assign(base(), {
+      status: "infeasible" as const,
       infeasible,
       counts: { considered: pool.length, feasible: 0, ranked: 0 },
       rationale: infeasible.text,
       warnings: coverage,
-    };
+    });
   }
 
   // Every feasible candidate is scored; only those shown are assessed in full. On a prepared
@@ -150,14 +150,13 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
 
   if (ranked.length === 0) {
     const w = noEvidenceWarning(unscoredA, withModel);
-    return {
-      ...base,
-      status: "no-evidence",
+    return Object.assign(base(), {
+      status: "no-evidence" as const,
       unscored,
       counts,
       rationale: rationaleNoEvidence(scenario, unscoredA, pool.length),
       warnings: [...(w ? [w] : []), ...coverage],
-    };
+    });
   }
 
   const winner = ranked[0]!;
@@ -214,9 +213,8 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
       sentence: shareSentence(share, winner, segments, withModel),
     };
   }
-  return {
-    ...base,
-    status: "ok",
+  return Object.assign(base(), {
+    status: "ok" as const,
     recommendation: winner.summary,
     alternatives,
     unscored,
@@ -227,5 +225,5 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
     ...(sweep ? { shareSweep: sweep.shareSweep } : {}),
     rationale: rationaleOk(scenario, winner, runnerUp, comparison, counts, limits, withModel, warnings.length, sweep?.sentence),
     warnings,
-  };
+  });
 }

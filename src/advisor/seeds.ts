@@ -13,7 +13,7 @@
 // no number to lower it with. A pruned winner resting on one scored seed gets a
 // `single-pruning-seed` warning. The dense model is not pruned: several rows of it fold the same
 // way, but it never gets that warning.
-import { assessCandidate, preparedScore, type Assessment } from "./assess.js";
+import { assessCandidate, LazyAssessment, preparedScore, type Assessment } from "./assess.js";
 import { candidateLabel, fmtPct } from "./format.js";
 import type { EvidenceCache } from "./lattice.js";
 import type { BudgetLookup } from "./curve.js";
@@ -119,44 +119,40 @@ export function assessVariant(c: Candidate, s: Scenario, withModel: boolean, cac
       robustAccuracy: scored.length === 0 ? null : { min: Math.min(...values), max: Math.max(...values) },
     };
   };
-  let summary: CandidateSummary | undefined;
-  let warnings: Warning[] | undefined;
   const unsound = scored.length === 0 && members.some((m) => m.unsound);
-  return {
-    candidate: c,
-    ref: worst.ref,
-    label: worst.label,
-    evidence: worst.evidence,
-    noEvidenceReason: scored.length > 0 ? null : seedReasons(members),
-    unsound,
-    choice: worst.choice,
-    estimate: worst.estimate,
-    robustLow: scored.length === 0 ? null : worst.robustLow,
-    score,
-    seedSpread: spread,
-    get summary() {
-      // The worst seed's robust accuracy with the folded candidate's (worst-case) size and clean accuracy.
-      const base = worst.summary;
-      return (summary ??= {
-        ...base,
-        achievedRate: c.achievedRate,
-        nonZeroParams: c.nonZeroParams,
-        sparseBytes: c.sparseBytes,
-        structured: c.structured,
-        cleanAccuracy: cleanOf(c, members),
-        ...(share < 1 ? { aggregatedAccuracy: worst.estimate ? aggregatedOf(c, worst.estimate, share) : null } : {}),
-        score,
-        pruningSeeds: spread(),
-      });
+  return new LazyAssessment(
+    {
+      candidate: c,
+      ref: worst.ref,
+      label: worst.label,
+      evidence: worst.evidence,
+      noEvidenceReason: scored.length > 0 ? null : seedReasons(members),
+      unsound,
+      choice: worst.choice,
+      estimate: worst.estimate,
+      robustLow: scored.length === 0 ? null : worst.robustLow,
+      score,
     },
-    get warnings() {
-      // Every scored seed's evidence warnings (each names its rows), each message once.
-      if (warnings) return warnings;
+    // The worst seed's robust accuracy with the folded candidate's (worst-case) size and clean accuracy.
+    () =>
+      Object.assign({}, worst.summary, {
+      achievedRate: c.achievedRate,
+      nonZeroParams: c.nonZeroParams,
+      sparseBytes: c.sparseBytes,
+      structured: c.structured,
+      cleanAccuracy: cleanOf(c, members),
+      ...(share < 1 ? { aggregatedAccuracy: worst.estimate ? aggregatedOf(c, worst.estimate, share) : null } : {}),
+      score,
+      pruningSeeds: spread(),
+    }),
+    // Every scored seed's evidence warnings (each names its rows), each message once.
+    () => {
       const byMessage = new Map<string, Warning>();
       for (const w of (scored.length > 0 ? scored : [worst]).flatMap((m) => m.warnings)) if (!byMessage.has(w.message)) byMessage.set(w.message, w);
-      return (warnings = [...byMessage.values()]);
+      return [...byMessage.values()];
     },
-  };
+    spread,
+  );
 }
 
 function cleanOf(c: Candidate, members: readonly Assessment[]): CandidateSummary["cleanAccuracy"] {

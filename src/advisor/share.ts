@@ -78,17 +78,25 @@ export function compareAtShare(robust: Comparison, a: { label: string; clean: Cl
   const pValue = difference === 0 ? 1 : se === 0 ? 0 : twoSidedNormalP(difference / se);
   const significant = pValue < ALPHA;
   const robustPart = robust.paired ? `paired on the same ${fmtInt(robust.aN)} samples` : `on different samples (${fmtInt(robust.aN)} and ${fmtInt(robust.bN)})`;
+  // Every field of the robust comparison but those of the aggregate, in the same order (no spread: see assess.ts).
   return {
-    ...robust,
-    method: "aggregate-normal",
-    share,
+    a: robust.a,
+    b: robust.b,
+    aRobust: robust.aRobust,
+    aN: robust.aN,
+    bRobust: robust.bRobust,
+    bN: robust.bN,
     difference,
+    paired: robust.paired,
+    method: "aggregate-normal",
+    discordant: robust.discordant,
     pValue,
     significant,
     text:
       `${a.label} ${fmtPct(aggA)} vs ${b.label} ${fmtPct(aggB)} aggregated at adversarial share ${fmtShare(share)} ` +
       `(clean ${fmtPct(ca)} vs ${fmtPct(cb)} of ${fmtInt(a.clean.n)} and ${fmtInt(b.clean.n)} images; robust ${fmtPct(ra)} vs ${fmtPct(rb)}, ${robustPart}); ` +
       `normal test with a conservative standard error ${fmtP(pValue)}, ${significant ? "significant" : "not significant"} at ${ALPHA}.`,
+    share,
   };
 }
 

@@ -59,20 +59,20 @@ function evidenceLinks(r: Recommendation): string[] {
 function leanSummary<T extends Schemas["CandidateSummary"] | null>(c: T): T {
   if (!c?.pruningSeeds?.seeds) return c;
   const { seeds: _s, ...spread } = c.pruningSeeds;
-  return { ...c, pruningSeeds: spread };
+  return Object.assign({}, c, { pruningSeeds: spread });
 }
 
 /** An alternative without its details (its paired test with the winner, its own warnings, its per-seed list). */
 function lean(a: Recommendation["alternatives"][number]): Schemas["Alternative"] {
   const { comparison: _c, warnings: _w, ...rest } = a;
-  return { ...rest, candidate: leanSummary(rest.candidate) };
+  return Object.assign(rest, { candidate: leanSummary(rest.candidate) });
 }
 
 /** Shapes the advisor's full answer for the wire. */
 export function recommendationView(r: Recommendation, include: ReadonlySet<IncludePart>): Schemas["Recommendation"] {
   const { evidence, curve, alternatives, unscored, ...rest } = r;
-  return {
-    ...rest,
+  // Object.assign onto the rest, not `{ ...rest, more }` (see src/advisor/assess.ts on spreads).
+  return Object.assign(rest, {
     recommendation: include.has("details") ? rest.recommendation : leanSummary(rest.recommendation),
     // The unscored candidates are counted (counts.feasible − counts.ranked) and named in the
     // no-evidence warning; each one with its reason comes with include=unscored.
@@ -84,7 +84,7 @@ export function recommendationView(r: Recommendation, include: ReadonlySet<Inclu
     ...(include.has("evidence") ? { evidence } : {}),
     ...(include.has("curve") ? { curve } : {}),
     links: { evidence: evidenceLinks(r), curves: curvesLink(r) },
-  };
+  });
 }
 
 /** The advisor's answer, shaped: only the alternatives shown get their paired tests computed, and evidence rows and curves only when included. */
