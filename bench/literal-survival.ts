@@ -15,6 +15,7 @@ const run = promisify(execFile);
 const SHAPES: Record<string, string> = {
   "written out": "const o = { id: c.id, s: c.s, r: q, a: c.a, x: 1 };",
   "spread, then more properties": "const ref = { id: c.id, s: c.s, r: q, a: c.a }; const o = { ...ref, x: 1 };",
+  "conditional spread, then more properties": "const o = { ...(q % 2 ? {} : { n: 5 }), e: c.a > 3, v: q > 1 };",
   "more properties, then spread": "const ref = { id: c.id, s: c.s, r: q, a: c.a }; const o = { x: 1, ...ref };",
   "Object.assign onto a fresh object": "const ref = { id: c.id, s: c.s, r: q, a: c.a }; const o = Object.assign({}, ref, { x: 1 });",
   "own getters": "const v = { n: q }; const o = { a: c.a, get v() { return v; } };",

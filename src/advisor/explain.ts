@@ -161,15 +161,19 @@ export function marginWarning(winner: Assessment, runnerUp: Assessment, comparis
   };
 }
 
-export function noEvidenceWarning(unscored: readonly Assessment[], withModel: boolean): Warning | null {
-  if (unscored.length === 0) return null;
-  // Only the first six are named (a question may leave dozens unscored).
-  const names = unscored.slice(0, 6).map((a) => candidateLabel(a.ref, withModel));
-  const shown = unscored.length > 6 ? `${names.join(", ")} and ${unscored.length - 6} more` : names.join(", ");
+/** How many unscored candidates the no-evidence warning names. */
+export const NAMED_UNSCORED = 6;
+
+export function noEvidenceWarning(unscored: readonly Assessment[], withModel: boolean, total = unscored.length): Warning | null {
+  if (total === 0) return null;
+  // Only the first six are named (a question may leave dozens unscored): `unscored` may hold just
+  // those (recommend.ts assesses no more when the answer does not list them), `total` counts all.
+  const names = unscored.slice(0, NAMED_UNSCORED).map((a) => candidateLabel(a.ref, withModel));
+  const shown = total > NAMED_UNSCORED ? `${names.join(", ")} and ${total - NAMED_UNSCORED} more` : names.join(", ");
   return {
     code: "no-evidence",
     // The reasons are listed per candidate under `unscored`; the first one here says the kind.
-    message: `${unscored.length} candidate(s) meeting the limits had no admissible evidence and were not ranked: ${shown}. ${firstReason(unscored[0]!)}`,
+    message: `${total} candidate(s) meeting the limits had no admissible evidence and were not ranked: ${shown}. ${firstReason(unscored[0]!)}`,
   };
 }
 

@@ -10,7 +10,7 @@
 // Pure: plain data in, plain data out.
 import { incompleteGridWarnings } from "./coverage.js";
 import { comparable, curveSeries, evidenceRows, SCORE_TIE, tieBreak, type Assessment } from "./assess.js";
-import { marginWarning, noEvidenceWarning, rationaleNoEvidence, rationaleOk, shareSentence } from "./explain.js";
+import { marginWarning, NAMED_UNSCORED, noEvidenceWarning, rationaleNoEvidence, rationaleOk, shareSentence } from "./explain.js";
 import { activeLimits, analyseInfeasibility, passesAll } from "./limits.js";
 import { scoreSources, sourceScore, tieRanks } from "./scoring.js";
 import { compare } from "./paired.js";
@@ -36,6 +36,12 @@ export interface RecommendOptions {
    */
   evidence?: boolean;
   curve?: boolean;
+  /**
+   * Whether to list every unscored candidate with its reason (default true). Without them (the
+   * lean view), only the few the no-evidence warning names are assessed: a question on the
+   * shipped matrix leaves ~37 of ~123 candidates unscored.
+   */
+  unscored?: boolean;
 }
 
 interface Scored {
@@ -141,18 +147,20 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   const needed = Math.max(2, Math.floor(options.alternatives ?? 0));
   const sortAll = options.alternatives === undefined || !Number.isFinite(options.alternatives) || shareOf(scenario) < 1;
   const rankedScores = sortAll ? withScore.sort(byScore) : bestOf(withScore, needed, byScore);
-  const unscoredA = scored.filter((x) => x.score === null).map(assess);
-  const unscored = unscoredA.map((a) => ({ candidate: a.summary, reason: a.noEvidenceReason ?? "no admissible evidence" }));
+  const unscoredAt = scored.filter((x) => x.score === null);
+  const listed = (a: Assessment): Recommendation["unscored"][number] => ({ candidate: a.summary, reason: a.noEvidenceReason ?? "no admissible evidence" });
   const counts = { considered: pool.length, feasible: feasible.length, ranked: withScore.length };
   const shown = Math.max(1, Math.floor(options.alternatives ?? withScore.length));
   // The runner-up is assessed even when only the winner is shown: the answer compares them.
   const ranked = rankedScores.slice(0, Math.max(shown, 2)).map(assess);
 
   if (ranked.length === 0) {
+    // Nothing ranked: the rationale reads every unscored candidate's reason.
+    const unscoredA = unscoredAt.map(assess);
     const w = noEvidenceWarning(unscoredA, withModel);
     return Object.assign(base(), {
       status: "no-evidence" as const,
-      unscored,
+      unscored: unscoredA.map(listed),
       counts,
       rationale: rationaleNoEvidence(scenario, unscoredA, pool.length),
       warnings: [...(w ? [w] : []), ...coverage],
@@ -197,7 +205,8 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   // Against the runner-up, which every answer compares (whatever number of alternatives it shows).
   const mixed = mixedAttackSetsWarning(winner, runnerUp ? [runnerUp] : [], withModel);
   if (mixed) warnings.push(mixed);
-  const ne = noEvidenceWarning(unscoredA, withModel);
+  const unscoredA = (options.unscored === false ? unscoredAt.slice(0, NAMED_UNSCORED) : unscoredAt).map(assess);
+  const ne = noEvidenceWarning(unscoredA, withModel, unscoredAt.length);
   if (ne) warnings.push(ne);
   warnings.push(...coverage);
 
@@ -217,7 +226,7 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
     status: "ok" as const,
     recommendation: winner.summary,
     alternatives,
-    unscored,
+    unscored: options.unscored === false ? [] : unscoredA.map(listed),
     comparison,
     evidence: options.evidence === false ? [] : [...evidenceRows(winner), ...(runnerUp ? evidenceRows(runnerUp) : [])],
     curve,

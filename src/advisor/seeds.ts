@@ -56,8 +56,8 @@ function seeded(members: Candidate[]): SeededCandidate {
   const worstClean = seeds.reduce((w, c) => (cleanValue(c) < cleanValue(w) ? c : w));
   // The worst case over the seeds, so that the limits hold for every seed.
   const { pruningSeed: _seed, ...shared } = first;
-  return {
-    ...shared,
+  // Object.assign onto the rest, not a spread followed by more properties (see assess.ts).
+  return Object.assign(shared, {
     achievedRate: Math.min(...seeds.map((c) => c.achievedRate)),
     nonZeroParams: Math.max(...seeds.map((c) => c.nonZeroParams)),
     sparseBytes: Math.max(...seeds.map((c) => c.sparseBytes)),
@@ -66,7 +66,7 @@ function seeded(members: Candidate[]): SeededCandidate {
     // Scored seed by seed (assessVariant); the folded candidate has no rows of its own.
     evaluations: [],
     seeds,
-  };
+  });
 }
 
 /**

@@ -89,11 +89,14 @@ export function recommendationView(r: Recommendation, include: ReadonlySet<Inclu
 
 /** The advisor's answer, shaped: only the alternatives shown get their paired tests computed, and evidence rows and curves only when included. */
 export function answerRecommendation(snapshot: MatrixSnapshot, scenario: Scenario, include: ReadonlySet<IncludePart>): Schemas["Recommendation"] {
+  // Written out, not `{ ...(cond ? {} : { alternatives }), more }`: that literal shape leaves its
+  // objects alive past the next scavenge on Node 20 (src/advisor/assess.ts, bench/literal-survival.ts).
   const r = recommend(snapshot, scenario, {
-    ...(include.has("all-alternatives") ? {} : { alternatives: DEFAULT_ALTERNATIVES }),
+    alternatives: include.has("all-alternatives") ? undefined : DEFAULT_ALTERNATIVES,
     // What the view drops is not built.
     evidence: include.has("evidence"),
     curve: include.has("curve"),
+    unscored: include.has("unscored"),
   });
   return recommendationView(r, include);
 }

@@ -114,17 +114,22 @@ test("only the alternatives shown are compared; everything else in the answer is
   assert.deepStrictEqual(one.comparison, (all as unknown as { comparison: unknown }).comparison, "the runner-up is still compared for the answer's comparison");
 });
 
-test("without evidence rows and curves (evidence/curve false), everything else in the answer is the same", async (t) => {
+test("without evidence rows, curves and the unscored list (evidence/curve/unscored false), everything else in the answer is the same", async (t) => {
   const { prepared } = await shipped(t);
   let withRows = 0;
+  let manyUnscored = 0;
   for (const s of scenarios([{}]).filter((_, i) => i % 5 === 0)) {
-    const full = wire(recommend(prepared, s, { alternatives: 5 })) as { evidence: unknown[]; curve: unknown[] };
-    const lean = wire(recommend(prepared, s, { alternatives: 5, evidence: false, curve: false })) as typeof full;
-    assert.deepStrictEqual(lean, { ...full, evidence: [], curve: [] }, JSON.stringify(s));
-    assert.deepStrictEqual(wire(recommend(prepared, s, { alternatives: 5, evidence: true, curve: true })), full);
+    const full = wire(recommend(prepared, s, { alternatives: 5 })) as { evidence: unknown[]; curve: unknown[]; unscored: unknown[]; status: string };
+    const lean = wire(recommend(prepared, s, { alternatives: 5, evidence: false, curve: false, unscored: false })) as typeof full;
+    // Without a ranked candidate the unscored list is the answer's substance: it stays.
+    assert.deepStrictEqual(lean, { ...full, evidence: [], curve: [], unscored: full.status === "no-evidence" ? full.unscored : [] }, JSON.stringify(s));
+    assert.deepStrictEqual(wire(recommend(prepared, s, { alternatives: 5, evidence: true, curve: true, unscored: true })), full);
     if (full.evidence.length > 0 && full.curve.length > 0) withRows++;
+    // The no-evidence warning names six and counts the rest: the same text when only six are assessed.
+    if (full.status === "ok" && full.unscored.length > 6) manyUnscored++;
   }
   assert.ok(withRows > 20, `${withRows} answers had evidence rows and curves to leave out`);
+  assert.ok(manyUnscored > 5, `${manyUnscored} answers left more than six candidates unscored`);
 });
 
 test("on the shipped matrix, every ranking is rankCompare's order (scores, then the smaller model, strategy, rate, model), and the top 5 alone are its first five", async (t) => {
