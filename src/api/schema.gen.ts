@@ -855,6 +855,8 @@ export interface components {
             dataset: string;
             strategy: components["schemas"]["Strategy"];
             rate: number;
+            /** @description The variant's pruning seed (its rows' `variantSeed`); a variant measured with several pruning seeds has one curve per seed. */
+            pruningSeed: number;
             achievedRate: number;
             nonZeroParams: number;
             sparseBytes: number;
@@ -2075,6 +2077,7 @@ export interface operations {
                      *           "dataset": "fashion-mnist",
                      *           "strategy": "global-magnitude",
                      *           "rate": 4,
+                     *           "pruningSeed": 1,
                      *           "achievedRate": 3.9995,
                      *           "nonZeroParams": 15603,
                      *           "sparseBytes": 123880,

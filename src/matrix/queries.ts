@@ -123,6 +123,8 @@ export interface CurvePlot {
   dataset: string;
   strategy: Strategy;
   rate: number;
+  /** The variant's pruning seed: a variant measured with several seeds has one curve per seed. */
+  pruningSeed: number;
   achievedRate: number;
   nonZeroParams: number;
   sparseBytes: number;

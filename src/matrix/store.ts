@@ -703,6 +703,7 @@ export class MatrixStore {
         dataset: row.dataset,
         strategy: row.strategy,
         rate: row.requestedRate,
+        pruningSeed: row.variantSeed,
         achievedRate: row.achievedRate,
         nonZeroParams: row.nonZeroParams,
         sparseBytes: row.sparseBytes,
