@@ -6,13 +6,14 @@
 //           the service does at start-up): seconds, and its RSS after loading;
 //   advisor: the pure call (answerRecommendation / gate on the loaded snapshot, as the routes call
 //           them), p50/p99 over rotating scenarios;
-//   http:   `advisor serve` started as its own process on that database (info logging to
+//   http:   `advisor serve` started as its own process on that database (bench/serve.ts: the
+//           compiled build when it is current, as `npm start` runs it; info logging to
 //           /dev/null, as an operator runs it), driven from a second process (autocannon):
 //           POST /v1/recommendations asking the same question every time (answered from the
 //           answer cache), then a different question every time (bench/distinct-questions.ts:
 //           every answer computed), then GET /healthz; the ratios of their throughputs.
 // Loopback only; every run is bounded (--seconds ≤ 60).
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -23,8 +24,9 @@ import { MatrixCache } from "../src/api/matrix-cache.js";
 import { answerRecommendation } from "../src/api/recommendation-view.js";
 import { seedMatrix } from "../src/matrix/seed.js";
 import { MatrixStore } from "../src/matrix/store.js";
-import { packageRoot, shippedMatrixPath } from "../src/paths.js";
+import { shippedMatrixPath } from "../src/paths.js";
 import { autocannon, jsonPost, loadBounds, type LoadSummary } from "./autocannon.js";
+import { startService } from "./serve.js";
 import { syntheticMatrix } from "./synthetic-matrix.js";
 
 const { values } = parseArgs({
@@ -121,30 +123,11 @@ async function rssOf(pid: number): Promise<number> {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-async function serve(db: string): Promise<{ child: ChildProcess; base: string }> {
-  const port = 18800 + Math.floor(Math.random() * 1000);
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(packageRoot, "src/cli/main.ts"), "serve", "--db", db, "--port", String(port), "--log-level", "info"], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, ADVISOR_SEED_MATRIX: "none" },
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 1200; i++) {
-    try {
-      if ((await fetch(`${base}/v1/matrix/versions`)).ok) return { child, base };
-    } catch {
-      /* starting */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill("SIGKILL");
-  throw new Error("the service did not start within 120 s");
-}
-
 async function measure(name: string, db: string): Promise<void> {
   const inproc = JSON.parse(await run(["--phase", "in-process", "--db", db, "--calls", values.calls!])) as Record<string, unknown>;
   console.log(JSON.stringify({ matrix: name, ...inproc }));
   const bounds = loadBounds(values);
-  const { child, base } = await serve(db);
+  const { child, base, runtime } = await startService(db);
   try {
     // One warm-up answer, then the service's resident memory as it serves.
     await fetch(`${base}/v1/recommendations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(SCENARIOS[0]) });
@@ -159,6 +142,7 @@ async function measure(name: string, db: string): Promise<void> {
       JSON.stringify({
         matrix: name,
         http: {
+          server: runtime,
           serverRssMb,
           responseBytes: bytes,
           sameQuestion: rec,

@@ -6,7 +6,7 @@
 // healthz's CPU per request to a route's is the throughput ratio an idle, server-bound machine
 // would show. Without --db, the shipped matrix is seeded into a temp database. With --prof the
 // service runs under `node --cpu-prof` (profile written to that folder when it stops).
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
@@ -15,8 +15,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { seedMatrix } from "../src/matrix/seed.js";
 import { MatrixStore } from "../src/matrix/store.js";
-import { packageRoot, shippedMatrixPath } from "../src/paths.js";
+import { shippedMatrixPath } from "../src/paths.js";
 import { autocannon, jsonPost, loadBounds, type LoadSummary } from "./autocannon.js";
+import { startService } from "./serve.js";
 
 const { values } = parseArgs({ options: { db: { type: "string" }, seconds: { type: "string", default: "10" }, connections: { type: "string", default: "10" }, prof: { type: "string" }, only: { type: "string" } } });
 const bounds = loadBounds(values);
@@ -28,26 +29,6 @@ async function cpuUs(pid: number): Promise<{ user: number; system: number }> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return { user: Number(fields[11]) * TICK_US, system: Number(fields[12]) * TICK_US };
-}
-
-async function serve(db: string): Promise<{ child: ChildProcess; base: string }> {
-  const port = 19800 + Math.floor(Math.random() * 1000);
-  const prof = values.prof ? ["--cpu-prof", "--cpu-prof-dir", values.prof] : [];
-  const child = spawn(process.execPath, [...prof, "--import", "tsx", path.join(packageRoot, "src/cli/main.ts"), "serve", "--db", db, "--port", String(port), "--log-level", "info"], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, ADVISOR_SEED_MATRIX: "none" },
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 1200; i++) {
-    try {
-      if ((await fetch(`${base}/v1/matrix/versions`)).ok) return { child, base };
-    } catch {
-      /* starting */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill("SIGKILL");
-  throw new Error("the service did not start within 120 s");
 }
 
 function distinct(url: string, seconds: number): Promise<LoadSummary & { requests: number }> {
@@ -68,7 +49,8 @@ try {
     await seedMatrix(store, shippedMatrixPath, db);
     await store.close();
   }
-  const { child, base } = await serve(db);
+  const { child, base, runtime } = await startService(db, values.prof ? ["--cpu-prof", "--cpu-prof-dir", values.prof] : []);
+  process.stderr.write(`server: ${runtime}\n`);
   try {
     const pid = child.pid!;
     const url = `${base}/v1/recommendations`;
