@@ -44,14 +44,16 @@ test("the shipped matrix's unsound rows are marked, and never ranked without all
   assert.equal(unsound.length, failing.length);
   assert.equal(unsound.filter((e) => e.failedChecks!.includes("unbounded")).length, lines.filter((r) => r.sanity?.unbounded?.pass === false).length);
 
-  // The issue's case: at L∞ ε = 1 no robustness is possible; random 64× (unbounded check failed) used to win.
+  // The issue's case: at L∞ ε = 1 no robustness is possible. The old rows' winner there (random 64×,
+  // unbounded check failed) was rebuilt; today's shipped case is a degenerate variant:
+  // kernel/random-local 16× of lenet5 gives one class for every input (clean accuracy 10 %), so no
+  // attack can change its answers — it fails the unbounded check, and would win if it were scored.
   const r = recommend(snapshot, { norm: "linf", budget: 1, knowledge: "white-box", architecture: "lenet5" });
   assert.equal(r.status, "ok");
-  assert.notDeepEqual([r.recommendation!.strategy, r.recommendation!.rate], ["random", 64]);
   assert.equal(r.recommendation!.robustAccuracy!.robust, 0, "nothing resists an L∞ attacker with ε = 1");
-  const random64 = r.unscored.find((u) => u.candidate.strategy === "random" && u.candidate.rate === 64);
-  assert.ok(random64, "random 64× is listed as unscored");
-  assert.match(random64.reason, /failed the engine's sanity checks \(row \d+ \(white-box\): unbounded, masking\)/);
+  const degenerate = r.unscored.find((u) => u.candidate.strategy === "kernel/random-local" && u.candidate.rate === 16);
+  assert.ok(degenerate, "kernel/random-local 16× is listed as unscored");
+  assert.match(degenerate.reason, /failed the engine's sanity checks and indicators of attack failure \(row \d+ \(white-box\): unbounded, zero-gradients\)/);
   for (const a of r.alternatives) {
     const ids = a.candidate.robustAccuracy!.evaluationIds;
     assert.ok(ids.every((id) => !unsound.some((e) => e.id === id)), `ranked ${a.candidate.strategy} ${a.candidate.rate}× rests on an unsound row`);
@@ -59,13 +61,15 @@ test("the shipped matrix's unsound rows are marked, and never ranked without all
 
   const allowed = recommend(snapshot, { norm: "linf", budget: 1, knowledge: "white-box", architecture: "lenet5", allowUnsoundEvidence: true });
   assert.equal(allowed.unscored.length, 0);
+  assert.deepEqual([allowed.recommendation!.strategy, allowed.recommendation!.rate], ["kernel/random-local", 16], "scored anyway, the degenerate variant wins");
   assert.ok(allowed.warnings.some((w) => w.code === "unsound-evidence") || allowed.alternatives.some((a) => a.warnings.some((w) => w.code === "unsound-evidence")));
 });
 
 test("the gate gives no verdict on unsound evidence (UnsoundEvidenceError; CLI exit 2 with a JUnit error); allowed, it judges with the warning in the JUnit properties", async (t) => {
   const { snapshot, file } = await shipped(t);
-  const request = { candidate: { strategy: "random" as const, rate: 32 }, scenario: { norm: "linf" as const, budget: 0.1, knowledge: "white-box" as const, architecture: "lenet5" }, thresholds: { minRobustAccuracy: 0.2 } };
-  assert.throws(() => gate(snapshot, request), (err: unknown) => err instanceof UnsoundEvidenceError && /no verdict for random at 32×.*masking/.test(err.message));
+  // lenet5 layer-magnitude 64×: its white-box L∞ row is flagged for gradient masking (shipped, rebuilt rows).
+  const request = { candidate: { strategy: "layer-magnitude" as const, rate: 64 }, scenario: { norm: "linf" as const, budget: 0.1, knowledge: "white-box" as const, architecture: "lenet5" }, thresholds: { minRobustAccuracy: 0.2 } };
+  assert.throws(() => gate(snapshot, request), (err: unknown) => err instanceof UnsoundEvidenceError && /no verdict for layer-magnitude at 64×.*masking/.test(err.message));
   const judged = gate(snapshot, { ...request, scenario: { ...request.scenario, allowUnsoundEvidence: true } });
   assert.ok(judged.warnings.some((w) => w.code === "unsound-evidence"));
 
@@ -73,10 +77,10 @@ test("the gate gives no verdict on unsound evidence (UnsoundEvidenceError; CLI e
   const stats = await runCli(["matrix", "stats", "--db", file]);
   assert.equal(stats.code, 0, stats.stderr);
   assert.match(stats.stdout, /^sanity checks: \d+ of \d+ rows fail \(masking \d+, unbounded \d+\); the advisor does not score them$/m);
-  const args = ["gate", "--db", file, "--norm", "linf", "--budget", "0.1", "--architecture", "lenet5", "--strategy", "random", "--rate", "32", "--min-robust-accuracy", "0.2"];
+  const args = ["gate", "--db", file, "--norm", "linf", "--budget", "0.1", "--architecture", "lenet5", "--strategy", "layer-magnitude", "--rate", "64", "--min-robust-accuracy", "0.2"];
   const none = await runCli([...args, "--junit", path.join(dir, "none.xml")]);
   assert.equal(none.code, 2, none.stderr);
-  assert.match(await readFile(path.join(dir, "none.xml"), "utf8"), /<error message="[^"]*no verdict for random at 32×/);
+  assert.match(await readFile(path.join(dir, "none.xml"), "utf8"), /<error message="[^"]*no verdict for layer-magnitude at 64×/);
   const anyway = await runCli([...args, "--allow-unsound-evidence", "--junit", path.join(dir, "anyway.xml")]);
   assert.ok(anyway.code === 0 || anyway.code === 1, anyway.stderr);
   const junit = await readFile(path.join(dir, "anyway.xml"), "utf8");
