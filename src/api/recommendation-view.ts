@@ -55,17 +55,52 @@ function evidenceLinks(r: Recommendation): string[] {
   return [...ids].map((id) => `/v1/matrix/rows/${encodeURIComponent(id)}`);
 }
 
-/** A candidate without its per-seed list (a variant measured with several pruning seeds keeps its spread). */
-function leanSummary<T extends Schemas["CandidateSummary"] | null>(c: T): T {
-  if (!c?.pruningSeeds?.seeds) return c;
-  const { seeds: _s, ...spread } = c.pruningSeeds;
-  return Object.assign({}, c, { pruningSeeds: spread });
+/**
+ * Decimal places of the fractions an answer shows for its candidates (rates, accuracies, interval
+ * bounds, scores, margins, p-values). 1e-6 is a five-hundredth of one sample of 500, far below any
+ * interval's width; the counts behind every fraction stay exact, so any bound can be recomputed.
+ * Full float precision made a third of a lean answer's bytes (issue 18's 8 KB bound).
+ */
+export const WIRE_DECIMALS = 6;
+const SCALE = 10 ** WIRE_DECIMALS;
+const round = (x: number): number => Math.round(x * SCALE) / SCALE;
+const roundInterval = (i: { low: number; high: number }): { low: number; high: number } => ({ low: round(i.low), high: round(i.high) });
+
+type Summary = Schemas["CandidateSummary"];
+
+/** A candidate's fractions rounded for the wire; with `seedList` false, without its per-seed list (a variant measured with several pruning seeds keeps its spread). */
+function wireSummary(c: Summary, seedList: boolean): Summary {
+  const ra = c.robustAccuracy;
+  const agg = c.aggregatedAccuracy;
+  let seeds = c.pruningSeeds;
+  if (seeds?.seeds && !seedList) {
+    const { seeds: _s, ...spread } = seeds;
+    seeds = spread;
+  }
+  return Object.assign({}, c, {
+    achievedRate: round(c.achievedRate),
+    cleanAccuracy: Object.assign({}, c.cleanAccuracy, { value: round(c.cleanAccuracy.value), interval: roundInterval(c.cleanAccuracy.interval) }),
+    robustAccuracy: ra ? Object.assign({}, ra, { value: round(ra.value), interval: roundInterval(ra.interval) }) : ra,
+    score: c.score === null ? null : round(c.score),
+    ...(agg ? { aggregatedAccuracy: Object.assign({}, agg, { value: round(agg.value), interval: roundInterval(agg.interval) }) } : {}),
+    ...(seeds ? { pruningSeeds: seeds } : {}),
+  });
 }
 
-/** An alternative without its details (its paired test with the winner, its own warnings, its per-seed list). */
-function lean(a: Recommendation["alternatives"][number]): Schemas["Alternative"] {
-  const { comparison: _c, warnings: _w, ...rest } = a;
-  return Object.assign(rest, { candidate: leanSummary(rest.candidate) });
+function wireComparison(c: Schemas["Comparison"] | null | undefined): Schemas["Comparison"] | null {
+  if (!c) return null;
+  return Object.assign({}, c, { difference: round(c.difference), pValue: c.pValue === null ? null : round(c.pValue) });
+}
+
+/** An alternative rounded for the wire; lean: without its details (its paired test with the winner, its own warnings, its per-seed list). */
+function wireAlternative(a: Recommendation["alternatives"][number], details: boolean): Schemas["Alternative"] {
+  const { comparison, warnings, ...rest } = a;
+  return Object.assign(rest, {
+    candidate: wireSummary(rest.candidate, details),
+    score: round(rest.score),
+    margin: round(rest.margin),
+    ...(details ? { comparison: wireComparison(comparison), warnings } : {}),
+  });
 }
 
 /** Shapes the advisor's full answer for the wire. */
@@ -73,14 +108,15 @@ export function recommendationView(r: Recommendation, include: ReadonlySet<Inclu
   const { evidence, curve, alternatives, unscored, ...rest } = r;
   // Object.assign onto the rest, not `{ ...rest, more }` (see src/advisor/assess.ts on spreads).
   return Object.assign(rest, {
-    recommendation: include.has("details") ? rest.recommendation : leanSummary(rest.recommendation),
+    recommendation: rest.recommendation && wireSummary(rest.recommendation, include.has("details")),
+    comparison: wireComparison(rest.comparison),
     // The unscored candidates are counted (counts.feasible − counts.ranked) and named in the
     // no-evidence warning; each one with its reason comes with include=unscored.
     ...(include.has("unscored") ? { unscored } : {}),
     // Each alternative's paired test and own warnings are details: the winner's and the
     // runner-up's warnings are in the answer's warnings, their test in its comparison.
     // Lean: the top 5 are the recommendation (rank 1, in `recommendation`) and ranks 2–5 here.
-    alternatives: (include.has("all-alternatives") ? alternatives : alternatives.slice(1)).map((a) => (include.has("details") ? a : lean(a))),
+    alternatives: (include.has("all-alternatives") ? alternatives : alternatives.slice(1)).map((a) => wireAlternative(a, include.has("details"))),
     ...(include.has("evidence") ? { evidence } : {}),
     ...(include.has("curve") ? { curve } : {}),
     links: { evidence: evidenceLinks(r), curves: curvesLink(r) },

@@ -650,6 +650,7 @@ export interface components {
             nearest: components["schemas"]["NearestCandidate"];
             text: string;
         };
+        /** @description The fractions of the recommendation, the alternatives and the comparison (rates, accuracies, interval bounds, scores, margins, p-values) are given to 6 decimal places; the counts behind them (correct, robust, n, discordant pairs) are exact. */
         Recommendation: {
             /** @enum {string} */
             status: "ok" | "infeasible" | "no-evidence";
