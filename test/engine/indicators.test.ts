@@ -21,7 +21,7 @@ import { gradientFlags } from "../../src/engine/evaluation/gradient-check.js";
 import { indicatorReport, newSignals, withConvergence, INCOMPLETE_MAX_SHARE, type IndicatorInputs } from "../../src/engine/evaluation/indicators.js";
 import { convergenceOf, probeConvergence } from "../../src/engine/evaluation/convergence.js";
 import { sanityReport, uncheckedMasking, uncheckedUnbounded } from "../../src/engine/evaluation/sanity.js";
-import { randomLinear, trapLinear, H, W } from "../helpers/linear-attack-models.js";
+import { linearModel, randomLinear, trapLinear, H, W } from "../helpers/linear-attack-models.js";
 import { labelledBy, linearWithDeadColumn, quantised } from "../helpers/indicator-models.js";
 
 await initBackend();
@@ -30,7 +30,7 @@ const BUDGETS = [0, 0.02, 0.05, 0.1];
 const SMALL = defaultWhiteBox("linf", { pgd: { steps: 10 }, fmn: { steps: 20 }, apgd: { steps: 20, targets: 2 } });
 
 /** White-box only (no black-box attacks: they are not what these tests look at). */
-function evaluate(o: Pick<RobustnessOptions, "target" | "samples"> & { attacks?: RobustnessOptions["attacks"]; budgets?: number[] }) {
+function evaluate(o: Pick<RobustnessOptions, "target" | "samples"> & { attacks?: RobustnessOptions["attacks"]; budgets?: number[]; unboundedCheck?: boolean }) {
   return evaluateRobustness({
     target: o.target,
     samples: o.samples,
@@ -40,7 +40,7 @@ function evaluate(o: Pick<RobustnessOptions, "target" | "samples"> & { attacks?:
     attacks: { "white-box": SMALL, "black-box": [], ...o.attacks },
     batchSize: 20,
     seed: 3,
-    unboundedCheck: false,
+    unboundedCheck: o.unboundedCheck ?? false,
   });
 }
 
@@ -142,6 +142,21 @@ describe("degenerate-model: classes that cannot depend on the input are found fr
     assert.deepEqual(r.indicators.degenerateModel, { checked: true, fired: true, failed: false, deadClasses: [2] });
     assert.ok(!r.indicators.failed.includes("degenerate-model"));
   });
+
+  test("a constant model (every class pruned away) fails the row as degenerate-model; the unbounded check does not apply to it", async () => {
+    const live = randomLinear(5, 6);
+    live.model.dispose();
+    const constant = linearModel(live.w.map((row) => row.map(() => 0)), live.b);
+    assert.deepEqual(deadClasses(constant.model), { classes: [0, 1, 2, 3, 4] });
+    const r = await evaluate({ target: constant.model, samples: labelledBy(constant.model, 20, 3), unboundedCheck: true });
+    assert.deepEqual(r.indicators.degenerateModel, { checked: true, fired: true, failed: true, deadClasses: [0, 1, 2, 3, 4], constant: true });
+    assert.ok(r.indicators.failed.includes("degenerate-model"));
+    assert.ok(!r.indicators.failed.includes("unconstrained-failure") && !r.indicators.unconstrainedFailure.fired);
+    assert.equal(r.sanity.unbounded.checked, false);
+    assert.match(r.sanity.unbounded.note ?? "", /constant/);
+    // What the row says stays true: nothing changes a constant model's answer at any budget.
+    assert.ok(r.curve.every((p) => p.robust === 20));
+  });
 });
 
 /** An attack that runs `inner` (tracing what it sees) and then returns the clean inputs: it drops every success. */
@@ -231,7 +246,7 @@ describe("the admissibility rule counts only samples the row calls robust", () =
   const sanity = sanityReport({ cleanAccuracy: { expected: 1, acc0: 1, pass: true }, monotone: { pass: true, violations: [] }, unbounded: uncheckedUnbounded("test"), masking: uncheckedMasking("test") });
   // Samples 0-99 beaten at 0.01, 100-199 never beaten.
   const distances = Float32Array.from({ length: n }, (_, p) => (p < 100 ? 0.01 : Infinity));
-  const base: IndicatorInputs = { distances, budgets: [0, 0.05, 0.1], signals: [], deadClasses: [], sanity };
+  const base: IndicatorInputs = { distances, budgets: [0, 0.05, 0.1], signals: [], deadClasses: [], classCount: 10, sanity };
   const flags = (on: (p: number) => boolean) => ({ zero: Uint8Array.from({ length: n }, (_, p) => (on(p) ? 1 : 0)), nonFinite: new Uint8Array(n) });
 
   test("zero gradients: harmless on beaten samples, fatal on one robust sample", () => {

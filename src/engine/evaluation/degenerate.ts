@@ -123,6 +123,12 @@ function ruleFor(layer: LayerView, inputs: Uint8Array[], node: LayerView["inboun
   return undefined;
 }
 
+/** Width of the model's (first) output's last axis: its number of classes. */
+export function outputWidth(model: LayersModel): number {
+  const shape = model.outputs[0]?.shape ?? [];
+  return shape[shape.length - 1] ?? 0;
+}
+
 /**
  * The output classes whose logit cannot depend on the input, ascending (empty for a healthy
  * model), or null with the reason when the model's output is not one vector per sample.

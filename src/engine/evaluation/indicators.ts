@@ -30,10 +30,14 @@
 //     only mirrored.
 //   degenerate-model: a class whose logit does not depend on the input at all — its classifier
 //     column, or every path to it, is pruned away — found from the weights (degenerate.ts). Reported
-//     with the classes, never inadmissible on its own: the robust accuracy of such a model is still
-//     measured correctly (the cross-entropy attacks see the other classes), and where it is not, the
-//     zero-gradients indicator fails the row. A constant class is a model-quality fact (its clean
-//     accuracy shows it), not a measurement error.
+//     with the classes. Some dead classes do not fail the row: the robust accuracy of such a model
+//     is still measured correctly (the cross-entropy attacks see the other classes), and where it is
+//     not, the zero-gradients indicator fails the row; a constant class is a model-quality fact (its
+//     clean accuracy shows it), not a measurement error. EVERY class dead fails it: the model is a
+//     constant function (`constant`), no input changes its answer, so its "robust accuracy" is its
+//     clean accuracy at any budget — true, but it measures no robustness, and the unbounded check
+//     cannot apply (sanity.ts: no input is classified differently). Such a row is unscored as
+//     degenerate-model, not as an attack failure.
 //   convergence: the optional probe (convergence.ts) re-ran the white-box attacks with twice the
 //     steps and restarts; inadmissible when that moved the robust accuracy by more than 1 point at
 //     some grid budget.
@@ -46,7 +50,7 @@ import type { SanityReport } from "./sanity.js";
 /** incomplete-optimisation fails a row when its robust samples still improving exceed this share of the samples. */
 export const INCOMPLETE_MAX_SHARE = 0.01;
 /** Version of the report's shape and rules (stored with it). */
-export const INDICATOR_RULES_VERSION = 1;
+export const INDICATOR_RULES_VERSION = 2;
 
 /**
  * What one attack's runs reported per sample (AttackTrace, summed over its budgets); kept on the
@@ -117,6 +121,8 @@ export interface MirroredIndicator extends Base {
 export interface DegenerateIndicator extends Base {
   /** Classes whose logit does not depend on the input. */
   deadClasses: number[];
+  /** Every class is dead: the model is a constant function (fails the row; absent before rules version 2). */
+  constant?: boolean;
 }
 
 export interface ConvergenceAtBudget {
@@ -172,8 +178,15 @@ export interface IndicatorInputs {
   /** The traced attacks' signals, labelled `knowledge/name` (white-box, not the sanity run). */
   signals: { label: string; signals: AttackSignals }[];
   deadClasses: number[] | null;
+  /** The model's output width (classes), to tell a constant model (every class dead). */
+  classCount: number;
   degenerateNote?: string;
   sanity: SanityReport;
+}
+
+/** Every one of the model's classes is dead: its output does not depend on the input at all. */
+export function constantModel(deadClasses: readonly number[] | null, classCount: number): boolean {
+  return deadClasses !== null && classCount > 0 && deadClasses.length === classCount;
 }
 
 /** The report's `failed` list from its indicators. */
@@ -253,7 +266,9 @@ export function indicatorReport(o: IndicatorInputs): IndicatorReport {
   const degenerateModel: DegenerateIndicator =
     o.deadClasses === null
       ? { checked: false, fired: false, failed: false, deadClasses: [], note: o.degenerateNote ?? "not measured" }
-      : { checked: true, fired: o.deadClasses.length > 0, failed: false, deadClasses: [...o.deadClasses] };
+      : constantModel(o.deadClasses, o.classCount)
+        ? { checked: true, fired: true, failed: true, deadClasses: [...o.deadClasses], constant: true }
+        : { checked: true, fired: o.deadClasses.length > 0, failed: false, deadClasses: [...o.deadClasses] };
   const convergence: ConvergenceIndicator = { checked: false, fired: false, failed: false, note: "not probed (the grid's attacks.convergenceProbe chooses the cells)" };
 
   const parts = { zeroGradients, silentSuccess, incompleteOptimisation, unconstrainedFailure, weakerAttackWins, degenerateModel, convergence };
@@ -278,7 +293,8 @@ export function describeIndicators(r: IndicatorReport): string[] {
   }
   if (r.unconstrainedFailure.fired) out.push("unconstrained-failure: the unbounded attack did not beat every sample (sanity check unbounded)");
   if (r.weakerAttackWins.fired) out.push("weaker-attack-wins: transfer or black-box attacks beat what white-box ones did not (sanity check masking)");
-  if (r.degenerateModel.fired) out.push(`degenerate-model: class(es) ${r.degenerateModel.deadClasses.join(", ")} cannot depend on the input (pruned away) — ${mark(r.degenerateModel)}`);
+  if (r.degenerateModel.constant) out.push(`degenerate-model: every class (${r.degenerateModel.deadClasses.length}) is pruned away, the model's output is constant — ${mark(r.degenerateModel)}`);
+  else if (r.degenerateModel.fired) out.push(`degenerate-model: class(es) ${r.degenerateModel.deadClasses.join(", ")} cannot depend on the input (pruned away) — ${mark(r.degenerateModel)}`);
   if (r.convergence.fired) out.push(`convergence: twice the steps and restarts moved the robust accuracy by ${(100 * (r.convergence.maxMove ?? 0)).toFixed(1)} points — ${mark(r.convergence)}`);
   return out;
 }

@@ -14,9 +14,9 @@ import { TransferCache } from "./transfer-cache.js";
 import { craftStage, transferKey } from "./crafting.js";
 import { checkPositiveInt, mixSeed, planStages, priorRecord, runAttack, stageSeedOf, type Stage, type StagePlan } from "./stages.js";
 import { checkCleanAccuracy, checkMasking, checkMonotone, sanityReport, unboundedCheck, uncheckedMasking, uncheckedUnbounded } from "./sanity.js";
-import { indicatorReport, newSignals, type AttackSignals, type GradientFlags } from "./indicators.js";
+import { constantModel, indicatorReport, newSignals, type AttackSignals, type GradientFlags } from "./indicators.js";
 import { gradientFlags } from "./gradient-check.js";
-import { deadClasses } from "./degenerate.js";
+import { deadClasses, outputWidth } from "./degenerate.js";
 import type { AttackTrace } from "../attacks/types.js";
 import type { AttackRecord, EvaluationProgress, LevelResult, RobustnessOptions, RobustnessResult, SampleSet, Surrogate } from "./robustness.js";
 
@@ -414,10 +414,16 @@ export class EvaluationRun {
     }));
 
     const wb = levelDistances.get("white-box");
+    const dead = deadClasses(s.target);
+    const classCount = outputWidth(s.target);
     let unbounded = uncheckedUnbounded(
       levels.includes("white-box") ? "disabled (unboundedCheck: false)" : `white-box attacks are not in scope for knowledge ${knowledge}`,
     );
-    if (wb && runUnbounded) {
+    if (wb && runUnbounded && constantModel(dead.classes, classCount)) {
+      // No input of any budget changes a constant model's answer: the check's premise (every
+      // input can be turned into another class) does not hold. degenerate-model fails the row.
+      unbounded = uncheckedUnbounded(`not applicable: the model is constant (all ${classCount} classes pruned away, degenerate-model), no input is classified differently`);
+    } else if (wb && runUnbounded) {
       let beatenAny = 0;
       for (let p = 0; p < n; p++) if (this.correct[p] && wb[p]! < Infinity) beatenAny++;
       unbounded = unboundedCheck(beatenAny, cleanCorrect, sanityAttack.name, hugeBudget);
@@ -435,7 +441,6 @@ export class EvaluationRun {
               blackBox: levelDistances.get("black-box"),
             });
     const sanity = sanityReport({ cleanAccuracy: checkCleanAccuracy(distances, cleanCorrect), monotone: checkMonotone(curve), unbounded, masking });
-    const dead = deadClasses(s.target);
     const indicators = indicatorReport({
       distances,
       budgets,
@@ -443,6 +448,7 @@ export class EvaluationRun {
       gradientNote: `white-box attacks are not in scope for knowledge ${knowledge}`,
       signals: this.perAttack.filter((r) => r.knowledge === "white-box" && !r.sanity && r.signals).map((r) => ({ label: `${r.knowledge}/${r.name}`, signals: r.signals! })),
       deadClasses: dead.classes,
+      classCount,
       ...(dead.classes === null ? { degenerateNote: dead.note } : {}),
       sanity,
     });
