@@ -149,7 +149,10 @@ describe("degenerate-model: classes that cannot depend on the input are found fr
     const constant = linearModel(live.w.map((row) => row.map(() => 0)), live.b);
     assert.deepEqual(deadClasses(constant.model), { classes: [0, 1, 2, 3, 4] });
     const r = await evaluate({ target: constant.model, samples: labelledBy(constant.model, 20, 3), unboundedCheck: true });
-    assert.deepEqual(r.indicators.degenerateModel, { checked: true, fired: true, failed: true, deadClasses: [0, 1, 2, 3, 4], constant: true });
+    const { note, ...degenerate } = r.indicators.degenerateModel;
+    assert.deepEqual(degenerate, { checked: true, fired: true, failed: true, deadClasses: [0, 1, 2, 3, 4], constant: true });
+    assert.match(note ?? "", /no attack can change it/);
+    assert.equal(r.perAttack.length, 0, "no attack runs on a constant model");
     assert.ok(r.indicators.failed.includes("degenerate-model"));
     assert.ok(!r.indicators.failed.includes("unconstrained-failure") && !r.indicators.unconstrainedFailure.fired);
     assert.equal(r.sanity.unbounded.checked, false);

@@ -267,7 +267,14 @@ export function indicatorReport(o: IndicatorInputs): IndicatorReport {
     o.deadClasses === null
       ? { checked: false, fired: false, failed: false, deadClasses: [], note: o.degenerateNote ?? "not measured" }
       : constantModel(o.deadClasses, o.classCount)
-        ? { checked: true, fired: true, failed: true, deadClasses: [...o.deadClasses], constant: true }
+        ? {
+            checked: true,
+            fired: true,
+            failed: true,
+            deadClasses: [...o.deadClasses],
+            constant: true,
+            note: "the model's output is constant: no attack can change it, so none ran; every clean-correct sample is robust at every budget (exact)",
+          }
         : { checked: true, fired: o.deadClasses.length > 0, failed: false, deadClasses: [...o.deadClasses] };
   const convergence: ConvergenceIndicator = { checked: false, fired: false, failed: false, note: "not probed (the grid's attacks.convergenceProbe chooses the cells)" };
 

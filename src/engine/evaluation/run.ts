@@ -111,6 +111,9 @@ export class EvaluationRun {
   private readonly distances: Float32Array;
   private readonly levelDistances: Map<Knowledge, Float32Array>;
   private readonly stagePlan: StagePlan;
+  /** Classes whose logit cannot depend on the input (from the weights), and the model's class count. */
+  private readonly dead: ReturnType<typeof deadClasses>;
+  private readonly classCount: number;
   private readonly smallestPositive: number | undefined;
   private readonly perAttack: AttackRecord[] = [];
   /** Per fixed-budget attack record: samples it failed on at a larger budget (given up, see robustness.ts). */
@@ -142,7 +145,9 @@ export class EvaluationRun {
     this.cleanCorrect = this.correct.filter(Boolean).length;
     this.distances = this.initial();
     this.levelDistances = new Map<Knowledge, Float32Array>(s.levels.map((l) => [l, this.initial()]));
-    this.stagePlan = planStages({
+    this.dead = deadClasses(s.target);
+    this.classCount = outputWidth(s.target);
+    const plan = planStages({
       levels: s.levels,
       plan: s.plan,
       norm: s.norm,
@@ -152,6 +157,10 @@ export class EvaluationRun {
       unboundedCheck: s.opts.unboundedCheck !== false,
       initial: () => this.initial(),
     });
+    // A constant model (every class pruned away, degenerate.ts): no input of any budget changes its
+    // answer, so no attack can beat a sample it classifies correctly — the distances stay exactly
+    // Infinity without running one. degenerate-model fails such a row (indicators.ts).
+    this.stagePlan = constantModel(this.dead.classes, this.classCount) ? Object.assign(plan, { stages: [] }) : plan;
     this.stages = this.stagePlan.stages;
     this.smallestPositive = s.budgets.find((b) => b > 0);
     if (s.levels.includes("white-box")) {
@@ -414,8 +423,7 @@ export class EvaluationRun {
     }));
 
     const wb = levelDistances.get("white-box");
-    const dead = deadClasses(s.target);
-    const classCount = outputWidth(s.target);
+    const { dead, classCount } = this;
     let unbounded = uncheckedUnbounded(
       levels.includes("white-box") ? "disabled (unboundedCheck: false)" : `white-box attacks are not in scope for knowledge ${knowledge}`,
     );
