@@ -11,6 +11,7 @@ import { modelsDirFor, sweepStale } from "../models/storage.js";
 import { migrationsDir, openapiPath, packageVersion } from "../paths.js";
 import { JobManager } from "../jobs/manager.js";
 import { createApp, type AppLocals } from "./app.js";
+import { createHttpServer } from "./http-server.js";
 
 export class ListenError extends Error {
   override name = "ListenError";
@@ -69,7 +70,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   // Load the matrix before the first request; a failure here is logged and retried on demand.
   await (app.locals as AppLocals).matrixCache.refresh().catch((err: unknown) => logger.warn({ err }, "matrix not loaded at start-up"));
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host);
+    const s = createHttpServer(app).listen(config.port, config.host);
     s.once("listening", () => resolve(s));
     s.once("error", (err: NodeJS.ErrnoException) => {
       const why = err.code === "EADDRINUSE" ? "address already in use" : err.code === "EACCES" ? "permission denied" : err.message;

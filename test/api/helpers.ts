@@ -13,6 +13,7 @@ import { MatrixStore } from "../../src/matrix/store.js";
 import { migrationsDir, openapiPath } from "../../src/paths.js";
 import { fixtureEvaluation, fixtureModel, fixtureModelId, fixtureVariant, runs, tempDir } from "../matrix/fixtures.js";
 import { OpenApiContract } from "./contract.js";
+import { createHttpServer } from "../../src/api/http-server.js";
 
 interface TestContext {
   after: (fn: () => Promise<void> | void) => void;
@@ -109,7 +110,8 @@ export async function startApi(
     refreshGridFile: o.refreshGridFile,
   });
   const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    // The service's own server (src/api/http-server.ts), not app.listen's.
+    const s = createHttpServer(app).listen(0, "127.0.0.1", () => resolve(s));
   });
   await jobs?.start();
   t.after(async () => {
