@@ -24,6 +24,6 @@ test("the README's curl examples work as shown against the shipped matrix", { sk
   examples.forEach((e, i) => assert.equal(outputs[i], e.output, `README example ${i + 1}: ${e.command.split("\n")[0]}`));
   // What the adversarial-share section says in words, so a regenerated output cannot quietly turn it around.
   const sweep = examples.find((e) => e.command.includes("--adversarial-share $r"))!.output;
-  assert.match(sweep, /^r = 0: filter\/magnitude-global 2×[\s\S]*\nr = 1: random 8×/);
-  assert.match(examples.find((e) => e.command.includes("jq -r '.rationale'"))!.output, /global-gradient at 16× for 0\.253 ≤ r ≤ 0\.546, random at 4× for 0\.546 ≤ r ≤ 0\.686, 1 other candidate for r ≥ 0\.686;/);
+  assert.match(sweep, /^r = 0: kernel\/magnitude-global 2×[\s\S]*\nr = 1: random 8×/);
+  assert.match(examples.find((e) => e.command.includes("jq -r '.rationale'"))!.output, /global-gradient at 8× for 0\.177 ≤ r ≤ 0\.344 \(the recommendation at r = 0\.25\), filter\/random-local at 4× for 0\.344 ≤ r ≤ 0\.415, random at 4× for 0\.415 ≤ r ≤ 0\.916, 1 other candidate for r ≥ 0\.916;/);
 });
