@@ -205,7 +205,9 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
   // Against the runner-up, which every answer compares (whatever number of alternatives it shows).
   const mixed = mixedAttackSetsWarning(winner, runnerUp ? [runnerUp] : [], withModel);
   if (mixed) warnings.push(mixed);
-  const unscoredA = (options.unscored === false ? unscoredAt.slice(0, NAMED_UNSCORED) : unscoredAt).map(assess);
+  // Without the unscored list, only the candidates the no-evidence warning names are assessed.
+  const listUnscored = options.unscored !== false;
+  const unscoredA = (listUnscored ? unscoredAt : unscoredAt.slice(0, NAMED_UNSCORED)).map(assess);
   const ne = noEvidenceWarning(unscoredA, withModel, unscoredAt.length);
   if (ne) warnings.push(ne);
   warnings.push(...coverage);
@@ -226,7 +228,7 @@ export function recommend(matrix: MatrixSnapshot, scenarioInput: Scenario, optio
     status: "ok" as const,
     recommendation: winner.summary,
     alternatives,
-    unscored: options.unscored === false ? [] : unscoredA.map(listed),
+    unscored: listUnscored ? unscoredA.map(listed) : [],
     comparison,
     evidence: options.evidence === false ? [] : [...evidenceRows(winner), ...(runnerUp ? evidenceRows(runnerUp) : [])],
     curve,
