@@ -5,7 +5,7 @@
 // rest on request with `include` (evidence rows, curves, details, every alternative, the
 // unscored candidates with their reasons). The advisor computes the paired
 // tests only for the alternatives shown.
-import { recommend, type MatrixSnapshot, type Recommendation, type Scenario } from "../advisor/index.js";
+import { gate, recommend, type GateRequest, type MatrixSnapshot, type Recommendation, type Scenario } from "../advisor/index.js";
 import { HttpProblem } from "./problem.js";
 import type { components } from "./schema.gen.js";
 
@@ -135,4 +135,14 @@ export function answerRecommendation(snapshot: MatrixSnapshot, scenario: Scenari
     unscored: include.has("unscored"),
   });
   return recommendationView(r, include);
+}
+
+/** The gate's verdict as the API and `advisor gate` hand it out: its candidates' fractions rounded like a recommendation's (the per-seed list kept). */
+export function answerGate(snapshot: MatrixSnapshot, request: GateRequest): Schemas["GateResult"] {
+  const g: Schemas["GateResult"] = gate(snapshot, request);
+  return Object.assign(g, {
+    candidate: wireSummary(g.candidate, true),
+    dense: g.dense && wireSummary(g.dense, true),
+    drop: g.drop && Object.assign({}, g.drop, { value: round(g.drop.value), comparison: wireComparison(g.drop.comparison) }),
+  });
 }

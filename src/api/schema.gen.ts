@@ -699,6 +699,7 @@ export interface components {
             pass: boolean;
             text: string;
         };
+        /** @description The fractions of `candidate`, `dense` and `drop` are given to 6 decimal places, as in a recommendation; the verdict is reached on the unrounded values. */
         GateResult: {
             pass: boolean;
             /** @description One plain sentence per check, failures first. */

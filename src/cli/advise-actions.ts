@@ -6,8 +6,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { AdvisorError, gate } from "../advisor/index.js";
-import { answerRecommendation, parseInclude } from "../api/recommendation-view.js";
+import { AdvisorError } from "../advisor/index.js";
+import { answerGate, answerRecommendation, parseInclude } from "../api/recommendation-view.js";
 import { defaultModelSet } from "../api/matrix-cache.js";
 import { answerSet, checkBudgetAgainstInputs } from "../api/routes/advisor.js";
 import type { components } from "../api/schema.gen.js";
@@ -297,7 +297,7 @@ export async function gateAction(f: GateFlags): Promise<void> {
     result =
       f.url !== undefined
         ? await post<Schemas["GateResult"]>(f, "v1/gate", request)
-        : await fromDb(f, request.scenario, "scenario.", (snapshot): Schemas["GateResult"] => gate(snapshot, request));
+        : await fromDb(f, request.scenario, "scenario.", (snapshot): Schemas["GateResult"] => answerGate(snapshot, request));
   } catch (err) {
     // No verdict: still leave a report for the CI, then exit 2.
     const message = err instanceof Error ? err.message : String(err);

@@ -6,6 +6,7 @@ import { seedMatrix } from "../../src/matrix/seed.js";
 import { shippedMatrixPath } from "../../src/paths.js";
 import { createRequire } from "node:module";
 import { weakETag } from "../../src/api/routes/advisor.js";
+import { WIRE_DECIMALS } from "../../src/api/recommendation-view.js";
 import { MODEL_A, publishRefresh, startApi } from "./helpers.js";
 
 /** Express's own ETag functions (lib/utils.js), to check the advisor's against. */
@@ -129,4 +130,24 @@ test("the same question on the same matrix version is answered from the answer c
   await publishRefresh(api.store, "answer cache");
   const after = JSON.parse(await ask()) as { matrixVersion: number };
   assert.notEqual(after.matrixVersion, (JSON.parse(first) as { matrixVersion: number }).matrixVersion);
+});
+
+test("recommendations and gate verdicts give their candidates' fractions to WIRE_DECIMALS places; the counts stay exact", async (t) => {
+  const api = await startApi(t);
+  /** Every number under `v` (any depth) that has more than 6 decimals. */
+  const unrounded = (v: unknown, at = ""): string[] => {
+    if (typeof v === "number") return Number.isFinite(v) && Number(v.toFixed(WIRE_DECIMALS)) !== v ? [`${at} = ${v}`] : [];
+    if (Array.isArray(v)) return v.flatMap((x, i) => unrounded(x, `${at}[${i}]`));
+    if (v && typeof v === "object") return Object.entries(v).flatMap(([k, x]) => unrounded(x, `${at}.${k}`));
+    return [];
+  };
+  const rec = await api.call("POST", "/v1/recommendations?include=details", { json: scenario });
+  assert.equal(rec.status, 200);
+  const alternatives = rec.body.alternatives as { candidate: { pruningSeeds?: unknown } }[];
+  assert.deepEqual(unrounded([rec.body.recommendation, rec.body.comparison, alternatives.map((a) => ({ ...a, candidate: { ...a.candidate, pruningSeeds: undefined } }))]), []);
+  const g = await api.call("POST", "/v1/gate", { json: { candidate: { strategy: "global-magnitude", rate: 4 }, scenario, thresholds: { minRobustAccuracy: 0.1 } } });
+  assert.equal(g.status, 200);
+  assert.deepEqual(unrounded([g.body.candidate, g.body.dense, g.body.drop].map((c) => (c && typeof c === "object" ? { ...c, pruningSeeds: undefined } : c))), []);
+  const candidate = g.body.candidate as { robustAccuracy: { robust: number; n: number; value: number } };
+  assert.equal(candidate.robustAccuracy.value, Number((candidate.robustAccuracy.robust / candidate.robustAccuracy.n).toFixed(WIRE_DECIMALS)));
 });

@@ -5,14 +5,13 @@
 // Without a modelId, the default model set answers (the matrix's own models, no uploads).
 import { hash } from "node:crypto";
 import { Router, type Request, type Response } from "express";
-import { gate } from "../../advisor/index.js";
 import type { MatrixSnapshot } from "../../advisor/types.js";
 import type { ModelSummary } from "../../matrix/store.js";
 import type { RegisteredModel } from "../../models/storage.js";
 import type { MatrixCache, LoadedMatrix } from "../matrix-cache.js";
 import { AnswerCache, type CachedAnswer } from "../answer-cache.js";
 import { HttpProblem } from "../problem.js";
-import { answerRecommendation, parseInclude } from "../recommendation-view.js";
+import { answerGate, answerRecommendation, parseInclude } from "../recommendation-view.js";
 import type { components } from "../schema.gen.js";
 import { gateRequestSchema, parseOr400, scenarioSchema } from "../validation.js";
 import { matrixEmpty } from "./errors.js";
@@ -145,7 +144,7 @@ export function advisorRoutes(cache: MatrixCache, lookup?: ModelLookup, counter?
     const from = await answerSet(loaded, request.scenario.modelId, lookup, "scenario.modelId");
     checkBudgetAgainstInputs(request.scenario, from.models, "scenario.budget");
     const answer = answers.get(answers.key(loaded.version, from.snapshot, ["gate", request]), () => {
-      const body: Schemas["GateResult"] = gate(from.snapshot, request);
+      const body: Schemas["GateResult"] = answerGate(from.snapshot, request);
       return { body, status: body.pass ? "pass" : "fail" };
     });
     counter?.verdict(answer.status === "pass");
