@@ -26,6 +26,7 @@ import { seedMatrix } from "../src/matrix/seed.js";
 import { MatrixStore } from "../src/matrix/store.js";
 import { shippedMatrixPath } from "../src/paths.js";
 import { autocannon, jsonPost, loadBounds, type LoadSummary } from "./autocannon.js";
+import { quantile } from "./quantile.js";
 import { startService } from "./serve.js";
 import { syntheticMatrix } from "./synthetic-matrix.js";
 
@@ -50,10 +51,8 @@ const SCENARIOS: Scenario[] = [
   { norm: "linf", budget: 0.1, knowledge: "transfer", sizeLimit: { maxParameters: 20000 } },
 ];
 
-const quantile = (xs: number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))]! * 1000) / 1000;
-};
+/** The q-quantile in ms, to the µs. */
+const quantileMs = (xs: number[], q: number): number => Math.round(quantile(xs, q) * 1000) / 1000;
 const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
 
 /** Child mode: load and prepare the matrix, then time the pure advisor calls. */
@@ -95,7 +94,7 @@ async function inProcess(db: string, calls: number): Promise<void> {
       rows,
       candidates: snapshot.candidates.length,
       load: { seconds: Math.round(loadSeconds * 100) / 100, rssMb: mb(rssAfter), rssGrowthMb: mb(rssAfter - rssBefore) },
-      advisor: { calls, recommendP50Ms: quantile(recommendMs, 0.5), recommendP99Ms: quantile(recommendMs, 0.99), gateP50Ms: quantile(gateMs, 0.5), gateP99Ms: quantile(gateMs, 0.99), gateNoVerdicts: noVerdicts },
+      advisor: { calls, recommendP50Ms: quantileMs(recommendMs, 0.5), recommendP99Ms: quantileMs(recommendMs, 0.99), gateP50Ms: quantileMs(gateMs, 0.5), gateP99Ms: quantileMs(gateMs, 0.99), gateNoVerdicts: noVerdicts },
     }),
   );
   await store.close();

@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import express from "express";
 import { createHttpServer } from "../src/api/http-server.js";
 import { autocannon, loadBounds } from "./autocannon.js";
+import { quantile } from "./quantile.js";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "8" }, connections: { type: "string", default: "10" } } });
 const bounds = loadBounds(values);
@@ -22,11 +23,6 @@ function app(): express.Express {
   });
   return a;
 }
-
-const quantile = (xs: number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : 0;
-};
 
 async function measure(label: string, server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

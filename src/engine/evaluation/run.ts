@@ -114,6 +114,8 @@ export class EvaluationRun {
   /** Classes whose logit cannot depend on the input (from the weights), and the model's class count. */
   private readonly dead: ReturnType<typeof deadClasses>;
   private readonly classCount: number;
+  /** Every class is dead: the model's answer never changes, so no attack runs (see the constructor). */
+  private readonly constant: boolean;
   private readonly smallestPositive: number | undefined;
   private readonly perAttack: AttackRecord[] = [];
   /** Per fixed-budget attack record: samples it failed on at a larger budget (given up, see robustness.ts). */
@@ -160,7 +162,8 @@ export class EvaluationRun {
     // A constant model (every class pruned away, degenerate.ts): no input of any budget changes its
     // answer, so no attack can beat a sample it classifies correctly — the distances stay exactly
     // Infinity without running one. degenerate-model fails such a row (indicators.ts).
-    this.stagePlan = constantModel(this.dead.classes, this.classCount) ? Object.assign(plan, { stages: [] }) : plan;
+    this.constant = constantModel(this.dead.classes, this.classCount);
+    this.stagePlan = this.constant ? Object.assign(plan, { stages: [] }) : plan;
     this.stages = this.stagePlan.stages;
     this.smallestPositive = s.budgets.find((b) => b > 0);
     if (s.levels.includes("white-box")) {
@@ -423,11 +426,11 @@ export class EvaluationRun {
     }));
 
     const wb = levelDistances.get("white-box");
-    const { dead, classCount } = this;
+    const { dead, classCount, constant } = this;
     let unbounded = uncheckedUnbounded(
       levels.includes("white-box") ? "disabled (unboundedCheck: false)" : `white-box attacks are not in scope for knowledge ${knowledge}`,
     );
-    if (wb && runUnbounded && constantModel(dead.classes, classCount)) {
+    if (wb && runUnbounded && constant) {
       // No input of any budget changes a constant model's answer: the check's premise (every
       // input can be turned into another class) does not hold. degenerate-model fails the row.
       unbounded = uncheckedUnbounded(`not applicable: the model is constant (all ${classCount} classes pruned away, degenerate-model), no input is classified differently`);
