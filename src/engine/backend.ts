@@ -26,6 +26,8 @@ export interface BackendInfo {
   requested?: string;
   /** Why earlier choices were skipped, human-readable, in order. */
   fallbacks: string[];
+  /** An evaluation's attack passes, when they did not run on this backend (onnx/compiled.ts). */
+  passes?: string;
 }
 
 /** A forced backend that is unknown or cannot start: a configuration error (CLI exit code 2). */

@@ -33,6 +33,7 @@
 // the highest-loss point of the last run (within budget and box; more useful for transfer than x).
 // Attacks only propose: verify.ts measures distance, box and label.
 import { tf, type LayersModel } from "../tf.js";
+import { applyModel } from "../onnx/compiled.js";
 import { TRACE_NO_FAILED_RUN, type AttackBatch, type FixedBudgetAttack, type GradientAccess } from "./types.js";
 import {
   addInBox,
@@ -156,7 +157,7 @@ function lossAndGradient(model: LayersModel, x: tf.Tensor4D, loss: LossFn): { gr
   let logitsKept: tf.Tensor2D | undefined;
   let lossKept: tf.Tensor1D | undefined;
   const grad = tf.grad((xi: tf.Tensor) => {
-    const logits = model.apply(xi, { training: false }) as tf.Tensor2D;
+    const logits = applyModel(model, xi as tf.Tensor4D);
     const l = loss(logits);
     logitsKept = tf.keep(logits);
     lossKept = tf.keep(l);

@@ -59,6 +59,7 @@
 // values of c, or the unchanged input when there was none. The point is inside [0, 1] by the
 // clip. verify.ts measures and labels it again.
 import { tf, type LayersModel } from "../tf.js";
+import { applyModel } from "../onnx/compiled.js";
 import type { AttackBatch, GradientAccess, MinimizationAttack } from "./types.js";
 import { batchNorm, bestOfTargetModes, logitsOf, misclassified, sampleLoss, takeRows, wherePerSample } from "./gradients.js";
 
@@ -202,7 +203,7 @@ function objectiveGradient(
   let objectiveKept: tf.Tensor1D | undefined;
   const grad = tf.grad((wi: tf.Tensor) => {
     const point = fromTanhSpace(wi as tf.Tensor4D, x, t0);
-    const logits = model.apply(point, { training: false }) as tf.Tensor2D;
+    const logits = applyModel(model, point);
     const distance = tf.sum(tf.square(tf.reshape(tf.sub(point, x), [x.shape[0], -1])), 1);
     const objective = tf.add(distance, tf.mul(c, classificationLoss(logits, y, target, o))) as tf.Tensor1D;
     pointKept = tf.keep(point);
@@ -311,7 +312,7 @@ async function cwCore(
         // The last update's point has not been checked yet.
         const last = tf.tidy(() => {
           const point = fromTanhSpace(w!, x, t0);
-          return track(point, model.apply(point, { training: false }) as tf.Tensor2D, foundNow!, true);
+          return track(point, applyModel(model, point), foundNow!, true);
         });
         swapBest(last);
         const found = (await foundNow!.data()) as Uint8Array;

@@ -4,6 +4,7 @@
 import { tf, type LayersModel } from "../tf.js";
 import type { AttackTrace, Norm } from "./types.js";
 import { L0_CHANGE_THRESHOLD } from "./verify.js";
+import { applyModel } from "../onnx/compiled.js";
 
 /**
  * Per-sample attack losses, both increasing as the sample gets closer to misclassification:
@@ -69,7 +70,7 @@ export function lossGradient(model: LayersModel, x: tf.Tensor4D, y: tf.Tensor1D,
   let logitsKept: tf.Tensor2D | undefined;
   let lossKept: tf.Tensor1D | undefined;
   const grad = tf.grad((xi: tf.Tensor) => {
-    const logits = model.apply(xi, { training: false }) as tf.Tensor2D;
+    const logits = applyModel(model, xi as tf.Tensor4D);
     const loss = sampleLoss(logits, y, kind, target);
     // tf.grad runs this function in its own scope; keep what the caller needs beyond it.
     logitsKept = tf.keep(logits);
@@ -86,7 +87,7 @@ export function lossGradient(model: LayersModel, x: tf.Tensor4D, y: tf.Tensor1D,
 
 /** Logits of `model` at `x`, inference mode. */
 export function logitsOf(model: LayersModel, x: tf.Tensor4D): tf.Tensor2D {
-  return model.apply(x, { training: false }) as tf.Tensor2D;
+  return applyModel(model, x);
 }
 
 /**

@@ -1,6 +1,7 @@
 // Transfer examples: crafted on the surrogate once per stage for the whole sample set (independent
 // of the target) and kept in a TransferCache, by evaluations as they go or ahead of time for a
 // whole matrix build (craftTransferExamples), with the same seeds and chunks either way.
+import { compileModel } from "../onnx/compiled.js";
 import { tf, type LayersModel } from "../tf.js";
 import { weightsSha256 } from "../model-io.js";
 import type { Attack, Norm } from "../attacks/types.js";
@@ -85,15 +86,21 @@ export async function craftTransferExamples(o: CraftOptions): Promise<{ crafted:
   let crafted = 0;
   let stages = 0;
   if (positive.length === 0) return { crafted, stages, seconds: 0 };
-  for (const a of attacks) {
-    for (const budget of a.kind === "minimization" ? [undefined] : positive) {
-      const stageSeed = stageSeedOf(o.seed ?? 0, "transfer", a, budget);
-      const now = await craftStage(ctx, transferKey(sha, a, o.norm, budget, stageSeed), a, budget, stageSeed, (done, total) =>
-        o.onProgress?.({ attack: a.name, ...(budget === undefined ? {} : { budget }), done, total }),
-      );
-      crafted += now.size;
-      stages++;
+  // The surrogate's passes through onnxruntime when it can (onnx/compiled.ts), as in an evaluation.
+  const { release } = compileModel(o.surrogate.model);
+  try {
+    for (const a of attacks) {
+      for (const budget of a.kind === "minimization" ? [undefined] : positive) {
+        const stageSeed = stageSeedOf(o.seed ?? 0, "transfer", a, budget);
+        const now = await craftStage(ctx, transferKey(sha, a, o.norm, budget, stageSeed), a, budget, stageSeed, (done, total) =>
+          o.onProgress?.({ attack: a.name, ...(budget === undefined ? {} : { budget }), done, total }),
+        );
+        crafted += now.size;
+        stages++;
+      }
     }
+  } finally {
+    release();
   }
   return { crafted, stages, seconds: (performance.now() - t0) / 1000 };
 }

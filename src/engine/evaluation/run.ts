@@ -7,6 +7,7 @@ import { weightsSha256 } from "../model-io.js";
 import type { AttackBatch, Knowledge, Norm, PredictFn } from "../attacks/types.js";
 import { verify } from "../attacks/verify.js";
 import { logitsOf } from "../attacks/gradients.js";
+import { compileModel, type PassEngine } from "../onnx/compiled.js";
 import { EvaluationError, normalizeBudgets } from "./budgets.js";
 import { levelsInScope, resolvePlan, type AttackPlan } from "./attack-plan.js";
 import { beatenAt, curveOf } from "./curve.js";
@@ -127,6 +128,9 @@ export class EvaluationRun {
   private pool: tf.Tensor4D | undefined;
   /** Zero / non-finite input gradients at the clean inputs (white-box in scope only; indicators.ts). */
   private readonly gradients: GradientFlags | undefined;
+  /** The path the attacks' passes on the target take, and the compilations to release. */
+  private readonly passes: PassEngine;
+  private readonly releases: (() => void)[] = [];
 
   private constructor(private readonly s: Settings) {
     const [h, w, c] = s.shape;
@@ -166,6 +170,12 @@ export class EvaluationRun {
     this.stagePlan = this.constant ? Object.assign(plan, { stages: [] }) : plan;
     this.stages = this.stagePlan.stages;
     this.smallestPositive = s.budgets.find((b) => b > 0);
+    // The attacks' passes on the target and the surrogate go through onnxruntime when it can run
+    // them (onnx/compiled.ts), for the span of this evaluation (released in dispose()).
+    const target = compileModel(s.target);
+    this.passes = target.engine;
+    this.releases.push(target.release);
+    if (s.surrogate) this.releases.push(compileModel(s.surrogate.model).release);
     if (s.levels.includes("white-box")) {
       const correct = Array.from({ length: this.n }, (_, i) => i).filter((p) => this.correct[p]);
       this.gradients = gradientFlags(s.target, this.n, this.chunks(correct), (part) => this.tensors(part));
@@ -193,13 +203,16 @@ export class EvaluationRun {
     return { x, y: yt, seed: 0, dispose: () => (x.dispose(), yt.dispose()) };
   }
 
-  // model.apply rather than model.predict: predict slices its input into batches (a copy, even
-  // for one batch), apply runs the same layers on the tensor as given — the same logits, bit for bit.
-  private readonly predict: PredictFn = (x) => tf.tidy(() => logitsOf(this.s.target, x));
+  // The reference forward pass — TF.js's, whatever path the attacks' passes take (onnx/compiled.ts):
+  // it decides the clean errors and, in verify(), every success. model.apply rather than
+  // model.predict: predict slices its input into batches (a copy, even for one batch), apply runs
+  // the same layers on the tensor as given — the same logits, bit for bit.
+  private readonly predict: PredictFn = (x) => tf.tidy(() => this.s.target.apply(x, { training: false }) as tf.Tensor2D);
 
+  /** The query attacks' forward pass: the attacks' path (onnxruntime when the target is compiled), counted. */
   private readonly countingPredict: PredictFn = (x) => {
     this.queries += x.shape[0];
-    return this.predict(x);
+    return tf.tidy(() => logitsOf(this.s.target, x));
   };
 
   private chunks(positions: number[], size = this.s.batchSize): number[][] {
@@ -410,6 +423,7 @@ export class EvaluationRun {
   dispose(): void {
     this.pool?.dispose();
     this.pool = undefined;
+    for (const release of this.releases.splice(0)) release();
   }
 
   /** The result once every stage ran; `t0` is when the evaluation started. */
@@ -479,7 +493,8 @@ export class EvaluationRun {
       perLevel,
       sanity,
       indicators,
-      backend: s.backend,
+      // Results record the path of the attacks' passes with the backend: "wasm+onnxruntime".
+      backend: this.passes.name === "onnxruntime" ? { ...s.backend, label: `${s.backend.label}+onnxruntime`, passes: this.passes.detail } : s.backend,
       seconds: (performance.now() - t0) / 1000,
       queries: this.queries,
       seed: s.seed,

@@ -1,0 +1,100 @@
+// The attacks' forward and backward passes through onnxruntime (native, multi-ISA CPU kernels)
+// instead of the TF.js wasm backend, for models export.ts can write as ONNX.
+//
+// Why: an evaluation cell is almost all forward and input-gradient passes of one fixed model
+// (bench/cell-speed.md); onnxruntime runs them several times faster per core than wasm's 128-bit
+// SIMD (bench/onnx-passes.ts prints both). The attacks keep their TF.js code: `applyModel` is a
+// TF.js op whose value comes from the ONNX forward graph and whose gradient (tf.customGrad) comes
+// from the ONNX vjp graph, so every loss, projection and step stays as it was — only the model's
+// passes move. Results equal TF.js's within float rounding (test/engine/onnx.test.ts); success is
+// still decided by verify(), on the TF.js forward pass of the target (run.ts).
+//
+// A model is compiled for the span of one evaluation or crafting run (`compileModel` …
+// `release`), not cached on first use: a model's weights may change between uses (fine-tuning),
+// and an ONNX graph holds a copy of the weights it was compiled from.
+import { tf, type LayersModel } from "../tf.js";
+import { exportOnnx } from "./export.js";
+import { loadOrt, ortThreads, ortUnavailableReason, OrtGraph } from "./runtime.js";
+
+interface Compiled {
+  apply: (x: tf.Tensor4D) => tf.Tensor2D;
+  dispose: () => void;
+  users: number;
+}
+
+const compiled = new WeakMap<LayersModel, Compiled>();
+
+/** Which path a model's attack passes take: what a result records next to its backend. */
+export interface PassEngine {
+  name: "onnxruntime" | "tfjs";
+  /** onnxruntime: its version and threads; tfjs: why onnxruntime was not used. */
+  detail: string;
+}
+
+/**
+ * Compiles `model` for onnxruntime until the returned `release()` (nested compiles of the same
+ * model share one compilation). When onnxruntime is unavailable or the model cannot be exported,
+ * nothing changes: `applyModel` keeps using TF.js, and the engine says why.
+ */
+export function compileModel(model: LayersModel): { engine: PassEngine; release: () => void } {
+  const have = compiled.get(model);
+  if (have) {
+    have.users++;
+    return { engine: onnxEngine(), release: releaser(model, have) };
+  }
+  const ort = loadOrt();
+  if (!ort) return { engine: { name: "tfjs", detail: ortUnavailableReason() }, release: () => undefined };
+  const exported = exportOnnx(model);
+  if (!exported.ok) return { engine: { name: "tfjs", detail: `model not exportable to ONNX: ${exported.reason}` }, release: () => undefined };
+  const { graphs } = exported;
+  const forward = new OrtGraph(ort, graphs.forward, "logits");
+  const vjp = new OrtGraph(ort, graphs.vjp, "dx");
+  const K = graphs.classes;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor4D;
+    const save = args[1] as tf.GradSaveFunc;
+    const dims = x.shape;
+    const logits = forward.run({ x: { data: x.dataSync() as Float32Array, dims } });
+    save([x]);
+    return {
+      value: tf.tensor2d(logits, [dims[0], K]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const xs = saved[0]!;
+        const dx = vjp.run({ x: { data: xs.dataSync() as Float32Array, dims }, g: { data: dy.dataSync() as Float32Array, dims: [dims[0], K] } });
+        return tf.tensor4d(dx, dims);
+      },
+    };
+  });
+  const entry: Compiled = {
+    apply: (x) => op(x) as tf.Tensor2D,
+    dispose: () => (forward.dispose(), vjp.dispose()),
+    users: 1,
+  };
+  compiled.set(model, entry);
+  return { engine: onnxEngine(), release: releaser(model, entry) };
+}
+
+function onnxEngine(): PassEngine {
+  return { name: "onnxruntime", detail: `onnxruntime-node ${loadOrt()?.version ?? "?"}, cpu, ${ortThreads()} thread(s)` };
+}
+
+function releaser(model: LayersModel, entry: Compiled): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    if (--entry.users > 0) return;
+    entry.dispose();
+    if (compiled.get(model) === entry) compiled.delete(model);
+  };
+}
+
+/**
+ * The logits of `model` at `x` in inference mode: through onnxruntime while the model is compiled
+ * (differentiable like any TF.js op), else `model.apply`.
+ */
+export function applyModel(model: LayersModel, x: tf.Tensor4D): tf.Tensor2D {
+  const c = compiled.get(model);
+  if (c && x.shape[0] > 0 && x.dtype === "float32") return c.apply(x);
+  return model.apply(x, { training: false }) as tf.Tensor2D;
+}

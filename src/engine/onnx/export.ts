@@ -1,0 +1,344 @@
+// A plain sequential TF.js model (Conv2D, MaxPooling2D, Flatten, Dense with ReLU or linear
+// activations — the zoo's lenet300, lenet5 and convnet, and uploads of that shape) written as two
+// ONNX graphs for onnxruntime (runtime.ts):
+//   forward: x [N, H, W, C] (NHWC, as TF.js) → logits [N, K];
+//   vjp:     x, g [N, K] → dx = gᵀ · ∂logits/∂x [N, H, W, C], the input gradient of any loss whose
+//            gradient at the logits is g (the loss itself stays in TF.js: compiled.ts).
+// The vjp graph recomputes the forward pass and then runs it backwards: a dense layer's input
+// gradient is g·Wᵀ (Gemm with transB), a convolution's is the transposed convolution with the
+// same weights (ConvTranspose is defined as Conv's adjoint), a ReLU's passes g where its input
+// was > 0 (as TF.js's Relu gradient), a 2x2 max pool's sends g to the arg-max of each window
+// (MaxPool's Indices output, MaxUnpool).
+//
+// Anything else (batch normalisation, residual adds, strides, other activations, a softmax head)
+// is not exported: `exportOnnx` returns the reason, and the engine keeps TF.js for that model.
+import onnxProto, { type onnx as Onnx } from "onnx-proto";
+import type { LayersModel } from "../tf.js";
+
+// onnx-proto is CommonJS (protobufjs static code): its namespace is a property of the default export.
+const { onnx } = onnxProto;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT64 = onnx.TensorProto.DataType.INT64;
+
+export interface OnnxGraphs {
+  forward: Uint8Array;
+  vjp: Uint8Array;
+  /** [H, W, C] of one input. */
+  inputShape: [number, number, number];
+  classes: number;
+}
+
+export type ExportResult = { ok: true; graphs: OnnxGraphs } | { ok: false; reason: string };
+
+type Attr = number | number[] | string;
+type Layout = "nhwc" | "nchw" | "flat";
+
+/** Builds the node lists of both graphs while walking the layers once. */
+class GraphWriter {
+  readonly forward: Onnx.INodeProto[] = [];
+  /** Backward steps, in forward order (emitted reversed). */
+  readonly backward: ((g: string) => string)[] = [];
+  readonly initializers: Onnx.ITensorProto[] = [];
+  private counter = 0;
+
+  name(prefix: string): string {
+    return `${prefix}_${this.counter++}`;
+  }
+
+  node(op: string, inputs: string[], outputs: string[], attrs: Record<string, Attr> = {}): Onnx.INodeProto {
+    return onnx.NodeProto.create({
+      opType: op,
+      input: inputs,
+      output: outputs,
+      attribute: Object.entries(attrs).map(([k, v]) =>
+        typeof v === "string"
+          ? onnx.AttributeProto.create({ name: k, s: new TextEncoder().encode(v), type: onnx.AttributeProto.AttributeType.STRING })
+          : Array.isArray(v)
+            ? onnx.AttributeProto.create({ name: k, ints: v, type: onnx.AttributeProto.AttributeType.INTS })
+            : onnx.AttributeProto.create({ name: k, i: v, type: onnx.AttributeProto.AttributeType.INT }),
+      ),
+    });
+  }
+
+  floats(prefix: string, dims: number[], data: Float32Array): string {
+    const name = this.name(prefix);
+    // Copy: rawData must own exactly these bytes (data may be a view of a larger buffer).
+    const bytes = new Uint8Array(Float32Array.from(data).buffer);
+    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: bytes }));
+    return name;
+  }
+
+  int64s(prefix: string, values: number[], dims = [values.length]): string {
+    const name = this.name(prefix);
+    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: INT64, int64Data: values }));
+    return name;
+  }
+}
+
+/** Conv2D kernel [kh, kw, cin, cout] (TF.js) → [cout, cin, kh, kw] (ONNX). */
+function convKernelToOnnx(k: Float32Array, kh: number, kw: number, cin: number, cout: number): Float32Array {
+  const out = new Float32Array(k.length);
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++)
+      for (let c = 0; c < cin; c++)
+        for (let o = 0; o < cout; o++) out[((o * cin + c) * kh + i) * kw + j] = k[((i * kw + j) * cin + c) * cout + o]!;
+  return out;
+}
+
+/** Conv2D kernel [kh, kw, cin, cout] (TF.js) → the input-gradient kernel [cin, cout, kh, kw], turned by 180°. */
+function flippedTransposed(k: Float32Array, kh: number, kw: number, cin: number, cout: number): Float32Array {
+  const out = new Float32Array(k.length);
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++)
+      for (let c = 0; c < cin; c++)
+        for (let o = 0; o < cout; o++) out[((c * cout + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)] = k[((i * kw + j) * cin + c) * cout + o]!;
+  return out;
+}
+
+/** TF's "same" padding for stride 1: the extra row/column goes at the end. [top, left, bottom, right] */
+function samePads(kh: number, kw: number): number[] {
+  const [th, tw] = [kh - 1, kw - 1];
+  return [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
+}
+
+interface LayerConfig {
+  activation?: string;
+  padding?: string;
+  strides?: number[];
+  dilationRate?: number | number[];
+  dataFormat?: string;
+  useBias?: boolean;
+  poolSize?: number[];
+  kernelSize?: number[];
+}
+
+const ones = (v: number | number[] | undefined): boolean => v === undefined || (Array.isArray(v) ? v.every((d) => d === 1) : v === 1);
+
+/** The ONNX graphs of `model`, or why it cannot be exported (see the header). */
+export function exportOnnx(model: LayersModel): ExportResult {
+  const inShape = model.inputs[0]?.shape;
+  const outShape = model.outputs[0]?.shape;
+  if (model.inputs.length !== 1 || model.outputs.length !== 1 || !inShape || inShape.length !== 4 || !outShape || outShape.length !== 2) {
+    return { ok: false, reason: "not one image input [N, H, W, C] and one logits output [N, K]" };
+  }
+  const [h0, w0, c0] = inShape.slice(1) as number[];
+  const classes = outShape[1]!;
+  if (![h0, w0, c0, classes].every((d) => Number.isInteger(d) && d! > 0)) return { ok: false, reason: "input or output size not fixed" };
+  const gw = new GraphWriter();
+  let cur = "x";
+  let layout = "nhwc" as Layout;
+  let hwc: [number, number, number] = [h0!, w0!, c0!];
+
+  const bwd: Onnx.INodeProto[] = [];
+  const zero = gw.floats("zero", [], new Float32Array([0]));
+  const toNchw = (): void => {
+    if (layout !== "nhwc") return;
+    const out = gw.name("nchw");
+    gw.forward.push(gw.node("Transpose", [cur], [out], { perm: [0, 3, 1, 2] }));
+    gw.backward.push((g) => {
+      const gi = gw.name("g_nhwc");
+      bwd.push(gw.node("Transpose", [g], [gi], { perm: [0, 2, 3, 1] }));
+      return gi;
+    });
+    cur = out;
+    layout = "nchw";
+  };
+  /** The last ReLU's output and its backward step (a max pool right after it takes that step over). */
+  let lastRelu: { out: string; step: number } | undefined;
+  const activation = (act: string | undefined, layerName: string): string | undefined => {
+    if (act === undefined || act === "linear") return undefined;
+    if (act !== "relu") return `${layerName}: activation ${act} (only relu and linear are exported)`;
+    const out = gw.name("relu");
+    gw.forward.push(gw.node("Relu", [cur], [out]));
+    lastRelu = { out, step: gw.backward.length };
+    gw.backward.push((g) => {
+      // relu(z) > 0 exactly where z > 0; reading the ReLU's output lets onnxruntime fuse it into the layer.
+      const pos = gw.name("pos");
+      const gi = gw.name("g_relu");
+      bwd.push(gw.node("Greater", [out, zero], [pos]), gw.node("Where", [pos, g, zero], [gi]));
+      return gi;
+    });
+    cur = out;
+    return undefined;
+  };
+
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    const cfg = layer.getConfig() as LayerConfig;
+    const weights = layer.getWeights().map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array }));
+    if (cls === "InputLayer") continue;
+    if (cfg.dataFormat !== undefined && cfg.dataFormat !== "channelsLast") return { ok: false, reason: `${layer.name}: data format ${cfg.dataFormat}` };
+    if (cls === "Conv2D") {
+      if (!ones(cfg.strides) || !ones(cfg.dilationRate)) return { ok: false, reason: `${layer.name}: strides or dilation other than 1` };
+      const kernel = weights[0]!;
+      const [kh, kw, cin, cout] = kernel.shape as [number, number, number, number];
+      if (layout === "flat" || cin !== hwc[2]) return { ok: false, reason: `${layer.name}: unexpected input` };
+      toNchw();
+      const pads = cfg.padding === "same" ? samePads(kh, kw) : [0, 0, 0, 0];
+      const w = gw.floats("w", [cout, cin, kh, kw], convKernelToOnnx(kernel.data, kh, kw, cin, cout));
+      const inputs = cfg.useBias === false ? [cur, w] : [cur, w, gw.floats("b", [cout], weights[1]!.data)];
+      const out = gw.name("conv");
+      gw.forward.push(gw.node("Conv", inputs, [out], { kernel_shape: [kh, kw], pads }));
+      // The input gradient of a stride-1 convolution is a convolution of g with the kernel turned
+      // by 180° and its channel axes swapped, padded by k − 1 − p (ConvTranspose computes the same,
+      // but onnxruntime runs Conv several times faster).
+      const wBack = gw.floats("w_back", [cin, cout, kh, kw], flippedTransposed(kernel.data, kh, kw, cin, cout));
+      const backPads = [kh - 1 - pads[0]!, kw - 1 - pads[1]!, kh - 1 - pads[2]!, kw - 1 - pads[3]!];
+      gw.backward.push((g) => {
+        const gi = gw.name("g_conv");
+        bwd.push(gw.node("Conv", [g, wBack], [gi], { kernel_shape: [kh, kw], pads: backPads }));
+        return gi;
+      });
+      cur = out;
+      hwc = cfg.padding === "same" ? [hwc[0], hwc[1], cout] : [hwc[0] - kh + 1, hwc[1] - kw + 1, cout];
+      const err = activation(cfg.activation, layer.name);
+      if (err) return { ok: false, reason: err };
+    } else if (cls === "MaxPooling2D") {
+      const [ph, pw] = cfg.poolSize ?? [2, 2];
+      const [sh, sw] = cfg.strides ?? [ph!, pw!];
+      if (ph !== sh || pw !== sw || ph !== pw || (cfg.padding ?? "valid") !== "valid") return { ok: false, reason: `${layer.name}: only square, non-overlapping, valid max pools are exported` };
+      if (layout === "flat") return { ok: false, reason: `${layer.name}: pool after flatten` };
+      toNchw();
+      const p = ph!;
+      const [oh, ow, c] = [Math.floor(hwc[0] / p), Math.floor(hwc[1] / p), hwc[2]];
+      const input = cur;
+      const hw: [number, number] = [hwc[0], hwc[1]];
+      const out = gw.name("pool");
+      gw.forward.push(gw.node("MaxPool", [input], [out], { kernel_shape: [p, p], strides: [p, p] }));
+      if (lastRelu?.out === input && lastRelu.step === gw.backward.length - 1) {
+        // ReLU then max pool: the position a window's gradient goes to holds the window's maximum,
+        // which is > 0 exactly where the pooled output is — so the ReLU's mask is applied to g at
+        // the pooled resolution (a quarter of the elements), before the pool's gradient.
+        gw.backward.pop();
+        gw.backward.push((g) => {
+          const pos = gw.name("pos");
+          const gi = gw.name("g_relu");
+          bwd.push(gw.node("Greater", [out, zero], [pos]), gw.node("Where", [pos, g, zero], [gi]));
+          return poolGradient(gw, bwd, { input, g: gi, p, hw, ohw: [oh, ow], c, zero });
+        });
+      } else {
+        gw.backward.push((g) => poolGradient(gw, bwd, { input, g, p, hw, ohw: [oh, ow], c, zero }));
+      }
+      cur = out;
+      hwc = [oh, ow, c];
+    } else if (cls === "Flatten") {
+      if (layout === "flat") continue;
+      if (layout === "nchw") {
+        // TF.js flattens in NHWC order.
+        const t = gw.name("nhwc");
+        gw.forward.push(gw.node("Transpose", [cur], [t], { perm: [0, 2, 3, 1] }));
+        gw.backward.push((g) => {
+          const gi = gw.name("g_nchw");
+          bwd.push(gw.node("Transpose", [g], [gi], { perm: [0, 3, 1, 2] }));
+          return gi;
+        });
+        cur = t;
+      }
+      const out = gw.name("flat");
+      gw.forward.push(gw.node("Flatten", [cur], [out]));
+      const back = gw.int64s("shape", [-1, ...hwc]);
+      gw.backward.push((g) => {
+        const gi = gw.name("g_unflat");
+        bwd.push(gw.node("Reshape", [g, back], [gi]));
+        return gi;
+      });
+      cur = out;
+      layout = "flat";
+    } else if (cls === "Dense") {
+      if (layout !== "flat") return { ok: false, reason: `${layer.name}: dense layer on an image (flatten first)` };
+      const kernel = weights[0]!;
+      const [units, width] = [kernel.shape[1]!, kernel.shape[0]!];
+      const w = gw.floats("w", [width, units], kernel.data);
+      const out = gw.name("dense");
+      gw.forward.push(gw.node("Gemm", cfg.useBias === false ? [cur, w] : [cur, w, gw.floats("b", [units], weights[1]!.data)], [out]));
+      gw.backward.push((g) => {
+        const gi = gw.name("g_dense");
+        bwd.push(gw.node("Gemm", [g, w], [gi], { transB: 1 }));
+        return gi;
+      });
+      cur = out;
+      const err = activation(cfg.activation, layer.name);
+      if (err) return { ok: false, reason: err };
+    } else {
+      return { ok: false, reason: `${layer.name}: layer ${cls} is not exported` };
+    }
+  }
+  if (layout !== "flat") return { ok: false, reason: "the model does not end in a dense layer" };
+
+  const forwardNodes = [...gw.forward, gw.node("Identity", [cur], ["logits"])];
+  let g = "g";
+  for (const step of [...gw.backward].reverse()) g = step(g);
+  const vjpNodes = [...gw.forward, ...bwd, gw.node("Identity", [g], ["dx"])];
+  const image = tensorInfo("x", ["N", h0!, w0!, c0!]);
+  const encode = (name: string, nodes: Onnx.INodeProto[], inputs: Onnx.IValueInfoProto[], output: Onnx.IValueInfoProto): Uint8Array =>
+    onnx.ModelProto.encode(
+      onnx.ModelProto.create({
+        irVersion: 8,
+        opsetImport: [{ domain: "", version: 17 }],
+        producerName: "pruning-advisor",
+        graph: onnx.GraphProto.create({ name, node: nodes, initializer: gw.initializers, input: inputs, output: [output] }),
+      }),
+    ).finish();
+  return {
+    ok: true,
+    graphs: {
+      forward: encode("forward", forwardNodes, [image], tensorInfo("logits", ["N", classes])),
+      vjp: encode("vjp", vjpNodes, [image, tensorInfo("g", ["N", classes])], tensorInfo("dx", ["N", h0!, w0!, c0!])),
+      inputShape: [h0!, w0!, c0!],
+      classes,
+    },
+  };
+}
+
+/**
+ * The input gradient of a p×p, stride-p max pool (NCHW): each window's gradient goes to its FIRST
+ * maximum in row-major order, as TF.js's (wasm-heap-kernels.ts). The windows' p² positions become
+ * an axis (SpaceToDepth: channel (i·p + j)·C + c), ArgMax takes the first maximum along it, and
+ * DepthToSpace puts g back at that position. (MaxPool's Indices output gives the same positions
+ * but forces onnxruntime's slow pooling kernel, and a [N, C, oh, p, ow, p] view with two-stage
+ * arg-maxes is slower still: onnxruntime's broadcasting element-wise ops are slow in 6-D.)
+ * A ragged last row or column, which the pool ignores, gets zero gradient.
+ */
+function poolGradient(
+  gw: GraphWriter,
+  bwd: Onnx.INodeProto[],
+  o: { input: string; g: string; p: number; hw: [number, number]; ohw: [number, number]; c: number; zero: string },
+): string {
+  const { p, c } = o;
+  const [h, w] = o.hw;
+  const [oh, ow] = o.ohw;
+  let x = o.input;
+  const ragged = oh * p !== h || ow * p !== w;
+  if (ragged) {
+    const cut = gw.name("cut");
+    bwd.push(gw.node("Slice", [x, gw.int64s("starts", [0, 0]), gw.int64s("ends", [oh * p, ow * p]), gw.int64s("axes", [2, 3])], [cut]));
+    x = cut;
+  }
+  const [s2d, win, arg, isMax, g5, sel, flat, back] = ["windows", "win5", "first_max", "is_max", "g5", "g_sel", "g_sel4", "g_pool"].map((n) => gw.name(n));
+  bwd.push(
+    gw.node("SpaceToDepth", [x], [s2d!], { blocksize: p }),
+    gw.node("Reshape", [s2d!, gw.int64s("shape", [-1, p * p, c, oh, ow])], [win!]),
+    gw.node("ArgMax", [win!], [arg!], { axis: 1, keepdims: 1, select_last_index: 0 }),
+    gw.node("Equal", [gw.int64s("positions", Array.from({ length: p * p }, (_, k) => k), [1, p * p, 1, 1, 1]), arg!], [isMax!]),
+    gw.node("Unsqueeze", [o.g, gw.int64s("axis", [1])], [g5!]),
+    gw.node("Where", [isMax!, g5!, o.zero], [sel!]),
+    gw.node("Reshape", [sel!, gw.int64s("shape", [-1, p * p * c, oh, ow])], [flat!]),
+    gw.node("DepthToSpace", [flat!], [back!], { blocksize: p, mode: "DCR" }),
+  );
+  if (!ragged) return back!;
+  const padded = gw.name("g_pool_full");
+  bwd.push(gw.node("Pad", [back!, gw.int64s("pads", [0, 0, 0, 0, 0, 0, h - oh * p, w - ow * p])], [padded]));
+  return padded;
+}
+
+function tensorInfo(name: string, dims: (number | string)[]): Onnx.IValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType: FLOAT,
+        shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d })) }),
+      }),
+    }),
+  });
+}
