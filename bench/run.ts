@@ -11,6 +11,7 @@ import { DEFAULT_DATA_DIR, head, loadIdxDirectory, type Dataset } from "../src/e
 import { createModel, type Architecture } from "../src/engine/models.js";
 import { tf, type LayersModel } from "../src/engine/tf.js";
 import { pgdLinf } from "../src/engine/attacks/index.js";
+import { compileModel } from "../src/engine/onnx/compiled.js";
 import { batchTensors, trainStep, trainableVariables } from "../src/engine/train.js";
 
 const { values, positionals } = parseArgs({
@@ -85,5 +86,13 @@ if (selected.has("pgd")) {
   if (lenet5 === undefined) trainThroughput("lenet5", head(data.train, 12_800), (m) => (lenet5 = m));
   const [rate, robust] = await pgdThroughput(lenet5!, head(data.test, 1024));
   console.log(JSON.stringify({ workload: "pgd-linf-lenet5", sample_steps_per_s: Math.round(rate), robust_accuracy: robust, ...common }));
+  // The same attack with the model's passes through onnxruntime, as an evaluation cell runs it (src/engine/onnx/).
+  const { engine, release } = compileModel(lenet5!);
+  try {
+    const [ortRate, ortRobust] = await pgdThroughput(lenet5!, head(data.test, 1024));
+    console.log(JSON.stringify({ workload: "pgd-linf-lenet5", passes: engine.name, passes_detail: engine.detail, sample_steps_per_s: Math.round(ortRate), robust_accuracy: ortRobust, ...common }));
+  } finally {
+    release();
+  }
   lenet5!.dispose();
 }

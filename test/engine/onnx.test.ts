@@ -11,7 +11,7 @@ import { createModel } from "../../src/engine/models.js";
 import { mulberry32 } from "../../src/engine/random.js";
 import { sampleLoss } from "../../src/engine/attacks/gradients.js";
 import { exportOnnx } from "../../src/engine/onnx/export.js";
-import { applyModel, compileModel } from "../../src/engine/onnx/compiled.js";
+import { applyModel, compileModel, ORT_SLICE_ROWS } from "../../src/engine/onnx/compiled.js";
 import { loadOrt, ortUnavailableReason } from "../../src/engine/onnx/runtime.js";
 import { evaluateRobustness } from "../../src/engine/evaluation/robustness.js";
 import { pgdLinf } from "../../src/engine/attacks/pgd.js";
@@ -88,6 +88,13 @@ describe("onnxruntime passes", () => {
       x.dispose();
     });
   }
+
+  test("a batch larger than one onnxruntime call (ORT_SLICE_ROWS) runs in slices: the same logits and gradients row for row", () => {
+    const model = createModel({ architecture: "lenet5", inputShape: [28, 28, 1], numClasses: 10, seed: 6 });
+    const x = images(2 * ORT_SLICE_ROWS + 5, [28, 28, 1], 12);
+    compareWithTfjs(model, x, "lenet5 sliced");
+    x.dispose();
+  });
 
   test("max-pool windows with ties send the gradient to their first maximum, as TF.js does", () => {
     // A blank image and positive conv biases: every window of the first pool holds one value four

@@ -30,6 +30,9 @@ export interface OnnxGraphs {
 
 export type ExportResult = { ok: true; graphs: OnnxGraphs } | { ok: false; reason: string };
 
+/** Input channels up to which a convolution's input gradient is a ConvTranspose rather than a Conv (see its use). */
+const FEW_CHANNELS = 8;
+
 type Attr = number | number[] | string;
 type Layout = "nhwc" | "nchw" | "flat";
 
@@ -179,14 +182,18 @@ export function exportOnnx(model: LayersModel): ExportResult {
       const inputs = cfg.useBias === false ? [cur, w] : [cur, w, gw.floats("b", [cout], weights[1]!.data)];
       const out = gw.name("conv");
       gw.forward.push(gw.node("Conv", inputs, [out], { kernel_shape: [kh, kw], pads }));
-      // The input gradient of a stride-1 convolution is a convolution of g with the kernel turned
-      // by 180° and its channel axes swapped, padded by k − 1 − p (ConvTranspose computes the same,
-      // but onnxruntime runs Conv several times faster).
-      const wBack = gw.floats("w_back", [cin, cout, kh, kw], flippedTransposed(kernel.data, kh, kw, cin, cout));
-      const backPads = [kh - 1 - pads[0]!, kw - 1 - pads[1]!, kh - 1 - pads[2]!, kw - 1 - pads[3]!];
+      // The input gradient of a stride-1 convolution: ConvTranspose with the same weights (its
+      // definition), or equally a Conv of g with the kernel turned by 180° and its channel axes
+      // swapped, padded by k − 1 − p. onnxruntime's blocked Conv is the faster of the two when the
+      // gradient has many channels, its ConvTranspose (a GEMM and col2im) when it has few — per
+      // call on 100 rows (bench/onnx-passes.ts' profile): LeNet-5 conv1 (1 channel) 4.2 → 1.1 ms
+      // and conv2 (6) 1.9 → 0.8 ms with ConvTranspose, ConvNet's conv2 (16) 1.4 → 2.5 ms.
+      const backward = cin <= FEW_CHANNELS
+        ? { op: "ConvTranspose", w, pads }
+        : { op: "Conv", w: gw.floats("w_back", [cin, cout, kh, kw], flippedTransposed(kernel.data, kh, kw, cin, cout)), pads: [kh - 1 - pads[0]!, kw - 1 - pads[1]!, kh - 1 - pads[2]!, kw - 1 - pads[3]!] };
       gw.backward.push((g) => {
         const gi = gw.name("g_conv");
-        bwd.push(gw.node("Conv", [g, wBack], [gi], { kernel_shape: [kh, kw], pads: backPads }));
+        bwd.push(gw.node(backward.op, [g, backward.w], [gi], { kernel_shape: [kh, kw], pads: backward.pads }));
         return gi;
       });
       cur = out;
