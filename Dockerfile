@@ -12,7 +12,10 @@ COPY src ./src
 # The web page served at / (web/build.ts bundles it into dist/web during npm run build).
 COPY web ./web
 COPY db ./db
-RUN npm run build && chmod +x dist/cli/main.js && npm prune --omit=dev
+# onnxruntime-node (optional: the attacks' passes, src/engine/onnx/) ships binaries for every
+# platform in its package; the image keeps Linux's (x64, arm64) and drops ~220 MB of the others.
+RUN npm run build && chmod +x dist/cli/main.js && npm prune --omit=dev \
+  && rm -rf node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32
 
 FROM node:20-bookworm-slim
 # The four IDX files in /usr/share/datasets/fashion-mnist (about 30 MB): without them uploads
