@@ -9,7 +9,7 @@ import { tf, type LayersModel } from "../../src/engine/tf.js";
 import { initBackend } from "../../src/engine/backend.js";
 import { createModel } from "../../src/engine/models.js";
 import { mulberry32 } from "../../src/engine/random.js";
-import { sampleLoss } from "../../src/engine/attacks/gradients.js";
+import { lossGradient, sampleLoss } from "../../src/engine/attacks/gradients.js";
 import { exportOnnx } from "../../src/engine/onnx/export.js";
 import { applyModel, compileModel, ORT_SLICE_ROWS } from "../../src/engine/onnx/compiled.js";
 import { loadOrt, ortUnavailableReason } from "../../src/engine/onnx/runtime.js";
@@ -94,6 +94,34 @@ describe("onnxruntime passes", () => {
     const x = images(2 * ORT_SLICE_ROWS + 5, [28, 28, 1], 12);
     compareWithTfjs(model, x, "lenet5 sliced");
     x.dispose();
+  });
+
+  test("lossGradient in one onnxruntime pass: the same loss, logits and input gradient as TF.js's for CE and margin, with and without targets", () => {
+    const model = createModel({ architecture: "convnet", inputShape: [28, 28, 1], numClasses: 10, seed: 7 });
+    const n = ORT_SLICE_ROWS + 7;
+    const x = images(n, [28, 28, 1], 13);
+    const y = tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 3) % 10), "int32");
+    // Every other row targeted (−1 = none); some targets equal the label (zero loss and gradient).
+    const target = tf.tensor1d(Array.from({ length: n }, (_, i) => (i % 2 === 0 ? -1 : (i * 7) % 10)), "int32");
+    for (const kind of ["ce", "margin"] as const) {
+      for (const t of [undefined, target]) {
+        const label = `${kind}${t ? " targeted" : ""}`;
+        const ref = tf.tidy(() => {
+          const r = lossGradient(model, x, y, kind, t);
+          return [r.loss.dataSync(), r.logits.dataSync(), r.grad.dataSync()] as Float32Array[];
+        });
+        const { release } = compileModel(model);
+        const got = tf.tidy(() => {
+          const r = lossGradient(model, x, y, kind, t);
+          return [r.loss.dataSync(), r.logits.dataSync(), r.grad.dataSync()] as Float32Array[];
+        });
+        release();
+        assertNear(got[0]!, ref[0]!, 1e-5, `${label} loss`);
+        assertNear(got[1]!, ref[1]!, 1e-5, `${label} logits`);
+        assertNear(got[2]!, ref[2]!, 1e-5, `${label} gradient`);
+      }
+    }
+    tf.dispose([x, y, target]);
   });
 
   test("max-pool windows with ties send the gradient to their first maximum, as TF.js does", () => {

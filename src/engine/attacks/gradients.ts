@@ -4,7 +4,7 @@
 import { tf, type LayersModel } from "../tf.js";
 import type { AttackTrace, Norm } from "./types.js";
 import { L0_CHANGE_THRESHOLD } from "./verify.js";
-import { applyModel } from "../onnx/compiled.js";
+import { applyModel, compiledLossGradient } from "../onnx/compiled.js";
 
 /**
  * Per-sample attack losses, both increasing as the sample gets closer to misclassification:
@@ -67,6 +67,9 @@ export interface LossGradient {
  * caller's scope (dispose them, or call this inside tf.tidy).
  */
 export function lossGradient(model: LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, kind: AttackLoss, target?: tf.Tensor1D): LossGradient {
+  // A model compiled for onnxruntime computes all three in one pass (onnx/compiled.ts).
+  const fused = compiledLossGradient(model, x, y, kind, target);
+  if (fused) return fused;
   let logitsKept: tf.Tensor2D | undefined;
   let lossKept: tf.Tensor1D | undefined;
   const grad = tf.grad((xi: tf.Tensor) => {

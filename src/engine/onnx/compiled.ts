@@ -18,6 +18,8 @@ import { loadOrt, ortThreads, ortUnavailableReason, OrtGraph } from "./runtime.j
 
 interface Compiled {
   apply: (x: tf.Tensor4D) => tf.Tensor2D;
+  /** The attack loss, its gradient and the logits in one onnxruntime pass (export.ts' loss graphs). */
+  lossGradient: (x: tf.Tensor4D, y: tf.Tensor1D, kind: "ce" | "margin", target?: tf.Tensor1D) => { grad: tf.Tensor4D; logits: tf.Tensor2D; loss: tf.Tensor1D };
   dispose: () => void;
   users: number;
 }
@@ -47,32 +49,42 @@ export function compileModel(model: LayersModel): { engine: PassEngine; release:
   const exported = exportOnnx(model);
   if (!exported.ok) return { engine: { name: "tfjs", detail: `model not exportable to ONNX: ${exported.reason}` }, release: () => undefined };
   const { graphs } = exported;
-  const forward = new OrtGraph(ort, graphs.forward, "logits");
-  const vjp = new OrtGraph(ort, graphs.vjp, "dx");
+  const forward = new OrtGraph(ort, graphs.forward, ["logits"]);
+  const vjp = new OrtGraph(ort, graphs.vjp, ["dx"]);
+  const losses = { ce: new OrtGraph(ort, graphs.loss.ce, ["logits", "loss", "dx"]), margin: new OrtGraph(ort, graphs.loss.margin, ["logits", "loss", "dx"]) };
   const K = graphs.classes;
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor4D;
     const save = args[1] as tf.GradSaveFunc;
     const dims = x.shape;
     const xd = x.dataSync() as Float32Array;
-    const logits = inSlices(dims, K, (rows, at) => forward.run({ x: { data: rowsOf(xd, dims, at, rows), dims: [rows, ...dims.slice(1)] } }));
+    const [logits] = inSlices(dims[0], [K], (rows, at) => forward.run({ x: imageRows(xd, dims, at, rows) }));
     save([x]);
     return {
-      value: tf.tensor2d(logits, [dims[0], K]),
+      value: tf.tensor2d(logits!, [dims[0], K]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const xs = saved[0]!.dataSync() as Float32Array;
         const g = dy.dataSync() as Float32Array;
-        const F = dims[1] * dims[2] * dims[3];
-        const dx = inSlices(dims, F, (rows, at) =>
-          vjp.run({ x: { data: rowsOf(xs, dims, at, rows), dims: [rows, ...dims.slice(1)] }, g: { data: g.subarray(at * K, (at + rows) * K), dims: [rows, K] } }),
-        );
-        return tf.tensor4d(dx, dims);
+        const [dx] = inSlices(dims[0], [dims[1] * dims[2] * dims[3]], (rows, at) => vjp.run({ x: imageRows(xs, dims, at, rows), g: classRows(g, K, at, rows) }));
+        return tf.tensor4d(dx!, dims);
       },
     };
   });
+  const lossGradient: Compiled["lossGradient"] = (x, y, kind, target) => {
+    const dims = x.shape;
+    const n = dims[0];
+    const xd = x.dataSync() as Float32Array;
+    const y1h = oneHot(y.dataSync(), K);
+    const t1h = target ? oneHot(target.dataSync(), K) : new Float32Array(n * K);
+    const [logits, loss, dx] = inSlices(n, [K, 1, dims[1] * dims[2] * dims[3]], (rows, at) =>
+      losses[kind].run({ x: imageRows(xd, dims, at, rows), y1h: classRows(y1h, K, at, rows), t1h: classRows(t1h, K, at, rows) }),
+    );
+    return { grad: tf.tensor4d(dx!, dims), logits: tf.tensor2d(logits!, [n, K]), loss: tf.tensor1d(loss!) };
+  };
   const entry: Compiled = {
     apply: (x) => op(x) as tf.Tensor2D,
-    dispose: () => (forward.dispose(), vjp.dispose()),
+    lossGradient,
+    dispose: () => [forward, vjp, losses.ce, losses.margin].forEach((g) => g.dispose()),
     users: 1,
   };
   compiled.set(model, entry);
@@ -86,21 +98,31 @@ export function compileModel(model: LayersModel): { engine: PassEngine; release:
  */
 export const ORT_SLICE_ROWS = 128;
 
-function rowsOf(data: Float32Array, dims: readonly number[], at: number, rows: number): Float32Array {
+function imageRows(data: Float32Array, dims: readonly number[], at: number, rows: number): { data: Float32Array; dims: number[] } {
   const F = dims[1]! * dims[2]! * dims[3]!;
-  return data.subarray(at * F, (at + rows) * F);
+  return { data: data.subarray(at * F, (at + rows) * F), dims: [rows, dims[1]!, dims[2]!, dims[3]!] };
 }
 
-/** Runs `run` on consecutive slices of at most ORT_SLICE_ROWS rows and concatenates its outputs (`width` values per row). */
-function inSlices(dims: readonly number[], width: number, run: (rows: number, at: number) => Float32Array): Float32Array {
-  const n = dims[0]!;
+function classRows(data: Float32Array, K: number, at: number, rows: number): { data: Float32Array; dims: number[] } {
+  return { data: data.subarray(at * K, (at + rows) * K), dims: [rows, K] };
+}
+
+/** One-hot rows of `labels` over K classes; a label < 0 (no target) gives a zero row. */
+function oneHot(labels: ArrayLike<number>, K: number): Float32Array {
+  const out = new Float32Array(labels.length * K);
+  for (let i = 0; i < labels.length; i++) if (labels[i]! >= 0) out[i * K + labels[i]!] = 1;
+  return out;
+}
+
+/** Runs `run` on consecutive slices of at most ORT_SLICE_ROWS rows and concatenates each output (`widths[k]` values per row). */
+function inSlices(n: number, widths: readonly number[], run: (rows: number, at: number) => Float32Array[]): Float32Array[] {
   if (n <= ORT_SLICE_ROWS) return run(n, 0);
-  const out = new Float32Array(n * width);
+  const outs = widths.map((w) => new Float32Array(n * w));
   for (let at = 0; at < n; at += ORT_SLICE_ROWS) {
     const rows = Math.min(ORT_SLICE_ROWS, n - at);
-    out.set(run(rows, at), at * width);
+    run(rows, at).forEach((part, k) => outs[k]!.set(part, at * widths[k]!));
   }
-  return out;
+  return outs;
 }
 
 function onnxEngine(): PassEngine {
@@ -126,4 +148,21 @@ export function applyModel(model: LayersModel, x: tf.Tensor4D): tf.Tensor2D {
   const c = compiled.get(model);
   if (c && x.shape[0] > 0 && x.dtype === "float32") return c.apply(x);
   return model.apply(x, { training: false }) as tf.Tensor2D;
+}
+
+/**
+ * gradients.ts' lossGradient through one onnxruntime pass while `model` is compiled (the loss and
+ * its gradient at the logits inside the graph: no separate forward pass, no TF.js tape), else
+ * undefined. The same per-sample loss, logits and input gradient within float rounding.
+ */
+export function compiledLossGradient(
+  model: LayersModel,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  kind: "ce" | "margin",
+  target?: tf.Tensor1D,
+): { grad: tf.Tensor4D; logits: tf.Tensor2D; loss: tf.Tensor1D } | undefined {
+  const c = compiled.get(model);
+  if (!c || x.shape[0] === 0 || x.dtype !== "float32") return undefined;
+  return c.lossGradient(x, y, kind, target);
 }

@@ -23,6 +23,12 @@ const INT64 = onnx.TensorProto.DataType.INT64;
 export interface OnnxGraphs {
   forward: Uint8Array;
   vjp: Uint8Array;
+  /**
+   * Per attack loss (gradients.ts' sampleLoss): x, y1h [N, K] (one-hot labels), t1h [N, K]
+   * (one-hot targets, a zero row for none) → logits, loss [N] and dx — the loss computed from the
+   * logits inside the graph, so a loss gradient is one pass instead of a forward then a vjp.
+   */
+  loss: Record<"ce" | "margin", Uint8Array>;
   /** [H, W, C] of one input. */
   inputShape: [number, number, number];
   classes: number;
@@ -132,7 +138,8 @@ export function exportOnnx(model: LayersModel): ExportResult {
   let layout = "nhwc" as Layout;
   let hwc: [number, number, number] = [h0!, w0!, c0!];
 
-  const bwd: Onnx.INodeProto[] = [];
+  // The backward steps emit their nodes here when run; reset before each graph that runs them.
+  let bwd: Onnx.INodeProto[] = [];
   const zero = gw.floats("zero", [], new Float32Array([0]));
   const toNchw = (): void => {
     if (layout !== "nhwc") return;
@@ -272,29 +279,101 @@ export function exportOnnx(model: LayersModel): ExportResult {
   }
   if (layout !== "flat") return { ok: false, reason: "the model does not end in a dense layer" };
 
-  const forwardNodes = [...gw.forward, gw.node("Identity", [cur], ["logits"])];
-  let g = "g";
-  for (const step of [...gw.backward].reverse()) g = step(g);
-  const vjpNodes = [...gw.forward, ...bwd, gw.node("Identity", [g], ["dx"])];
+  const logits = cur;
+  const backwardFrom = (g: string): { nodes: Onnx.INodeProto[]; dx: string } => {
+    bwd = [];
+    let at = g;
+    for (const step of [...gw.backward].reverse()) at = step(at);
+    return { nodes: bwd, dx: at };
+  };
+  const vjp = backwardFrom("g");
   const image = tensorInfo("x", ["N", h0!, w0!, c0!]);
-  const encode = (name: string, nodes: Onnx.INodeProto[], inputs: Onnx.IValueInfoProto[], output: Onnx.IValueInfoProto): Uint8Array =>
+  const perClass = (name: string): Onnx.IValueInfoProto => tensorInfo(name, ["N", classes]);
+  const dx = tensorInfo("dx", ["N", h0!, w0!, c0!]);
+  const encode = (name: string, nodes: Onnx.INodeProto[], inputs: Onnx.IValueInfoProto[], outputs: Onnx.IValueInfoProto[]): Uint8Array =>
     onnx.ModelProto.encode(
       onnx.ModelProto.create({
         irVersion: 8,
         opsetImport: [{ domain: "", version: 17 }],
         producerName: "pruning-advisor",
-        graph: onnx.GraphProto.create({ name, node: nodes, initializer: gw.initializers, input: inputs, output: [output] }),
+        graph: onnx.GraphProto.create({ name, node: nodes, initializer: gw.initializers, input: inputs, output: outputs }),
       }),
     ).finish();
+  const lossGraph = (kind: "ce" | "margin"): Uint8Array => {
+    const head = lossHead(gw, kind, logits);
+    const back = backwardFrom(head.g);
+    const nodes = [...gw.forward, ...head.nodes, ...back.nodes, gw.node("Identity", [logits], ["logits"]), gw.node("Identity", [head.loss], ["loss"]), gw.node("Identity", [back.dx], ["dx"])];
+    return encode(`loss-${kind}`, nodes, [image, perClass("y1h"), perClass("t1h")], [perClass("logits"), tensorInfo("loss", ["N"]), dx]);
+  };
   return {
     ok: true,
     graphs: {
-      forward: encode("forward", forwardNodes, [image], tensorInfo("logits", ["N", classes])),
-      vjp: encode("vjp", vjpNodes, [image, tensorInfo("g", ["N", classes])], tensorInfo("dx", ["N", h0!, w0!, c0!])),
+      forward: encode("forward", [...gw.forward, gw.node("Identity", [logits], ["logits"])], [image], [perClass("logits")]),
+      vjp: encode("vjp", [...gw.forward, ...vjp.nodes, gw.node("Identity", [vjp.dx], ["dx"])], [image, perClass("g")], [dx]),
+      loss: { ce: lossGraph("ce"), margin: lossGraph("margin") },
       inputShape: [h0!, w0!, c0!],
       classes,
     },
   };
+}
+
+/**
+ * gradients.ts' sampleLoss and its gradient at the logits z, as ONNX nodes: with y1h and t1h the
+ * one-hot labels and targets ([N, K], a zero target row for none),
+ *   ce:      loss = logsumexp(z) − z_y,   g = softmax(z) − y1h;
+ *   margin:  loss = max_{j≠y} z_j − z_y,  g = [z_j = that max, j ≠ y] − y1h (every tie, as TF.js's max gradient);
+ *   a row with a target: loss = z_t − z_y, g = t1h − y1h.
+ */
+function lossHead(gw: GraphWriter, kind: "ce" | "margin", z: string): { nodes: Onnx.INodeProto[]; loss: string; g: string } {
+  const n = (prefix: string): string => gw.name(prefix);
+  const nodes: Onnx.INodeProto[] = [];
+  const axis1 = gw.int64s("axes", [1]);
+  const rowSum = (of: string): string => {
+    const out = n("row_sum");
+    nodes.push(gw.node("ReduceSum", [of, axis1], [out], { keepdims: 0 }));
+    return out;
+  };
+  const mul = (a: string, b: string): string => {
+    const out = n("mul");
+    nodes.push(gw.node("Mul", [a, b], [out]));
+    return out;
+  };
+  const sub = (a: string, b: string): string => {
+    const out = n("sub");
+    nodes.push(gw.node("Sub", [a, b], [out]));
+    return out;
+  };
+  const zy = rowSum(mul(z, "y1h"));
+  let base: string;
+  let gBase: string;
+  if (kind === "ce") {
+    const lse = n("lse");
+    const soft = n("softmax");
+    nodes.push(gw.node("ReduceLogSumExp", [z], [lse], { axes: [1], keepdims: 0 }), gw.node("Softmax", [z], [soft], { axis: 1 }));
+    base = sub(lse, zy);
+    gBase = sub(soft, "y1h");
+  } else {
+    const [isTrue, others, top, topRow, isTop, topMask] = ["is_true", "others", "top", "top_row", "is_top", "top_mask"].map(n);
+    nodes.push(
+      gw.node("Cast", ["y1h"], [isTrue!], { to: onnx.TensorProto.DataType.BOOL }),
+      gw.node("Where", [isTrue!, gw.floats("minus_inf", [], new Float32Array([-Infinity])), z], [others!]),
+      gw.node("ReduceMax", [others!], [top!], { axes: [1], keepdims: 0 }),
+      gw.node("ReduceMax", [others!], [topRow!], { axes: [1], keepdims: 1 }),
+      gw.node("Equal", [others!, topRow!], [isTop!]),
+      gw.node("Cast", [isTop!], [topMask!], { to: FLOAT }),
+    );
+    base = sub(top!, zy);
+    gBase = sub(topMask!, "y1h");
+  }
+  const [hasTarget, hasTargetRow, loss, g] = ["has_target", "has_target_row", "loss", "g_logits"].map(n);
+  nodes.push(
+    gw.node("Greater", [rowSum("t1h"), gw.floats("zero_row", [], new Float32Array([0]))], [hasTarget!]),
+    gw.node("Unsqueeze", [hasTarget!, axis1], [hasTargetRow!]),
+  );
+  const targeted = sub(rowSum(mul(z, "t1h")), zy);
+  const gTargeted = sub("t1h", "y1h");
+  nodes.push(gw.node("Where", [hasTarget!, targeted, base], [loss!]), gw.node("Where", [hasTargetRow!, gTargeted, gBase], [g!]));
+  return { nodes, loss: loss!, g: g! };
 }
 
 /**

@@ -66,7 +66,7 @@ export class OrtGraph {
   constructor(
     private readonly ort: OrtModule,
     bytes: Uint8Array,
-    private readonly output: string,
+    private readonly outputs: readonly string[],
   ) {
     ort.initOrt();
     this.session = new ort.binding.InferenceSession();
@@ -80,11 +80,13 @@ export class OrtGraph {
     });
   }
 
-  run(inputs: Record<string, { data: Float32Array; dims: readonly number[] }>): Float32Array {
+  /** The graph's outputs, in the order given to the constructor. */
+  run(inputs: Record<string, { data: Float32Array; dims: readonly number[] }>): Float32Array[] {
     if (this.disposed) throw new Error("onnxruntime session used after dispose");
     const feeds: Record<string, unknown> = {};
     for (const [name, v] of Object.entries(inputs)) feeds[name] = new this.ort.Tensor("float32", v.data, v.dims);
-    return this.session.run(feeds, { [this.output]: null }, {})[this.output]!.data;
+    const out = this.session.run(feeds, Object.fromEntries(this.outputs.map((o) => [o, null])), {});
+    return this.outputs.map((o) => out[o]!.data);
   }
 
   dispose(): void {
