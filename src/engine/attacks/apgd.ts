@@ -39,6 +39,7 @@ import {
   addInBox,
   likelyOtherClasses,
   logitsOf,
+  lossGradient,
   mergeIncomplete,
   misclassified,
   normalizeL2,
@@ -146,14 +147,17 @@ export function apgdCheckpoints(steps: number): number[] {
 /** Yields to the event loop so timers and signals run between long stretches of work. */
 const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/** Per-sample loss [n] from logits [n, K]. */
-type LossFn = (logits: tf.Tensor2D) => tf.Tensor1D;
+/** Per-sample loss [n] from logits [n, K]; `ceLabels` marks gradients.ts' cross-entropy for these labels. */
+type LossFn = ((logits: tf.Tensor2D) => tf.Tensor1D) & { ceLabels?: tf.Tensor1D };
 
 /**
  * One forward and backward pass: the per-sample loss at x, its input gradient and the logits.
  * The returned tensors belong to the caller's scope.
  */
 function lossAndGradient(model: LayersModel, x: tf.Tensor4D, loss: LossFn): { grad: tf.Tensor4D; logits: tf.Tensor2D; loss: tf.Tensor1D } {
+  // The cross-entropy is gradients.ts' own loss: its lossGradient (the same computation, in one
+  // onnxruntime pass when the model is compiled).
+  if (loss.ceLabels) return lossGradient(model, x, loss.ceLabels, "ce");
   let logitsKept: tf.Tensor2D | undefined;
   let lossKept: tf.Tensor1D | undefined;
   const grad = tf.grad((xi: tf.Tensor) => {
@@ -172,7 +176,7 @@ function lossAndGradient(model: LayersModel, x: tf.Tensor4D, loss: LossFn): { gr
 
 /** Cross-entropy per sample. */
 function ceLoss(y: tf.Tensor1D): LossFn {
-  return (logits) => sampleLoss(logits, y, "ce");
+  return Object.assign((logits: tf.Tensor2D) => sampleLoss(logits, y, "ce"), { ceLabels: y });
 }
 
 /**
