@@ -1,14 +1,14 @@
 // A plain sequential TF.js model (Conv2D, MaxPooling2D, Flatten, Dense with ReLU or linear
-// activations — the zoo's lenet300, lenet5 and convnet, and uploads of that shape) written as two
+// activations — the zoo's lenet300, lenet5 and convnet, and uploads of that shape) written as
 // ONNX graphs for onnxruntime (runtime.ts):
 //   forward: x [N, H, W, C] (NHWC, as TF.js) → logits [N, K];
 //   vjp:     x, g [N, K] → dx = gᵀ · ∂logits/∂x [N, H, W, C], the input gradient of any loss whose
-//            gradient at the logits is g (the loss itself stays in TF.js: compiled.ts).
-// The vjp graph recomputes the forward pass and then runs it backwards: a dense layer's input
-// gradient is g·Wᵀ (Gemm with transB), a convolution's is the transposed convolution with the
-// same weights (ConvTranspose is defined as Conv's adjoint), a ReLU's passes g where its input
-// was > 0 (as TF.js's Relu gradient), a 2x2 max pool's sends g to the arg-max of each window
-// (MaxPool's Indices output, MaxUnpool).
+//            gradient at the logits is g (the loss itself stays in TF.js: compiled.ts);
+//   loss:    per attack loss, x and one-hot labels/targets → logits, loss, dx in one pass.
+// A gradient graph recomputes the forward pass and then runs it backwards: a dense layer's input
+// gradient is g·Wᵀ (Gemm with transB), a convolution's the transposed convolution with the same
+// weights, a ReLU's passes g where its input was > 0 (as TF.js's Relu gradient), a max pool's
+// sends g to the first maximum of each window (poolGradient).
 //
 // Anything else (batch normalisation, residual adds, strides, other activations, a softmax head)
 // is not exported: `exportOnnx` returns the reason, and the engine keeps TF.js for that model.
@@ -228,10 +228,10 @@ export function exportOnnx(model: LayersModel): ExportResult {
           const pos = gw.name("pos");
           const gi = gw.name("g_relu");
           bwd.push(gw.node("Greater", [out, zero], [pos]), gw.node("Where", [pos, g, zero], [gi]));
-          return poolGradient(gw, bwd, { input, g: gi, p, hw, ohw: [oh, ow], c, zero });
+          return poolGradient(gw, bwd, { input, g: gi, p, hw, ohw: [oh, ow], c });
         });
       } else {
-        gw.backward.push((g) => poolGradient(gw, bwd, { input, g, p, hw, ohw: [oh, ow], c, zero }));
+        gw.backward.push((g) => poolGradient(gw, bwd, { input, g, p, hw, ohw: [oh, ow], c }));
       }
       cur = out;
       hwc = [oh, ow, c];
@@ -379,16 +379,18 @@ function lossHead(gw: GraphWriter, kind: "ce" | "margin", z: string): { nodes: O
 /**
  * The input gradient of a p×p, stride-p max pool (NCHW): each window's gradient goes to its FIRST
  * maximum in row-major order, as TF.js's (wasm-heap-kernels.ts). The windows' p² positions become
- * an axis (SpaceToDepth: channel (i·p + j)·C + c), ArgMax takes the first maximum along it, and
- * DepthToSpace puts g back at that position. (MaxPool's Indices output gives the same positions
- * but forces onnxruntime's slow pooling kernel, and a [N, C, oh, p, ow, p] view with two-stage
- * arg-maxes is slower still: onnxruntime's broadcasting element-wise ops are slow in 6-D.)
- * A ragged last row or column, which the pool ignores, gets zero gradient.
+ * an axis (SpaceToDepth: channel (i·p + j)·C + c), ArgMax takes the first maximum along it, its
+ * flat position in the input is computed at the pooled resolution, and MaxUnpool scatters g
+ * there. Measured with onnxruntime's profiler on ConvNet (100 rows, one vjp): MaxPool's own
+ * Indices output gives the same positions but forces the slow pooling kernel (27 ms); a mask
+ * (Equal, Where) and DepthToSpace instead of the scatter, 15–16 ms against 14–15; a
+ * [N, C, oh, p, ow, p] view with two-stage arg-maxes, 54 ms (broadcasting element-wise ops are
+ * slow in 6-D). A ragged last row or column, which the pool ignores, gets zero gradient.
  */
 function poolGradient(
   gw: GraphWriter,
   bwd: Onnx.INodeProto[],
-  o: { input: string; g: string; p: number; hw: [number, number]; ohw: [number, number]; c: number; zero: string },
+  o: { input: string; g: string; p: number; hw: [number, number]; ohw: [number, number]; c: number },
 ): string {
   const { p, c } = o;
   const [h, w] = o.hw;
@@ -400,21 +402,31 @@ function poolGradient(
     bwd.push(gw.node("Slice", [x, gw.int64s("starts", [0, 0]), gw.int64s("ends", [oh * p, ow * p]), gw.int64s("axes", [2, 3])], [cut]));
     x = cut;
   }
-  const [s2d, win, arg, isMax, g5, sel, flat, back] = ["windows", "win5", "first_max", "is_max", "g5", "g_sel", "g_sel4", "g_pool"].map((n) => gw.name(n));
+  // Where each window's first maximum sits in the flattened [N, C, H, W] input: per window the
+  // constant c·H·W + p·i·W + p·j, plus the arg-max's offset inside the window, plus n·C·H·W.
+  const within = Array.from({ length: p * p }, (_, k) => Math.floor(k / p) * w + (k % p));
+  const corner = new Array<number>(c * oh * ow);
+  for (let ch = 0; ch < c; ch++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) corner[(ch * oh + i) * ow + j] = ch * h * w + p * i * w + p * j;
+  const [s2d, win, arg, offset, inPlane, shape, count, batch, images, imageBase, at, back] = [
+    "windows", "win5", "first_max", "offset", "in_plane", "shape", "count", "batch", "images", "image_base", "at", "g_pool",
+  ].map((n) => gw.name(n));
   bwd.push(
     gw.node("SpaceToDepth", [x], [s2d!], { blocksize: p }),
     gw.node("Reshape", [s2d!, gw.int64s("shape", [-1, p * p, c, oh, ow])], [win!]),
-    gw.node("ArgMax", [win!], [arg!], { axis: 1, keepdims: 1, select_last_index: 0 }),
-    gw.node("Equal", [gw.int64s("positions", Array.from({ length: p * p }, (_, k) => k), [1, p * p, 1, 1, 1]), arg!], [isMax!]),
-    gw.node("Unsqueeze", [o.g, gw.int64s("axis", [1])], [g5!]),
-    gw.node("Where", [isMax!, g5!, o.zero], [sel!]),
-    gw.node("Reshape", [sel!, gw.int64s("shape", [-1, p * p * c, oh, ow])], [flat!]),
-    gw.node("DepthToSpace", [flat!], [back!], { blocksize: p, mode: "DCR" }),
+    gw.node("ArgMax", [win!], [arg!], { axis: 1, keepdims: 0, select_last_index: 0 }),
+    gw.node("Gather", [gw.int64s("within", within), arg!], [offset!]),
+    gw.node("Add", [offset!, gw.int64s("corner", corner, [1, c, oh, ow])], [inPlane!]),
+    gw.node("Shape", [o.input], [shape!]),
+    gw.node("Gather", [shape!, gw.int64s("first", [0], [])], [count!], { axis: 0 }),
+    gw.node("Range", [gw.int64s("from", [0], []), count!, gw.int64s("step", [1], [])], [batch!]),
+    gw.node("Mul", [batch!, gw.int64s("image_size", [c * h * w], [])], [images!]),
+    gw.node("Reshape", [images!, gw.int64s("shape", [-1, 1, 1, 1])], [imageBase!]),
+    gw.node("Add", [inPlane!, imageBase!], [at!]),
+    // MaxUnpool writes g[n, c, i, j] at those positions of a zero [N, C, H, W] (a ragged last row
+    // or column, which the pool ignores, stays zero).
+    gw.node("MaxUnpool", [o.g, at!, shape!], [back!], { kernel_shape: [p, p], strides: [p, p] }),
   );
-  if (!ragged) return back!;
-  const padded = gw.name("g_pool_full");
-  bwd.push(gw.node("Pad", [back!, gw.int64s("pads", [0, 0, 0, 0, 0, 0, h - oh * p, w - ow * p])], [padded]));
-  return padded;
+  return back!;
 }
 
 function tensorInfo(name: string, dims: (number | string)[]): Onnx.IValueInfoProto {
