@@ -49,9 +49,22 @@ export function compileModel(model: LayersModel): { engine: PassEngine; release:
   const exported = exportOnnx(model);
   if (!exported.ok) return { engine: { name: "tfjs", detail: `model not exportable to ONNX: ${exported.reason}` }, release: () => undefined };
   const { graphs } = exported;
-  const forward = new OrtGraph(ort, graphs.forward, ["logits"]);
-  const vjp = new OrtGraph(ort, graphs.vjp, ["dx"]);
-  const losses = { ce: new OrtGraph(ort, graphs.loss.ce, ["logits", "loss", "dx"]), margin: new OrtGraph(ort, graphs.loss.margin, ["logits", "loss", "dx"]) };
+  const sessions: OrtGraph[] = [];
+  const load = (bytes: Uint8Array, outputs: string[]): OrtGraph => {
+    const g = new OrtGraph(ort, bytes, outputs);
+    sessions.push(g);
+    return g;
+  };
+  let forward: OrtGraph, vjp: OrtGraph, losses: Record<"ce" | "margin", OrtGraph>;
+  try {
+    forward = load(graphs.forward, ["logits"]);
+    vjp = load(graphs.vjp, ["dx"]);
+    losses = { ce: load(graphs.loss.ce, ["logits", "loss", "dx"]), margin: load(graphs.loss.margin, ["logits", "loss", "dx"]) };
+  } catch (e) {
+    // A graph onnxruntime refuses (an operator or shape it does not handle): TF.js does the work.
+    sessions.forEach((g) => g.dispose());
+    return { engine: { name: "tfjs", detail: `onnxruntime did not load the exported graphs: ${(e as Error).message.split("\n")[0]}` }, release: () => undefined };
+  }
   const K = graphs.classes;
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor4D;
@@ -84,7 +97,7 @@ export function compileModel(model: LayersModel): { engine: PassEngine; release:
   const entry: Compiled = {
     apply: (x) => op(x) as tf.Tensor2D,
     lossGradient,
-    dispose: () => [forward, vjp, losses.ce, losses.margin].forEach((g) => g.dispose()),
+    dispose: () => sessions.forEach((g) => g.dispose()),
     users: 1,
   };
   compiled.set(model, entry);
