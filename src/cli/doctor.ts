@@ -1,6 +1,7 @@
 // `advisor doctor`: which TensorFlow.js backend this machine gets (and why the better ones were
-// skipped), the versions in play, and a short speed probe of the engine's two hot loops on
-// LeNet-5: a training step and an input-gradient step (one step of a gradient attack).
+// skipped), the versions in play, which path the attacks' passes take (onnxruntime or TF.js, and
+// why), and a short speed probe of the engine's hot loops on LeNet-5: a training step, an
+// input-gradient step, and one step of a gradient attack as an evaluation runs it.
 // The engine (TensorFlow.js, ~1 s to load) is imported only when the command runs, so the other
 // subcommands do not pay for it.
 import type { Command } from "commander";
@@ -8,21 +9,27 @@ import { packageVersion } from "../paths.js";
 import type { tf as TF } from "../engine/tf.js";
 import type { BackendInfo, initBackend as InitBackend } from "../engine/backend.js";
 import type { createModel as CreateModel } from "../engine/models.js";
+import type { compileModel as CompileModel, PassEngine } from "../engine/onnx/compiled.js";
+import type { lossGradient as LossGradient } from "../engine/attacks/gradients.js";
 import { UsageError } from "./errors.js";
 
 interface Engine {
   tf: typeof TF;
   initBackend: typeof InitBackend;
   createModel: typeof CreateModel;
+  compileModel: typeof CompileModel;
+  lossGradient: typeof LossGradient;
 }
 
 async function loadEngine(): Promise<Engine> {
-  const [{ tf }, { initBackend }, { createModel }] = await Promise.all([
+  const [{ tf }, { initBackend }, { createModel }, { compileModel }, { lossGradient }] = await Promise.all([
     import("../engine/tf.js"),
     import("../engine/backend.js"),
     import("../engine/models.js"),
+    import("../engine/onnx/compiled.js"),
+    import("../engine/attacks/gradients.js"),
   ]);
-  return { tf, initBackend, createModel };
+  return { tf, initBackend, createModel, compileModel, lossGradient };
 }
 
 interface DoctorFlags {
@@ -40,7 +47,17 @@ export interface ProbeResult {
 export interface DoctorReport {
   backend: BackendInfo & { wasmSimd?: boolean; wasmThreads?: boolean };
   versions: { advisor: string; tfjs: string; node: string };
-  probe: { model: "lenet5"; batch: number; data: "random"; train: ProbeResult; inputGradient: ProbeResult };
+  /** The path of the attacks' forward and gradient passes during an evaluation (src/engine/onnx/). */
+  attackPasses: PassEngine;
+  probe: {
+    model: "lenet5";
+    batch: number;
+    data: "random";
+    train: ProbeResult;
+    inputGradient: ProbeResult;
+    /** One cross-entropy lossGradient as PGD takes it, on the attacks' path. */
+    attackGradient: ProbeResult;
+  };
 }
 
 /** The cpu backend manages ~17 samples/s on a LeNet-5 training step: probe it with less. */
@@ -69,8 +86,8 @@ function timeSteps(step: () => void, batch: number, seconds: number): ProbeResul
   return { samplesPerSec: Math.round((steps * batch) / elapsed), steps, seconds: Math.round(elapsed * 100) / 100 };
 }
 
-/** LeNet-5 on random data: training steps (SGD), then input-gradient steps. */
-export function speedProbe(engine: Engine, batch: number, seconds: number): DoctorReport["probe"] {
+/** LeNet-5 on random data: training steps (SGD), input-gradient steps, then attack-gradient steps on the attacks' path. */
+export function speedProbe(engine: Engine, batch: number, seconds: number): DoctorReport["probe"] & { attackPasses: PassEngine } {
   const { tf, createModel } = engine;
   const model = createModel({ architecture: "lenet5", inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
   const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, "float32", 1);
@@ -86,7 +103,7 @@ export function speedProbe(engine: Engine, batch: number, seconds: number): Doct
         value?.dispose();
       },
       batch,
-      seconds / 2,
+      seconds / 3,
     );
     const gradOfInput = tf.grad(loss);
     const inputGradient = timeSteps(
@@ -96,9 +113,24 @@ export function speedProbe(engine: Engine, batch: number, seconds: number): Doct
         g.dispose();
       },
       batch,
-      seconds / 2,
+      seconds / 3,
     );
-    return { model: "lenet5", batch, data: "random", train, inputGradient };
+    const { engine: attackPasses, release } = engine.compileModel(model);
+    let attackGradient: ProbeResult;
+    try {
+      attackGradient = timeSteps(
+        () => {
+          const r = engine.lossGradient(model, x as TF.Tensor4D, labels as TF.Tensor1D, "ce");
+          r.grad.dataSync();
+          tf.dispose([r.grad, r.logits, r.loss]);
+        },
+        batch,
+        seconds / 3,
+      );
+    } finally {
+      release();
+    }
+    return { model: "lenet5", batch, data: "random", train, inputGradient, attackGradient, attackPasses };
   } finally {
     optimizer.dispose();
     tf.dispose([x, labels, y]);
@@ -122,10 +154,12 @@ export async function doctor(opts: { seconds: number; batch?: number }): Promise
   const info = await engine.initBackend();
   const backend = info.name === "wasm" ? { ...info, ...(await wasmFlags(engine.tf)) } : { ...info };
   const batch = opts.batch ?? DEFAULT_BATCH[info.name];
+  const { attackPasses, ...probe } = speedProbe(engine, batch, opts.seconds);
   return {
     backend,
     versions: { advisor: packageVersion(), tfjs: info.tfjsVersion, node: process.version },
-    probe: speedProbe(engine, batch, opts.seconds),
+    attackPasses,
+    probe,
   };
 }
 
@@ -141,9 +175,11 @@ function formatText(r: DoctorReport): string {
     `backend          ${b.label}${extras.length > 0 ? ` (${extras.join(", ")})` : ""}`,
     ...(b.fallbacks.length > 0 ? b.fallbacks.map((f, i) => `${i === 0 ? "skipped         " : "                "} ${f}`) : []),
     `versions         advisor ${r.versions.advisor}, tfjs ${r.versions.tfjs}, node ${r.versions.node}`,
+    `attack passes    ${r.attackPasses.name === "onnxruntime" ? r.attackPasses.detail : `TF.js (${r.attackPasses.detail})`}`,
     `speed probe      lenet5, batch ${r.probe.batch}, random data`,
     `  train step     ${r.probe.train.samplesPerSec} samples/s (${plural(r.probe.train.steps, "step")} in ${r.probe.train.seconds} s)`,
     `  input gradient ${r.probe.inputGradient.samplesPerSec} samples/s (${plural(r.probe.inputGradient.steps, "step")} in ${r.probe.inputGradient.seconds} s)`,
+    `  attack step    ${r.probe.attackGradient.samplesPerSec} samples/s (${plural(r.probe.attackGradient.steps, "step")} in ${r.probe.attackGradient.seconds} s, ${r.attackPasses.name === "onnxruntime" ? "onnxruntime" : "TF.js"})`,
   ];
   if (b.name === "wasm") lines.push("note             the wasm backend uses one core per process: run one worker per core");
   if (b.name === "cpu") lines.push("note             the cpu backend is slow: install @tensorflow/tfjs-node (or tfjs-node-gpu) or use the wasm backend");

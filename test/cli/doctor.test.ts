@@ -22,6 +22,13 @@ test("doctor on wasm names the backend, the skipped packages and the probe's fig
     assert.match(r.stdout, /^skipped {10}tensorflow: @tensorflow\/tfjs-node-gpu and @tensorflow\/tfjs-node are not installed$/m);
   }
   assert.match(r.stdout, /^ {2}train step {5}\d+ samples\/s \(\d+ steps? in [\d.]+ s\)$/m);
+  // onnxruntime-node is installed by npm ci here: the attacks' passes take it, and the probe times one attack step on it.
+  assert.match(r.stdout, /^attack passes {4}onnxruntime-node 1\.30\.0, cpu, 1 thread\(s\)$/m);
+  assert.match(r.stdout, /^ {2}attack step {4}\d+ samples\/s \(\d+ steps? in [\d.]+ s, onnxruntime\)$/m);
+  const off = await runCli(["doctor", "--seconds", "0.2", "--batch", "16"], { ADVISOR_BACKEND: "", ADVISOR_ONNX: "off" });
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(off.stdout, /^attack passes {4}TF\.js \(ADVISOR_ONNX=off\)$/m);
+  assert.match(off.stdout, /^ {2}attack step {4}\d+ samples\/s \(\d+ steps? in [\d.]+ s, TF\.js\)$/m);
   const json = await runCli(["doctor", "--json", "--seconds", "0.2", "--batch", "16"], { ADVISOR_BACKEND: "wasm" });
   assert.equal(json.code, 0, json.stderr);
   const report = JSON.parse(json.stdout) as { backend: { name: string; label: string; requested?: string }; probe: { batch: number } };

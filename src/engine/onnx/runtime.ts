@@ -34,7 +34,7 @@ let loadError = "";
 export function loadOrt(): OrtModule | null {
   if (loaded !== undefined) return loaded;
   if ((process.env.ADVISOR_ONNX ?? "").toLowerCase() === "off") {
-    loadError = "turned off (ADVISOR_ONNX=off)";
+    loadError = "ADVISOR_ONNX=off";
     return (loaded = null);
   }
   try {
