@@ -14,6 +14,7 @@ import { exportOnnx } from "../../src/engine/onnx/export.js";
 import { applyModel, compileModel, ORT_SLICE_ROWS } from "../../src/engine/onnx/compiled.js";
 import { loadOrt, ortUnavailableReason } from "../../src/engine/onnx/runtime.js";
 import { evaluateRobustness } from "../../src/engine/evaluation/robustness.js";
+import { objectiveGradient, resolve as resolveCw, toTanhSpace } from "../../src/engine/attacks/cw.js";
 import { pgdLinf } from "../../src/engine/attacks/pgd.js";
 import { squareLinf } from "../../src/engine/attacks/square.js";
 
@@ -122,6 +123,35 @@ describe("onnxruntime passes", () => {
       }
     }
     tf.dispose([x, y, target]);
+  });
+
+  test("C&W's objective gradient through the fused loss gradient equals TF.js's autodiff of its closure (margin floored at −κ, targets, CE)", () => {
+    const model = createModel({ architecture: "lenet5", inputShape: [28, 28, 1], numClasses: 10, seed: 8 });
+    const n = 24;
+    const x = images(n, [28, 28, 1], 14);
+    const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 10), "int32");
+    const target = tf.tensor1d(Array.from({ length: n }, (_, i) => (i % 3 === 0 ? (i + 4) % 10 : -1)), "int32");
+    const c = tf.tensor1d(Array.from({ length: n }, (_, i) => 0.1 * (1 + (i % 5))));
+    for (const [loss, confidence, t] of [["margin", 0, undefined], ["margin", 2, target], ["ce", 0, undefined]] as const) {
+      const o = resolveCw({ loss, confidence });
+      const w0 = toTanhSpace(x, o.tanhInset);
+      const t0 = tf.tanh(w0) as tf.Tensor4D;
+      // A step away from x, with some pixels pushed past the box (their gradient must be zero).
+      const w = tf.add(w0, tf.mul(images(n, [28, 28, 1], 15), 3)) as tf.Tensor4D;
+      const run = (): Float32Array[] => tf.tidy(() => {
+        const r = objectiveGradient(model, x, t0, y, t, w, c, o);
+        return [r.objective.dataSync(), r.grad.dataSync(), r.logits.dataSync(), r.point.dataSync()] as Float32Array[];
+      });
+      const ref = run();
+      const { release } = compileModel(model);
+      const got = run();
+      release();
+      const label = `${loss} κ=${confidence}${t ? " targeted" : ""}`;
+      assert.ok(ref[1]!.some((v) => v === 0) && ref[1]!.some((v) => v !== 0), `${label}: the case has clipped and free pixels`);
+      for (const [k, what] of ["objective", "gradient", "logits", "point"].entries()) assertNear(got[k]!, ref[k]!, 1e-5, `${label} ${what}`);
+      tf.dispose([w0, t0, w]);
+    }
+    tf.dispose([x, y, target, c]);
   });
 
   test("max-pool windows with ties send the gradient to their first maximum, as TF.js does", () => {

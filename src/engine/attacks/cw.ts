@@ -59,9 +59,9 @@
 // values of c, or the unchanged input when there was none. The point is inside [0, 1] by the
 // clip. verify.ts measures and labels it again.
 import { tf, type LayersModel } from "../tf.js";
-import { applyModel } from "../onnx/compiled.js";
+import { applyModel, compiledLossGradient } from "../onnx/compiled.js";
 import type { AttackBatch, GradientAccess, MinimizationAttack } from "./types.js";
-import { batchNorm, bestOfTargetModes, logitsOf, misclassified, sampleLoss, takeRows, wherePerSample } from "./gradients.js";
+import { batchNorm, bestOfTargetModes, logitsOf, misclassified, perSample, sampleLoss, takeRows, wherePerSample } from "./gradients.js";
 
 export type CwLoss = "margin" | "ce";
 
@@ -95,7 +95,7 @@ export interface CwOptions {
   targets?: number;
 }
 
-interface Resolved {
+export interface Resolved {
   binarySearchSteps: number;
   steps: number;
   stepSize: number;
@@ -116,7 +116,8 @@ const NO_UPPER = 1e10;
 
 const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function resolve(opts: CwOptions): Resolved {
+/** The options with their defaults, checked. Exported for tests. */
+export function resolve(opts: CwOptions): Resolved {
   const r: Resolved = {
     binarySearchSteps: opts.binarySearchSteps ?? 9,
     steps: opts.steps ?? 100,
@@ -166,7 +167,7 @@ function fromTanhSpace(w: tf.Tensor4D, x: tf.Tensor4D, t0: tf.Tensor4D): tf.Tens
 }
 
 /** w₀ = atanh(2x − 1), with x kept `inset` away from 0 and 1. */
-function toTanhSpace(x: tf.Tensor4D, inset: number): tf.Tensor4D {
+export function toTanhSpace(x: tf.Tensor4D, inset: number): tf.Tensor4D {
   return tf.tidy(() => tf.atanh(tf.clipByValue(tf.sub(tf.mul(x, 2), 1), -1 + 2 * inset, 1 - 2 * inset)) as tf.Tensor4D);
 }
 
@@ -179,7 +180,7 @@ function classificationLoss(logits: tf.Tensor2D, y: tf.Tensor1D, target: tf.Tens
   });
 }
 
-interface Step {
+export interface Step {
   grad: tf.Tensor4D;
   /** The point the step evaluated, its logits and its objective [n]. */
   point: tf.Tensor4D;
@@ -187,8 +188,8 @@ interface Step {
   objective: tf.Tensor1D;
 }
 
-/** Objective, its gradient w.r.t. w, and the evaluated point and logits (caller's scope). */
-function objectiveGradient(
+/** Objective, its gradient w.r.t. w, and the evaluated point and logits (caller's scope). Exported for tests. */
+export function objectiveGradient(
   model: LayersModel,
   x: tf.Tensor4D,
   t0: tf.Tensor4D,
@@ -198,6 +199,8 @@ function objectiveGradient(
   c: tf.Tensor1D,
   o: Resolved,
 ): Step {
+  const fused = fusedObjectiveGradient(model, x, t0, y, target, w, c, o);
+  if (fused) return fused;
   let pointKept: tf.Tensor4D | undefined;
   let logitsKept: tf.Tensor2D | undefined;
   let objectiveKept: tf.Tensor1D | undefined;
@@ -216,6 +219,51 @@ function objectiveGradient(
   logitsKept!.dispose();
   objectiveKept!.dispose();
   return out;
+}
+
+/**
+ * objectiveGradient with the classification loss's input gradient from one onnxruntime pass
+ * (gradients.ts' lossGradient on a compiled model: onnx/compiled.ts) and the rest of the chain rule
+ * written out as TF.js's autodiff takes it — the floor at −κ passes the gradient where
+ * −margin >= −κ (tf.maximum), the box clip where the unclipped point is in [0, 1]
+ * (tf.clipByValue), tanh's derivative is 1 − tanh². Undefined when the model is not compiled
+ * (then TF.js differentiates the closure above). Equal within float rounding
+ * (test/engine/onnx.test.ts).
+ */
+function fusedObjectiveGradient(
+  model: LayersModel,
+  x: tf.Tensor4D,
+  t0: tf.Tensor4D,
+  y: tf.Tensor1D,
+  target: tf.Tensor1D | undefined,
+  w: tf.Tensor4D,
+  c: tf.Tensor1D,
+  o: Resolved,
+): Step | undefined {
+  const tw = tf.tanh(w);
+  const raw = tf.tidy(() => tf.add(x, tf.mul(tf.sub(tw, t0), 0.5)) as tf.Tensor4D);
+  const point = tf.clipByValue(raw, 0, 1) as tf.Tensor4D;
+  const r = compiledLossGradient(model, point, y, o.loss === "ce" ? "ce" : "margin", o.loss === "ce" ? undefined : target);
+  if (!r) {
+    tf.dispose([tw, raw, point]);
+    return undefined;
+  }
+  const out = tf.tidy(() => {
+    // f = −CE, or max(−margin, −κ): its value and its gradient w.r.t. the point.
+    const negLoss = tf.neg(r.loss);
+    const f = o.loss === "ce" ? negLoss : tf.maximum(negLoss, -o.confidence);
+    const pass = o.loss === "ce" ? tf.onesLike(r.loss) : tf.cast(tf.greaterEqual(negLoss, -o.confidence), "float32");
+    const dfdPoint = tf.mul(tf.neg(r.grad), perSample(pass));
+    const diff = tf.sub(point, x);
+    const distance = tf.sum(tf.square(tf.reshape(diff, [x.shape[0], -1])), 1);
+    const objective = tf.add(distance, tf.mul(c, f)) as tf.Tensor1D;
+    const dPoint = tf.add(tf.mul(diff, 2), tf.mul(perSample(c), dfdPoint));
+    const inBox = tf.cast(tf.logicalAnd(tf.greaterEqual(raw, 0), tf.lessEqual(raw, 1)), "float32");
+    const grad = tf.mul(tf.mul(tf.mul(dPoint, inBox), 0.5), tf.sub(1, tf.square(tw))) as tf.Tensor4D;
+    return { grad, objective };
+  });
+  tf.dispose([tw, raw, r.grad, r.loss]);
+  return { grad: out.grad, point, logits: r.logits, objective: out.objective };
 }
 
 /**
