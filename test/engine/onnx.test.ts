@@ -15,6 +15,7 @@ import { applyModel, compileModel, ORT_SLICE_ROWS } from "../../src/engine/onnx/
 import { loadOrt, ortUnavailableReason } from "../../src/engine/onnx/runtime.js";
 import { evaluateRobustness } from "../../src/engine/evaluation/robustness.js";
 import { objectiveGradient, resolve as resolveCw, toTanhSpace } from "../../src/engine/attacks/cw.js";
+import { dlrTargetedLoss, lossAndGradient } from "../../src/engine/attacks/apgd.js";
 import { pgdLinf } from "../../src/engine/attacks/pgd.js";
 import { squareLinf } from "../../src/engine/attacks/square.js";
 
@@ -152,6 +153,24 @@ describe("onnxruntime passes", () => {
       tf.dispose([w0, t0, w]);
     }
     tf.dispose([x, y, target, c]);
+  });
+
+  test("APGD's targeted DLR in one onnxruntime pass: the same loss, logits and gradient as TF.js's", () => {
+    const model = createModel({ architecture: "convnet", inputShape: [28, 28, 1], numClasses: 10, seed: 9 });
+    const n = 30;
+    const x = images(n, [28, 28, 1], 16);
+    const y = Int32Array.from({ length: n }, (_, i) => i % 10);
+    const t = Int32Array.from({ length: n }, (_, i) => (i * 7 + 3) % 10);
+    const run = (): Float32Array[] => tf.tidy(() => {
+      const r = lossAndGradient(model, x, dlrTargetedLoss(y, t, 10));
+      return [r.loss.dataSync(), r.logits.dataSync(), r.grad.dataSync()] as Float32Array[];
+    });
+    const ref = run();
+    const { release } = compileModel(model);
+    const got = run();
+    release();
+    for (const [k, what] of ["loss", "logits", "gradient"].entries()) assertNear(got[k]!, ref[k]!, 1e-5, `DLR-T ${what}`);
+    x.dispose();
   });
 
   test("max-pool windows with ties send the gradient to their first maximum, as TF.js does", () => {

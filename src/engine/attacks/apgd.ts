@@ -33,7 +33,7 @@
 // the highest-loss point of the last run (within budget and box; more useful for transfer than x).
 // Attacks only propose: verify.ts measures distance, box and label.
 import { tf, type LayersModel } from "../tf.js";
-import { applyModel } from "../onnx/compiled.js";
+import { applyModel, compiledLossGradient } from "../onnx/compiled.js";
 import { TRACE_NO_FAILED_RUN, type AttackBatch, type FixedBudgetAttack, type GradientAccess } from "./types.js";
 import {
   addInBox,
@@ -147,17 +147,27 @@ export function apgdCheckpoints(steps: number): number[] {
 /** Yields to the event loop so timers and signals run between long stretches of work. */
 const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/** Per-sample loss [n] from logits [n, K]; `ceLabels` marks gradients.ts' cross-entropy for these labels. */
-type LossFn = ((logits: tf.Tensor2D) => tf.Tensor1D) & { ceLabels?: tf.Tensor1D };
+/**
+ * Per-sample loss [n] from logits [n, K]; `ceLabels` marks gradients.ts' cross-entropy for these
+ * labels, `dlrRows` the targeted DLR for these labels and targets (both have a fused onnxruntime
+ * graph: onnx/export.ts).
+ */
+export type LossFn = ((logits: tf.Tensor2D) => tf.Tensor1D) & { ceLabels?: tf.Tensor1D; dlrRows?: { y: Int32Array; t: Int32Array } };
 
 /**
  * One forward and backward pass: the per-sample loss at x, its input gradient and the logits.
  * The returned tensors belong to the caller's scope.
  */
-function lossAndGradient(model: LayersModel, x: tf.Tensor4D, loss: LossFn): { grad: tf.Tensor4D; logits: tf.Tensor2D; loss: tf.Tensor1D } {
+export function lossAndGradient(model: LayersModel, x: tf.Tensor4D, loss: LossFn): { grad: tf.Tensor4D; logits: tf.Tensor2D; loss: tf.Tensor1D } {
   // The cross-entropy is gradients.ts' own loss: its lossGradient (the same computation, in one
   // onnxruntime pass when the model is compiled).
   if (loss.ceLabels) return lossGradient(model, x, loss.ceLabels, "ce");
+  if (loss.dlrRows) {
+    const [y, t] = [tf.tensor1d(loss.dlrRows.y, "int32"), tf.tensor1d(loss.dlrRows.t, "int32")];
+    const fused = compiledLossGradient(model, x, y, "dlr-t", t);
+    tf.dispose([y, t]);
+    if (fused) return fused;
+  }
   let logitsKept: tf.Tensor2D | undefined;
   let lossKept: tf.Tensor1D | undefined;
   const grad = tf.grad((xi: tf.Tensor) => {
@@ -185,14 +195,14 @@ function ceLoss(y: tf.Tensor1D): LossFn {
  * host and enter as constants: the sort order needs no gradient, TopK has none in tfjs, and a
  * copy of the logits through the host keeps the ordering off the gradient tape.
  */
-function dlrTargetedLoss(y: Int32Array, t: Int32Array, classes: number): LossFn {
+export function dlrTargetedLoss(y: Int32Array, t: Int32Array, classes: number): LossFn {
   const m = y.length;
   const num = new Float32Array(m * classes);
   for (let r = 0; r < m; r++) {
     num[r * classes + t[r]!] = 1;
     num[r * classes + y[r]!] = -1;
   }
-  return (logits) =>
+  const fn = (logits: tf.Tensor2D): tf.Tensor1D =>
     tf.tidy(() => {
       const numerator = tf.sum(tf.mul(logits, tf.tensor2d(num, [m, classes])), 1);
       if (classes < 4) return numerator as tf.Tensor1D;
@@ -210,6 +220,7 @@ function dlrTargetedLoss(y: Int32Array, t: Int32Array, classes: number): LossFn 
       const denominator = tf.add(tf.sum(tf.mul(logits, tf.tensor2d(den, [m, classes])), 1), 1e-12);
       return tf.div(numerator, denominator) as tf.Tensor1D;
     });
+  return Object.assign(fn, { dlrRows: { y, t } });
 }
 
 /** The per-row state of one APGD run; every tensor has the run's active rows as first axis. */

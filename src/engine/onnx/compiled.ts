@@ -13,13 +13,13 @@
 // `release`), not cached on first use: a model's weights may change between uses (fine-tuning),
 // and an ONNX graph holds a copy of the weights it was compiled from.
 import { tf, type LayersModel } from "../tf.js";
-import { exportOnnx } from "./export.js";
+import { exportOnnx, type FusedLoss } from "./export.js";
 import { loadOrt, ortThreads, ortUnavailableReason, OrtGraph } from "./runtime.js";
 
 interface Compiled {
   apply: (x: tf.Tensor4D) => tf.Tensor2D;
   /** The attack loss, its gradient and the logits in one onnxruntime pass (export.ts' loss graphs). */
-  lossGradient: (x: tf.Tensor4D, y: tf.Tensor1D, kind: "ce" | "margin", target?: tf.Tensor1D) => { grad: tf.Tensor4D; logits: tf.Tensor2D; loss: tf.Tensor1D };
+  lossGradient: (x: tf.Tensor4D, y: tf.Tensor1D, kind: FusedLoss, target?: tf.Tensor1D) => { grad: tf.Tensor4D; logits: tf.Tensor2D; loss: tf.Tensor1D };
   dispose: () => void;
   users: number;
 }
@@ -55,11 +55,12 @@ export function compileModel(model: LayersModel): { engine: PassEngine; release:
     sessions.push(g);
     return g;
   };
-  let forward: OrtGraph, vjp: OrtGraph, losses: Record<"ce" | "margin", OrtGraph>;
+  let forward: OrtGraph, vjp: OrtGraph, losses: Record<FusedLoss, OrtGraph>;
   try {
     forward = load(graphs.forward, ["logits"]);
     vjp = load(graphs.vjp, ["dx"]);
-    losses = { ce: load(graphs.loss.ce, ["logits", "loss", "dx"]), margin: load(graphs.loss.margin, ["logits", "loss", "dx"]) };
+    const outputs = ["logits", "loss", "dx"];
+    losses = { ce: load(graphs.loss.ce, outputs), margin: load(graphs.loss.margin, outputs), "dlr-t": load(graphs.loss["dlr-t"], outputs) };
   } catch (e) {
     // A graph onnxruntime refuses (an operator or shape it does not handle): TF.js does the work.
     sessions.forEach((g) => g.dispose());
@@ -172,7 +173,7 @@ export function compiledLossGradient(
   model: LayersModel,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
-  kind: "ce" | "margin",
+  kind: FusedLoss,
   target?: tf.Tensor1D,
 ): { grad: tf.Tensor4D; logits: tf.Tensor2D; loss: tf.Tensor1D } | undefined {
   const c = compiled.get(model);

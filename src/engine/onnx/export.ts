@@ -28,11 +28,14 @@ export interface OnnxGraphs {
    * (one-hot targets, a zero row for none) → logits, loss [N] and dx — the loss computed from the
    * logits inside the graph, so a loss gradient is one pass instead of a forward then a vjp.
    */
-  loss: Record<"ce" | "margin", Uint8Array>;
+  loss: Record<FusedLoss, Uint8Array>;
   /** [H, W, C] of one input. */
   inputShape: [number, number, number];
   classes: number;
 }
+
+/** The losses with a fused graph: gradients.ts' sampleLoss kinds, and APGD's targeted DLR (every row targeted). */
+export type FusedLoss = "ce" | "margin" | "dlr-t";
 
 export type ExportResult = { ok: true; graphs: OnnxGraphs } | { ok: false; reason: string };
 
@@ -299,8 +302,8 @@ export function exportOnnx(model: LayersModel): ExportResult {
         graph: onnx.GraphProto.create({ name, node: nodes, initializer: gw.initializers, input: inputs, output: outputs }),
       }),
     ).finish();
-  const lossGraph = (kind: "ce" | "margin"): Uint8Array => {
-    const head = lossHead(gw, kind, logits);
+  const lossGraph = (kind: FusedLoss): Uint8Array => {
+    const head = lossHead(gw, kind, logits, classes);
     const back = backwardFrom(head.g);
     const nodes = [...gw.forward, ...head.nodes, ...back.nodes, gw.node("Identity", [logits], ["logits"]), gw.node("Identity", [head.loss], ["loss"]), gw.node("Identity", [back.dx], ["dx"])];
     return encode(`loss-${kind}`, nodes, [image, perClass("y1h"), perClass("t1h")], [perClass("logits"), tensorInfo("loss", ["N"]), dx]);
@@ -310,7 +313,7 @@ export function exportOnnx(model: LayersModel): ExportResult {
     graphs: {
       forward: encode("forward", [...gw.forward, gw.node("Identity", [logits], ["logits"])], [image], [perClass("logits")]),
       vjp: encode("vjp", [...gw.forward, ...vjp.nodes, gw.node("Identity", [vjp.dx], ["dx"])], [image, perClass("g")], [dx]),
-      loss: { ce: lossGraph("ce"), margin: lossGraph("margin") },
+      loss: { ce: lossGraph("ce"), margin: lossGraph("margin"), "dlr-t": lossGraph("dlr-t") },
       inputShape: [h0!, w0!, c0!],
       classes,
     },
@@ -324,7 +327,8 @@ export function exportOnnx(model: LayersModel): ExportResult {
  *   margin:  loss = max_{j≠y} z_j − z_y,  g = [z_j = that max, j ≠ y] − y1h (every tie, as TF.js's max gradient);
  *   a row with a target: loss = z_t − z_y, g = t1h − y1h.
  */
-function lossHead(gw: GraphWriter, kind: "ce" | "margin", z: string): { nodes: Onnx.INodeProto[]; loss: string; g: string } {
+function lossHead(gw: GraphWriter, kind: FusedLoss, z: string, classes: number): { nodes: Onnx.INodeProto[]; loss: string; g: string } {
+  if (kind === "dlr-t") return dlrTargetedHead(gw, z, classes);
   const n = (prefix: string): string => gw.name(prefix);
   const nodes: Onnx.INodeProto[] = [];
   const axis1 = gw.int64s("axes", [1]);
@@ -427,6 +431,41 @@ function poolGradient(
     gw.node("MaxUnpool", [o.g, at!, shape!], [back!], { kernel_shape: [p, p], strides: [p, p] }),
   );
   return back!;
+}
+
+/**
+ * APGD's targeted DLR (apgd.ts' dlrTargetedLoss) and its gradient at the logits z, every row
+ * targeted: N = z_t − z_y, D = z_π1 − (z_π3 + z_π4)/2 + 1e-12 with π the classes by descending
+ * logit (ties by lower index: TopK's rule and apgd.ts's), loss N/D, gradient (a − (N/D)·b)/D with
+ * a = t1h − y1h and b the one-hot weights of D (the sort order is a constant, as in apgd.ts).
+ * With fewer than 4 classes the loss is N and its gradient a.
+ */
+function dlrTargetedHead(gw: GraphWriter, z: string, classes: number): { nodes: Onnx.INodeProto[]; loss: string; g: string } {
+  const nodes: Onnx.INodeProto[] = [];
+  const axis1 = gw.int64s("axes", [1]);
+  const [a, za, num] = ["dlr_a", "dlr_za", "dlr_num"].map((p) => gw.name(p));
+  nodes.push(gw.node("Sub", ["t1h", "y1h"], [a!]), gw.node("Mul", [z, a!], [za!]), gw.node("ReduceSum", [za!, axis1], [num!], { keepdims: 0 }));
+  if (classes < 4) return { nodes, loss: num!, g: a! };
+  const [top, order, ranks, weighted, b, zb, den0, den, loss, lossRow, denRow, lb, diff, g] = [
+    "dlr_top", "dlr_order", "dlr_ranks", "dlr_weighted", "dlr_b", "dlr_zb", "dlr_den0", "dlr_den", "dlr_loss", "dlr_loss_row", "dlr_den_row", "dlr_lb", "dlr_diff", "dlr_g",
+  ].map((p) => gw.name(p));
+  nodes.push(
+    gw.node("TopK", [z, gw.int64s("k", [4])], [top!, order!], { axis: 1, largest: 1, sorted: 1 }),
+    // One-hot rows of the 4 top classes [N, 4, K], weighted 1, 0, −½, −½ and summed: b [N, K].
+    gw.node("OneHot", [order!, gw.int64s("depth", [classes], []), gw.floats("off_on", [2], new Float32Array([0, 1]))], [ranks!], { axis: -1 }),
+    gw.node("Mul", [ranks!, gw.floats("dlr_weights", [1, 4, 1], new Float32Array([1, 0, -0.5, -0.5]))], [weighted!]),
+    gw.node("ReduceSum", [weighted!, axis1], [b!], { keepdims: 0 }),
+    gw.node("Mul", [z, b!], [zb!]),
+    gw.node("ReduceSum", [zb!, axis1], [den0!], { keepdims: 0 }),
+    gw.node("Add", [den0!, gw.floats("dlr_eps", [], new Float32Array([1e-12]))], [den!]),
+    gw.node("Div", [num!, den!], [loss!]),
+    gw.node("Unsqueeze", [loss!, axis1], [lossRow!]),
+    gw.node("Unsqueeze", [den!, axis1], [denRow!]),
+    gw.node("Mul", [lossRow!, b!], [lb!]),
+    gw.node("Sub", [a!, lb!], [diff!]),
+    gw.node("Div", [diff!, denRow!], [g!]),
+  );
+  return { nodes, loss: loss!, g: g! };
 }
 
 function tensorInfo(name: string, dims: (number | string)[]): Onnx.IValueInfoProto {
