@@ -154,14 +154,19 @@ function releaser(model: LayersModel, entry: Compiled): () => void {
   };
 }
 
+/** The compilation of `model` when it can take the batch `x` (rows, float32), else undefined. */
+function compiledFor(model: LayersModel, x: tf.Tensor4D): Compiled | undefined {
+  const c = compiled.get(model);
+  return c && x.shape[0] > 0 && x.dtype === "float32" ? c : undefined;
+}
+
 /**
  * The logits of `model` at `x` in inference mode: through onnxruntime while the model is compiled
  * (differentiable like any TF.js op), else `model.apply`.
  */
 export function applyModel(model: LayersModel, x: tf.Tensor4D): tf.Tensor2D {
-  const c = compiled.get(model);
-  if (c && x.shape[0] > 0 && x.dtype === "float32") return c.apply(x);
-  return model.apply(x, { training: false }) as tf.Tensor2D;
+  const c = compiledFor(model, x);
+  return c ? c.apply(x) : (model.apply(x, { training: false }) as tf.Tensor2D);
 }
 
 /**
@@ -176,7 +181,5 @@ export function compiledLossGradient(
   kind: FusedLoss,
   target?: tf.Tensor1D,
 ): { grad: tf.Tensor4D; logits: tf.Tensor2D; loss: tf.Tensor1D } | undefined {
-  const c = compiled.get(model);
-  if (!c || x.shape[0] === 0 || x.dtype !== "float32") return undefined;
-  return c.lossGradient(x, y, kind, target);
+  return compiledFor(model, x)?.lossGradient(x, y, kind, target);
 }

@@ -87,23 +87,19 @@ class GraphWriter {
   }
 }
 
-/** Conv2D kernel [kh, kw, cin, cout] (TF.js) → [cout, cin, kh, kw] (ONNX). */
-function convKernelToOnnx(k: Float32Array, kh: number, kw: number, cin: number, cout: number): Float32Array {
+/**
+ * A Conv2D kernel [kh, kw, cin, cout] (TF.js) in ONNX's layout: the forward kernel [cout, cin, kh, kw],
+ * or (`inputGradient`) the input-gradient kernel [cin, cout, kh, kw] turned by 180°.
+ */
+function onnxKernel(k: Float32Array, kh: number, kw: number, cin: number, cout: number, inputGradient = false): Float32Array {
   const out = new Float32Array(k.length);
   for (let i = 0; i < kh; i++)
     for (let j = 0; j < kw; j++)
       for (let c = 0; c < cin; c++)
-        for (let o = 0; o < cout; o++) out[((o * cin + c) * kh + i) * kw + j] = k[((i * kw + j) * cin + c) * cout + o]!;
-  return out;
-}
-
-/** Conv2D kernel [kh, kw, cin, cout] (TF.js) → the input-gradient kernel [cin, cout, kh, kw], turned by 180°. */
-function flippedTransposed(k: Float32Array, kh: number, kw: number, cin: number, cout: number): Float32Array {
-  const out = new Float32Array(k.length);
-  for (let i = 0; i < kh; i++)
-    for (let j = 0; j < kw; j++)
-      for (let c = 0; c < cin; c++)
-        for (let o = 0; o < cout; o++) out[((c * cout + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)] = k[((i * kw + j) * cin + c) * cout + o]!;
+        for (let o = 0; o < cout; o++) {
+          const at = inputGradient ? ((c * cout + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j) : ((o * cin + c) * kh + i) * kw + j;
+          out[at] = k[((i * kw + j) * cin + c) * cout + o]!;
+        }
   return out;
 }
 
@@ -188,7 +184,7 @@ export function exportOnnx(model: LayersModel): ExportResult {
       if (layout === "flat" || cin !== hwc[2]) return { ok: false, reason: `${layer.name}: unexpected input` };
       toNchw();
       const pads = cfg.padding === "same" ? samePads(kh, kw) : [0, 0, 0, 0];
-      const w = gw.floats("w", [cout, cin, kh, kw], convKernelToOnnx(kernel.data, kh, kw, cin, cout));
+      const w = gw.floats("w", [cout, cin, kh, kw], onnxKernel(kernel.data, kh, kw, cin, cout));
       const inputs = cfg.useBias === false ? [cur, w] : [cur, w, gw.floats("b", [cout], weights[1]!.data)];
       const out = gw.name("conv");
       gw.forward.push(gw.node("Conv", inputs, [out], { kernel_shape: [kh, kw], pads }));
@@ -200,7 +196,7 @@ export function exportOnnx(model: LayersModel): ExportResult {
       // and conv2 (6) 1.9 → 0.8 ms with ConvTranspose, ConvNet's conv2 (16) 1.4 → 2.5 ms.
       const backward = cin <= FEW_CHANNELS
         ? { op: "ConvTranspose", w, pads }
-        : { op: "Conv", w: gw.floats("w_back", [cin, cout, kh, kw], flippedTransposed(kernel.data, kh, kw, cin, cout)), pads: [kh - 1 - pads[0]!, kw - 1 - pads[1]!, kh - 1 - pads[2]!, kw - 1 - pads[3]!] };
+        : { op: "Conv", w: gw.floats("w_back", [cin, cout, kh, kw], onnxKernel(kernel.data, kh, kw, cin, cout, true)), pads: [kh - 1 - pads[0]!, kw - 1 - pads[1]!, kh - 1 - pads[2]!, kw - 1 - pads[3]!] };
       gw.backward.push((g) => {
         const gi = gw.name("g_conv");
         bwd.push(gw.node(backward.op, [g, backward.w], [gi], { kernel_shape: [kh, kw], pads: backward.pads }));
