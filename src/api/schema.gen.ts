@@ -255,7 +255,7 @@ export interface paths {
         /**
          * Queue a job that measures a registered model on a grid (API key required).
          * @description Queues a refresh job: a matrix build of the grid — `{"grid": "default"}`, the server's
-         *     default grid (db/grids/default.yaml, 151 cells: hours), or a grid object — with the
+         *     default grid (db/grids/default.yaml, 271 cells for a CNN, 199 for an MLP: hours), or a grid object — with the
          *     registered model as its dense model. The grid is required: a body without one (none, or
          *     `{}`) is a 400 whose `choices` name the default grid and an example grid object, each with
          *     its cells and estimated time. The model is not trained (it IS the dense model); it is pruned with each strategy

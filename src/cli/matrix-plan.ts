@@ -65,9 +65,10 @@ async function calibrationOf(file: string, measuredWorkers: number | undefined) 
 
 export async function planAction(flags: MatrixPlanFlags): Promise<void> {
   const grid: Grid = await loadGrid(flags.grid);
+  const calibration = await calibrationOf(flags.calibration ?? DEFAULT_CALIBRATION_FILE, flags.measuredWorkers);
+  // After every input loaded, so a bad flag's error stays the only line.
   const skipped = notApplicable(grid);
   if (skipped) process.stderr.write(`note: ${skipped}\n`);
-  const calibration = await calibrationOf(flags.calibration ?? DEFAULT_CALIBRATION_FILE, flags.measuredWorkers);
   const modelsDir = path.resolve(flags.modelsDir ?? DEFAULT_MODELS_DIR);
   const estimate = estimatePlan(grid, calibration, {
     workers: flags.workers ?? os.availableParallelism(),

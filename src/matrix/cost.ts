@@ -15,7 +15,8 @@
 // Samples: a cell's time grows linearly with its samples plus a fixed part, the line through two
 // builds measured on the 2-core development machine (README, "The default matrix"): 38.4 s per
 // cell at 100 samples (bench/grids/timing-small.yaml, 1 worker, 93.7 cells/hour) and 154 s at 500
-// (the lenet5 shard of db/grids/default.yaml, 151 cells in 4.04 h on 2 workers = 1.6× one).
+// (the lenet5 shard of the default grid of 2026-11-27, before the paper's pruning set joined it:
+// 151 cells in 4.04 h on 2 workers = 1.6× one).
 // An architecture the table does not know (an uploaded model's label) takes a fallback's costs
 // (LeNet-5, the middle of the zoo); every such substitution is listed in the estimate's notes.
 // Not modelled: attack settings other than the calibrated ones (steps, restarts, queries), other

@@ -36,12 +36,12 @@ test("item 3: a refresh without a grid queues nothing and answers 400 naming the
     assert.equal(res.body.field, "grid");
     const choices = res.body.choices as { grid: unknown; cells: number; samples: number; estimatedSeconds: number; estimate: string }[];
     assert.equal(choices[0]!.grid, "default");
-    assert.equal(choices[0]!.cells, 151, "the default grid for one model: 1 train, 3 craft, 3 dense + 36 × (1 prune + 3 eval)");
+    assert.equal(choices[0]!.cells, 271, "the default grid for one CNN: 1 train, 3 craft, 3 dense + 11 strategies × 6 rates × (1 prune + 3 eval)");
     assert.equal(choices[0]!.samples, 500);
     assert.ok(choices[0]!.estimatedSeconds > 3600, `hours: ${choices[0]!.estimate}`);
     assert.equal(typeof choices[1]!.grid, "object");
     assert.ok(choices[1]!.cells < 10 && choices[1]!.estimatedSeconds < 600, JSON.stringify(choices[1]));
-    assert.match(String(res.body.detail), /a refresh needs an explicit grid: \{"grid": "default"\} runs the server's default grid — 151 cells of 500 samples, ≈ \d+(\.\d)? h; \{"grid": \{…\}\} runs your own/);
+    assert.match(String(res.body.detail), /a refresh needs an explicit grid: \{"grid": "default"\} runs the server's default grid — 271 cells of 500 samples, ≈ \d+(\.\d)? h; \{"grid": \{…\}\} runs your own/);
   }
   const unknown = await refresh(api, id, { grid: "everything" });
   assert.equal(unknown.status, 400);
@@ -51,7 +51,7 @@ test("item 3: a refresh without a grid queues nothing and answers 400 naming the
   // The CLI: no --grid → exit 2 with the same choices, before anything is opened.
   const cli = await runCli(["refresh", id, "--db", path.join(path.dirname(api.dbFile), "none.sqlite")], {});
   assert.equal(cli.code, 2, cli.stderr);
-  assert.match(cli.stderr, /a refresh needs an explicit grid: --grid default runs the server's default grid — 151 cells of 500 samples, ≈ [\d.]+ h; --grid FILE runs your own/);
+  assert.match(cli.stderr, /a refresh needs an explicit grid: --grid default runs the server's default grid — 271 cells of 500 samples, ≈ [\d.]+ h; --grid FILE runs your own/);
 });
 
 test("item 8: a refresh grid giving only fmn.steps keeps every other attack setting of the default grid", async (t) => {

@@ -6,8 +6,7 @@
 //   - the prune-duration inference on a hand-made timeline (known answer);
 //   - db/calibration.json is exactly what `matrix calibrate` derives from db/matrix.jsonl (never
 //     edited by hand), and the plan of db/grids/default.yaml it gives lies near the wall times
-//     measured when that matrix was built (README: 1.97 h for 142 of lenet300's 151 cells, 4.04 h
-//     for lenet5's, ≈ 5.5 h for the ConvNet's, each shard on 2 workers).
+//     measured when that matrix was built (README, "The shipped matrix": each shard on 2 workers).
 // The calibration tables below are TEST FIXTURES (made-up costs), not measurements.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -162,18 +161,12 @@ test("db/calibration.json is what `matrix calibrate` derives from db/matrix.json
 
 test("the plan lies near the measured shard wall times of builds by the engine its calibration comes from", async () => {
   const calibration = await loadCalibration(DEFAULT_CALIBRATION_FILE);
-  // db/matrix.jsonl holds rebuilt lenet300 and lenet5 rows (today's engine) and convnet rows of the
-  // engine of 2026-11-27, so each estimate is checked against a build of the same engine (README).
-  // default.yaml's convnet shard: ≈ 5.5 h measured (2026-11-27/28).
-  const old = estimatePlan(await loadGrid(path.join(root, "db", "grids", "default.yaml")), calibration, { workers: 2, shards: 3, denseExists: () => true });
-  assert.equal(old.cells, 453);
-  assert.match(old.source, /^db\/calibration\.json \(db\/matrix\.jsonl: \d+ evaluation rows/);
-  const convnet = old.shards[2]!.wallSeconds / 3600;
-  assert.ok(Math.abs(convnet - 5.5) / 5.5 < 0.25, `default.yaml shard 3 (convnet): ${convnet.toFixed(2)} h estimated, ≈ 5.5 h measured`);
-  // rebuild.yaml's shard 1/3 — lenet300's 207 cells and 53 of lenet5's: 2.2 h + 44.5 min measured (2026-12-01).
-  const rebuild = estimatePlan(await loadGrid(path.join(root, "db", "grids", "rebuild.yaml")), calibration, { workers: 2, shards: 3, denseExists: () => true });
-  assert.equal(rebuild.shards[0]!.cells, 260);
-  const first = rebuild.shards[0]!.wallSeconds / 3600;
+  const plan = estimatePlan(await loadGrid(path.join(root, "db", "grids", "default.yaml")), calibration, { workers: 2, shards: 3, denseExists: () => true });
+  assert.equal(plan.cells, 769);
+  assert.match(plan.source, /^db\/calibration\.json \(db\/matrix\.jsonl: \d+ evaluation rows/);
+  // Shard 1/3 — lenet300's 207 cells and 53 of lenet5's: 2.2 h + 44.5 min measured (2026-12-01).
+  assert.equal(plan.shards[0]!.cells, 260);
+  const first = plan.shards[0]!.wallSeconds / 3600;
   const measured = 2.2 + 44.5 / 60;
-  assert.ok(Math.abs(first - measured) / measured < 0.25, `rebuild.yaml shard 1: ${first.toFixed(2)} h estimated, ${measured.toFixed(2)} h measured`);
+  assert.ok(Math.abs(first - measured) / measured < 0.25, `default.yaml shard 1: ${first.toFixed(2)} h estimated, ${measured.toFixed(2)} h measured`);
 });

@@ -28,7 +28,8 @@ const planHash = (g: ReturnType<typeof validateGrid>): string =>
     .digest("hex");
 
 test("one-shot keeps the shipped grids' hash and keys byte for byte (measured on main before schedules)", async () => {
-  const d = await loadGrid("db/grids/default.yaml");
+  // The default grid of the first shipped matrix (before the paper's pruning set joined it).
+  const d = await loadGrid("test/fixtures/grid-default-2026-11-27.yaml");
   assert.equal(d.schedule, undefined);
   assert.equal(gridHash(d), "4f8c20189e74de027d1a72150dcdbd3c3d34847f9fa5bcf3c5badf679e04cdb7");
   assert.equal(planHash(d), "8b8bd2433835dfd32848a23fd0c17bca34a7c74e6e034a256b7aed81fa40fb66");
@@ -136,23 +137,21 @@ test("a refresh of an uploaded MLP measures the grid's other strategies, leaving
   assert.ok(planCells(prepared.grid).every((c) => !c.key.includes("kernel/")));
 });
 
-test("the rebuild grids: rebuild.yaml plans every cell of the shipped default grid plus the paper's set and the second seeds; cumulative.yaml chains every strategy", async () => {
-  const shipped = planCells(await loadGrid("db/grids/default.yaml"));
-  const rebuild = planCells(await loadGrid("db/grids/rebuild.yaml"));
-  const keys = new Set(rebuild.map((c) => c.key));
-  // Every cell of what ships today is rebuilt, under the same key (one rebuild replaces the matrix).
-  assert.deepEqual(shipped.filter((c) => !keys.has(c.key)).map((c) => c.key), []);
-  const newPrunes = rebuild.filter((c): c is PruneCell => c.kind === "prune" && !shipped.some((s) => s.key === c.key));
+test("the default grid plans the six strategies and the paper's set at six rates on every architecture, plus the second seeds; cumulative.yaml chains every strategy", async () => {
+  const grid = await loadGrid("db/grids/default.yaml");
+  // The grid of the shipped rows: their grid hash (matrix stats --grid finds no gap when every row is there).
+  assert.equal(gridHash(grid).slice(0, 12), "5ab83dd82439");
+  const cells = planCells(grid);
   const byStrategy = new Map<string, number>();
-  for (const c of newPrunes) byStrategy.set(c.strategy, (byStrategy.get(c.strategy) ?? 0) + 1);
-  // Six rates each; kernel/* only on the two CNNs; filter/* on all three; seven second-seed variants.
+  for (const c of cells) if (c.kind === "prune") byStrategy.set(c.strategy, (byStrategy.get(c.strategy) ?? 0) + 1);
+  // Six rates on each architecture; kernel/* only on the two CNNs; seven second-seed variants.
   assert.deepEqual(Object.fromEntries(byStrategy), {
+    "global-magnitude": 18 + 3, "layer-magnitude": 18, "global-gradient": 18 + 2, "layer-gradient": 18, random: 18 + 2, "structured-l1": 18,
     "kernel/random-local": 12, "kernel/magnitude-local": 12, "kernel/magnitude-global": 12,
     "filter/random-local": 18, "filter/magnitude-global": 18,
-    "global-magnitude": 3, "global-gradient": 2, random: 2,
   });
-  assert.equal(newPrunes.filter((c) => c.key.includes("/p2")).length, 7);
-  assert.equal(rebuild.length, 769);
+  assert.equal(cells.filter((c) => c.kind === "prune" && c.key.includes("/p2")).length, 7);
+  assert.equal(cells.length, 769);
 
   const cumulative = planCells(await loadGrid("db/grids/cumulative.yaml"));
   const chained = cumulative.filter((c) => c.kind === "prune" || c.kind === "evaluate");
