@@ -18,7 +18,7 @@ test("plan of the default grid on 2 workers × 3 shards: cells, core-hours, wall
   const out = r.stdout;
   assert.match(out, /^plan of db\/grids\/default\.yaml \(Default matrix — [^)]*\): 769 cells, 500 samples per cell$/m);
   const shippedRows = (await readFile("db/matrix.jsonl", "utf8")).split("\n").filter((l) => l.length > 0).length;
-  assert.match(out, new RegExp(`^calibrated from: db/calibration\\.json \\(db/matrix\\.jsonl: ${shippedRows} evaluation rows of 3 models \\(convnet, lenet300, lenet5\\) measured \\d{4}-\\d\\d-\\d\\d to \\d{4}-\\d\\d-\\d\\d, backend wasm, code 0\\.1\\.0; built on 2 workers per build\\)$`, "m"));
+  assert.match(out, new RegExp(`^calibrated from: db/calibration\\.json \\(db/matrix\\.jsonl: ${shippedRows} evaluation rows of 3 models \\(convnet, lenet300, lenet5\\) measured \\d{4}-\\d\\d-\\d\\d to \\d{4}-\\d\\d-\\d\\d, backend wasm, wasm\\+onnxruntime, code 0\\.1\\.0; built on 2 workers per build\\)$`, "m"));
   assert.match(out, /^2 workers per machine, 3 shards \(one machine each\); while two or more cells run on a machine each takes 1\.25× as long$/m);
   for (const [kind, cells] of [["train", 3], ["craft", 9], ["prune", 187], ["evaluate", 570], ["all", 769]] as const) {
     assert.match(out, new RegExp(`^${kind} +${cells} +\\d+\\.\\d\\d$`, "m"), kind);
