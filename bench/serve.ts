@@ -33,8 +33,13 @@ async function distIsCurrent(): Promise<boolean> {
   }
 }
 
-/** Starts the service on `db` and waits (up to 120 s) until it answers; `nodeFlags` go before the script (e.g. --cpu-prof). */
+/**
+ * Starts the service on `db` and waits (up to 120 s) until it answers; `nodeFlags` go before the
+ * script (e.g. --cpu-prof), then those of BENCH_SERVER_NODE_FLAGS (space-separated), to measure
+ * the service under other V8 settings without editing the benchmarks.
+ */
 export async function startService(db: string, nodeFlags: string[] = []): Promise<Service> {
+  nodeFlags = [...nodeFlags, ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "")];
   const port = 18800 + Math.floor(Math.random() * 2000);
   const dist = await distIsCurrent();
   const entry = dist ? [path.join(packageRoot, "dist/cli/main.js")] : ["--import", "tsx", path.join(packageRoot, "src/cli/main.ts")];
