@@ -1,15 +1,15 @@
 // The direct stride-1 convolution kernels (src/engine/wasm-conv-forward.ts, wasm-filter-grad.ts)
 // against the routes they replaced, on LeNet-5's layers at batch 128, in process CPU time (the
 // machine is shared): the forward against XNNPACK's fused conv2d (bias + ReLU), the filter
-// gradient against transposes + an XNNPACK conv with the batch as channels (conv2's former route)
-// and im2col columns + ROWS_DOT (conv1's). Calls alternate; prints min / p25 / median CPU ms.
+// gradient against transposes + an XNNPACK conv with the batch as channels (conv2's former route,
+// and the route of every strided convolution; conv1's former route, im2col columns + a chunked
+// dot-product kernel, was removed once unreachable). Calls alternate; prints min / p25 / median CPU ms.
 //   node --import tsx bench/direct-conv.ts [calls, default 50]
 import { initBackend } from "../src/engine/backend.js";
 import { tf } from "../src/engine/tf.js";
 import { CONV_FORWARD } from "../src/engine/wasm-conv-forward.js";
 import { CONV_FILTER_GRAD } from "../src/engine/wasm-filter-grad.js";
 import { registerFusedLayers } from "../src/engine/fused-layers.js";
-import { IM2COL_T, ROWS_DOT } from "../src/engine/wasm-heap-kernels.js";
 
 const cpuMs = (): number => {
   const c = process.cpuUsage();
@@ -34,14 +34,12 @@ for (const l of layers) {
   routes[`${l.name} forward direct`] = () => tf.engine().runKernel(CONV_FORWARD, { x, filter, bias }, { ...geometry, relu: true }) as tf.Tensor;
   routes[`${l.name} forward xnnpack`] = () => tf.fused.conv2d({ x, filter, bias, strides: 1, pad, activation: "relu" });
   routes[`${l.name} filter-grad direct`] = () => tf.engine().runKernel(CONV_FILTER_GRAD, { x, dy }, { ...geometry }) as tf.Tensor;
-  routes[`${l.name} filter-grad before`] =
-    ci === 1
-      ? () => tf.tidy(() => {
-          const columns = tf.engine().runKernel(IM2COL_T, { x }, { ...geometry }) as tf.Tensor;
-          const dyT = tf.transpose(tf.reshape(dy, [n * oh * oh, l.co]));
-          return tf.engine().runKernel(ROWS_DOT, { a: columns, b: dyT }) as tf.Tensor;
-        })
-      : () => tf.tidy(() => tf.transpose(tf.conv2d(tf.transpose(x, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]), 1, "valid"), [1, 2, 0, 3]));
+  // The input padded as the forward pass read it, batch and channel axes swapped, convolved with dy as a kernel.
+  routes[`${l.name} filter-grad transposes+conv`] = () =>
+    tf.tidy(() => {
+      const xp = l.pad > 0 ? tf.pad(x, [[0, 0], [l.pad, l.pad], [l.pad, l.pad], [0, 0]]) : x;
+      return tf.transpose(tf.conv2d(tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D, tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D, 1, "valid"), [1, 2, 0, 3]);
+    });
 }
 const times = new Map<string, number[]>();
 const calls = Number(process.argv[2] ?? 50);

@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { tf } from "../src/engine/tf.js";
 import { initBackend } from "../src/engine/backend.js";
 import { createModel } from "../src/engine/models.js";
+import { CONV_FILTER_GRAD } from "../src/engine/wasm-filter-grad.js";
 import {
   conv2dFilterGradient,
   conv2dInputGradient,
@@ -77,8 +78,7 @@ for (const c of convs) {
     ...time(() => tf.conv2dTranspose(dy, w, c.x, 1, c.pad)),
   });
   // Both layers are stride 1: the registered input gradient is a GEMM plus a col2im scatter-add,
-  // and conv1's single-channel filter gradient an im2col gather, a transpose of dy and chunked
-  // SIMD dot products (ROWS_DOT; wasm-gradients.ts). Caveat: dy and w are the same tensors on
+  // and the filter gradient the direct SIMD kernel (wasm-filter-grad.ts). Caveat: dy and w are the same tensors on
   // every repetition, and tfjs-wasm's matMul keeps XNNPACK's packing of its second operand per
   // tensor, so a matMul route's re-packing (paid every training step, on fresh tensors) is not
   // timed here; bench/train-profile.ts --kernels times it in situ.
@@ -88,7 +88,7 @@ for (const c of convs) {
     layer: c.layer,
     grad: "filter",
     impl: "registered",
-    kernel: c.x[3] === 1 ? "AdvisorIm2ColT+Transpose+AdvisorRowsDot" : "Conv2D",
+    kernel: CONV_FILTER_GRAD,
     ...time(() => tf.tidy(() => conv2dFilterGradient(x, dy, w.shape, attrs))),
   });
   tf.dispose([x, w, y, dy]);

@@ -28,7 +28,7 @@
 // slow); depthwise convolutions have no backprop kernels on wasm.
 import { tf } from "./tf.js";
 import { CONV_FILTER_GRAD, filterGradAvailable, registerFilterGrad, type FilterGradAttrs } from "./wasm-filter-grad.js";
-import { COL2IM, IM2COL_T, MAX_POOL_GRAD, ROWS_DOT, col2imAvailable, registerHeapKernels, type Col2ImAttrs } from "./wasm-heap-kernels.js";
+import { COL2IM, MAX_POOL_GRAD, col2imAvailable, registerHeapKernels, type Col2ImAttrs } from "./wasm-heap-kernels.js";
 
 type Tensor = tf.Tensor;
 type Tensor4D = tf.Tensor4D;
@@ -162,11 +162,7 @@ export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, filterShape: num
     const a: FilterGradAttrs = { n, inH: g.inH, inW: g.inW, ci, oh: g.outH, ow: g.outW, kh, kw, co, top: g.top, left: g.left };
     return tf.engine().runKernel(CONV_FILTER_GRAD, { x, dy }, { ...a }) as Tensor4D;
   }
-  // Unreachable since the direct kernel above (both need wasm SIMD); kept until it is removed
-  // together with IM2COL_T / ROWS_DOT and their SIMD loops.
-  if (g.sh === 1 && g.sw === 1 && x.shape[3] === 1 && useCol2Im(x.shape[0], g, filterShape) && col2imAvailable()) {
-    return conv2dFilterGradientIm2Col(x, dy, filterShape, g);
-  }
+  // Strided convolutions, and any backend without wasm SIMD: one forward convolution.
   // Exactly the rows/columns the forward pass read: padding at the start, and at the end either
   // padding ("same") or dropping the rows a strided "valid" conv never reached.
   const needH = (g.outH - 1) * g.sh + g.kh;
@@ -207,32 +203,6 @@ function useCol2Im(n: number, g: ConvGeometry, filterShape: number[]): boolean {
   return n * g.outH * g.outW * kh * kw * cin <= COL2IM_MAX_FLOATS;
 }
 const COL2IM_MAX_FLOATS = 2 ** 23;
-
-/**
- * dL/dW of a stride-1 convolution of a single-channel input (LeNet-5's conv1) as one matrix
- * product: the input's transposed im2col columns [kh·kw, n·outH·outW] (wasm-heap-kernels.ts,
- * IM2COL_T) times dy [n·outH·outW, cout]. The forward-convolution route convolves the input, its
- * batch as channels, with dy as a kernel: 25 output pixels × 6 output channels over a 100k-long
- * reduction, which XNNPACK runs at a fraction of its speed, after transposing dy.
- * The product itself is ROWS_DOT (columns against the rows of dyᵀ, in cache-sized chunks) where
- * cout is a multiple of 3 and the pixel count of 4, else a matMul: XNNPACK's matMul re-packs the
- * 100k × 6 dy on every call. conv1 at batch 128: matMul 3.0 ms -> ROWS_DOT 1.9-2.1 ms + the
- * transpose 0.3-0.5 ms (tf.profile CPU time); a whole LeNet-5 step 18.1 -> 16.0 ms (best 10-step
- * block, bench/train-profile.ts, load 3.6-4.0). Sums differ from the matMul's by rounding only.
- */
-function conv2dFilterGradientIm2Col(x: Tensor4D, dy: Tensor4D, filterShape: number[], g: ConvGeometry): Tensor4D {
-  const [n] = x.shape;
-  const [kh, kw, , cout] = filterShape as [number, number, number, number];
-  const attrs: Col2ImAttrs = { n, inH: g.inH, inW: g.inW, ci: 1, oh: g.outH, ow: g.outW, kh, kw, top: g.top, left: g.left };
-  const columns = tf.engine().runKernel(IM2COL_T, { x }, { ...attrs }) as Tensor;
-  const m = n * g.outH * g.outW;
-  if (cout % 3 === 0 && m % 4 === 0) {
-    // columns · dy as rows against rows (ROWS_DOT): XNNPACK's matMul would re-pack dy each call.
-    const dyT = tf.transpose(tf.reshape(dy, [m, cout]));
-    return tf.reshape(tf.engine().runKernel(ROWS_DOT, { a: columns, b: dyT }) as Tensor, [kh, kw, 1, cout]);
-  }
-  return tf.reshape(tf.matMul(columns, tf.reshape(dy, [m, cout])), [kh, kw, 1, cout]);
-}
 
 /**
  * dL/dx of a stride-1 convolution as a matrix product and a scatter-add: the im2col columns

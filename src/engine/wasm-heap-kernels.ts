@@ -14,9 +14,6 @@ export const MAX_POOL_GRAD = "AdvisorMaxPoolGrad";
 export const BIAS_ACT_GRAD = "AdvisorBiasActGrad";
 export const ADAM_STEP = "AdvisorAdamStep";
 export const COL2IM = "AdvisorCol2Im";
-export const IM2COL_T = "AdvisorIm2ColT";
-/** out[k, c] = Σ_p a[k, p] · b[c, p]: a · bᵀ for a [K, m] and b [C, m], C a multiple of 3, m of 4. */
-export const ROWS_DOT = "AdvisorRowsDot";
 
 /** COL2IM's attributes: the input-gradient shape, the kernel, and the forward padding (stride 1). */
 export interface Col2ImAttrs {
@@ -238,69 +235,6 @@ function col2im(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?:
   return out;
 }
 
-/**
- * The transposed im2col columns of a single-channel NHWC input for a stride-1 convolution:
- * out[(i, j), (b, h, w)] = x[b, h + i − top, w + j − left, 0], 0 outside the input. With
- * them a filter gradient is one matrix product, columns · dy (wasm-gradients.ts). Attributes as
- * COL2IM's (ci = 1).
- */
-function im2colT(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
-  const backend = args.backend as HeapBackend;
-  const { x } = args.inputs as { x: tf.TensorInfo };
-  const a = args.attrs as unknown as Col2ImAttrs;
-  const fast = simd(backend);
-  if (fast === null) throw new Error(`${IM2COL_T} needs WebAssembly SIMD`);
-  if (a.ci !== 1 || x.shape.join() !== [a.n, a.inH, a.inW, 1].join()) throw new Error(`${IM2COL_T}: input of shape ${x.shape.join("x")}`);
-  const m = a.n * a.oh * a.ow;
-  const out = backend.makeOutput([a.kh * a.kw, m], "float32");
-  const dst = floats(backend, out, "columns");
-  const xv = floats(backend, x, "x");
-  for (let i = 0; i < a.kh; i++) {
-    for (let j = 0; j < a.kw; j++) {
-      const colOff = j - a.left;
-      const wlo = Math.min(a.ow, Math.max(0, -colOff));
-      const whi = Math.max(wlo, Math.min(a.ow, a.inW - colOff));
-      fast.im2colTap(dst.byteOffset + (i * a.kw + j) * m * 4, xv.byteOffset, a.n, a.oh, a.ow, a.inH, a.inW, i - a.top, colOff, wlo, whi);
-    }
-  }
-  return out;
-}
-
-/**
- * a · bᵀ for long rows (ROWS_DOT): a conv1 filter gradient, columns [25, 100k] · dy [100k, 6],
- * through XNNPACK re-packs the 100k × 6 operand on every call and streams the 100k-long
- * reduction from memory seven times; here the rows are taken in chunks of CHUNK floats, so the
- * chunk of all rows of a and b (~125 kB at K = 25, C = 6) stays in cache while every output
- * accumulates it, two a rows against three b rows per pass (dot2x3, wasm-simd.ts).
- */
-function rowsDot(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
-  const backend = args.backend as HeapBackend;
-  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-  const fast = simd(backend);
-  if (fast === null) throw new Error(`${ROWS_DOT} needs WebAssembly SIMD`);
-  const [k, m] = a.shape as [number, number];
-  const [c, mb] = b.shape as [number, number];
-  if (a.shape.length !== 2 || b.shape.length !== 2 || mb !== m || c % 3 !== 0 || m % 4 !== 0 || m === 0) {
-    throw new Error(`${ROWS_DOT}: shapes ${a.shape.join("x")} and ${b.shape.join("x")}`);
-  }
-  const out = backend.makeOutput([k, c], "float32");
-  const o = floats(backend, out, "out");
-  o.fill(0);
-  const av = floats(backend, a, "a");
-  const bv = floats(backend, b, "b");
-  for (let p = 0; p < m; p += ROWS_DOT_CHUNK) {
-    const bytes = Math.min(ROWS_DOT_CHUNK, m - p) * 4;
-    for (let q = 0; q < c; q += 3) {
-      const bq = bv.byteOffset + (q * m + p) * 4;
-      let r = 0;
-      for (; r + 1 < k; r += 2) fast.dot2x3(av.byteOffset + (r * m + p) * 4, m * 4, bq, m * 4, bytes, o.byteOffset + (r * c + q) * 4, c * 4);
-      if (r < k) fast.dot3(av.byteOffset + (r * m + p) * 4, bq, m * 4, bytes, o.byteOffset + (r * c + q) * 4);
-    }
-  }
-  return out;
-}
-const ROWS_DOT_CHUNK = 1024;
-
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
@@ -334,12 +268,6 @@ export function registerHeapKernels(): void {
   }
   if (tf.getKernel(MAX_POOL_GRAD, "wasm") === undefined) {
     tf.registerKernel({ kernelName: MAX_POOL_GRAD, backendName: "wasm", kernelFunc: maxPoolGrad as unknown as tf.KernelFunc });
-  }
-  if (tf.getKernel(IM2COL_T, "wasm") === undefined) {
-    tf.registerKernel({ kernelName: IM2COL_T, backendName: "wasm", kernelFunc: im2colT as unknown as tf.KernelFunc });
-  }
-  if (tf.getKernel(ROWS_DOT, "wasm") === undefined) {
-    tf.registerKernel({ kernelName: ROWS_DOT, backendName: "wasm", kernelFunc: rowsDot as unknown as tf.KernelFunc });
   }
   if (tf.getKernel(COL2IM, "wasm") === undefined) {
     tf.registerKernel({ kernelName: COL2IM, backendName: "wasm", kernelFunc: col2im as unknown as tf.KernelFunc });

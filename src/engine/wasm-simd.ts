@@ -1,7 +1,7 @@
 // Small WebAssembly SIMD loops that run on tfjs-backend-wasm's own memory, for the heap kernels
 // in wasm-heap-kernels.ts: the gradient of a 2x2, stride-2 max pool, the ReLU mask + bias sum of
-// a layer's backward pass, an Adam step (fused-adam.ts), and the im2col gather / col2im scatter-add
-// of convolution gradients computed as matrix products (wasm-gradients.ts). In plain JavaScript these memory-bound passes cost several
+// a layer's backward pass, an Adam step (fused-adam.ts), and the col2im scatter-add of convolution
+// input gradients computed as matrix products (wasm-gradients.ts). In plain JavaScript these memory-bound passes cost several
 // milliseconds per LeNet-5 step (a data-dependent branch per element); as 128-bit SIMD with
 // masks instead of branches they are a few times faster.
 //
@@ -26,12 +26,6 @@ export interface SimdKernels {
   /** As reluBiasGrad without the mask (a linear activation): g = dy. */
   linearBiasGrad(dy: number, y: number, g: number, nBytes: number, pBytes: number, acc: number): void;
   /**
-   * One Adam step over `nBytes` bytes (a multiple of 16), in tfjs's AdamOptimizer's operation
-   * order, each operation rounded to float32 as its kernels do:
-   *   m' = m·b1 + g·(1−b1), v' = v·b2 + (g·g)·(1−b2),
-   *   w' = ((m'/c1) / (sqrt(v'/c2) + eps))·(−lr) + w, with c1 = 1 − b1^t, c2 = 1 − b2^t.
-   */
-  /**
    * Scatter-adds one output row of im2col columns back onto an NHWC input gradient (stride 1):
    * for each of the `ow` output positions w and kernel rows i in [ilo, ihi), the `kw`·ci values
    * at src + (w·kh·kw·ci + i·kw·ci)·4 are added at dst row (i − ilo), column w + j − left,
@@ -42,22 +36,11 @@ export interface SimdKernels {
     left: number, inW: number, kBytes: number,
   ): void;
   /**
-   * One tap (i, j) of a single-channel input's transposed im2col: for every image b and output
-   * row h, the `ow` floats at dst are x[b, h + rowOff, w + colOff] for w in [0, ow), 0 outside the
-   * input; `wlo`/`whi` bound the w whose column lies inside. dst advances ow floats per row.
+   * One Adam step over `nBytes` bytes (a multiple of 16), in tfjs's AdamOptimizer's operation
+   * order, each operation rounded to float32 as its kernels do:
+   *   m' = m·b1 + g·(1−b1), v' = v·b2 + (g·g)·(1−b2),
+   *   w' = ((m'/c1) / (sqrt(v'/c2) + eps))·(−lr) + w, with c1 = 1 − b1^t, c2 = 1 − b2^t.
    */
-  im2colTap(
-    dst: number, x: number, n: number, oh: number, ow: number, inH: number, inW: number, rowOff: number, colOff: number,
-    wlo: number, whi: number,
-  ): void;
-  /**
-   * Three dot products against one row: out[r] += Σ a[i]·b[r·bStride + i] for r in 0..2, over
-   * `nBytes` bytes (a multiple of 16, > 0) of each row; each sum accumulated in four lanes, then
-   * added lane by lane ((l0 + l1) + (l2 + l3)) to the float at out + 4r.
-   */
-  dot3(a: number, b: number, bStride: number, nBytes: number, out: number): void;
-  /** dot3 for two a rows at once, a and a + aStride, into out and out + outStride. */
-  dot2x3(a: number, aStride: number, b: number, bStride: number, nBytes: number, out: number, outStride: number): void;
   adam(
     w: number, m: number, v: number, g: number, outW: number, outM: number, outV: number, nBytes: number,
     b1: number, oneMinusB1: number, b2: number, oneMinusB2: number, c1: number, c2: number, eps: number, negLr: number,
@@ -112,11 +95,6 @@ const BR = (depth: number): number[] => [0x0c, depth];
 const F32_LOAD = [0x2a, 2, 0];
 const F32_STORE = [0x38, 2, 0];
 const F32_ADD = [0x92];
-const F32_ZERO = [0x43, 0, 0, 0, 0];
-const GE_S = [0x4e];
-const OR_I32 = [0x72];
-const IF = [0x04, 0x40];
-const ELSE = [0x05];
 const EQ = [0x46];
 const SELECT = [0x1b];
 const BLOCK = [0x02, 0x40];
@@ -136,7 +114,6 @@ const F32X4_ADD = simd(0xe4);
 const F32X4_MUL = simd(0xe6);
 const F32X4_DIV = simd(0xe7);
 const F32X4_SQRT = simd(0xe3);
-const F32X4_EXTRACT = simd(0x1f); // followed by the lane index
 const F32_NEG_INF = [0x43, 0x00, 0x00, 0x80, 0xff];
 
 /** v128.load of (local a + local b). */
@@ -265,119 +242,6 @@ function col2imRowBody(): number[] {
   ];
 }
 
-function im2colTapBody(): number[] {
-  // params: dst 0, x 1, n 2, oh 3, ow 4, inH 5, inW 6, rowOff 7, colOff 8, wlo 9, whi 10.
-  const [dst, x, n, oh, ow, inH, inW, rowOff, colOff, wlo, whi] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  // i32 locals: b 11, h 12, r 13, d 14, sp 15, w 16, end 17.
-  const [b, h, r, d, sp, w, end] = [11, 12, 13, 14, 15, 16, 17];
-  // Writes zeros to dst floats [from, to) of the current row (w is the counter).
-  const zeros = (from: number[], to: number): number[] => [
-    ...from, ...set(w),
-    ...BLOCK, ...LOOP,
-    ...get(w), ...get(to), ...GE_S, ...BR_IF(1),
-    ...get(d), ...get(w), ...i32(2), ...SHL, ...ADD, ...F32_ZERO, ...F32_STORE,
-    ...get(w), ...i32(1), ...ADD, ...set(w),
-    ...BR(0),
-    ...END, ...END,
-  ];
-  const dAt = [...get(d), ...get(w), ...i32(2), ...SHL, ...ADD];
-  const sAt = [...get(sp), ...get(w), ...i32(2), ...SHL, ...ADD];
-  return [
-    ...get(dst), ...set(d),
-    ...BLOCK, ...get(n), ...i32(0), ...EQ, ...BR_IF(0),
-    ...LOOP, // images b
-    ...i32(0), ...set(h),
-    ...LOOP, // output rows h
-    ...get(h), ...get(rowOff), ...ADD, ...set(r),
-    ...get(r), ...i32(0), ...LT_S, ...get(r), ...get(inH), ...GE_S, ...OR_I32,
-    ...IF,
-    ...zeros(i32(0), ow),
-    ...ELSE,
-    ...zeros(i32(0), wlo),
-    // sp = x + ((b·inH + r)·inW + colOff)·4, so that column w is at sp + 4w.
-    ...get(x), ...get(b), ...get(inH), ...MUL, ...get(r), ...ADD, ...get(inW), ...MUL, ...get(colOff), ...ADD, ...i32(2), ...SHL, ...ADD, ...set(sp),
-    ...get(wlo), ...set(w),
-    ...get(whi), ...i32(4), ...SUB, ...set(end),
-    ...BLOCK, ...LOOP, // 4 floats at a time while w + 4 <= whi
-    ...get(w), ...get(end), ...GT_S, ...BR_IF(1),
-    ...dAt, ...sAt, ...LOAD, ...STORE,
-    ...get(w), ...i32(4), ...ADD, ...set(w),
-    ...BR(0),
-    ...END, ...END,
-    ...BLOCK, ...LOOP, // the rest of the inside columns
-    ...get(w), ...get(whi), ...GE_S, ...BR_IF(1),
-    ...dAt, ...sAt, ...F32_LOAD, ...F32_STORE,
-    ...get(w), ...i32(1), ...ADD, ...set(w),
-    ...BR(0),
-    ...END, ...END,
-    ...zeros(get(whi), ow),
-    ...END,
-    ...get(d), ...get(ow), ...i32(2), ...SHL, ...ADD, ...set(d),
-    ...get(h), ...i32(1), ...ADD, ...set(h),
-    ...get(h), ...get(oh), ...LT_S, ...BR_IF(0),
-    ...END,
-    ...get(b), ...i32(1), ...ADD, ...set(b),
-    ...get(b), ...get(n), ...LT_S, ...BR_IF(0),
-    ...END,
-    ...END,
-  ];
-}
-
-function dot3Body(): number[] {
-  // params: a 0, b 1, bStride 2, nBytes 3, out 4. i32 locals: i 5, b1 6, b2 7; v128: s0 8, s1 9,
-  // s2 10, av 11 (locals start at zero).
-  const [a, b, bStride, nBytes, out, i, b1, b2, s0, s1, s2, av] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-  const mac = (s: number, base: number): number[] => [...get(s), ...get(av), ...loadAt(base, i), ...F32X4_MUL, ...F32X4_ADD, ...set(s)];
-  const flush = (acc: number, r: number): number[] => flushLanes(acc, out, r);
-  return [
-    ...get(b), ...get(bStride), ...ADD, ...set(b1),
-    ...get(b1), ...get(bStride), ...ADD, ...set(b2),
-    ...LOOP,
-    ...loadAt(a, i), ...set(av),
-    ...mac(s0, b), ...mac(s1, b1), ...mac(s2, b2),
-    ...get(i), ...i32(16), ...ADD, ...set(i),
-    ...get(i), ...get(nBytes), ...LT_U, ...BR_IF(0),
-    ...END,
-    ...flush(s0, 0), ...flush(s1, 1), ...flush(s2, 2),
-  ];
-}
-
-function dot2x3Body(): number[] {
-  // params: a 0, aStride 1, b 2, bStride 3, nBytes 4, out 5, outStride 6. i32 locals: i 7, a1 8,
-  // b1 9, b2 10, out1 11; v128: s00..s02 12-14, s10..s12 15-17, av0 18, av1 19, bv 20.
-  const [a, aStride, b, bStride, nBytes, out, outStride, i, a1, b1, b2, out1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-  const [av0, av1, bv] = [18, 19, 20];
-  const acc = (row: number, r: number): number => 12 + 3 * row + r;
-  const mac = (s: number, av: number): number[] => [...get(s), ...get(av), ...get(bv), ...F32X4_MUL, ...F32X4_ADD, ...set(s)];
-  const column = (base: number, r: number): number[] => [...loadAt(base, i), ...set(bv), ...mac(acc(0, r), av0), ...mac(acc(1, r), av1)];
-  return [
-    ...get(a), ...get(aStride), ...ADD, ...set(a1),
-    ...get(b), ...get(bStride), ...ADD, ...set(b1),
-    ...get(b1), ...get(bStride), ...ADD, ...set(b2),
-    ...get(out), ...get(outStride), ...ADD, ...set(out1),
-    ...LOOP,
-    ...loadAt(a, i), ...set(av0),
-    ...loadAt(a1, i), ...set(av1),
-    ...column(b, 0), ...column(b1, 1), ...column(b2, 2),
-    ...get(i), ...i32(16), ...ADD, ...set(i),
-    ...get(i), ...get(nBytes), ...LT_U, ...BR_IF(0),
-    ...END,
-    ...[0, 1, 2].flatMap((r) => flushLanes(acc(0, r), out, r)),
-    ...[0, 1, 2].flatMap((r) => flushLanes(acc(1, r), out1, r)),
-  ];
-}
-
-/** out[r] += (l0 + l1) + (l2 + l3) of the v128 local s (out a local holding a byte offset). */
-function flushLanes(s: number, out: number, r: number): number[] {
-  const lane = (l: number): number[] => [...get(s), ...F32X4_EXTRACT, l];
-  return [
-    ...get(out), ...i32(4 * r), ...ADD,
-    ...get(out), ...i32(4 * r), ...ADD, ...F32_LOAD,
-    ...lane(0), ...lane(1), ...F32_ADD, ...lane(2), ...lane(3), ...F32_ADD, ...F32_ADD,
-    ...F32_ADD, ...F32_STORE,
-  ];
-}
-
 function adamBody(): number[] {
   // params: w 0, m 1, v 2, g 3, outW 4, outM 5, outV 6, n 7 (i32); b1 8, omb1 9, b2 10, omb2 11,
   // c1 12, c2 13, eps 14, negLr 15 (f32). Locals: i 16 (i32); the eight constants splatted 17-24,
@@ -420,34 +284,30 @@ export function func(locals: Array<[number, number]>, body: number[]): number[] 
   return [...leb(code.length), ...code];
 }
 
-/** The module's bytes: memory imported as env.memory, eight exported functions. */
+/** The module's bytes: memory imported as env.memory, five exported functions. */
 export function simdModuleBytes(): Uint8Array {
   const types = [
-    [0x60, 7, ...Array<number>(7).fill(I32), 0], // poolRow2x2, dot2x3
+    [0x60, 7, ...Array<number>(7).fill(I32), 0], // poolRow2x2
     [0x60, 6, ...Array<number>(6).fill(I32), 0], // bias grads
     [0x60, 16, ...Array<number>(8).fill(I32), ...Array<number>(8).fill(F32), 0], // adam
-    [0x60, 11, ...Array<number>(11).fill(I32), 0], // col2imRow, im2colTap
-    [0x60, 5, ...Array<number>(5).fill(I32), 0], // dot3
+    [0x60, 11, ...Array<number>(11).fill(I32), 0], // col2imRow
   ];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [types.length, ...types.flat()]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 0x00]),
-    ...section(3, [8, 0, 1, 1, 2, 3, 3, 4, 0]),
+    ...section(3, [5, 0, 1, 1, 2, 3]),
     ...section(7, [
-      8, ...name("poolRow2x2"), 0x00, 0, ...name("reluBiasGrad"), 0x00, 1, ...name("linearBiasGrad"), 0x00, 2, ...name("adam"), 0x00, 3,
-      ...name("col2imRow"), 0x00, 4, ...name("im2colTap"), 0x00, 5, ...name("dot3"), 0x00, 6, ...name("dot2x3"), 0x00, 7,
+      5, ...name("poolRow2x2"), 0x00, 0, ...name("reluBiasGrad"), 0x00, 1, ...name("linearBiasGrad"), 0x00, 2, ...name("adam"), 0x00, 3,
+      ...name("col2imRow"), 0x00, 4,
     ]),
     ...section(10, [
-      8,
+      5,
       ...func([[6, I32], [11, V128]], poolRow2x2Body()),
       ...func([[2, I32], [2, V128]], biasGradBody(true)),
       ...func([[2, I32], [2, V128]], biasGradBody(false)),
       ...func([[1, I32], [11, V128]], adamBody()),
       ...func([[9, I32]], col2imRowBody()),
-      ...func([[7, I32]], im2colTapBody()),
-      ...func([[3, I32], [4, V128]], dot3Body()),
-      ...func([[5, I32], [9, V128]], dot2x3Body()),
     ]),
   ];
   return new Uint8Array(bytes);

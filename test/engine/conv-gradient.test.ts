@@ -137,13 +137,11 @@ describe("Conv2D gradient on wasm equals the cpu kernels", () => {
     // border ("same", a non-square kernel, channels not a multiple of 4).
     { n: 2, h: 9, w: 7, cin: 5, cout: 5, k: [5, 3], strides: 1, pad: "same" },
     { n: 1, h: 5, w: 4, cin: 2, cout: 3, k: [5, 5], strides: 1, pad: "same" }, // kernel wider than half the input
-    // One input channel, stride 1: the filter gradient as im2col columns · dy (conv1's route too).
+    // One input channel, stride 1 (conv1's case): kernels clipped at the borders.
     { n: 2, h: 6, w: 9, cin: 1, cout: 3, k: [2, 4], strides: 1, pad: "valid" },
     { n: 1, h: 5, w: 3, cin: 1, cout: 2, k: [5, 5], strides: 1, pad: "same" }, // taps entirely outside some rows/columns
     { n: 1, h: 6, w: 7, cin: 1, cout: 2, k: [3, 3], strides: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
-    // ... and as row-by-row dot products (ROWS_DOT) when cout is a multiple of 3 and n·oh·ow of 4:
-    // 1,200 output pixels (a full chunk of 1,024 and a partial one), an odd kh·kw (the last
-    // column row alone), three groups of three output channels; then 9 pixels (matMul again).
+    // 1,200 output pixels, an odd kh·kw, nine output channels; then 9 pixels.
     { n: 3, h: 20, w: 20, cin: 1, cout: 9, k: [3, 3], strides: 1, pad: "same" },
     { n: 1, h: 5, w: 5, cin: 1, cout: 3, k: [3, 3], strides: 1, pad: "valid" },
     // Every stride-1 filter gradient is the direct outer-product kernel (wasm-filter-grad.ts):
