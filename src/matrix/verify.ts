@@ -62,7 +62,7 @@ export interface VerifyReport {
  * dense model's metadata (enough when the variant cache still holds the model; a recreated model
  * is checked against the recorded weights hash anyway).
  */
-export function gridFromProvenance(base: Grid | null, rows: readonly MatrixRow[], dataDir?: string, format: DatasetFormat = "idx"): Grid {
+export function gridFromProvenance(base: Grid | null, rows: readonly MatrixRow[], dataDir?: string, format: DatasetFormat = "idx", chainRates?: readonly number[]): Grid {
   const r0 = rows[0]!;
   const attacks = rows.flatMap((r) => r.attacks);
   const num = (v: unknown, fallback: number): number => (typeof v === "number" && Number.isFinite(v) ? v : fallback);
@@ -74,7 +74,8 @@ export function gridFromProvenance(base: Grid | null, rows: readonly MatrixRow[]
     dataset: { name: r0.dataset, dir: dataDir ?? DEFAULT_DATA_DIR, format },
     architectures: [r0.architecture as Grid["architectures"][number]],
     strategies: [],
-    rates: [r0.requestedRate],
+    // A cumulative variant's chain: the rates it is pruned through (previousRate walks them).
+    rates: chainRates ? [...chainRates] : [r0.requestedRate],
     norms: [r0.norm],
     knowledge: rows.map((r) => r.knowledge),
     budgets: { [r0.norm]: [...r0.budgets] },
@@ -98,6 +99,20 @@ export function gridFromProvenance(base: Grid | null, rows: readonly MatrixRow[]
       sparseRs: { queries: queries ?? g.attacks.sparseRs.queries },
     },
   };
+}
+
+/**
+ * Without the build's grid (a database filled by `matrix import`), the rates a cumulative variant
+ * was pruned through: those of the same model, strategy and pruning seed's cumulative rows up to
+ * its own. A chain with a rate the matrix lacks re-creates other weights, which the recorded
+ * weights hash then refuses — an error, never a silent disagreement.
+ */
+function chainRatesOf(groups: Iterable<readonly MatrixRow[]>, r0: MatrixRow): number[] {
+  const rates = new Set<number>([r0.requestedRate]);
+  for (const [r] of groups) {
+    if (r && r.schedule === "cumulative" && r.modelId === r0.modelId && r.strategy === r0.strategy && r.variantSeed === r0.variantSeed && r.requestedRate < r0.requestedRate) rates.add(r.requestedRate);
+  }
+  return [...rates].sort((a, b) => a - b);
 }
 
 export async function verifyMatrix(store: MatrixStore, dbFile: string, o: VerifyOptions): Promise<VerifyReport> {
@@ -139,7 +154,13 @@ export async function verifyMatrix(store: MatrixStore, dbFile: string, o: Verify
         const buildGrid = builds.find((b) => b.matrix_version === r0.matrixVersion) ?? builds[0];
         // Without the build's grid the directory's files say its format (a bad one fails when loaded).
         const format = buildGrid ? undefined : await detectFormat(o.dataDir ?? DEFAULT_DATA_DIR).catch(() => undefined);
-        const grid = gridFromProvenance(buildGrid ? validateGrid(JSON.parse(buildGrid.grid) as unknown, "the build's grid") : null, rows, o.dataDir, format);
+        const grid = gridFromProvenance(
+          buildGrid ? validateGrid(JSON.parse(buildGrid.grid) as unknown, "the build's grid") : null,
+          rows,
+          o.dataDir,
+          format,
+          cumulative ? chainRatesOf(groups.values(), r0) : undefined,
+        );
         const buf = Buffer.from(r0.sampleIndices, "base64");
         const decoded = new Uint32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
         if (!Array.from(decoded).every((v, i) => v === i) || decoded.length === 0) throw new Error("the row's samples are not the first n test images; cannot re-run");

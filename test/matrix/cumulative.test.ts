@@ -129,4 +129,18 @@ test("cumulative: 4× is pruned from 2×'s fine-tuned variant, the schedule is r
   assert.match(v.stdout, /3\/3 cells agree/);
   assert.match(v.stdout, /eval\/lenet300\/layer-magnitude\/4x\/s1\/cumulative\/linf/);
   assert.ok(existsSync(dir4) && existsSync(dir2), "the chain was recreated");
+
+  // The same from a database filled by `matrix import` (as the shipped file is): no build and so no
+  // grid is recorded, and the chain's rates come from the matrix's own cumulative rows.
+  const exported = path.join(work, "m", "export.jsonl");
+  const imported = path.join(work, "m", "imported.sqlite");
+  assert.equal((await runCli(["matrix", "export", "--db", db, "--out", exported])).code, 0);
+  const imp = await runCli(["matrix", "import", exported, "--db", imported]);
+  assert.equal(imp.code, 0, imp.stderr);
+  const v2 = await runCli(["matrix", "verify", "--sample", "3", "--seed", "1", "--db", imported, "--data", dataDir, "--variants-dir", path.join(work, "m", "v-imported")], {}, 180_000);
+  assert.equal(v2.code, 0, v2.stdout + v2.stderr);
+  assert.match(v2.stdout, /3\/3 cells agree/);
+  assert.match(v2.stdout, /eval\/lenet300\/layer-magnitude\/4x\/s1\/cumulative\/linf/);
+  const meta4again = JSON.parse(await readFile(path.join(work, "m", "v-imported", "lenet300-synthetic-s1", r2.modelId.slice(0, 12), "layer-magnitude-4x-cumulative", "metadata.json"), "utf8")) as ModelMetadata;
+  assert.equal(meta4again.pruning?.parentWeightsSha256, r2.weightsSha256, "re-created from 2x, not from the dense model");
 });
