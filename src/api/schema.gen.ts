@@ -859,6 +859,11 @@ export interface components {
             rate: number;
             /** @description The variant's pruning seed (its rows' `variantSeed`); a variant measured with several pruning seeds has one curve per seed. */
             pruningSeed: number;
+            /**
+             * @description `cumulative`: a variant of the cumulative schedule, pruned from the previous rate's fine-tuned variant (a strategy and rate the matrix holds in both schedules has a curve for each); absent: one-shot.
+             * @enum {string}
+             */
+            schedule?: "cumulative";
             achievedRate: number;
             nonZeroParams: number;
             sparseBytes: number;

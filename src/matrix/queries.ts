@@ -125,6 +125,8 @@ export interface CurvePlot {
   rate: number;
   /** The variant's pruning seed: a variant measured with several seeds has one curve per seed. */
   pruningSeed: number;
+  /** "cumulative" for a variant of the cumulative schedule (absent: one-shot), as in rows and answers. */
+  schedule?: "cumulative";
   achievedRate: number;
   nonZeroParams: number;
   sparseBytes: number;

@@ -704,6 +704,7 @@ export class MatrixStore {
         strategy: row.strategy,
         rate: row.requestedRate,
         pruningSeed: row.variantSeed,
+        ...(row.schedule === "cumulative" ? { schedule: "cumulative" as const } : {}),
         achievedRate: row.achievedRate,
         nonZeroParams: row.nonZeroParams,
         sparseBytes: row.sparseBytes,

@@ -95,6 +95,9 @@ const SCENARIOS: { name: string; scenario: Scenario }[] = [
   { name: "linf-min-compression", scenario: { norm: "linf", budget: 0.03, knowledge: "white-box", sizeLimit: { minCompression: 4 } } },
   { name: "l2-lenet5-max-bytes", scenario: { norm: "l2", budget: 1, knowledge: "transfer", architecture: "lenet5", sizeLimit: { maxBytes: 200_000 } } },
   { name: "l0-structured", scenario: { norm: "l0", budget: 12, knowledge: "black-box", sizeLimit: { structuredOnly: true }, minCleanAccuracy: 0.85 } },
+  // lenet300 holds both schedules: one-shot and cumulative variants of a strategy and rate are two
+  // candidates, two heatmap cells and (as runner-up here) their own curve.
+  { name: "linf-lenet300-both-schedules", scenario: { norm: "linf", budget: 0.01, knowledge: "white-box", architecture: "lenet300", sizeLimit: { minCompression: 4 } } },
 ];
 
 const ALL = "?include=all-alternatives,unscored";
@@ -129,13 +132,14 @@ async function checkAnswer(page: Page, s: Scenario, name: string): Promise<void>
 
   // Curves: the recommendation, the runner-up and the winner's dense model, each once, with bands.
   const runnerUp = lean.alternatives.find((a) => a.rank === 2)?.candidate;
-  const wanted: { modelId: string; strategy: string; rate: number; robustAccuracy?: CandidateSummary["robustAccuracy"] }[] = [];
+  const wanted: { modelId: string; strategy: string; rate: number; schedule?: string; robustAccuracy?: CandidateSummary["robustAccuracy"] }[] = [];
   for (const c of [w, runnerUp, { modelId: w.modelId, strategy: "dense", rate: 1 }]) if (c && !wanted.some((x) => candidateKey(x) === candidateKey(c))) wanted.push({ ...c, robustAccuracy: "robustAccuracy" in c ? c.robustAccuracy : summaryOf(c)?.robustAccuracy });
   const knowledge = w.robustAccuracy!.knowledgeUsed;
   let points = 0;
   for (const c of wanted) {
     const q = new URLSearchParams({ model: c.modelId, norm: s.norm, knowledge, candidates: `${c.strategy}@${c.rate}` });
-    const curves = (await api<Schemas["CurvesResponse"]>("GET", `/v1/matrix/curves?${q.toString()}`)).curves;
+    // Both schedules' curves come back for a strategy and rate: the candidate's own.
+    const curves = (await api<Schemas["CurvesResponse"]>("GET", `/v1/matrix/curves?${q.toString()}`)).curves.filter((x) => (x.schedule === "cumulative") === (c.schedule === "cumulative"));
     // The page draws the row the advisor used (several seeds may have rows).
     const used = (c.robustAccuracy?.evaluationIds ?? []).map(String);
     const curve = curves.find((x) => used.includes(String(x.evaluationId))) ?? curves[0];
@@ -143,6 +147,9 @@ async function checkAnswer(page: Page, s: Scenario, name: string): Promise<void>
     points += curve.points.length;
   }
   assert.equal(await page.locator("#curves-chart g.curve-line path").count(), wanted.length, `${name}: one line per curve`);
+  // Each curve named as its candidate, the schedule included.
+  const columns = await page.locator("#curves-table thead th").allTextContents();
+  for (const c of [w, runnerUp]) if (c) assert.ok(columns.some((t) => t.startsWith(candidateName(c))), `${name}: a curve named ${candidateName(c)} (${columns.join(" | ")})`);
   assert.equal(await page.locator("#curves-chart g.curve-band path").count(), wanted.length, `${name}: one 95 % band per curve`);
   assert.equal(await page.locator("#curves-chart g.curve-points circle").count(), points, `${name}: a dot per measured budget`);
   assert.equal(await page.locator("#curves-chart g.budget-rule line").count(), 1, `${name}: the asked budget marked`);
@@ -153,6 +160,8 @@ async function checkAnswer(page: Page, s: Scenario, name: string): Promise<void>
   // Heatmap: every candidate of the winner's model, those outside the limits greyed, the winner outlined.
   const feasible = new Set([...full.alternatives.map((a) => candidateKey(a.candidate)), ...(full.unscored ?? []).map((u) => candidateKey(u.candidate))]);
   assert.equal(await page.locator("#heatmap-chart rect[data-cell]").count(), everyone.length, `${name}: a cell per candidate`);
+  const places = await page.locator("#heatmap-chart rect[data-cell]").evaluateAll((els) => els.map((e) => `${e.getAttribute("x")},${e.getAttribute("y")}`));
+  assert.equal(new Set(places).size, places.length, `${name}: no two cells drawn on the same place`);
   assert.equal(await page.locator('#heatmap-chart rect[data-status="outside-limits"]').count(), everyone.filter((c) => !feasible.has(candidateKey(c))).length, `${name}: greyed cells`);
   assert.equal(await page.locator("#heatmap-chart g.heat-winner rect").count(), 1);
   assert.equal(await page.locator('#heatmap-chart rect[data-status="recommendation"]').getAttribute("data-cell"), candidateKey(w));

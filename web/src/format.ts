@@ -47,10 +47,14 @@ export function duration(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
-/** "lenet5 · global-magnitude 4×" */
-export function candidateName(c: { architecture: string; strategy: string; rate: number }): string {
-  return c.strategy === "dense" ? `${c.architecture} · dense` : `${c.architecture} · ${c.strategy} ${rate(c.rate)}`;
+/** "lenet5 · global-magnitude 4×", "… 4× (cumulative)" for a variant of the cumulative schedule. */
+export function candidateName(c: { architecture: string; strategy: string; rate: number; schedule?: string }): string {
+  if (c.strategy === "dense") return `${c.architecture} · dense`;
+  return `${c.architecture} · ${c.strategy} ${rate(c.rate)}${c.schedule === "cumulative" ? " (cumulative)" : ""}`;
 }
+
+/** The heatmap row of a candidate: its strategy, a separate row for its cumulative-schedule variants. */
+export const strategyRow = (c: { strategy: string; schedule?: string }): string => (c.schedule === "cumulative" ? `${c.strategy} (cumulative)` : c.strategy);
 
 export const candidateKey = (c: { modelId: string; strategy: string; rate: number; schedule?: string }): string =>
   `${c.modelId}/${c.strategy}@${c.rate}${c.schedule === "cumulative" ? "/cumulative" : ""}`;

@@ -13,7 +13,7 @@ import { activeLimits, failedLimits, shortfall } from "../../src/advisor/limits.
 import { canonicalCandidateStrategy, type Candidate } from "../../src/advisor/types.js";
 import type { CandidateSummary, Recommendation, Scenario } from "./api.js";
 import { h } from "./dom.js";
-import { candidateKey, candidateName, interval, pct, rate, scoreName } from "./format.js";
+import { candidateKey, candidateName, interval, pct, rate, scoreName, strategyRow } from "./format.js";
 import { resolve } from "./schema.js";
 
 export type CellStatus = "recommendation" | "ranked" | "unscored" | "outside-limits";
@@ -21,6 +21,8 @@ export type CellStatus = "recommendation" | "ranked" | "unscored" | "outside-lim
 export interface Cell {
   key: string;
   strategy: string;
+  /** The heatmap row: the strategy, or "<strategy> (cumulative)" for the cumulative schedule's variants. */
+  row: string;
   rate: number;
   candidate: CandidateSummary;
   status: CellStatus;
@@ -60,7 +62,7 @@ export function heatmapCells(asked: Recommendation, all: Recommendation, scenari
       const failed = failedLimits(asCandidate(c), limits);
       reason = failed.length > 0 ? failed.map((l) => shortfall(asCandidate(c), l).text).join("; ") : "not within the scenario's limits";
     }
-    return { key, strategy: c.strategy, rate: c.rate, candidate: c, status, rank, reason };
+    return { key, strategy: c.strategy, row: strategyRow(c), rate: c.rate, candidate: c, status, rank, reason };
   });
 }
 
@@ -85,7 +87,10 @@ export interface HeatmapView {
 const GREY = "#c9c9c9";
 const BLANK = "#ffffff";
 
-/** Strategies in the API's order (dense first), any the schema does not list after them. */
+/**
+ * Rows in the API's order of strategies (dense first), any the schema does not list after them;
+ * a strategy's cumulative-schedule row right below its one-shot row.
+ */
 function strategyOrder(cells: readonly Cell[]): string[] {
   let known: string[] = [];
   try {
@@ -94,13 +99,15 @@ function strategyOrder(cells: readonly Cell[]): string[] {
     known = [];
   }
   const present = new Set(cells.map((c) => c.strategy));
-  return [...known.filter((s) => present.has(s)), ...[...present].filter((s) => !known.includes(s)).sort()];
+  const strategies = [...known.filter((s) => present.has(s)), ...[...present].filter((s) => !known.includes(s)).sort()];
+  const rows = new Set(cells.map((c) => c.row));
+  return strategies.flatMap((s) => [s, strategyRow({ strategy: s, schedule: "cumulative" })].filter((r) => rows.has(r)));
 }
 
 export function heatmapView(given: readonly Cell[], o: { width: number; scenario: Scenario; onChoose: (cell: Cell) => void }): HeatmapView {
   // In reading order (strategy rows, then rates), so a screen reader meets the cells as they are laid out.
   const order = strategyOrder(given);
-  const cells = [...given].sort((a, b) => order.indexOf(a.strategy) - order.indexOf(b.strategy) || a.rate - b.rate);
+  const cells = [...given].sort((a, b) => order.indexOf(a.row) - order.indexOf(b.row) || a.rate - b.rate);
   const scored = cells.map((c) => c.candidate.score).filter((s): s is number => s !== null);
   const lo = scored.length > 0 ? Math.min(...scored) : 0;
   const hi = scored.length > 0 ? Math.max(...scored) : 1;
@@ -119,7 +126,8 @@ export function heatmapView(given: readonly Cell[], o: { width: number; scenario
   const chart = Plot.plot({
     width,
     height: 40 + 34 * strategies.length,
-    marginLeft: width < 480 ? 104 : 124,
+    // Room for the longest row label ("filter/magnitude-global (cumulative)"), within half the width.
+    marginLeft: Math.min(Math.floor(width / 2), Math.max(width < 480 ? 104 : 124, 6 * Math.max(...strategies.map((r) => r.length)) + 12)),
     marginTop: 30,
     ariaLabel: `Strategies by compression rate, coloured by the ${scoreName(o.scenario)} at the asked budget`,
     x: { type: "band", domain: rates, label: "compression rate", axis: "top", tickFormat: (r: number) => rate(r) },
@@ -128,7 +136,7 @@ export function heatmapView(given: readonly Cell[], o: { width: number; scenario
     marks: [
       Plot.cell(cells, {
         x: "rate",
-        y: "strategy",
+        y: "row",
         fill,
         inset: 1,
         stroke: (c: Cell) => (c.status === "unscored" ? "#888" : "none"),
@@ -143,8 +151,8 @@ export function heatmapView(given: readonly Cell[], o: { width: number; scenario
           return g;
         },
       }),
-      Plot.text(cells, { x: "rate", y: "strategy", text, fill: ink, fontSize: 11, pointerEvents: "none", ariaHidden: "true", className: "heat-text" }),
-      Plot.cell(winner, { x: "rate", y: "strategy", fill: "none", stroke: "#000", strokeWidth: 3, inset: 0.5, pointerEvents: "none", ariaHidden: "true", className: "heat-winner" }),
+      Plot.text(cells, { x: "rate", y: "row", text, fill: ink, fontSize: 11, pointerEvents: "none", ariaHidden: "true", className: "heat-text" }),
+      Plot.cell(winner, { x: "rate", y: "row", fill: "none", stroke: "#000", strokeWidth: 3, inset: 0.5, pointerEvents: "none", ariaHidden: "true", className: "heat-winner" }),
     ],
   });
 
@@ -154,7 +162,7 @@ export function heatmapView(given: readonly Cell[], o: { width: number; scenario
   const rects = [...chart.querySelectorAll<SVGRectElement>("rect[data-cell]")];
   const pos = (k: string): [number, number] => {
     const c = byKey.get(k)!;
-    return [strategies.indexOf(c.strategy), rates.indexOf(c.rate)];
+    return [strategies.indexOf(c.row), rates.indexOf(c.rate)];
   };
   const at = new Map(rects.map((r) => [pos(r.dataset.cell!).join(","), r]));
   for (const r of rects) {

@@ -85,8 +85,12 @@ function unlimited(s: Scenario, modelId: string): Scenario {
   return { ...rest, modelId };
 }
 
-function pickCurve(curves: readonly CurvePlot[], c: { modelId: string; strategy: string; rate: number; robustAccuracy?: { evaluationIds: (number | string)[] } | null }): CurvePlot | null {
-  const mine = curves.filter((x) => x.modelId === c.modelId && x.strategy === c.strategy && x.rate === c.rate);
+function pickCurve(
+  curves: readonly CurvePlot[],
+  c: { modelId: string; strategy: string; rate: number; schedule?: string; robustAccuracy?: { evaluationIds: (number | string)[] } | null },
+): CurvePlot | null {
+  // A strategy and rate may be in the matrix in both schedules: the curve of the candidate's own.
+  const mine = curves.filter((x) => x.modelId === c.modelId && x.strategy === c.strategy && x.rate === c.rate && (x.schedule === "cumulative") === (c.schedule === "cumulative"));
   const used = c.robustAccuracy?.evaluationIds.map(String) ?? [];
   return mine.find((x) => used.includes(String(x.evaluationId))) ?? mine[0] ?? null;
 }
@@ -96,13 +100,16 @@ interface Wanted {
   modelId: string;
   strategy: string;
   rate: number;
+  schedule?: "cumulative";
 }
 
 /** The curves to draw: the recommendation, the runner-up and the dense model of the heatmap's model (each once). */
 function wantedCurves(asked: Recommendation, model: string): Wanted[] {
   const out: Wanted[] = [];
-  const add = (role: Series["role"], c: { modelId: string; strategy: string; rate: number }) => {
-    if (!out.some((w) => candidateKey(w) === candidateKey(c))) out.push({ role, modelId: c.modelId, strategy: c.strategy, rate: c.rate });
+  const add = (role: Series["role"], c: { modelId: string; strategy: string; rate: number; schedule?: string }) => {
+    if (!out.some((w) => candidateKey(w) === candidateKey(c))) {
+      out.push({ role, modelId: c.modelId, strategy: c.strategy, rate: c.rate, ...(c.schedule === "cumulative" ? { schedule: "cumulative" as const } : {}) });
+    }
   };
   if (asked.recommendation) add("recommendation", asked.recommendation);
   const runnerUp = asked.alternatives.find((a) => a.rank === 2)?.candidate;
@@ -185,7 +192,10 @@ async function showEvidence(cell: Cell): Promise<void> {
     const rows =
       ids.length > 0
         ? await Promise.all(ids.map((id) => api.row(id)))
-        : (await api.rows({ model: cell.candidate.modelId, strategy: cell.candidate.strategy, rate: cell.candidate.rate, norm: s.norm, knowledge: s.knowledge })).rows;
+        : (await api.rows({ model: cell.candidate.modelId, strategy: cell.candidate.strategy, rate: cell.candidate.rate, norm: s.norm, knowledge: s.knowledge })).rows.filter(
+            // The rows endpoint filters by strategy and rate, not schedule: keep the cell's own.
+            (r) => (r.schedule === "cumulative") === (cell.candidate.schedule === "cumulative"),
+          );
     if (n !== evidenceSeq) return;
     show(rowsEl, rows.length > 0 ? rows.map(rowView) : h("p", {}, `No ${NORM_LABEL[s.norm]} rows at the ${s.knowledge} level for this candidate.`));
     byId("evidence-status").textContent = `${evidenceHeading(cell)}: ${rows.length} row${rows.length === 1 ? "" : "s"} below the heatmap.`;
