@@ -17,7 +17,7 @@ import { parseMatrixRow } from "../../src/matrix/row.js";
 import { evaluationFields } from "../../src/matrix/jsonl.js";
 import { defaultRefreshGridPath } from "../../src/paths.js";
 import type { components } from "../../src/api/schema.gen.js";
-import { candidateKey, candidateName, pct } from "../../web/src/format.js";
+import { candidateKey, candidateName, pct, sameSchedule } from "../../web/src/format.js";
 import { scenarioLeaves } from "../../web/src/reproduce.js";
 import { contract } from "../api/helpers.js";
 import { root } from "../helpers/cli.js";
@@ -139,7 +139,7 @@ async function checkAnswer(page: Page, s: Scenario, name: string): Promise<void>
   for (const c of wanted) {
     const q = new URLSearchParams({ model: c.modelId, norm: s.norm, knowledge, candidates: `${c.strategy}@${c.rate}` });
     // Both schedules' curves come back for a strategy and rate: the candidate's own.
-    const curves = (await api<Schemas["CurvesResponse"]>("GET", `/v1/matrix/curves?${q.toString()}`)).curves.filter((x) => (x.schedule === "cumulative") === (c.schedule === "cumulative"));
+    const curves = (await api<Schemas["CurvesResponse"]>("GET", `/v1/matrix/curves?${q.toString()}`)).curves.filter((x) => sameSchedule(x, c));
     // The page draws the row the advisor used (several seeds may have rows).
     const used = (c.robustAccuracy?.evaluationIds ?? []).map(String);
     const curve = curves.find((x) => used.includes(String(x.evaluationId))) ?? curves[0];

@@ -53,6 +53,9 @@ export function candidateName(c: { architecture: string; strategy: string; rate:
   return `${c.architecture} · ${c.strategy} ${rate(c.rate)}${c.schedule === "cumulative" ? " (cumulative)" : ""}`;
 }
 
+/** Whether two candidates, curves or rows are of the same pruning schedule (absent: one-shot). */
+export const sameSchedule = (a: { schedule?: string | null }, b: { schedule?: string | null }): boolean => (a.schedule === "cumulative") === (b.schedule === "cumulative");
+
 /** The heatmap row of a candidate: its strategy, a separate row for its cumulative-schedule variants. */
 export const strategyRow = (c: { strategy: string; schedule?: string }): string => (c.schedule === "cumulative" ? `${c.strategy} (cumulative)` : c.strategy);
 

@@ -9,7 +9,7 @@ import type { Series } from "./curves.js";
 import { byId, h, show } from "./dom.js";
 import { cellSummary, evidenceHeading, rowView } from "./evidence.js";
 import { buildScenarioForm, type ScenarioForm } from "./form.js";
-import { budget, candidateKey, candidateName, KNOWLEDGE_LABEL, NORM_LABEL, scoreName } from "./format.js";
+import { budget, candidateKey, candidateName, KNOWLEDGE_LABEL, NORM_LABEL, sameSchedule, scoreName } from "./format.js";
 import type { Cell, HeatmapView } from "./heatmap.js";
 import { ACTIVE, jobsTable, modelsTable, poll } from "./models.js";
 import { cliCommand, curlCommand } from "./reproduce.js";
@@ -90,7 +90,7 @@ function pickCurve(
   c: { modelId: string; strategy: string; rate: number; schedule?: string; robustAccuracy?: { evaluationIds: (number | string)[] } | null },
 ): CurvePlot | null {
   // A strategy and rate may be in the matrix in both schedules: the curve of the candidate's own.
-  const mine = curves.filter((x) => x.modelId === c.modelId && x.strategy === c.strategy && x.rate === c.rate && (x.schedule === "cumulative") === (c.schedule === "cumulative"));
+  const mine = curves.filter((x) => x.modelId === c.modelId && x.strategy === c.strategy && x.rate === c.rate && sameSchedule(x, c));
   const used = c.robustAccuracy?.evaluationIds.map(String) ?? [];
   return mine.find((x) => used.includes(String(x.evaluationId))) ?? mine[0] ?? null;
 }
@@ -194,7 +194,7 @@ async function showEvidence(cell: Cell): Promise<void> {
         ? await Promise.all(ids.map((id) => api.row(id)))
         : (await api.rows({ model: cell.candidate.modelId, strategy: cell.candidate.strategy, rate: cell.candidate.rate, norm: s.norm, knowledge: s.knowledge })).rows.filter(
             // The rows endpoint filters by strategy and rate, not schedule: keep the cell's own.
-            (r) => (r.schedule === "cumulative") === (cell.candidate.schedule === "cumulative"),
+            (r) => sameSchedule(r, cell.candidate),
           );
     if (n !== evidenceSeq) return;
     show(rowsEl, rows.length > 0 ? rows.map(rowView) : h("p", {}, `No ${NORM_LABEL[s.norm]} rows at the ${s.knowledge} level for this candidate.`));
