@@ -115,6 +115,15 @@ export async function openStore(file: string): Promise<MatrixStore> {
 
 const workerEntry = (): { file: string; execArgv: string[] } => siblingEntry(import.meta.url, "worker");
 
+/**
+ * Extra Node flags for every build worker, from ADVISOR_WORKER_NODE_FLAGS (space-separated), e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the cells (Node refuses --cpu-prof in
+ * NODE_OPTIONS, and workers are forked with their own flags).
+ */
+export function workerNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.ADVISOR_WORKER_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
+}
+
 class WorkerProcess {
   readonly child: ChildProcess;
   readonly ready: Promise<void>;
@@ -126,7 +135,7 @@ class WorkerProcess {
     onProgress: (key: string, text: string) => void,
   ) {
     const entry = workerEntry();
-    this.child = fork(entry.file, [], { execArgv: entry.execArgv, serialization: "advanced", stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    this.child = fork(entry.file, [], { execArgv: [...entry.execArgv, ...workerNodeFlags()], serialization: "advanced", stdio: ["ignore", "ignore", "inherit", "ipc"] });
     this.ready = new Promise((resolve, reject) => {
       this.child.on("message", (m: FromWorker) => {
         if (m.type === "ready") resolve();

@@ -3,7 +3,7 @@
 // builder is refused; a bad grid or a corrupted database changes nothing; stats names the gaps.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile, writeFile, mkdtemp, rm } from "node:fs/promises";
+import { readFile, readdir, writeFile, mkdtemp, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -13,6 +13,7 @@ import { MatrixStore } from "../../src/matrix/store.js";
 import { BuildLedger } from "../../src/matrix/build-state.js";
 import { gridHash, loadGrid } from "../../src/matrix/grid.js";
 import { exportedRows } from "../helpers/exported-rows.js";
+import { functionTimes, type CpuProfile } from "../../bench/cpuprofile-top.js";
 
 const work = await mkdtemp(path.join(os.tmpdir(), "advisor-builder-"));
 const dataDir = path.join(work, "data");
@@ -23,8 +24,8 @@ await writeFile(gridFile, fixture.replace("dir: ./synthetic", `dir: ${dataDir}`)
 
 test.after(() => rm(work, { recursive: true, force: true }));
 
-async function build(dir: string, extra: string[] = [], modelsDir = path.join(dir, "models")) {
-  return runCli(["matrix", "build", "--grid", gridFile, "--db", path.join(dir, "m.sqlite"), "--models-dir", modelsDir, "--workers", "1", ...extra], {}, 80_000);
+async function build(dir: string, extra: string[] = [], modelsDir = path.join(dir, "models"), env: NodeJS.ProcessEnv = {}) {
+  return runCli(["matrix", "build", "--grid", gridFile, "--db", path.join(dir, "m.sqlite"), "--models-dir", modelsDir, "--workers", "1", ...extra], env, 80_000);
 }
 
 const full = path.join(work, "full");
@@ -59,9 +60,20 @@ test("two shards merged equal the unsharded build; a partial shard's stats names
   const s1 = path.join(work, "s1");
   const s2 = path.join(work, "s2");
   // Separate model directories: the shards retrain the dense model and must get the same weights.
-  const [r1, r2] = await Promise.all([build(s1, ["--shard", "1/2"]), build(s2, ["--shard", "2/2"])]);
+  // Shard 2's worker runs with extra Node flags (a CPU profile): the flags reach the worker, and
+  // the merge below shows they change no row.
+  const prof = path.join(s2, "prof");
+  const [r1, r2] = await Promise.all([
+    build(s1, ["--shard", "1/2"]),
+    build(s2, ["--shard", "2/2"], undefined, { ADVISOR_WORKER_NODE_FLAGS: `--cpu-prof --cpu-prof-dir=${prof}` }),
+  ]);
   assert.equal(r1.code, 0, r1.stderr);
   assert.equal(r2.code, 0, r2.stderr);
+  // One profile per thread of the worker (through tsx, its module loader runs on a thread of its own).
+  const profiles = (await readdir(prof)).filter((f) => f.endsWith(".cpuprofile"));
+  assert.ok(profiles.length >= 1, "the worker wrote a CPU profile");
+  const functions = await Promise.all(profiles.map(async (f) => functionTimes(JSON.parse(await readFile(path.join(prof, f), "utf8")) as CpuProfile).functions));
+  assert.ok(functions.flat().some((f) => f.name.startsWith("evaluateRobustness ") && f.inclusiveS > 0), "the worker's profile holds its evaluation cells");
   const stats = await runCli(["matrix", "stats", "--db", path.join(s1, "m.sqlite")]);
   assert.equal(stats.code, 0, stats.stderr);
   assert.match(stats.stdout, /gaps: \d+ missing rows/);

@@ -1,0 +1,74 @@
+// Sums a V8 CPU profile (`node --cpu-prof`, or a matrix build's workers with
+// ADVISOR_WORKER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR") per function: inclusive seconds (the
+// function and everything it called; a recursive function counted once per sample) and self
+// seconds, largest inclusive first. Where does a build's CPU go?
+// Usage: node --import tsx bench/cpuprofile-top.ts <file.cpuprofile> [--match REGEX] [--top N]
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+export interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface FunctionTime {
+  name: string;
+  inclusiveS: number;
+  selfS: number;
+}
+
+/** A function's label: its name, the last two parts of its script's path and its line. */
+function labelOf(n: ProfileNode): string {
+  const f = n.callFrame;
+  return `${f.functionName || "(anonymous)"} ${f.url.split("/").slice(-2).join("/")}:${f.lineNumber + 1}`;
+}
+
+/** Inclusive and self seconds per function label, and the profile's total. */
+export function functionTimes(p: CpuProfile): { totalS: number; functions: FunctionTime[] } {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // Microseconds per sampled node: sample i lasted timeDeltas[i + 1] (the delta before the next sample).
+  const micros = new Map<number, number>();
+  p.samples.forEach((id, i) => micros.set(id, (micros.get(id) ?? 0) + (p.timeDeltas[i + 1] ?? 0)));
+  const inclusive = new Map<string, number>();
+  const self = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of micros) {
+    total += us;
+    const leaf = labelOf(byId.get(id)!);
+    self.set(leaf, (self.get(leaf) ?? 0) + us);
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const label = labelOf(byId.get(cur)!);
+      if (seen.has(label)) continue;
+      seen.add(label);
+      inclusive.set(label, (inclusive.get(label) ?? 0) + us);
+    }
+  }
+  const functions = [...inclusive].map(([name, us]) => ({ name, inclusiveS: us / 1e6, selfS: (self.get(name) ?? 0) / 1e6 }));
+  functions.sort((a, b) => b.inclusiveS - a.inclusiveS);
+  return { totalS: total / 1e6, functions };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { match: { type: "string" }, top: { type: "string", default: "40" } } });
+  const file = positionals[0];
+  if (file === undefined) {
+    console.error("usage: node --import tsx bench/cpuprofile-top.ts <file.cpuprofile> [--match REGEX] [--top N]");
+    process.exit(2);
+  }
+  const { totalS, functions } = functionTimes(JSON.parse(readFileSync(file, "utf8")) as CpuProfile);
+  const match = values.match === undefined ? undefined : new RegExp(values.match);
+  console.log(`${file}: ${totalS.toFixed(1)} s sampled`);
+  console.log(`${"inclusive s".padStart(12)} ${"%".padStart(5)} ${"self s".padStart(8)}  function`);
+  for (const f of functions.filter((f) => match === undefined || match.test(f.name)).slice(0, Number(values.top))) {
+    console.log(`${f.inclusiveS.toFixed(2).padStart(12)} ${((100 * f.inclusiveS) / totalS).toFixed(1).padStart(5)} ${f.selfS.toFixed(2).padStart(8)}  ${f.name}`);
+  }
+}
