@@ -1642,6 +1642,12 @@ export interface components {
         Rate: number;
         Norm: components["schemas"]["Norm"];
         Knowledge: components["schemas"]["Knowledge"];
+        /**
+         * @description Only variants reached this way: `one-shot` (pruned from the dense model; the dense model's
+         *     own rows count as one-shot) or `cumulative` (pruned from the previous rate's fine-tuned
+         *     variant). Default both.
+         */
+        Schedule: "one-shot" | "cumulative";
         /** @description A published matrix version; default the latest published. */
         Version: number;
     };
@@ -1984,6 +1990,12 @@ export interface operations {
                 rate?: components["parameters"]["Rate"];
                 norm?: components["parameters"]["Norm"];
                 knowledge?: components["parameters"]["Knowledge"];
+                /**
+                 * @description Only variants reached this way: `one-shot` (pruned from the dense model; the dense model's
+                 *     own rows count as one-shot) or `cumulative` (pruned from the previous rate's fine-tuned
+                 *     variant). Default both.
+                 */
+                schedule?: components["parameters"]["Schedule"];
                 /** @description A published matrix version; default the latest published. */
                 version?: components["parameters"]["Version"];
                 /** @description Rows per page. */
@@ -2040,6 +2052,12 @@ export interface operations {
                 architecture?: components["parameters"]["Architecture"];
                 norm?: components["parameters"]["Norm"];
                 knowledge?: components["parameters"]["Knowledge"];
+                /**
+                 * @description Only variants reached this way: `one-shot` (pruned from the dense model; the dense model's
+                 *     own rows count as one-shot) or `cumulative` (pruned from the previous rate's fine-tuned
+                 *     variant). Default both.
+                 */
+                schedule?: components["parameters"]["Schedule"];
                 /** @description A published matrix version; default the latest published. */
                 version?: components["parameters"]["Version"];
                 /**

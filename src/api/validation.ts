@@ -120,6 +120,7 @@ const filterShape = {
   architecture: text.optional(),
   norm: normSchema.optional(),
   knowledge: knowledgeSchema.optional(),
+  schedule: oneOf(["one-shot", "cumulative"] as const, "schedule").optional(),
   version: intParam("version", 1).optional(),
 };
 

@@ -77,6 +77,8 @@ export interface RowFilter {
   rate?: number;
   norm?: Norm;
   knowledge?: Knowledge;
+  /** How the variant's rate was reached: one-shot (from the dense model; the dense model's own rows too) or cumulative. */
+  schedule?: "one-shot" | "cumulative";
   /** A published version; default the latest published. */
   version?: number;
 }
@@ -344,6 +346,7 @@ export function filterSql(f: RowFilter): { sql: string; params: SqlValue[] } {
   if (f.rate !== undefined) add("va.requested_rate", f.rate);
   if (f.norm !== undefined) add("e.norm", f.norm);
   if (f.knowledge !== undefined) add("e.knowledge", f.knowledge);
+  if (f.schedule !== undefined) add("va.schedule", f.schedule);
   return { sql: clauses.map((c) => ` AND ${c}`).join(""), params };
 }
 
@@ -360,6 +363,7 @@ export function validateFilter(f: RowFilter): void {
     `unknown attacker knowledge "${String(f.knowledge)}" (known: ${KNOWLEDGE_LEVELS.join(", ")})`,
   );
   check(f.rate === undefined || (typeof f.rate === "number" && Number.isFinite(f.rate) && f.rate >= 1), `filter rate must be a number >= 1, got ${String(f.rate)}`);
+  check(f.schedule === undefined || f.schedule === "one-shot" || f.schedule === "cumulative", `unknown schedule "${String(f.schedule)}" (known: one-shot, cumulative)`);
   check(f.version === undefined || isInt(f.version, 1), `filter version must be a positive integer, got ${String(f.version)}`);
 }
 

@@ -45,6 +45,22 @@ test("aliases name today's variants, new strategies answer with droppedBytes, th
     ["global-magnitude", 4, "cumulative"],
     ["global-magnitude", 4, "one-shot"],
   ]);
+  // `schedule` keeps one of them (the dense model's rows count as one-shot), in rows and curves alike.
+  for (const schedule of ["one-shot", "cumulative"] as const) {
+    const one = await api.call("GET", `/v1/matrix?strategy=global-magnitude&norm=linf&schedule=${schedule}`);
+    assert.equal(one.status, 200, JSON.stringify(one.body));
+    assert.deepEqual((one.body.rows as { schedule?: string }[]).map((r) => r.schedule ?? "one-shot"), [schedule]);
+    const c = await api.call("GET", `/v1/matrix/curves?candidates=dense@1,global-magnitude@4&norm=linf&knowledge=white-box&model=${MODEL_A}&schedule=${schedule}`);
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    const names = (c.body.curves as { strategy: string; schedule?: string }[]).map((k) => `${k.strategy}/${k.schedule ?? "one-shot"}`).sort();
+    assert.deepEqual(names, schedule === "one-shot" ? ["dense/one-shot", "global-magnitude/one-shot"] : ["global-magnitude/cumulative"]);
+  }
+  const both = await api.call("GET", `/v1/matrix/curves?candidates=global-magnitude@4&norm=linf&knowledge=white-box&model=${MODEL_A}`);
+  assert.equal((both.body.curves as unknown[]).length, 2, "without the filter, both schedules' curves");
+  const badSchedule = await api.call("GET", "/v1/matrix?schedule=iterative");
+  assert.equal(badSchedule.status, 400);
+  assert.equal(badSchedule.body.field, "schedule");
+  assert.match(String(badSchedule.body.detail), /one-shot.*cumulative/);
   const kernelRows = await api.call("GET", "/v1/matrix?strategy=kernel/magnitude-global");
   assert.deepEqual((kernelRows.body.rows as { droppedBytes?: number }[]).map((r) => r.droppedBytes), [180_000]);
   const detail = await api.call("GET", `/v1/matrix/rows/${(kernelRows.body.rows as { id: number }[])[0]!.id}`);

@@ -17,13 +17,22 @@ import { matrixEmpty } from "./errors.js";
 
 type Schemas = components["schemas"];
 
-function filterOf(q: { model?: string; dataset?: string; architecture?: string; norm?: RowFilter["norm"]; knowledge?: RowFilter["knowledge"]; version?: number }): RowFilter {
+function filterOf(q: {
+  model?: string;
+  dataset?: string;
+  architecture?: string;
+  norm?: RowFilter["norm"];
+  knowledge?: RowFilter["knowledge"];
+  schedule?: RowFilter["schedule"];
+  version?: number;
+}): RowFilter {
   const f: RowFilter = {};
   if (q.model !== undefined) f.modelId = q.model;
   if (q.dataset !== undefined) f.dataset = q.dataset;
   if (q.architecture !== undefined) f.architecture = q.architecture;
   if (q.norm !== undefined) f.norm = q.norm;
   if (q.knowledge !== undefined) f.knowledge = q.knowledge;
+  if (q.schedule !== undefined) f.schedule = q.schedule;
   if (q.version !== undefined) f.version = q.version;
   return f;
 }
