@@ -6,9 +6,9 @@
 //   clean accuracy on the evaluated samples must be EXACTLY the same;
 //   robust accuracy at every budget within the tolerance: |Δ robust| <= max(1 sample, tolerance × n).
 // The grid settings (training, attacks) come from the build recorded in the database for the row's
-// version (or the latest build); the attack settings, samples and batch size from the rows themselves.
-// Without a build record (an imported matrix) training settings come from the model metadata and
-// the data set directory from --data.
+// version; the attack settings, samples and batch size from the rows themselves. Without a build
+// record of that version (an imported matrix, even in a database that holds builds of other
+// versions) training settings come from the model metadata and the data set directory from --data.
 import path from "node:path";
 import type { Knowledge, Norm } from "../vocabulary.js";
 import { mulberry32 } from "../engine/random.js";
@@ -151,7 +151,13 @@ export async function verifyMatrix(store: MatrixStore, dbFile: string, o: Verify
       const t0 = performance.now();
       const cell: VerifiedCell = { key, rows: [], agree: false, seconds: 0 };
       try {
-        const buildGrid = builds.find((b) => b.matrix_version === r0.matrixVersion) ?? builds[0];
+        // Only the build that published the row's version: another build in the same database (a
+        // database that also imported rows, say) may have other training settings or data.
+        const buildGrid = builds.find((b) => b.matrix_version === r0.matrixVersion);
+        // The default directory holds Fashion-MNIST: rows of another data set need theirs named.
+        if (!buildGrid && o.dataDir === undefined && r0.dataset !== "fashion-mnist") {
+          throw new Error(`no build of version ${r0.matrixVersion} records where data set "${r0.dataset}" is: name its directory with --data`);
+        }
         // Without the build's grid the directory's files say its format (a bad one fails when loaded).
         const format = buildGrid ? undefined : await detectFormat(o.dataDir ?? DEFAULT_DATA_DIR).catch(() => undefined);
         const grid = gridFromProvenance(

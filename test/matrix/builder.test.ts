@@ -110,6 +110,28 @@ test("two shards merged equal the unsharded build; a partial shard's stats names
   assert.match(complete.stdout, /gaps: none/);
 });
 
+test("verify takes an imported version's settings from its rows, not from another grid's build in the same database", async () => {
+  // A database that holds a build of another grid (learning rate 0.002, its version 1) and then
+  // the full build's rows imported (version 2, no build of theirs): their cells re-run with their
+  // own provenance (learning rate 0.001). Taking the other build's grid recreates other weights.
+  const mixed = path.join(work, "mixed");
+  const otherGrid = path.join(work, "grid-lr.yaml");
+  await writeFile(otherGrid, (await readFile(gridFile, "utf8")).replace(/learningRate: 0\.001/, "learningRate: 0.002"));
+  const b = await runCli(["matrix", "build", "--grid", otherGrid, "--db", path.join(mixed, "m.sqlite"), "--models-dir", path.join(mixed, "models"), "--workers", "1"], {}, 80_000);
+  assert.equal(b.code, 0, b.stderr);
+  const jsonl = path.join(full, "export.jsonl");
+  assert.equal((await runCli(["matrix", "export", "--db", path.join(full, "m.sqlite"), "--out", jsonl])).code, 0);
+  const imp = await runCli(["matrix", "import", jsonl, "--db", path.join(mixed, "m.sqlite")]);
+  assert.equal(imp.code, 0, imp.stderr);
+  // No build says where the imported rows' data set is: verify asks for it instead of guessing.
+  const noData = await runCli(["matrix", "verify", "--sample", "6", "--seed", "1", "--db", path.join(mixed, "m.sqlite")], {}, 120_000);
+  assert.equal(noData.code, 1, noData.stdout + noData.stderr);
+  assert.match(noData.stdout, /ERROR .*no build of version 2 records where data set "synthetic" is: name its directory with --data/);
+  const r = await runCli(["matrix", "verify", "--sample", "6", "--seed", "1", "--db", path.join(mixed, "m.sqlite"), "--data", dataDir], {}, 120_000);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /6\/6 cells agree/);
+});
+
 test("a second builder on the same database is refused with one line; data intact", async () => {
   const db = path.join(full, "m.sqlite");
   const before = await exportedRows(db);
