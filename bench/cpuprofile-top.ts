@@ -57,14 +57,56 @@ export function functionTimes(p: CpuProfile): { totalS: number; functions: Funct
   return { totalS: total / 1e6, functions };
 }
 
+/** Where a sampled microsecond was spent: in onnxruntime, in wasm (TF.js's kernels and ours), the garbage collector, or JavaScript. */
+function leafKind(n: ProfileNode): "onnxruntime" | "wasm" | "gc" | "js" {
+  const f = n.callFrame;
+  if (f.functionName === "run" && f.url.endsWith("onnx/runtime.js")) return "onnxruntime";
+  if (/^wasm-function|^js-to-wasm|^ccall$/.test(f.functionName)) return "wasm";
+  if (f.functionName === "(garbage collector)") return "gc";
+  return "js";
+}
+
+/**
+ * Seconds per (bucket, kind): a sample belongs to the bucket of the outermost frame on its stack
+ * whose label matches the bucket's pattern ("other" when none does), and to the kind of its leaf.
+ */
+export function bucketTimes(p: CpuProfile, buckets: readonly (readonly [string, RegExp])[]): Map<string, number> {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const out = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    let bucket = "other";
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const label = labelOf(byId.get(cur)!);
+      const b = buckets.find(([, re]) => re.test(label));
+      if (b) bucket = b[0];
+    }
+    const key = `${bucket} ${leafKind(byId.get(id)!)}`;
+    out.set(key, (out.get(key) ?? 0) + (p.timeDeltas[i + 1] ?? 0) / 1e6);
+  });
+  return out;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { match: { type: "string" }, top: { type: "string", default: "40" } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { match: { type: "string" }, top: { type: "string", default: "40" }, buckets: { type: "string" } } });
   const file = positionals[0];
   if (file === undefined) {
-    console.error("usage: node --import tsx bench/cpuprofile-top.ts <file.cpuprofile> [--match REGEX] [--top N]");
+    console.error("usage: node --import tsx bench/cpuprofile-top.ts <file.cpuprofile> [--match REGEX] [--top N] [--buckets label=REGEX,label=REGEX,...]");
     process.exit(2);
   }
-  const { totalS, functions } = functionTimes(JSON.parse(readFileSync(file, "utf8")) as CpuProfile);
+  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  if (values.buckets !== undefined) {
+    // e.g. --buckets 'fine-tuning=^train ,cw=^cwCore ' : seconds per bucket and where its leaf ran.
+    const buckets = values.buckets.split(",").map((b) => {
+      const at = b.indexOf("=");
+      return [b.slice(0, at), new RegExp(b.slice(at + 1))] as const;
+    });
+    const times = [...bucketTimes(profile, buckets)].sort((a, b) => b[1] - a[1]);
+    for (const [key, s] of times) console.log(`${s.toFixed(1).padStart(8)} s  ${key}`);
+    process.exit(0);
+  }
+  const { totalS, functions } = functionTimes(profile);
   const match = values.match === undefined ? undefined : new RegExp(values.match);
   console.log(`${file}: ${totalS.toFixed(1)} s sampled`);
   console.log(`${"inclusive s".padStart(12)} ${"%".padStart(5)} ${"self s".padStart(8)}  function`);
