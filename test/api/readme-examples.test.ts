@@ -24,6 +24,9 @@ test("the README's curl examples work as shown against the shipped matrix", { sk
   examples.forEach((e, i) => assert.equal(outputs[i], e.output, `README example ${i + 1}: ${e.command.split("\n")[0]}`));
   // What the adversarial-share section says in words, so a regenerated output cannot quietly turn it around.
   const sweep = examples.find((e) => e.command.includes("--adversarial-share $r"))!.output;
-  assert.match(sweep, /^r = 0: kernel\/magnitude-global 2×[\s\S]*\nr = 1: random 8×/);
-  assert.match(examples.find((e) => e.command.includes("jq -r '.rationale'"))!.output, /global-gradient at 8× for 0\.177 ≤ r ≤ 0\.344 \(the recommendation at r = 0\.25\), filter\/random-local at 4× for 0\.344 ≤ r ≤ 0\.415, random at 4× for 0\.415 ≤ r ≤ 0\.916, 1 other candidate for r ≥ 0\.916;/);
+  assert.match(sweep, /^r = 0: global-magnitude 4× \(cumulative\)[\s\S]*\nr = 1: random 8× \(cumulative\)/);
+  assert.match(
+    examples.find((e) => e.command.includes("jq -r '.rationale'"))!.output,
+    /global-gradient at 8× for 0\.177 ≤ r ≤ 0\.278 \(the recommendation at r = 0\.25\), random at 2× \(cumulative\) for 0\.278 ≤ r ≤ 0\.358, random at 4× \(cumulative\) for 0\.358 ≤ r ≤ 0\.619, 1 other candidate for r ≥ 0\.619;/,
+  );
 });
