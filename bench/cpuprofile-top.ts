@@ -2,7 +2,9 @@
 // ADVISOR_WORKER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR") per function: inclusive seconds (the
 // function and everything it called; a recursive function counted once per sample) and self
 // seconds, largest inclusive first. Where does a build's CPU go?
-// Usage: node --import tsx bench/cpuprofile-top.ts <file.cpuprofile> [--match REGEX] [--top N]
+// With --buckets label=REGEX,…: seconds per part of the work (the outermost frame matching a
+// bucket) and where its leaf ran (onnxruntime, wasm, GC, JavaScript).
+// Usage: node --import tsx bench/cpuprofile-top.ts <file.cpuprofile> [--match REGEX] [--top N] [--buckets label=REGEX,…]
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
@@ -29,11 +31,17 @@ function labelOf(n: ProfileNode): string {
   return `${f.functionName || "(anonymous)"} ${f.url.split("/").slice(-2).join("/")}:${f.lineNumber + 1}`;
 }
 
-/** Inclusive and self seconds per function label, and the profile's total. */
-export function functionTimes(p: CpuProfile): { totalS: number; functions: FunctionTime[] } {
+/** The profile's nodes by id and each node's parent id. */
+function treeOf(p: CpuProfile): { byId: Map<number, ProfileNode>; parent: Map<number, number> } {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  return { byId, parent };
+}
+
+/** Inclusive and self seconds per function label, and the profile's total. */
+export function functionTimes(p: CpuProfile): { totalS: number; functions: FunctionTime[] } {
+  const { byId, parent } = treeOf(p);
   // Microseconds per sampled node: sample i lasted timeDeltas[i + 1] (the delta before the next sample).
   const micros = new Map<number, number>();
   p.samples.forEach((id, i) => micros.set(id, (micros.get(id) ?? 0) + (p.timeDeltas[i + 1] ?? 0)));
@@ -71,9 +79,7 @@ function leafKind(n: ProfileNode): "onnxruntime" | "wasm" | "gc" | "js" {
  * whose label matches the bucket's pattern ("other" when none does), and to the kind of its leaf.
  */
 export function bucketTimes(p: CpuProfile, buckets: readonly (readonly [string, RegExp])[]): Map<string, number> {
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const { byId, parent } = treeOf(p);
   const out = new Map<string, number>();
   p.samples.forEach((id, i) => {
     let bucket = "other";

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { KNOWLEDGE_LEVELS, NORMS, STRATEGY_NAMES, canonicalCandidateStrategy, type Strategy } from "../advisor/types.js";
 import { JOB_STATES } from "../jobs/store.js";
-import { refreshGridSchema } from "../matrix/grid.js";
+import { SCHEDULES, refreshGridSchema } from "../matrix/grid.js";
 import { formatPath } from "../matrix/row.js";
 import { HttpProblem } from "./problem.js";
 import type { components, operations } from "./schema.gen.js";
@@ -68,7 +68,7 @@ export const gateRequestSchema = z.strictObject({
   candidate: z.strictObject({
     strategy: strategySchema,
     rate: finite("rate").min(1, "rate is a compression rate and at least 1"),
-    schedule: oneOf(["one-shot", "cumulative"] as const, "schedule").optional(),
+    schedule: oneOf(SCHEDULES, "schedule").optional(),
   }),
   scenario: scenarioSchema,
   thresholds: gateThresholdsSchema,
@@ -120,7 +120,7 @@ const filterShape = {
   architecture: text.optional(),
   norm: normSchema.optional(),
   knowledge: knowledgeSchema.optional(),
-  schedule: oneOf(["one-shot", "cumulative"] as const, "schedule").optional(),
+  schedule: oneOf(SCHEDULES, "schedule").optional(),
   version: intParam("version", 1).optional(),
 };
 

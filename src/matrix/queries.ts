@@ -7,6 +7,7 @@ import type { SqlValue } from "./sqlite.js";
 import { canonicalJson, sha256Hex, toBase64 } from "./blobs.js";
 import type { CurvePointRow, MatrixRow, StoredAttack, StoredIndicators } from "./row.js";
 import { MatrixInputError, check, isInt } from "./errors.js";
+import { SCHEDULES, type Schedule } from "./grid.js";
 
 export interface VersionInfo {
   id: number;
@@ -78,7 +79,7 @@ export interface RowFilter {
   norm?: Norm;
   knowledge?: Knowledge;
   /** How the variant's rate was reached: one-shot (from the dense model; the dense model's own rows too) or cumulative. */
-  schedule?: "one-shot" | "cumulative";
+  schedule?: Schedule;
   /** A published version; default the latest published. */
   version?: number;
 }
@@ -363,7 +364,7 @@ export function validateFilter(f: RowFilter): void {
     `unknown attacker knowledge "${String(f.knowledge)}" (known: ${KNOWLEDGE_LEVELS.join(", ")})`,
   );
   check(f.rate === undefined || (typeof f.rate === "number" && Number.isFinite(f.rate) && f.rate >= 1), `filter rate must be a number >= 1, got ${String(f.rate)}`);
-  check(f.schedule === undefined || f.schedule === "one-shot" || f.schedule === "cumulative", `unknown schedule "${String(f.schedule)}" (known: one-shot, cumulative)`);
+  check(f.schedule === undefined || (SCHEDULES as readonly string[]).includes(f.schedule), `unknown schedule "${String(f.schedule)}" (known: ${SCHEDULES.join(", ")})`);
   check(f.version === undefined || isInt(f.version, 1), `filter version must be a positive integer, got ${String(f.version)}`);
 }
 
